@@ -1,0 +1,287 @@
+//! Validated inputs. Every check here runs before any network call, and every error names
+//! the flag at fault and what a valid value looks like.
+
+use std::fmt;
+
+use crate::error::InputError;
+
+/// An IAM role ARN: `arn:PARTITION:iam::ACCOUNT:role[/PATH]/NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleArn {
+    arn: String,
+    pub partition: String,
+    pub account_id: String,
+    pub role_name: String,
+}
+
+impl RoleArn {
+    pub fn parse(value: &str) -> Result<Self, InputError> {
+        let bad = |why: &str| {
+            InputError::new(
+                "--role-arn",
+                format!(
+                    "{value:?} {why}; expected arn:aws:iam::123456789012:role/NAME (the role_arn output of the aws-federated-role module)"
+                ),
+            )
+        };
+        let parts: Vec<&str> = value.splitn(6, ':').collect();
+        let [arn, partition, service, region, account_id, resource] = parts[..] else {
+            return Err(bad("is not an ARN"));
+        };
+        if arn != "arn" || !matches!(partition, "aws" | "aws-cn" | "aws-us-gov") {
+            return Err(bad("is not an ARN of a known AWS partition"));
+        }
+        if service != "iam" || !region.is_empty() {
+            return Err(bad("is not an IAM ARN"));
+        }
+        if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad("has no 12-digit account id"));
+        }
+        let Some(path_and_name) = resource.strip_prefix("role/") else {
+            return Err(bad(
+                "is not a role ARN (an assumed-role or user ARN cannot be assumed)",
+            ));
+        };
+        let role_name = path_and_name.rsplit('/').next().unwrap_or_default();
+        let name_ok = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
+        if role_name.is_empty() || role_name.len() > 64 || !role_name.chars().all(name_ok) {
+            return Err(bad(
+                "has an invalid role name (1-64 characters of [A-Za-z0-9+=,.@_-])",
+            ));
+        }
+        Ok(Self {
+            arn: value.to_owned(),
+            partition: partition.to_owned(),
+            account_id: account_id.to_owned(),
+            role_name: role_name.to_owned(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.arn
+    }
+}
+
+impl fmt::Display for RoleArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.arn)
+    }
+}
+
+/// An AWS region such as `eu-west-1`; the STS and S3 endpoints are the region's own.
+pub fn region(value: &str) -> Result<String, InputError> {
+    let mut parts = value.split('-');
+    let well_formed = value.len() <= 32
+        && parts
+            .next()
+            .is_some_and(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts
+            .next_back()
+            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        && parts.clone().count() >= 1
+        && parts.all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()));
+    if !well_formed {
+        return Err(InputError::new(
+            "--region (AWS_REGION)",
+            format!("{value:?} is not an AWS region; expected e.g. us-east-1 or eu-west-1"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// The audience the ID token is minted for; the role's trust policy pins it as `accounts.google.com:oaud`.
+pub fn audience(value: &str) -> Result<String, InputError> {
+    if value.is_empty() || value.len() > 255 || !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(InputError::new(
+            "--audience",
+            format!(
+                "{value:?} is not a usable audience; expected 1-255 printable characters without spaces, e.g. sts.amazonaws.com (it must equal the role's accounts.google.com:oaud condition)"
+            ),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// `DurationSeconds` of the STS session: AWS accepts 900 s to 12 h (the role's maximum may be lower).
+pub fn duration_seconds(value: u32) -> Result<i32, InputError> {
+    if !(900..=43_200).contains(&value) {
+        return Err(InputError::new(
+            "--duration-seconds",
+            format!(
+                "{value} is out of range; STS accepts 900 (15 minutes) to 43200 (12 hours), up to the role's max_session_duration"
+            ),
+        ));
+    }
+    Ok(value as i32)
+}
+
+/// An S3 bucket name, by AWS's naming rules (3-63 characters of a-z, 0-9, dots and hyphens).
+pub fn bucket(value: &str) -> Result<String, InputError> {
+    let chars_ok = value
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+    let ends_ok = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if !(3..=63).contains(&value.len())
+        || !chars_ok
+        || !ends_ok(value.as_bytes().first())
+        || !ends_ok(value.as_bytes().last())
+        || value.contains("..")
+    {
+        return Err(InputError::new(
+            "--bucket",
+            format!(
+                "{value:?} is not an S3 bucket name; expected 3-63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit (the name, not s3:// or an ARN)"
+            ),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// The e-mail of the Google service account the token must belong to.
+pub fn service_account_email(value: &str) -> Result<String, InputError> {
+    let valid = value
+        .split_once('@')
+        .is_some_and(|(name, domain)| !name.is_empty() && domain.contains('.'))
+        && !value.contains(char::is_whitespace);
+    if !valid {
+        return Err(InputError::new(
+            "--expected-gsa",
+            format!(
+                "{value:?} is not a service account e-mail; expected NAME@PROJECT.iam.gserviceaccount.com"
+            ),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// The metadata server's `host[:port]`, as Google's client libraries read `GCE_METADATA_HOST`.
+pub fn metadata_host(value: &str) -> Result<String, InputError> {
+    let (host, port) = match value.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (value, None),
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+    if !host_ok || !port_ok {
+        return Err(InputError::new(
+            "GCE_METADATA_HOST",
+            format!(
+                "{value:?} is not host[:port]; expected e.g. metadata.google.internal or 127.0.0.1:8080 (no scheme, no path)"
+            ),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// An endpoint override from `AWS_ENDPOINT_URL*`: the SDK would fail on it later, less clearly.
+pub fn endpoint_url(variable: &'static str, value: &str) -> Result<(), InputError> {
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"));
+    if rest.is_none_or(|r| r.is_empty() || r.starts_with('/')) {
+        return Err(InputError::new(
+            variable,
+            format!(
+                "{value:?} is not a URL; expected e.g. https://sts.eu-west-1.amazonaws.com or http://127.0.0.1:5000"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_arn_accepts_roles_with_and_without_path() {
+        let arn = RoleArn::parse("arn:aws:iam::123456789012:role/gke/reader").unwrap();
+        assert_eq!(
+            (arn.account_id.as_str(), arn.role_name.as_str()),
+            ("123456789012", "reader")
+        );
+        assert!(RoleArn::parse("arn:aws-cn:iam::123456789012:role/reader").is_ok());
+    }
+
+    #[test]
+    fn role_arn_rejects_what_cannot_be_assumed() {
+        for (case, value) in [
+            ("empty", ""),
+            ("not an arn", "reader"),
+            ("s3 arn", "arn:aws:s3:::bucket"),
+            ("short account", "arn:aws:iam::1234:role/reader"),
+            ("user", "arn:aws:iam::123456789012:user/alice"),
+            (
+                "assumed role",
+                "arn:aws:sts::123456789012:assumed-role/reader/s",
+            ),
+            ("bad name", "arn:aws:iam::123456789012:role/has space"),
+            ("no name", "arn:aws:iam::123456789012:role/"),
+            ("unknown partition", "arn:gcp:iam::123456789012:role/reader"),
+        ] {
+            let err = RoleArn::parse(value).expect_err(case);
+            assert_eq!(err.field, "--role-arn", "{case}");
+        }
+    }
+
+    #[test]
+    fn regions() {
+        for ok in ["us-east-1", "eu-west-1", "us-gov-west-1", "ap-southeast-2"] {
+            assert_eq!(region(ok).as_deref(), Ok(ok));
+        }
+        for bad in [
+            "",
+            "us",
+            "US-EAST-1",
+            "useast1",
+            "us-east-",
+            "eu_west_1",
+            "us-east-1a",
+        ] {
+            assert!(region(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn buckets() {
+        assert!(bucket("my-data.bucket-1").is_ok());
+        for bad in [
+            "ab",
+            "My-Bucket",
+            "s3://bucket",
+            "arn:aws:s3:::bucket",
+            "-bucket",
+            "bucket-",
+            "a..b",
+            &"b".repeat(64),
+        ] {
+            assert!(bucket(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration_seconds(900), Ok(900));
+        assert_eq!(duration_seconds(43_200), Ok(43_200));
+        assert!(duration_seconds(899).is_err());
+        assert!(duration_seconds(43_201).is_err());
+    }
+
+    #[test]
+    fn audiences_emails_hosts_and_endpoints() {
+        assert!(audience("sts.amazonaws.com").is_ok());
+        assert!(audience("").is_err());
+        assert!(audience("has space").is_err());
+        assert!(service_account_email("v@p.iam.gserviceaccount.com").is_ok());
+        assert!(service_account_email("verifier").is_err());
+        assert!(metadata_host("metadata.google.internal").is_ok());
+        assert!(metadata_host("127.0.0.1:8080").is_ok());
+        assert!(metadata_host("http://127.0.0.1:8080").is_err());
+        assert!(metadata_host("host:0").is_err());
+        assert!(endpoint_url("AWS_ENDPOINT_URL", "http://127.0.0.1:5000").is_ok());
+        assert!(endpoint_url("AWS_ENDPOINT_URL", "127.0.0.1:5000").is_err());
+    }
+}

@@ -1,0 +1,17 @@
+//! The GKE → AWS keyless chain, one module per stage:
+//! [`metadata`] (Google ID token) → [`sts`] (AssumeRoleWithWebIdentity) → [`s3`] (ListObjectsV2)
+//! → [`report`]. The subcommands [`verify`], [`credential_process`] and [`token_file`] compose them.
+
+pub mod cli;
+pub mod error;
+pub mod exit_code;
+pub mod id_token;
+pub mod input;
+pub mod logging;
+pub mod metadata;
+pub mod report;
+pub mod s3;
+pub mod sdk;
+pub mod session_name;
+pub mod sts;
+pub mod verify;

@@ -1,0 +1,333 @@
+//! Stage 1, the Google identity: an ID token for the pod's Google service account, from the
+//! GKE metadata server, with the checks that can be made before AWS sees it.
+//! <https://cloud.google.com/compute/docs/instances/verifying-instance-identity#request_signature>
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::error::{Stage, StageError};
+use crate::id_token::{CLOCK_SKEW_LEEWAY_SECS, DecodeError, IdToken, unix_now};
+
+const IDENTITY_PATH: &str = "/computeMetadata/v1/instance/service-accounts/default/identity";
+/// The first retry comes quickly: on a new pod the metadata server needs a few seconds.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// The metadata server at `GCE_METADATA_HOST` (`host[:port]`).
+pub struct MetadataServer {
+    url: String,
+    client: reqwest::Client,
+}
+
+/// One attempt's outcome, kept so that the last one can be diagnosed when retries run out.
+enum Attempt {
+    Token(String),
+    Transport(String),
+    Status(u16, String),
+}
+
+impl MetadataServer {
+    pub fn new(host: &str) -> Self {
+        let client = reqwest::Client::builder()
+            // The metadata server is link-local: a proxy could only be in the way.
+            .no_proxy()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("a plain HTTP client with no TLS builds");
+        Self {
+            url: format!("http://{host}{IDENTITY_PATH}"),
+            client,
+        }
+    }
+
+    /// Fetches an ID token for `audience`, retrying connection failures and 5xx answers with
+    /// backoff until `deadline`; a definite answer (4xx) is diagnosed at once.
+    pub async fn identity_token(
+        &self,
+        audience: &str,
+        deadline: Instant,
+    ) -> Result<IdToken, StageError> {
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let attempt = self.attempt(audience).await;
+            let retryable = match &attempt {
+                Attempt::Transport(_) => true,
+                Attempt::Status(status, _) => *status >= 500,
+                Attempt::Token(_) => false,
+            };
+            if !retryable || Instant::now() + backoff >= deadline {
+                return self.diagnose(attempt);
+            }
+            tracing::warn!(url = %self.url, outcome = %describe(&attempt), retry_in_ms = backoff.as_millis() as u64, "metadata server not ready, retrying");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    async fn attempt(&self, audience: &str) -> Attempt {
+        let request = self
+            .client
+            .get(&self.url)
+            .query(&[("audience", audience), ("format", "full")])
+            .header("Metadata-Flavor", "Google");
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => return Attempt::Transport(error_chain(&e)),
+        };
+        let status = response.status().as_u16();
+        match response.text().await {
+            Ok(body) if status == 200 => Attempt::Token(body),
+            Ok(body) => Attempt::Status(status, one_line(&body)),
+            Err(e) => Attempt::Transport(error_chain(&e)),
+        }
+    }
+
+    fn diagnose(&self, attempt: Attempt) -> Result<IdToken, StageError> {
+        let err = |code, message: String, hint: &str| {
+            Err(StageError::new(Stage::GcpIdentity, code, message, hint))
+        };
+        match attempt {
+            Attempt::Token(body) => IdToken::decode(&body).or_else(|e| {
+                err(
+                    "NotAToken",
+                    format!("{e}; got {}", preview(&body)),
+                    NOT_A_TOKEN_HINT,
+                )
+            }),
+            Attempt::Transport(e) => err(
+                "MetadataServerUnreachable",
+                format!("GET {}: {e}", self.url),
+                UNREACHABLE_HINT,
+            ),
+            Attempt::Status(404, body) if body.contains("not annotated") => {
+                let ksa = annotated_ksa(&body);
+                err(
+                    "KsaNotAnnotated",
+                    format!("HTTP 404: {body}"),
+                    &ksa_hint(ksa),
+                )
+            }
+            Attempt::Status(403, body) if body.contains("IAM") || body.contains("iam.") => err(
+                "WorkloadIdentityBindingMissing",
+                format!("HTTP 403: {body}"),
+                BINDING_HINT,
+            ),
+            Attempt::Status(status, body) if status >= 500 => err(
+                "MetadataServerError",
+                format!("HTTP {status} until the deadline: {body}"),
+                SERVER_ERROR_HINT,
+            ),
+            Attempt::Status(status, body) => err(
+                "MetadataRequestRefused",
+                format!("HTTP {status}: {body}"),
+                REFUSED_HINT,
+            ),
+        }
+    }
+}
+
+/// The checks a token for this run must pass before it goes to AWS.
+pub fn check_token(
+    token: &IdToken,
+    audience: &str,
+    expected_gsa: Option<&str>,
+    now: i64,
+) -> Result<(), StageError> {
+    let claims = &token.claims;
+    let err = |code, message: String, hint: String| {
+        Err(StageError::new(Stage::GcpIdentity, code, message, hint))
+    };
+    if !claims.issued_by_google() {
+        return err("UnexpectedIssuer", format!("token issuer is {:?}, not https://accounts.google.com", claims.iss),
+            "GCE_METADATA_HOST points at something that is not Google's metadata server; unset it on GKE.".into());
+    }
+    if claims.aud != audience {
+        return err("AudienceMismatch", format!("token audience is {:?}, requested {audience:?}", claims.aud),
+            "The metadata server ignored the audience parameter: a proxy or a non-GKE metadata server answered. Check GCE_METADATA_HOST.".into());
+    }
+    if claims.iat > now + CLOCK_SKEW_LEEWAY_SECS {
+        return err("ClockSkew", format!("token issued at {} is {} s in the future by the local clock", claims.iat, claims.iat - now),
+            "The node's clock is behind Google's (clock skew); AWS will reject the token too. Check NTP on the node.".into());
+    }
+    if claims.seconds_left(now) <= 0 {
+        return err("TokenExpired", format!("token expired at {} ({} s ago by the local clock)", claims.exp, now - claims.exp),
+            "A token just minted should be valid for about an hour. If iat is also far in the past, the node's clock is ahead \
+             (clock skew: check NTP); otherwise something between the pod and the metadata server served a stale token.".into());
+    }
+    if let Some(expected) = expected_gsa {
+        let actual = claims.email.as_deref().unwrap_or("(no email claim)");
+        if actual != expected {
+            return err(
+                "UnexpectedServiceAccount",
+                format!("token belongs to {actual}, expected {expected}"),
+                format!(
+                    "The pod runs as another Google service account. Point the KSA's annotation at the right one \
+                 (kubectl annotate serviceaccount KSA -n NAMESPACE --overwrite iam.gke.io/gcp-service-account={expected}) \
+                 or fix --expected-gsa. A *-compute@developer.gserviceaccount.com account means the node pool does not \
+                 run the GKE metadata server: gcloud container node-pools update POOL --cluster CLUSTER --workload-metadata=GKE_METADATA."
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Seconds the token is still valid for, for the report.
+pub fn seconds_left(token: &IdToken) -> i64 {
+    token.claims.seconds_left(unix_now())
+}
+
+const UNREACHABLE_HINT: &str = "Cannot reach the GKE metadata server. Check that: the pod runs on GKE with Workload Identity \
+enabled on the cluster (gcloud container clusters update CLUSTER --workload-pool=PROJECT_ID.svc.id.goog); the node pool \
+runs the GKE metadata server (--workload-metadata=GKE_METADATA); the pod is not hostNetwork: true; a NetworkPolicy allows \
+egress to 169.254.169.254:80 (and 169.254.169.252:988 on Dataplane V2). Outside GKE, set GCE_METADATA_HOST to an emulator.";
+const BINDING_HINT: &str = "The KSA may not impersonate its Google service account: grant roles/iam.workloadIdentityUser \
+to serviceAccount:PROJECT_ID.svc.id.goog[NAMESPACE/KSA] on the GSA (the gcp-workload-sa Terraform module does this), e.g. \
+gcloud iam service-accounts add-iam-policy-binding GSA_EMAIL --role roles/iam.workloadIdentityUser \
+--member \"serviceAccount:PROJECT_ID.svc.id.goog[NAMESPACE/KSA]\". IAM changes can take a few minutes to apply.";
+const NOT_A_TOKEN_HINT: &str = "Something other than the GKE metadata server answered: a proxy (HTML) or a wrong \
+GCE_METADATA_HOST. Keep metadata.google.internal and 169.254.169.254 out of any proxy (NO_PROXY) and unset GCE_METADATA_HOST on GKE.";
+const SERVER_ERROR_HINT: &str = "The metadata server kept failing. On a new pod it needs a few seconds; if it persists, \
+check the gke-metadata-server pods in kube-system on this node (kubectl -n kube-system get pods -l k8s-app=gke-metadata-server).";
+const REFUSED_HINT: &str = "The metadata server refused the request. Check GCE_METADATA_HOST and that the audience is a plain string.";
+
+fn ksa_hint(ksa: Option<(&str, &str)>) -> String {
+    let (namespace, name) = ksa.unwrap_or(("NAMESPACE", "KSA"));
+    format!(
+        "Annotate the pod's Kubernetes service account with its Google service account: kubectl annotate serviceaccount {name} \
+         --namespace {namespace} iam.gke.io/gcp-service-account=GSA_EMAIL (k8s/base does this from the Terraform output), then restart the pod."
+    )
+}
+
+/// GKE names the KSA in its 404 body as `(NAMESPACE/KSA)`.
+fn annotated_ksa(body: &str) -> Option<(&str, &str)> {
+    let inside = body.split_once('(')?.1.split_once(')')?.0;
+    inside
+        .split_once('/')
+        .filter(|(ns, ksa)| !ns.is_empty() && !ksa.is_empty() && !ksa.contains(' '))
+}
+
+fn describe(attempt: &Attempt) -> String {
+    match attempt {
+        Attempt::Token(_) => "token".into(),
+        Attempt::Transport(e) => e.clone(),
+        Attempt::Status(status, _) => format!("HTTP {status}"),
+    }
+}
+
+/// The body folded to one line and cut short: error bodies, never tokens.
+fn one_line(body: &str) -> String {
+    let folded = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    folded.chars().take(400).collect()
+}
+
+/// What a non-token body looked like, without echoing anything that might be secret.
+fn preview(body: &str) -> String {
+    let trimmed = body.trim_start();
+    if trimmed.starts_with('<') {
+        format!(
+            "HTML ({} bytes): {}",
+            body.len(),
+            one_line(body).chars().take(80).collect::<String>()
+        )
+    } else if body.trim().is_empty() {
+        "an empty body".into()
+    } else {
+        format!("{} bytes of something else", body.len())
+    }
+}
+
+/// `reqwest`'s own message hides the cause ("connection refused" lives in the source chain).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl From<DecodeError> for StageError {
+    fn from(e: DecodeError) -> Self {
+        StageError::new(
+            Stage::GcpIdentity,
+            "NotAToken",
+            e.to_string(),
+            NOT_A_TOKEN_HINT,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id_token::tests::token_with;
+
+    fn token(iat: i64, exp: i64, email: &str) -> IdToken {
+        let claims = format!(
+            r#"{{"iss":"https://accounts.google.com","aud":"sts.amazonaws.com","azp":"1","sub":"1","email":"{email}","iat":{iat},"exp":{exp}}}"#
+        );
+        IdToken::decode(&token_with(r#"{"alg":"RS256"}"#, &claims)).unwrap()
+    }
+
+    #[test]
+    fn local_checks_name_each_problem() {
+        let now = 10_000;
+        let gsa = "v@p.iam.gserviceaccount.com";
+        let code = |t: &IdToken, aud: &str, expected: Option<&str>| {
+            check_token(t, aud, expected, now).err().map(|e| e.code)
+        };
+        assert_eq!(
+            code(&token(now, now + 3600, gsa), "sts.amazonaws.com", Some(gsa)),
+            None
+        );
+        assert_eq!(
+            code(
+                &token(now - 7200, now - 3600, gsa),
+                "sts.amazonaws.com",
+                None
+            )
+            .as_deref(),
+            Some("TokenExpired")
+        );
+        assert_eq!(
+            code(
+                &token(now + 600, now + 4200, gsa),
+                "sts.amazonaws.com",
+                None
+            )
+            .as_deref(),
+            Some("ClockSkew")
+        );
+        assert_eq!(
+            code(&token(now, now + 3600, gsa), "other", None).as_deref(),
+            Some("AudienceMismatch")
+        );
+        assert_eq!(
+            code(
+                &token(now, now + 3600, "x@y.iam.gserviceaccount.com"),
+                "sts.amazonaws.com",
+                Some(gsa)
+            )
+            .as_deref(),
+            Some("UnexpectedServiceAccount")
+        );
+    }
+
+    #[test]
+    fn ksa_is_read_from_gkes_404_body() {
+        let body = "Your Kubernetes service account (gke-aws/verifier) is not annotated with a target Google service account";
+        assert_eq!(annotated_ksa(body), Some(("gke-aws", "verifier")));
+        assert_eq!(annotated_ksa("not annotated"), None);
+    }
+
+    #[test]
+    fn previews_never_echo_token_like_bodies() {
+        assert!(preview("<html><title>Proxy login</title></html>").starts_with("HTML"));
+        assert_eq!(preview("abc.def"), "7 bytes of something else");
+    }
+}

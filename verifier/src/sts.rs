@@ -1,0 +1,149 @@
+//! Stage 2, AWS STS: `AssumeRoleWithWebIdentity` exchanges the Google ID token for temporary
+//! credentials on the role. The call is unsigned; the token is the only proof of identity.
+//! <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_oidc_user-id.html>
+
+use std::time::SystemTime;
+
+use aws_config::SdkConfig;
+use aws_credential_types::Credentials;
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
+
+use crate::error::{Stage, StageError};
+use crate::id_token::{Claims, IdToken};
+use crate::input::RoleArn;
+use crate::metadata::error_chain;
+
+/// What to assume, already validated.
+#[derive(Debug, Clone)]
+pub struct RoleRequest {
+    pub role_arn: RoleArn,
+    pub session_name: String,
+    pub duration_seconds: Option<i32>,
+}
+
+/// The temporary identity STS handed out.
+#[derive(Debug, Clone)]
+pub struct AssumedRole {
+    /// `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
+    pub arn: String,
+    /// Redacted in `Debug`; only the credential helpers print them, on stdout.
+    pub credentials: Credentials,
+    pub expiration: SystemTime,
+}
+
+pub async fn assume_role(
+    config: &SdkConfig,
+    request: &RoleRequest,
+    token: &IdToken,
+) -> Result<AssumedRole, StageError> {
+    let client = aws_sdk_sts::Client::new(config);
+    let output = client
+        .assume_role_with_web_identity()
+        .role_arn(request.role_arn.as_str())
+        .role_session_name(&request.session_name)
+        .web_identity_token(token.expose())
+        .set_duration_seconds(request.duration_seconds)
+        .send()
+        .await
+        .map_err(|e| diagnose(e, request, &token.claims))?;
+    let (Some(user), Some(creds)) = (output.assumed_role_user(), output.credentials()) else {
+        return Err(StageError::new(
+            Stage::Sts,
+            "StsBadResponse",
+            "STS answered without credentials",
+            "Retry; if it persists, check AWS_ENDPOINT_URL_STS points at STS.",
+        ));
+    };
+    let expiration = SystemTime::try_from(*creds.expiration()).unwrap_or(SystemTime::UNIX_EPOCH);
+    Ok(AssumedRole {
+        arn: user.arn().to_owned(),
+        credentials: Credentials::new(
+            creds.access_key_id(),
+            creds.secret_access_key(),
+            Some(creds.session_token().to_owned()),
+            Some(expiration),
+            "AssumeRoleWithWebIdentity",
+        ),
+        expiration,
+    })
+}
+
+fn diagnose<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    e: SdkError<E, aws_smithy_runtime_api::http::Response>,
+    request: &RoleRequest,
+    claims: &Claims,
+) -> StageError {
+    let role = &request.role_arn;
+    let err = |code: &str, message: String, hint: String| {
+        StageError::new(Stage::Sts, code, message, hint)
+    };
+    let SdkError::ServiceError(_) = &e else {
+        return match e {
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => err("StsUnreachable", error_chain(&e),
+                "Cannot reach AWS STS. Check egress to HTTPS (NetworkPolicy, firewall, proxy) and AWS_ENDPOINT_URL_STS if set.".into()),
+            _ => err("StsBadResponse", error_chain(&e), "STS's answer could not be read; check AWS_ENDPOINT_URL_STS points at STS.".into()),
+        };
+    };
+    let code = e.code().unwrap_or("Unknown").to_owned();
+    let message = format!("{code}: {}", e.message().unwrap_or("(no message)"));
+    match code.as_str() {
+        "InvalidIdentityToken" | "AccessDenied" | "IDPRejectedClaim" => err(&code, message, trust_hint(role, claims)),
+        "ExpiredTokenException" | "ExpiredToken" => err(&code, message,
+            "STS saw the ID token as expired: the token was minted long before use, or the node's clock is off (clock skew). Fetch a fresh token; check NTP.".into()),
+        "IDPCommunicationError" => err(&code, message,
+            "AWS could not fetch Google's signing keys (retried until the deadline). This is on AWS's side or Google's; try again in a few minutes.".into()),
+        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" => err(&code, message,
+            "STS rate-limited this account (retried until the deadline). Reuse credentials: the credential-process helper caches them, and token-file lets the SDK refresh them only near expiry.".into()),
+        "ValidationError" if message.contains("DurationSeconds") || message.contains("MaxSessionDuration") => err(&code, message, format!(
+            "Ask for a shorter session (--duration-seconds) or raise the role's max_session_duration (aws-federated-role module) for {role}.")),
+        "RegionDisabledException" => err(&code, message, "STS is not activated in this region for the account: activate it in IAM account settings or use another --region.".into()),
+        _ => err(&code, message, format!("STS refused to let the token assume {role}; see the message above.")),
+    }
+}
+
+/// Puts the token's claims next to the condition keys AWS compares them with, and prints the
+/// trust-policy condition that would accept this very token.
+fn trust_hint(role: &RoleArn, claims: &Claims) -> String {
+    let condition = serde_json::json!({
+        "StringEquals": {
+            "accounts.google.com:aud": claims.azp,
+            "accounts.google.com:oaud": claims.aud,
+            "accounts.google.com:sub": claims.sub,
+        }
+    });
+    format!(
+        "AWS refused this token for {role}. The token carries azp={azp:?}, aud={aud:?}, sub={sub:?}; the trust policy compares \
+         accounts.google.com:aud with azp (the GSA's unique id), accounts.google.com:oaud with aud (the audience) and \
+         accounts.google.com:sub with sub. Check that the role exists in account {account} and that its trust policy has \
+         Principal {{\"Federated\": \"accounts.google.com\"}}, Action sts:AssumeRoleWithWebIdentity and this condition \
+         (the aws-federated-role module writes it from google_service_account_unique_id and audience): {condition} \
+         Compare: aws iam get-role --role-name {name} --query Role.AssumeRolePolicyDocument",
+        azp = claims.azp,
+        aud = claims.aud,
+        sub = claims.sub,
+        account = role.account_id,
+        name = role.role_name,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trust_hint_prints_the_condition_that_accepts_the_token() {
+        let role = RoleArn::parse("arn:aws:iam::123456789012:role/reader").unwrap();
+        let claims = Claims {
+            iss: "https://accounts.google.com".into(),
+            aud: "sts.amazonaws.com".into(),
+            azp: "42".into(),
+            sub: "42".into(),
+            email: None,
+            iat: 0,
+            exp: 1,
+        };
+        let hint = trust_hint(&role, &claims);
+        assert!(hint.contains(r#"{"StringEquals":{"accounts.google.com:aud":"42","accounts.google.com:oaud":"sts.amazonaws.com","accounts.google.com:sub":"42"}}"#), "{hint}");
+        assert!(hint.contains("--role-name reader"), "{hint}");
+    }
+}

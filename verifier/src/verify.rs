@@ -1,0 +1,152 @@
+//! `verify`: runs the three stages in order, each bounded by the run's deadline, and
+//! reports what each learned or why it failed.
+
+use std::future::Future;
+use std::time::{Duration, UNIX_EPOCH};
+
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+use tokio::time::Instant;
+
+use crate::error::{Stage, StageError};
+use crate::metadata::{self, MetadataServer};
+use crate::report::{Details, Report};
+use crate::s3::{self, ListRequest};
+use crate::sdk;
+use crate::sts::{self, RoleRequest};
+
+/// Everything `verify` needs, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub metadata_host: String,
+    pub audience: String,
+    pub expected_gsa: Option<String>,
+    pub region: String,
+    pub role: RoleRequest,
+    pub list: ListRequest,
+    pub timeout: Duration,
+}
+
+pub async fn run(settings: &Settings) -> Report {
+    let deadline = Instant::now() + settings.timeout;
+    let mut report = Report::new();
+
+    // Loading the SDK's configuration reads files; do it while the metadata server answers.
+    let identity = stage(Stage::GcpIdentity, deadline, settings.timeout, async {
+        let token = MetadataServer::new(&settings.metadata_host)
+            .identity_token(&settings.audience, deadline)
+            .await?;
+        metadata::check_token(
+            &token,
+            &settings.audience,
+            settings.expected_gsa.as_deref(),
+            crate::id_token::unix_now(),
+        )?;
+        Ok(token)
+    });
+    let ((identity, elapsed), sdk_config) = tokio::join!(identity, sdk::load(&settings.region));
+    let token = match identity {
+        Ok(token) => token,
+        Err(e) => return failed(report, e, elapsed),
+    };
+    let claims = &token.claims;
+    report.passed(
+        Stage::GcpIdentity,
+        elapsed,
+        Details::GcpIdentity {
+            email: claims.email.clone(),
+            sub: claims.sub.clone(),
+            azp: claims.azp.clone(),
+            aud: claims.aud.clone(),
+            iss: claims.iss.clone(),
+            exp: claims.exp,
+            expires_in_s: metadata::seconds_left(&token),
+        },
+    );
+
+    let (assumed, elapsed) = stage(
+        Stage::Sts,
+        deadline,
+        settings.timeout,
+        sts::assume_role(&sdk_config, &settings.role, &token),
+    )
+    .await;
+    let assumed = match assumed {
+        Ok(assumed) => assumed,
+        Err(e) => return failed(report, e, elapsed),
+    };
+    report.passed(
+        Stage::Sts,
+        elapsed,
+        Details::Sts {
+            role_arn: settings.role.role_arn.to_string(),
+            assumed_role_arn: assumed.arn.clone(),
+            session_name: settings.role.session_name.clone(),
+            credential_expiration: rfc3339(assumed.expiration),
+        },
+    );
+
+    let (listing, elapsed) = stage(
+        Stage::S3,
+        deadline,
+        settings.timeout,
+        s3::list_objects(
+            &sdk_config,
+            assumed.credentials,
+            &settings.list,
+            &settings.role.role_arn,
+        ),
+    )
+    .await;
+    match listing {
+        Ok(listing) => report.passed(
+            Stage::S3,
+            elapsed,
+            Details::S3 {
+                bucket: settings.list.bucket.clone(),
+                prefix: settings.list.prefix.clone(),
+                object_count: listing.object_count,
+                truncated: listing.truncated,
+            },
+        ),
+        Err(e) => return failed(report, e, elapsed),
+    }
+    report.ok = true;
+    report
+}
+
+/// Runs one stage until the deadline, timing it.
+pub async fn stage<T>(
+    stage: Stage,
+    deadline: Instant,
+    timeout: Duration,
+    work: impl Future<Output = Result<T, StageError>>,
+) -> (Result<T, StageError>, u64) {
+    let started = Instant::now();
+    let result = tokio::time::timeout_at(deadline, work)
+        .await
+        .unwrap_or_else(|_| Err(StageError::timed_out(stage, timeout)));
+    let elapsed = started.elapsed().as_millis() as u64;
+    match &result {
+        Ok(_) => tracing::info!(stage = stage.name(), duration_ms = elapsed, "stage passed"),
+        Err(e) => {
+            tracing::error!(stage = stage.name(), code = %e.code, duration_ms = elapsed, "stage failed: {}", e.message)
+        }
+    }
+    (result, elapsed)
+}
+
+fn failed(mut report: Report, error: StageError, elapsed: u64) -> Report {
+    report.failed(error, elapsed);
+    report
+}
+
+/// RFC 3339, as AWS and `credential_process` write times.
+pub fn rfc3339(time: std::time::SystemTime) -> String {
+    let secs = time
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    DateTime::from_secs(secs)
+        .fmt(Format::DateTime)
+        .unwrap_or_default()
+}
