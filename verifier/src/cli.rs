@@ -214,3 +214,50 @@ impl VerifyArgs {
         })
     }
 }
+
+impl CredentialProcessArgs {
+    pub fn settings(&self) -> Result<crate::credential_process::Settings, InputError> {
+        let (metadata_host, audience) = self.identity.validate()?;
+        let (role, region) = self.role.validate()?;
+        Endpoints::from_env(|v| std::env::var(v).ok())?;
+        let cache_dir = match &self.cache_dir {
+            Some(dir) => dir.clone(),
+            None => default_cache_dir(|v| std::env::var_os(v).filter(|v| !v.is_empty()))?,
+        };
+        Ok(crate::credential_process::Settings { metadata_host, audience, region, role, cache_dir, timeout: self.identity.timeout })
+    }
+}
+
+/// `$XDG_CACHE_HOME/gke-aws-verifier`, else `~/.cache/gke-aws-verifier`.
+fn default_cache_dir(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<PathBuf, InputError> {
+    let base = env("XDG_CACHE_HOME").map(PathBuf::from).or_else(|| env("HOME").map(|home| PathBuf::from(home).join(".cache")));
+    base.map(|b| b.join("gke-aws-verifier"))
+        .ok_or_else(|| InputError::new("--cache-dir", "neither XDG_CACHE_HOME nor HOME is set; give --cache-dir (in a pod, an emptyDir)"))
+}
+
+impl TokenFileArgs {
+    pub fn settings(&self) -> Result<crate::token_file::Settings, InputError> {
+        let (metadata_host, audience) = self.identity.validate()?;
+        crate::token_file::check_path(&self.path)?;
+        Ok(crate::token_file::Settings { metadata_host, audience, path: self.path.clone(), once: self.once, timeout: self.identity.timeout })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_dir_follows_xdg_then_home() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).into());
+        assert_eq!(default_cache_dir(env(&[("XDG_CACHE_HOME", "/xdg"), ("HOME", "/home/u")])).unwrap(), PathBuf::from("/xdg/gke-aws-verifier"));
+        assert_eq!(default_cache_dir(env(&[("HOME", "/home/u")])).unwrap(), PathBuf::from("/home/u/.cache/gke-aws-verifier"));
+        assert_eq!(default_cache_dir(env(&[])).unwrap_err().field, "--cache-dir");
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -2,7 +2,9 @@
 //! [`metadata`] (Google ID token) → [`sts`] (AssumeRoleWithWebIdentity) → [`s3`] (ListObjectsV2)
 //! → [`report`]. The subcommands [`verify`], [`credential_process`] and [`token_file`] compose them.
 
+pub mod cache;
 pub mod cli;
+pub mod credential_process;
 pub mod error;
 pub mod exit_code;
 pub mod id_token;
@@ -12,6 +14,8 @@ pub mod metadata;
 pub mod report;
 pub mod s3;
 pub mod sdk;
+pub mod secret_file;
 pub mod session_name;
 pub mod sts;
+pub mod token_file;
 pub mod verify;

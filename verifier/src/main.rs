@@ -5,7 +5,7 @@ use gke_aws_verifier::error::Failure;
 use gke_aws_verifier::exit_code::ExitCode;
 use gke_aws_verifier::logging;
 use gke_aws_verifier::report::Report;
-use gke_aws_verifier::verify;
+use gke_aws_verifier::{credential_process, token_file, verify};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -27,10 +27,16 @@ fn main() -> std::process::ExitCode {
 async fn run(command: Command) -> ExitCode {
     match command {
         Command::Verify(args) => run_verify(args).await,
-        Command::CredentialProcess(_) | Command::TokenFile(_) => {
-            eprintln!("not implemented yet");
-            ExitCode::Unexpected
-        }
+        Command::CredentialProcess(args) => finish(
+            async {
+                let credentials = credential_process::run(&args.settings()?).await?;
+                // stdout carries the credentials and nothing else.
+                println!("{}", serde_json::to_string(&credentials).expect("credentials serialize"));
+                Ok(())
+            }
+            .await,
+        ),
+        Command::TokenFile(args) => finish(async { token_file::run(&args.settings()?).await }.await),
     }
 }
 
@@ -51,6 +57,17 @@ async fn run_verify(args: VerifyArgs) -> ExitCode {
         ReportFormat::Text => print!("{}", report.to_text()),
     }
     code
+}
+
+/// Errors of the credential helpers go to stderr, with their hint.
+fn finish(result: Result<(), Failure>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::Success,
+        Err(failure) => {
+            eprintln!("gke-aws-verifier: {failure}");
+            failure.exit_code()
+        }
+    }
 }
 
 fn exit(code: ExitCode) -> std::process::ExitCode {

@@ -1,0 +1,127 @@
+//! The HTTP/1 server: accepting connections, dispatching requests, common headers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderValue, SERVER};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::state::Shared;
+use crate::{control, metadata};
+
+/// The response type of every handler.
+pub(crate) type Reply = Response<Full<Bytes>>;
+
+/// `Content-Type` of plain metadata values and directory listings on GKE.
+pub(crate) const APPLICATION_TEXT: &str = "application/text";
+/// `Content-Type` of ID tokens on GKE (and of the proxy page faults).
+pub(crate) const TEXT_HTML: &str = "text/html; charset=utf-8";
+/// `Content-Type` of GKE's error messages.
+pub(crate) const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
+/// `Content-Type` of JSON answers.
+pub(crate) const APPLICATION_JSON: &str = "application/json";
+
+/// A handler's way of saying "drop the connection without an answer". Hyper closes
+/// the connection when a service fails, which is what an unready or down metadata
+/// server looks like to a client.
+#[derive(Debug)]
+pub(crate) struct Refused;
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection refused by fault injection")
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// Builds a response with a body and its content type.
+pub(crate) fn reply(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Reply {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// Serves connections from `listener` until `shutdown` fires (or its sender is dropped).
+pub(crate) async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<()>,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    tokio::spawn(connection(stream, Arc::clone(&shared), shutdown.clone()));
+                }
+                Err(error) => {
+                    // Usually out of file descriptors: back off instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+    tracing::debug!("metadata emulator stopped");
+}
+
+async fn connection(stream: TcpStream, shared: Arc<Shared>, mut shutdown: watch::Receiver<()>) {
+    let service = service_fn(move |request| dispatch(Arc::clone(&shared), request));
+    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::select! {
+        result = conn => {
+            if let Err(error) = result {
+                tracing::debug!(%error, "connection ended");
+            }
+        }
+        _ = shutdown.changed() => {}
+    }
+}
+
+async fn dispatch(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Reply, Refused> {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let result = if path.starts_with("/emulator/") {
+        Ok(control::handle(&shared, request).await)
+    } else if path == "/oauth2/v3/certs" {
+        // Google serves its keys from www.googleapis.com, outside the metadata server:
+        // no Metadata-Flavor rule and no faults here.
+        Ok(reply(
+            StatusCode::OK,
+            APPLICATION_JSON,
+            shared.key.jwks().to_string(),
+        ))
+    } else {
+        metadata::handle(&shared, request).await
+    };
+    match result {
+        Ok(mut response) => {
+            tracing::debug!(%method, %path, status = response.status().as_u16(), "answered");
+            // Every answer carries these, as GKE's do; clients check the first one.
+            let headers = response.headers_mut();
+            headers.insert("metadata-flavor", HeaderValue::from_static("Google"));
+            headers.insert(SERVER, HeaderValue::from_static("GKE Metadata Server"));
+            Ok(response)
+        }
+        Err(refused) => {
+            tracing::debug!(%method, %path, "connection dropped");
+            Err(refused)
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Helpers shared by the integration tests: a client and a JWT checker.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use aws_lc_rs::rsa::PublicKeyComponents;
+use aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::Value;
+
+pub const IDENTITY: &str = "/computeMetadata/v1/instance/service-accounts/default/identity";
+pub const EMAIL: &str = "/computeMetadata/v1/instance/service-accounts/default/email";
+
+/// A client that opens a new connection per request, so a dropped connection can't
+/// leak from one assertion into the next.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client")
+}
+
+/// A response reduced to what the tests look at.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub flavor: Option<String>,
+    pub server: Option<String>,
+    pub content_type: Option<String>,
+    pub body: String,
+}
+
+/// GETs `base` + `path` with `Metadata-Flavor: Google`.
+pub async fn get(base: &str, path: &str) -> reqwest::Result<Answer> {
+    send(
+        client()
+            .get(format!("{base}{path}"))
+            .header("Metadata-Flavor", "Google"),
+    )
+    .await
+}
+
+pub async fn send(request: reqwest::RequestBuilder) -> reqwest::Result<Answer> {
+    let response = request.send().await?;
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (flavor, server) = (header("metadata-flavor"), header("server"));
+    let content_type = header("content-type");
+    let status = response.status().as_u16();
+    Ok(Answer {
+        status,
+        flavor,
+        server,
+        content_type,
+        body: response.text().await?,
+    })
+}
+
+/// Splits a compact JWT, checks its RS256 signature against `jwks`, and returns
+/// `(header, claims)`.
+pub fn verify(token: &str, jwks: &Value) -> (Value, Value) {
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "a JWT has three parts: {token}");
+    let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).expect("base64url");
+    let header: Value = serde_json::from_slice(&decode(parts[0])).expect("header JSON");
+    let claims: Value = serde_json::from_slice(&decode(parts[1])).expect("claims JSON");
+    let keys = jwks["keys"].as_array().expect("JWKS keys");
+    let jwk = keys
+        .iter()
+        .find(|k| k["kid"] == header["kid"])
+        .expect("a key with the token's kid");
+    let component = |name: &str| decode(jwk[name].as_str().expect("n and e are strings"));
+    let public = PublicKeyComponents {
+        n: component("n"),
+        e: component("e"),
+    };
+    let signed = format!("{}.{}", parts[0], parts[1]);
+    public
+        .verify(
+            &RSA_PKCS1_2048_8192_SHA256,
+            signed.as_bytes(),
+            &decode(parts[2]),
+        )
+        .expect("the signature verifies against the JWKS");
+    (header, claims)
+}

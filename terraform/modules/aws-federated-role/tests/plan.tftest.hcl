@@ -1,0 +1,263 @@
+# Plan-level checks: the exact trust and permissions documents, and every input validation.
+# aws_iam_policy_document keeps Resource as a set (hash order, a bare string when single),
+# so the permission assertions sort Resource into a list and compare jsonencode()d
+# values (a list and a tuple with equal elements are not == in Terraform).
+# No AWS calls happen at plan time (the policy documents are rendered locally), so the
+# provider only needs fake keys and the skip_* switches.
+
+provider "aws" {
+  region                      = "us-east-1"
+  access_key                  = "test"
+  secret_key                  = "test"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  s3_use_path_style           = true
+}
+
+variables {
+  role_name                        = "gke-reports-reader"
+  google_service_account_unique_id = "112233445566778899001"
+  s3_bucket_arns                   = ["arn:aws:s3:::reports", "arn:aws:s3:::archive"]
+}
+
+run "trust_policy_pins_google_identity_and_audience" {
+  command = plan
+
+  assert {
+    condition = jsondecode(output.trust_policy_json).Statement == [{
+      Sid       = "GoogleWorkloadIdentity"
+      Effect    = "Allow"
+      Action    = "sts:AssumeRoleWithWebIdentity"
+      Principal = { Federated = "accounts.google.com" }
+      Condition = {
+        StringEquals = {
+          "accounts.google.com:aud"  = "112233445566778899001"
+          "accounts.google.com:sub"  = "112233445566778899001"
+          "accounts.google.com:oaud" = "sts.amazonaws.com"
+        }
+      }
+    }]
+    error_message = "Unexpected trust policy: ${output.trust_policy_json}"
+  }
+
+  assert {
+    condition     = jsondecode(aws_iam_role.this[0].assume_role_policy) == jsondecode(output.trust_policy_json)
+    error_message = "The role must carry the rendered trust policy."
+  }
+
+  assert {
+    condition     = aws_iam_role.this[0].max_session_duration == 3600 && aws_iam_role.this[0].permissions_boundary == null
+    error_message = "Defaults: one hour sessions, no permissions boundary."
+  }
+}
+
+run "custom_audience_is_pinned_as_oaud" {
+  command = plan
+
+  variables {
+    audience = "https://example.com/aws"
+  }
+
+  assert {
+    condition     = jsondecode(output.trust_policy_json).Statement[0].Condition.StringEquals["accounts.google.com:oaud"] == "https://example.com/aws"
+    error_message = "oaud must be the requested audience."
+  }
+}
+
+run "read_access_lists_buckets_and_gets_objects" {
+  command = plan
+
+  assert {
+    condition = jsonencode([for s in jsondecode(output.permissions_policy_json).Statement : merge(s, { Resource = sort(flatten([s.Resource])) })]) == jsonencode([
+      {
+        Sid      = "ListBuckets"
+        Effect   = "Allow"
+        Action   = "s3:ListBucket"
+        Resource = ["arn:aws:s3:::archive", "arn:aws:s3:::reports"]
+      },
+      {
+        Sid      = "GetObjects"
+        Effect   = "Allow"
+        Action   = "s3:GetObject"
+        Resource = ["arn:aws:s3:::archive/*", "arn:aws:s3:::reports/*"]
+      },
+    ])
+    error_message = "Unexpected permissions: ${output.permissions_policy_json}"
+  }
+
+  assert {
+    condition     = jsondecode(aws_iam_role_policy.s3[0].policy) == jsondecode(output.permissions_policy_json) && aws_iam_role_policy.s3[0].name == "s3-read"
+    error_message = "The inline policy must carry the rendered permissions."
+  }
+}
+
+run "prefixes_limit_listing_and_reading" {
+  command = plan
+
+  variables {
+    s3_bucket_arns = ["arn:aws-us-gov:s3:::reports"]
+    s3_prefixes    = ["daily/", "monthly/"]
+  }
+
+  assert {
+    condition = jsonencode([for s in jsondecode(output.permissions_policy_json).Statement : merge(s, { Resource = sort(flatten([s.Resource])) })]) == jsonencode([
+      {
+        Sid       = "ListBuckets"
+        Effect    = "Allow"
+        Action    = "s3:ListBucket"
+        Resource  = ["arn:aws-us-gov:s3:::reports"]
+        Condition = { StringLike = { "s3:prefix" = ["daily/*", "monthly/*"] } }
+      },
+      {
+        Sid      = "GetObjects"
+        Effect   = "Allow"
+        Action   = "s3:GetObject"
+        Resource = ["arn:aws-us-gov:s3:::reports/daily/*", "arn:aws-us-gov:s3:::reports/monthly/*"]
+      },
+    ])
+    error_message = "Unexpected permissions: ${output.permissions_policy_json}"
+  }
+}
+
+run "list_access_has_no_get_object" {
+  command = plan
+
+  variables {
+    access = "list"
+  }
+
+  assert {
+    condition = jsonencode([for s in jsondecode(output.permissions_policy_json).Statement : merge(s, { Resource = sort(flatten([s.Resource])) })]) == jsonencode([{
+      Sid      = "ListBuckets"
+      Effect   = "Allow"
+      Action   = "s3:ListBucket"
+      Resource = ["arn:aws:s3:::archive", "arn:aws:s3:::reports"]
+    }])
+    error_message = "Unexpected permissions: ${output.permissions_policy_json}"
+  }
+}
+
+run "optional_role_settings_are_passed_through" {
+  command = plan
+
+  variables {
+    max_session_duration = 43200
+    permissions_boundary = "arn:aws:iam::123456789012:policy/workload-boundary"
+    tags                 = { team = "platform" }
+  }
+
+  assert {
+    condition     = aws_iam_role.this[0].max_session_duration == 43200
+    error_message = "max_session_duration not passed to the role."
+  }
+
+  assert {
+    condition     = aws_iam_role.this[0].permissions_boundary == "arn:aws:iam::123456789012:policy/workload-boundary"
+    error_message = "permissions_boundary not passed to the role."
+  }
+
+  assert {
+    condition     = aws_iam_role.this[0].tags == tomap({ team = "platform" })
+    error_message = "tags not passed to the role."
+  }
+}
+
+run "create_false_plans_nothing" {
+  command = plan
+
+  variables {
+    create = false
+  }
+
+  assert {
+    condition     = length(aws_iam_role.this) == 0 && output.role_arn == null && output.role_name == null
+    error_message = "create = false must plan no role and null outputs."
+  }
+}
+
+# --- every validation rejects a bad value ---
+
+run "rejects_role_name_with_slash" {
+  command = plan
+  variables { role_name = "team/reader" }
+  expect_failures = [var.role_name]
+}
+
+run "rejects_role_name_longer_than_64" {
+  command = plan
+  variables { role_name = "a-role-name-that-is-much-too-long-for-iam-because-iam-stops-at-64-chars" }
+  expect_failures = [var.role_name]
+}
+
+run "rejects_service_account_email_as_unique_id" {
+  command = plan
+  variables { google_service_account_unique_id = "reader@my-project.iam.gserviceaccount.com" }
+  expect_failures = [var.google_service_account_unique_id]
+}
+
+run "rejects_empty_audience" {
+  command = plan
+  variables { audience = "" }
+  expect_failures = [var.audience]
+}
+
+run "rejects_wildcard_audience" {
+  command = plan
+  variables { audience = "sts.*" }
+  expect_failures = [var.audience]
+}
+
+run "rejects_empty_bucket_list" {
+  command = plan
+  variables { s3_bucket_arns = [] }
+  expect_failures = [var.s3_bucket_arns]
+}
+
+run "rejects_object_arn_as_bucket" {
+  command = plan
+  variables { s3_bucket_arns = ["arn:aws:s3:::reports/*"] }
+  expect_failures = [var.s3_bucket_arns]
+}
+
+run "rejects_bare_bucket_name" {
+  command = plan
+  variables { s3_bucket_arns = ["reports"] }
+  expect_failures = [var.s3_bucket_arns]
+}
+
+run "rejects_prefix_with_leading_slash" {
+  command = plan
+  variables { s3_prefixes = ["/daily/"] }
+  expect_failures = [var.s3_prefixes]
+}
+
+run "rejects_prefix_with_wildcard" {
+  command = plan
+  variables { s3_prefixes = ["daily/*"] }
+  expect_failures = [var.s3_prefixes]
+}
+
+run "rejects_unknown_access_level" {
+  command = plan
+  variables { access = "write" }
+  expect_failures = [var.access]
+}
+
+run "rejects_session_shorter_than_an_hour" {
+  command = plan
+  variables { max_session_duration = 900 }
+  expect_failures = [var.max_session_duration]
+}
+
+run "rejects_session_longer_than_12_hours" {
+  command = plan
+  variables { max_session_duration = 43201 }
+  expect_failures = [var.max_session_duration]
+}
+
+run "rejects_boundary_that_is_not_a_policy_arn" {
+  command = plan
+  variables { permissions_boundary = "arn:aws:iam::123456789012:role/boundary" }
+  expect_failures = [var.permissions_boundary]
+}

@@ -1,0 +1,14 @@
+terraform {
+  required_version = ">= 1.5"
+
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = ">= 5.31, < 8"
+    }
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.0, < 7"
+    }
+  }
+}

@@ -1,0 +1,241 @@
+"""End to end: apply modules/aws-federated-role to moto with IAM enforcement on, assume the
+roles with a (fake) Google ID token, and prove what the roles can and cannot do in S3.
+
+moto checks signatures and evaluates identity policies once INITIAL_NO_AUTH_ACTION_COUNT
+calls have passed. It does not evaluate trust policies for web identity, nor the
+s3:prefix condition (it ignores StringLike), so those are asserted at plan level in
+modules/aws-federated-role/tests/plan.tftest.hcl; here we prove the S3 permission side.
+
+Needs on PATH: moto_server, terraform (with TF_CLI_CONFIG_FILE pointing at a mirror or
+the registry). Run: python tests/terraform/test_e2e_moto.py
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+MODULE = Path(__file__).resolve().parents[2] / "terraform" / "modules" / "aws-federated-role"
+UNIQUE_ID = "112233445566778899001"
+# moto accepts any string as a web identity token; a JWT-shaped one keeps it honest.
+FAKE_ID_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJzdHMuYW1hem9uYXdzLmNvbSJ9.c2ln"
+# Calls moto lets through unauthenticated: exactly the three that make the admin below.
+BOOTSTRAP_CALLS = 3
+
+CONFIG = """
+provider "aws" {{
+  region                      = "us-east-1"
+  access_key                  = "{access_key}"
+  secret_key                  = "{secret_key}"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  s3_use_path_style           = true
+}}
+
+module "reader" {{
+  source                           = "{module}"
+  role_name                        = "e2e-reader"
+  google_service_account_unique_id = "{unique_id}"
+  s3_bucket_arns                   = ["arn:aws:s3:::reports"]
+  s3_prefixes                      = ["daily/"]
+  access                           = "read"
+}}
+
+module "lister" {{
+  source                           = "{module}"
+  role_name                        = "e2e-lister"
+  google_service_account_unique_id = "{unique_id}"
+  s3_bucket_arns                   = ["arn:aws:s3:::reports"]
+  access                           = "list"
+}}
+
+output "reader_role_arn" {{ value = module.reader.role_arn }}
+output "lister_role_arn" {{ value = module.lister.role_arn }}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def log(msg: str) -> None:
+    print(f"e2e: {msg}", file=sys.stderr, flush=True)
+
+
+class Moto:
+    """moto_server on a free loopback port, with IAM enforcement after BOOTSTRAP_CALLS calls."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = workdir / "moto.log"
+        env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT=str(BOOTSTRAP_CALLS))
+        self.log_file = self.log_path.open("w")
+        self.proc = subprocess.Popen(
+            ["moto_server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=self.log_file, stderr=subprocess.STDOUT, env=env,
+        )
+        deadline = time.monotonic() + 30
+        while True:  # readiness: poll the HTTP endpoint (the moto-api does not count as a call)
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"moto_server exited: {self.log_path.read_text()}")
+            try:
+                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("moto_server not ready after 30 s")
+                time.sleep(0.1)
+        log(f"moto_server ready on {self.url}")
+
+    def allow_unauthenticated(self, calls: int) -> None:
+        """Let the next `calls` calls through unsigned; moto answers unsigned STS with a 500 otherwise."""
+        # text/plain: with urllib's default form content type Flask swallows the body.
+        req = urllib.request.Request(f"{self.url}/moto-api/reset-auth", data=str(calls).encode(),
+                                     headers={"Content-Type": "text/plain"}, method="POST")
+        urllib.request.urlopen(req, timeout=5).close()
+
+    def client(self, service: str, **creds):
+        return boto3.client(
+            service, endpoint_url=self.url, region_name="us-east-1",
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}), **creds,
+        )
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log_file.close()
+
+
+def error_code(call) -> str:
+    try:
+        call()
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+    return "no error"
+
+
+class FederatedRoleOnMoto(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="tf-e2e-")
+        work = Path(cls.tmp.name)
+        cls.moto = Moto(work)
+        cls.addClassCleanup(cls.tmp.cleanup)
+        cls.addClassCleanup(cls.moto.stop)
+
+        # The BOOTSTRAP_CALLS unauthenticated calls: an admin user and its key.
+        fake = dict(aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap")
+        iam = cls.moto.client("iam", **fake)
+        iam.create_user(UserName="admin")
+        iam.put_user_policy(UserName="admin", PolicyName="admin", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+        key = iam.create_access_key(UserName="admin")["AccessKey"]
+        cls.admin = dict(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+        cls.bootstrap_creds = fake
+
+        s3 = cls.moto.client("s3", **cls.admin)
+        for bucket in ("reports", "other"):
+            s3.create_bucket(Bucket=bucket)
+        for bucket, key_name in (("reports", "daily/a.txt"), ("reports", "secret/b.txt"), ("other", "x.txt")):
+            s3.put_object(Bucket=bucket, Key=key_name, Body=b"data")
+
+        (work / "main.tf").write_text(CONFIG.format(
+            module=MODULE, unique_id=UNIQUE_ID,
+            access_key=cls.admin["aws_access_key_id"], secret_key=cls.admin["aws_secret_access_key"]))
+        env = dict(os.environ, AWS_ENDPOINT_URL=cls.moto.url, TF_IN_AUTOMATION="1")
+        for args in (["init", "-backend=false", "-input=false"], ["apply", "-auto-approve", "-input=false"]):
+            log(f"terraform {' '.join(args)}")
+            run = subprocess.run(["terraform", *args, "-no-color"], cwd=work, env=env, capture_output=True, text=True)
+            if run.returncode != 0:
+                raise RuntimeError(f"terraform {args[0]} failed:\n{run.stdout}\n{run.stderr}\nmoto log:\n{cls.moto.log_path.read_text()[-3000:]}")
+        outputs = json.loads(subprocess.run(
+            ["terraform", "output", "-json"], cwd=work, env=env, capture_output=True, text=True, check=True).stdout)
+
+        cls.reader = cls.assume(outputs["reader_role_arn"]["value"])
+        cls.lister = cls.assume(outputs["lister_role_arn"]["value"])
+
+    @classmethod
+    def assume(cls, role_arn: str) -> dict:
+        cls.moto.allow_unauthenticated(1)  # AssumeRoleWithWebIdentity is unsigned, as in real AWS
+        creds = cls.moto.client("sts", **cls.bootstrap_creds).assume_role_with_web_identity(
+            RoleArn=role_arn, RoleSessionName="e2e", WebIdentityToken=FAKE_ID_TOKEN)["Credentials"]
+        log(f"assumed {role_arn}")
+        return {
+            "aws_access_key_id": creds["AccessKeyId"],
+            "aws_secret_access_key": creds["SecretAccessKey"],
+            "aws_session_token": creds["SessionToken"],
+        }
+
+    def s3(self, creds):
+        return self.moto.client("s3", **creds)
+
+    # --- enforcement is really on ---
+
+    def test_enforcement_rejects_unknown_keys(self):
+        fake = dict(aws_access_key_id="AKIANOTAREALKEY00000", aws_secret_access_key="x")
+        self.assertEqual(error_code(lambda: self.s3(fake).list_buckets()), "InvalidAccessKeyId")
+
+    def test_the_role_session_is_the_assumed_role(self):
+        arn = self.moto.client("sts", **self.reader).get_caller_identity()["Arn"]
+        self.assertRegex(arn, r":assumed-role/e2e-reader/e2e$")
+
+    # --- read access ---
+
+    def test_reader_can_list_its_bucket_prefix(self):
+        keys = [o["Key"] for o in self.s3(self.reader).list_objects_v2(Bucket="reports", Prefix="daily/")["Contents"]]
+        self.assertEqual(keys, ["daily/a.txt"])
+
+    def test_reader_can_get_an_object_under_its_prefix(self):
+        self.assertEqual(self.s3(self.reader).get_object(Bucket="reports", Key="daily/a.txt")["Body"].read(), b"data")
+
+    def test_reader_cannot_get_an_object_outside_its_prefix(self):
+        self.assertEqual(error_code(lambda: self.s3(self.reader).get_object(Bucket="reports", Key="secret/b.txt")), "AccessDenied")
+
+    def test_reader_cannot_list_another_bucket(self):
+        self.assertEqual(error_code(lambda: self.s3(self.reader).list_objects_v2(Bucket="other")), "AccessDenied")
+
+    def test_reader_cannot_write(self):
+        self.assertEqual(error_code(lambda: self.s3(self.reader).put_object(Bucket="reports", Key="daily/new.txt", Body=b"x")), "AccessDenied")
+
+    def test_reader_cannot_list_all_buckets(self):
+        self.assertEqual(error_code(lambda: self.s3(self.reader).list_buckets()), "AccessDenied")
+
+    # --- list access ---
+
+    def test_lister_can_list_its_bucket(self):
+        keys = [o["Key"] for o in self.s3(self.lister).list_objects_v2(Bucket="reports")["Contents"]]
+        self.assertEqual(keys, ["daily/a.txt", "secret/b.txt"])
+
+    def test_lister_cannot_get_objects(self):
+        self.assertEqual(error_code(lambda: self.s3(self.lister).get_object(Bucket="reports", Key="daily/a.txt")), "AccessDenied")
+
+    def test_lister_cannot_list_another_bucket(self):
+        self.assertEqual(error_code(lambda: self.s3(self.lister).list_objects_v2(Bucket="other")), "AccessDenied")
+
+    def test_lister_cannot_write(self):
+        self.assertEqual(error_code(lambda: self.s3(self.lister).put_object(Bucket="reports", Key="x.txt", Body=b"x")), "AccessDenied")
+
+    def test_lister_cannot_list_all_buckets(self):
+        self.assertEqual(error_code(lambda: self.s3(self.lister).list_buckets()), "AccessDenied")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,77 @@
+//! `credential-process`: AWS's `credential_process` helper. Serves cached credentials while
+//! they are fresh; otherwise one helper (under a file lock) runs the identity and STS stages
+//! and refreshes the cache while any others wait for it.
+
+use std::path::PathBuf;
+use std::time::{Duration, UNIX_EPOCH};
+
+use tokio::time::Instant;
+
+use crate::cache::{self, CredentialCache, ProcessCredentials};
+use crate::error::{Failure, Stage, StageError};
+use crate::id_token::unix_now;
+use crate::metadata::{self, MetadataServer};
+use crate::sts::{self, AssumedRole, RoleRequest};
+use crate::verify::{rfc3339, stage};
+use crate::sdk;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub metadata_host: String,
+    pub audience: String,
+    pub region: String,
+    pub role: RoleRequest,
+    pub cache_dir: PathBuf,
+    pub timeout: Duration,
+}
+
+pub async fn run(settings: &Settings) -> Result<ProcessCredentials, Failure> {
+    let deadline = Instant::now() + settings.timeout;
+    let cache = CredentialCache::open(&settings.cache_dir)?;
+    let role = &settings.role;
+    let key = cache::key(role.role_arn.as_str(), &settings.audience, &role.session_name, role.duration_seconds);
+    if let Some(credentials) = cache.read_fresh(&key, unix_now())? {
+        tracing::debug!("served from cache");
+        return Ok(credentials);
+    }
+
+    let lock = cache.lock_file(&key)?;
+    let waited = tokio::time::timeout_at(deadline, tokio::task::spawn_blocking(move || lock.lock().map(|()| lock))).await;
+    let _lock = match waited {
+        Ok(Ok(Ok(lock))) => lock,
+        Ok(Ok(Err(e))) => return Err(Failure::Unexpected(format!("cannot lock the credential cache: {e}"))),
+        Ok(Err(e)) => return Err(Failure::Unexpected(format!("cache lock task failed: {e}"))),
+        Err(_) => return Err(StageError::timed_out(Stage::Sts, settings.timeout).into()),
+    };
+    // Whoever held the lock before us has most likely just refreshed the entry.
+    if let Some(credentials) = cache.read_fresh(&key, unix_now())? {
+        tracing::debug!("served from cache after waiting for another helper");
+        return Ok(credentials);
+    }
+
+    let assumed = assume_role(settings, deadline).await?;
+    let expires_at = assumed.expiration.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let credentials = ProcessCredentials {
+        version: 1,
+        access_key_id: assumed.credentials.access_key_id().to_owned(),
+        secret_access_key: assumed.credentials.secret_access_key().to_owned(),
+        session_token: assumed.credentials.session_token().unwrap_or_default().to_owned(),
+        expiration: rfc3339(assumed.expiration),
+    };
+    if let Err(e) = cache.store(&key, expires_at, &credentials) {
+        tracing::warn!(error = %e, "could not write the credential cache; the next call will ask STS again");
+    }
+    Ok(credentials)
+}
+
+/// The identity and STS stages of `verify`, with the same retries and diagnosis.
+async fn assume_role(settings: &Settings, deadline: Instant) -> Result<AssumedRole, StageError> {
+    let identity = stage(Stage::GcpIdentity, deadline, settings.timeout, async {
+        let token = MetadataServer::new(&settings.metadata_host).identity_token(&settings.audience, deadline).await?;
+        metadata::check_token(&token, &settings.audience, None, unix_now())?;
+        Ok(token)
+    });
+    let ((token, _), sdk_config) = tokio::join!(identity, sdk::load(&settings.region));
+    let token = token?;
+    stage(Stage::Sts, deadline, settings.timeout, sts::assume_role(&sdk_config, &settings.role, &token)).await.0
+}

@@ -1,0 +1,250 @@
+//! The credential helpers with their real clients: the `aws` CLI runs `credential-process`,
+//! boto3 reads the file `token-file` keeps. STS calls are counted by the proxy.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{BIN, BUCKET, Chain, KEYS, Run, faults};
+use testkit::Operation;
+use testkit::emulator::{Config, Faults};
+
+/// An AWS config whose profile `gke` gets its credentials from the helper.
+fn aws_config(chain: &Chain, cache_dir: &Path) -> std::path::PathBuf {
+    let path = chain.home.path().join("aws-config");
+    let config = format!(
+        "[profile gke]\nregion = us-east-1\ncredential_process = {BIN} credential-process --role-arn {} --region us-east-1 --cache-dir {}\n",
+        chain.role_arn,
+        cache_dir.display()
+    );
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+fn aws_cli(chain: &Chain, config: &Path, args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new("aws");
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", chain.home.path())
+        .env("AWS_CONFIG_FILE", config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", chain.home.path().join("no-credentials"))
+        .env("AWS_PROFILE", "gke")
+        .env("AWS_ENDPOINT_URL", chain.proxy.endpoint())
+        .env("GCE_METADATA_HOST", chain.emulator.host())
+        .kill_on_drop(true);
+    command
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_cli_lists_the_bucket_through_the_helper_with_one_sts_call_for_three_commands() {
+    let chain = Chain::start().await;
+    let config = aws_config(&chain, &chain.home.path().join("cache"));
+    for _ in 0..3 {
+        let run = Run::helper(aws_cli(&chain, &config, &["s3api", "list-objects-v2", "--bucket", BUCKET, "--output", "json"])).await;
+        assert_eq!(run.code, 0, "{run:?}");
+        let listing: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let mut keys: Vec<&str> = listing["Contents"].as_array().unwrap().iter().map(|o| o["Key"].as_str().unwrap()).collect();
+        keys.sort();
+        let mut expected = KEYS.to_vec();
+        expected.sort();
+        assert_eq!(keys, expected);
+    }
+    assert_eq!(chain.proxy.count(Operation::AssumeRoleWithWebIdentity), 1, "the cache served the second and third command");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_cli_is_refused_what_the_role_may_not_do() {
+    let chain = Chain::start().await;
+    let config = aws_config(&chain, &chain.home.path().join("cache"));
+    let run = Run::helper(aws_cli(&chain, &config, &["s3api", "put-object", "--bucket", BUCKET, "--key", "new.txt"])).await;
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("AccessDenied"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_helpers_at_once_on_an_empty_cache_make_one_sts_call() {
+    let chain = Chain::start().await;
+    let cache_dir = chain.home.path().join("cache");
+    let helpers: Vec<_> = (0..20)
+        .map(|_| {
+            let args = ["credential-process", "--cache-dir", cache_dir.to_str().unwrap()];
+            Run::helper(chain.command(&args))
+        })
+        .collect();
+    let runs = futures_join_all(helpers).await;
+    let mut outputs = Vec::new();
+    for run in &runs {
+        assert_eq!(run.code, 0, "{run:?}");
+        let credentials: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(credentials["Version"], 1);
+        for field in ["AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"] {
+            assert!(credentials[field].as_str().is_some_and(|v| !v.is_empty()), "{field} in {credentials}");
+        }
+        assert!(credentials["Expiration"].as_str().unwrap().ends_with('Z'), "RFC 3339 UTC: {credentials}");
+        assert_eq!(run.stdout.lines().count(), 1, "stdout carries the JSON and nothing else");
+        outputs.push(run.stdout.clone());
+    }
+    outputs.dedup();
+    assert_eq!(outputs.len(), 1, "every helper served the same credentials");
+    assert_eq!(chain.proxy.count(Operation::AssumeRoleWithWebIdentity), 1);
+    assert_eq!(chain.emulator.tokens_issued(), 1);
+}
+
+/// Waits for all futures, concurrently (the helpers must overlap to test the lock).
+async fn futures_join_all<F: std::future::Future<Output = Run> + Send + 'static>(futures: Vec<F>) -> Vec<Run> {
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut runs = Vec::new();
+    for handle in handles {
+        runs.push(handle.await.expect("helper task"));
+    }
+    runs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_cache_is_replaced_and_unusable_cache_dir_is_bad_input() {
+    let chain = Chain::start().await;
+    let cache_dir = chain.home.path().join("cache");
+    let args = ["credential-process", "--cache-dir", cache_dir.to_str().unwrap()];
+    assert_eq!(Run::helper(chain.command(&args)).await.code, 0);
+    let entry = std::fs::read_dir(&cache_dir).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "json")).unwrap();
+    std::fs::write(&entry, b"{\"key\": truncated").unwrap();
+    let run = Run::helper(chain.command(&args)).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("corrupt cache file"), "{}", run.stderr);
+    assert_eq!(chain.proxy.count(Operation::AssumeRoleWithWebIdentity), 2, "a corrupt entry is not trusted");
+    assert!(serde_json::from_slice::<serde_json::Value>(&std::fs::read(&entry).unwrap()).is_ok(), "and it was replaced");
+
+    let not_a_folder = chain.home.path().join("aws-config-file");
+    std::fs::write(&not_a_folder, b"").unwrap();
+    let run = Run::helper(chain.command(&["credential-process", "--cache-dir", not_a_folder.to_str().unwrap()])).await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("--cache-dir"), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helper_failures_go_to_stderr_with_the_hint() {
+    let chain = Chain::start().await;
+    chain.set_faults(Faults { binding_missing: true, ..faults() });
+    let run = Run::helper(chain.command(&["credential-process", "--cache-dir", chain.home.path().join("c").to_str().unwrap()])).await;
+    assert_eq!(run.code, 3, "{run:?}");
+    assert_eq!(run.stdout, "", "nothing but credentials on stdout");
+    assert!(run.stderr.contains("WorkloadIdentityBindingMissing") && run.stderr.contains("roles/iam.workloadIdentityUser"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_lists_the_bucket_with_the_token_file() {
+    let chain = Chain::start().await;
+    let token_path = chain.home.path().join("token");
+    let run = Run::helper(chain.command(&["token-file", "--once", "--path", token_path.to_str().unwrap()])).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&token_path).unwrap().permissions());
+    assert_eq!(mode & 0o007, 0, "not world-readable");
+
+    let script = format!("import boto3; print(sorted(o['Key'] for o in boto3.client('s3').list_objects_v2(Bucket='{BUCKET}')['Contents']))");
+    let mut python = tokio::process::Command::new("python3");
+    python
+        .args(["-c", &script])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", chain.home.path())
+        .env("AWS_CONFIG_FILE", chain.home.path().join("none"))
+        .env("AWS_ROLE_ARN", &chain.role_arn)
+        .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token_path)
+        .env("AWS_ROLE_SESSION_NAME", "boto3-app")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", chain.proxy.endpoint());
+    let run = Run::helper(python).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let mut expected: Vec<String> = KEYS.iter().map(|k| format!("'{k}'")).collect();
+    expected.sort();
+    assert_eq!(run.stdout.trim(), format!("[{}]", expected.join(", ")));
+    assert_eq!(chain.proxy.count(Operation::AssumeRoleWithWebIdentity), 1);
+}
+
+#[tokio::test]
+async fn token_file_path_in_a_missing_folder_is_bad_input() {
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("missing/token");
+    let mut command = common::isolated_command(&["token-file", "--once", "--path", path.to_str().unwrap()], home.path());
+    command.env("GCE_METADATA_HOST", "127.0.0.1:9");
+    let run = Run::helper(command).await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("--path") && run.stderr.contains("must exist"), "{}", run.stderr);
+}
+
+/// Reads the token file and checks it is a whole, unexpired token; returns its `iat`.
+fn read_valid_token(path: &Path) -> Option<(String, i64)> {
+    let raw = std::fs::read_to_string(path).ok()?;
+    let token = gke_aws_verifier::id_token::IdToken::decode(&raw).unwrap_or_else(|e| panic!("partial or corrupt token file: {e}"));
+    let now = gke_aws_verifier::id_token::unix_now();
+    assert!(token.claims.exp > now, "expired token in the file: exp {} now {now}", token.claims.exp);
+    Some((raw, token.claims.iat))
+}
+
+/// Polls the token file until `done` says so, checking every read; bounded by `limit`.
+async fn watch(path: &Path, limit: Duration, mut done: impl FnMut(Option<&(String, i64)>) -> bool) {
+    let until = tokio::time::Instant::now() + limit;
+    loop {
+        let seen = read_valid_token(path);
+        if done(seen.as_ref()) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < until, "condition not reached within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_file_refreshes_before_expiry_survives_an_outage_and_stays_on_sigterm() {
+    let chain = Chain::start_with(Config { token_lifetime: Duration::from_secs(6), ..Config::default() }).await;
+    let path = chain.home.path().join("token");
+    let mut child = chain.command(&["token-file", "--path", path.to_str().unwrap()]).spawn().unwrap();
+
+    // Refreshes: three different tokens in a row, each whole and unexpired when read.
+    let mut tokens: Vec<String> = Vec::new();
+    watch(&path, Duration::from_secs(20), |seen| {
+        if let Some((raw, _)) = seen {
+            if tokens.last() != Some(raw) {
+                tokens.push(raw.clone());
+            }
+        }
+        tokens.len() >= 3
+    })
+    .await;
+
+    // An outage shorter than the token's remaining life: the file keeps the valid token.
+    chain.set_faults(Faults { refuse: true, ..faults() });
+    let during = read_valid_token(&path).expect("token present").0;
+    let (_, iat) = read_valid_token(&path).unwrap();
+    // The helper tries to refresh at half life (iat + 3 s) and gives the token up 1 s
+    // before expiry (iat + 5 s): end the outage in between, once refresh attempts failed.
+    let outage_end = std::time::UNIX_EPOCH + Duration::from_millis(iat as u64 * 1000 + 3_800);
+    watch(&path, Duration::from_secs(20), |seen| {
+        assert!(seen.is_some(), "the token file vanished during a short outage");
+        std::time::SystemTime::now() > outage_end
+    })
+    .await;
+    chain.set_faults(faults());
+    watch(&path, Duration::from_secs(20), |seen| seen.is_some_and(|(raw, _)| *raw != during)).await;
+
+    // SIGTERM: the helper exits cleanly and leaves the valid token in place.
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().unwrap().to_string()]).status().unwrap();
+    assert!(status.success());
+    assert!(child.wait().await.unwrap().success());
+    assert!(read_valid_token(&path).is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_file_is_removed_rather_than_left_expired_when_an_outage_outlasts_it() {
+    let chain = Chain::start_with(Config { token_lifetime: Duration::from_secs(4), ..Config::default() }).await;
+    let path = chain.home.path().join("token");
+    let _child = chain.command(&["token-file", "--path", path.to_str().unwrap()]).spawn().unwrap();
+    watch(&path, Duration::from_secs(20), |seen| seen.is_some()).await;
+    chain.set_faults(Faults { refuse: true, ..faults() });
+    // Every read checks the token is unexpired; the file must disappear before it would be.
+    watch(&path, Duration::from_secs(20), |seen| seen.is_none()).await;
+}
