@@ -33,7 +33,10 @@ pub struct ProcessCredentials {
 impl fmt::Debug for ProcessCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let suffix = &self.access_key_id[self.access_key_id.len().saturating_sub(4)..];
-        f.debug_struct("ProcessCredentials").field("access_key_id", &format!("...{suffix}")).field("expiration", &self.expiration).finish()
+        f.debug_struct("ProcessCredentials")
+            .field("access_key_id", &format!("...{suffix}"))
+            .field("expiration", &self.expiration)
+            .finish()
     }
 }
 
@@ -49,7 +52,9 @@ impl Entry {
     /// Parses a cache file; `None` for anything that is not a well-formed entry.
     pub fn parse(bytes: &[u8]) -> Option<Entry> {
         let entry: Entry = serde_json::from_slice(bytes).ok()?;
-        let complete = entry.credentials.version == 1 && !entry.credentials.access_key_id.is_empty() && !entry.credentials.secret_access_key.is_empty();
+        let complete = entry.credentials.version == 1
+            && !entry.credentials.access_key_id.is_empty()
+            && !entry.credentials.secret_access_key.is_empty();
         complete.then_some(entry)
     }
 
@@ -67,11 +72,23 @@ impl CredentialCache {
     /// Opens (creating, owner-only) the cache folder, and checks that it is usable.
     pub fn open(folder: &Path) -> Result<Self, InputError> {
         let unusable = |e: io::Error| {
-            InputError::new("--cache-dir", format!("{} is not a usable cache folder ({e}); point --cache-dir or XDG_CACHE_HOME at a writable folder (in a pod, an emptyDir)", folder.display()))
+            InputError::new(
+                "--cache-dir",
+                format!(
+                    "{} is not a usable cache folder ({e}); point --cache-dir or XDG_CACHE_HOME at a writable folder (in a pod, an emptyDir)",
+                    folder.display()
+                ),
+            )
         };
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(folder).map_err(unusable)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(folder)
+            .map_err(unusable)?;
         secret_file::check_writable_folder(folder).map_err(unusable)?;
-        Ok(Self { folder: folder.to_owned() })
+        Ok(Self {
+            folder: folder.to_owned(),
+        })
     }
 
     /// Cached credentials for `key` that are still fresh at `now`. A missing, stale or
@@ -82,7 +99,15 @@ impl CredentialCache {
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(InputError::new("--cache-dir", format!("cannot read the cache file {} ({e}); remove it or fix its owner", path.display()))),
+            Err(e) => {
+                return Err(InputError::new(
+                    "--cache-dir",
+                    format!(
+                        "cannot read the cache file {} ({e}); remove it or fix its owner",
+                        path.display()
+                    ),
+                ));
+            }
         };
         match Entry::parse(&bytes) {
             Some(entry) if entry.fresh(key, now) => Ok(Some(entry.credentials)),
@@ -103,11 +128,20 @@ impl CredentialCache {
             .truncate(false)
             .mode(0o600)
             .open(&path)
-            .map_err(|e| InputError::new("--cache-dir", format!("cannot open the lock file {} ({e})", path.display())))
+            .map_err(|e| {
+                InputError::new(
+                    "--cache-dir",
+                    format!("cannot open the lock file {} ({e})", path.display()),
+                )
+            })
     }
 
     pub fn store(&self, key: &str, expires_at: i64, credentials: &ProcessCredentials) -> io::Result<()> {
-        let entry = Entry { key: key.to_owned(), expires_at, credentials: credentials.clone() };
+        let entry = Entry {
+            key: key.to_owned(),
+            expires_at,
+            credentials: credentials.clone(),
+        };
         let json = serde_json::to_vec(&entry).map_err(io::Error::other)?;
         secret_file::write_atomically(&self.entry_path(key), &json, 0o600)
     }
@@ -117,7 +151,17 @@ impl CredentialCache {
         // DefaultHasher may change between Rust releases; a changed name is only a cache miss.
         let mut hasher = DefaultHasher::new();
         key.hash(&mut hasher);
-        let role: String = key.split('|').next().unwrap_or_default().rsplit('/').next().unwrap_or_default().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(40).collect();
+        let role: String = key
+            .split('|')
+            .next()
+            .unwrap_or_default()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .take(40)
+            .collect();
         self.folder.join(format!("{role}-{:016x}.json", hasher.finish()))
     }
 }
@@ -134,24 +178,45 @@ mod tests {
     use super::*;
 
     fn credentials() -> ProcessCredentials {
-        ProcessCredentials { version: 1, access_key_id: "ASIAEXAMPLE1234".into(), secret_access_key: "secret".into(), session_token: "token".into(), expiration: "2026-11-28T12:00:00Z".into() }
+        ProcessCredentials {
+            version: 1,
+            access_key_id: "ASIAEXAMPLE1234".into(),
+            secret_access_key: "secret".into(),
+            session_token: "token".into(),
+            expiration: "2026-11-28T12:00:00Z".into(),
+        }
     }
 
     #[test]
     fn serves_fresh_entries_only_for_the_same_key() {
         let folder = tempfile::tempdir().unwrap();
         let cache = CredentialCache::open(&folder.path().join("cache")).unwrap();
-        let key = key("arn:aws:iam::123456789012:role/reader", "sts.amazonaws.com", "pod", None);
+        let key = key(
+            "arn:aws:iam::123456789012:role/reader",
+            "sts.amazonaws.com",
+            "pod",
+            None,
+        );
         assert_eq!(cache.read_fresh(&key, 0).unwrap(), None);
         cache.store(&key, 10_000, &credentials()).unwrap();
-        assert_eq!(cache.read_fresh(&key, 10_000 - REFRESH_MARGIN_SECS - 1).unwrap(), Some(credentials()));
-        assert_eq!(cache.read_fresh(&key, 10_000 - REFRESH_MARGIN_SECS).unwrap(), None, "stale within the margin");
+        assert_eq!(
+            cache.read_fresh(&key, 10_000 - REFRESH_MARGIN_SECS - 1).unwrap(),
+            Some(credentials())
+        );
+        assert_eq!(
+            cache.read_fresh(&key, 10_000 - REFRESH_MARGIN_SECS).unwrap(),
+            None,
+            "stale within the margin"
+        );
         let other = key.replace("pod", "other-pod");
         assert_eq!(cache.read_fresh(&other, 0).unwrap(), None);
         let path = cache.entry_path(&key);
         assert!(path.file_name().unwrap().to_str().unwrap().starts_with("reader-"));
         assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(fs::metadata(folder.path().join("cache")).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            fs::metadata(folder.path().join("cache")).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
     }
 
     #[test]
@@ -159,7 +224,12 @@ mod tests {
         let folder = tempfile::tempdir().unwrap();
         let cache = CredentialCache::open(folder.path()).unwrap();
         let key = key("arn:aws:iam::123456789012:role/reader", "a", "s", None);
-        for corrupt in [&b""[..], b"{", b"null", br#"{"key":"x","expires_at":1,"credentials":{"Version":2}}"#] {
+        for corrupt in [
+            &b""[..],
+            b"{",
+            b"null",
+            br#"{"key":"x","expires_at":1,"credentials":{"Version":2}}"#,
+        ] {
             fs::write(cache.entry_path(&key), corrupt).unwrap();
             assert_eq!(cache.read_fresh(&key, 0).unwrap(), None);
         }
@@ -168,6 +238,9 @@ mod tests {
     #[test]
     fn debug_shows_only_the_last_four_characters_of_the_key_id() {
         let shown = format!("{:?}", credentials());
-        assert!(shown.contains("...1234") && !shown.contains("secret") && !shown.contains("ASIAEXAMPLE"), "{shown}");
+        assert!(
+            shown.contains("...1234") && !shown.contains("secret") && !shown.contains("ASIAEXAMPLE"),
+            "{shown}"
+        );
     }
 }

@@ -52,11 +52,7 @@ pub struct IdentityArgs {
     pub audience: String,
 
     /// The metadata server's host[:port]; on GKE leave the default.
-    #[arg(
-        long,
-        default_value = "metadata.google.internal",
-        env = "GCE_METADATA_HOST"
-    )]
+    #[arg(long, default_value = "metadata.google.internal", env = "GCE_METADATA_HOST")]
     pub metadata_host: String,
 
     /// Bound on the whole run, retries included (e.g. 30s, 2m).
@@ -149,10 +145,7 @@ pub struct TokenFileArgs {
 impl IdentityArgs {
     pub fn validate(&self) -> Result<(String, String), InputError> {
         if self.timeout.is_zero() {
-            return Err(InputError::new(
-                "--timeout",
-                "must be more than zero, e.g. 30s",
-            ));
+            return Err(InputError::new("--timeout", "must be more than zero, e.g. 30s"));
         }
         Ok((
             input::metadata_host(&self.metadata_host)?,
@@ -169,10 +162,7 @@ impl RoleArgs {
             Some(name) => session_name::explicit(name)?,
             None => session_name::from_pod_name(std::env::var("HOSTNAME").ok().as_deref()),
         };
-        let duration_seconds = self
-            .duration_seconds
-            .map(input::duration_seconds)
-            .transpose()?;
+        let duration_seconds = self.duration_seconds.map(input::duration_seconds).transpose()?;
         Ok((
             RoleRequest {
                 role_arn,
@@ -202,6 +192,13 @@ impl VerifyArgs {
         };
         if let Some(url) = &self.pushgateway {
             input::endpoint_url("--pushgateway", url)?;
+            if url.starts_with("https://") {
+                // The verifier's only TLS stack is the AWS SDK's; in-cluster Pushgateways speak HTTP.
+                return Err(InputError::new(
+                    "--pushgateway",
+                    "only http:// Pushgateway URLs are supported, e.g. http://pushgateway.monitoring:9091",
+                ));
+            }
         }
         Ok(Settings {
             metadata_host,
@@ -224,22 +221,41 @@ impl CredentialProcessArgs {
             Some(dir) => dir.clone(),
             None => default_cache_dir(|v| std::env::var_os(v).filter(|v| !v.is_empty()))?,
         };
-        Ok(crate::credential_process::Settings { metadata_host, audience, region, role, cache_dir, timeout: self.identity.timeout })
+        Ok(crate::credential_process::Settings {
+            metadata_host,
+            audience,
+            region,
+            role,
+            cache_dir,
+            timeout: self.identity.timeout,
+        })
     }
 }
 
 /// `$XDG_CACHE_HOME/gke-aws-verifier`, else `~/.cache/gke-aws-verifier`.
 fn default_cache_dir(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<PathBuf, InputError> {
-    let base = env("XDG_CACHE_HOME").map(PathBuf::from).or_else(|| env("HOME").map(|home| PathBuf::from(home).join(".cache")));
-    base.map(|b| b.join("gke-aws-verifier"))
-        .ok_or_else(|| InputError::new("--cache-dir", "neither XDG_CACHE_HOME nor HOME is set; give --cache-dir (in a pod, an emptyDir)"))
+    let base = env("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env("HOME").map(|home| PathBuf::from(home).join(".cache")));
+    base.map(|b| b.join("gke-aws-verifier")).ok_or_else(|| {
+        InputError::new(
+            "--cache-dir",
+            "neither XDG_CACHE_HOME nor HOME is set; give --cache-dir (in a pod, an emptyDir)",
+        )
+    })
 }
 
 impl TokenFileArgs {
     pub fn settings(&self) -> Result<crate::token_file::Settings, InputError> {
         let (metadata_host, audience) = self.identity.validate()?;
         crate::token_file::check_path(&self.path)?;
-        Ok(crate::token_file::Settings { metadata_host, audience, path: self.path.clone(), once: self.once, timeout: self.identity.timeout })
+        Ok(crate::token_file::Settings {
+            metadata_host,
+            audience,
+            path: self.path.clone(),
+            once: self.once,
+            timeout: self.identity.timeout,
+        })
     }
 }
 
@@ -249,9 +265,17 @@ mod tests {
 
     #[test]
     fn cache_dir_follows_xdg_then_home() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).into());
-        assert_eq!(default_cache_dir(env(&[("XDG_CACHE_HOME", "/xdg"), ("HOME", "/home/u")])).unwrap(), PathBuf::from("/xdg/gke-aws-verifier"));
-        assert_eq!(default_cache_dir(env(&[("HOME", "/home/u")])).unwrap(), PathBuf::from("/home/u/.cache/gke-aws-verifier"));
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).into())
+        };
+        assert_eq!(
+            default_cache_dir(env(&[("XDG_CACHE_HOME", "/xdg"), ("HOME", "/home/u")])).unwrap(),
+            PathBuf::from("/xdg/gke-aws-verifier")
+        );
+        assert_eq!(
+            default_cache_dir(env(&[("HOME", "/home/u")])).unwrap(),
+            PathBuf::from("/home/u/.cache/gke-aws-verifier")
+        );
         assert_eq!(default_cache_dir(env(&[])).unwrap_err().field, "--cache-dir");
     }
 

@@ -11,9 +11,9 @@ use crate::cache::{self, CredentialCache, ProcessCredentials};
 use crate::error::{Failure, Stage, StageError};
 use crate::id_token::unix_now;
 use crate::metadata::{self, MetadataServer};
+use crate::sdk;
 use crate::sts::{self, AssumedRole, RoleRequest};
 use crate::verify::{rfc3339, stage};
-use crate::sdk;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -29,14 +29,23 @@ pub async fn run(settings: &Settings) -> Result<ProcessCredentials, Failure> {
     let deadline = Instant::now() + settings.timeout;
     let cache = CredentialCache::open(&settings.cache_dir)?;
     let role = &settings.role;
-    let key = cache::key(role.role_arn.as_str(), &settings.audience, &role.session_name, role.duration_seconds);
+    let key = cache::key(
+        role.role_arn.as_str(),
+        &settings.audience,
+        &role.session_name,
+        role.duration_seconds,
+    );
     if let Some(credentials) = cache.read_fresh(&key, unix_now())? {
         tracing::debug!("served from cache");
         return Ok(credentials);
     }
 
     let lock = cache.lock_file(&key)?;
-    let waited = tokio::time::timeout_at(deadline, tokio::task::spawn_blocking(move || lock.lock().map(|()| lock))).await;
+    let waited = tokio::time::timeout_at(
+        deadline,
+        tokio::task::spawn_blocking(move || lock.lock().map(|()| lock)),
+    )
+    .await;
     let _lock = match waited {
         Ok(Ok(Ok(lock))) => lock,
         Ok(Ok(Err(e))) => return Err(Failure::Unexpected(format!("cannot lock the credential cache: {e}"))),
@@ -50,7 +59,10 @@ pub async fn run(settings: &Settings) -> Result<ProcessCredentials, Failure> {
     }
 
     let assumed = assume_role(settings, deadline).await?;
-    let expires_at = assumed.expiration.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let expires_at = assumed
+        .expiration
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     let credentials = ProcessCredentials {
         version: 1,
         access_key_id: assumed.credentials.access_key_id().to_owned(),
@@ -67,11 +79,20 @@ pub async fn run(settings: &Settings) -> Result<ProcessCredentials, Failure> {
 /// The identity and STS stages of `verify`, with the same retries and diagnosis.
 async fn assume_role(settings: &Settings, deadline: Instant) -> Result<AssumedRole, StageError> {
     let identity = stage(Stage::GcpIdentity, deadline, settings.timeout, async {
-        let token = MetadataServer::new(&settings.metadata_host).identity_token(&settings.audience, deadline).await?;
+        let token = MetadataServer::new(&settings.metadata_host)
+            .identity_token(&settings.audience, deadline)
+            .await?;
         metadata::check_token(&token, &settings.audience, None, unix_now())?;
         Ok(token)
     });
     let ((token, _), sdk_config) = tokio::join!(identity, sdk::load(&settings.region));
     let token = token?;
-    stage(Stage::Sts, deadline, settings.timeout, sts::assume_role(&sdk_config, &settings.role, &token)).await.0
+    stage(
+        Stage::Sts,
+        deadline,
+        settings.timeout,
+        sts::assume_role(&sdk_config, &settings.role, &token),
+    )
+    .await
+    .0
 }

@@ -43,12 +43,7 @@ pub struct StageError {
 }
 
 impl StageError {
-    pub fn new(
-        stage: Stage,
-        code: &str,
-        message: impl Into<String>,
-        hint: impl Into<String>,
-    ) -> Self {
+    pub fn new(stage: Stage, code: &str, message: impl Into<String>, hint: impl Into<String>) -> Self {
         Self {
             stage,
             code: code.to_owned(),

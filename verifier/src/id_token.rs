@@ -47,13 +47,12 @@ pub enum DecodeError {
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DecodeError::NotAJwt => f.write_str(
-                "the body is not a JWT (expected three base64url parts separated by dots)",
-            ),
-            DecodeError::UnexpectedAlgorithm(alg) => write!(
-                f,
-                "the JWT is signed with {alg:?}, Google signs ID tokens with RS256"
-            ),
+            DecodeError::NotAJwt => {
+                f.write_str("the body is not a JWT (expected three base64url parts separated by dots)")
+            }
+            DecodeError::UnexpectedAlgorithm(alg) => {
+                write!(f, "the JWT is signed with {alg:?}, Google signs ID tokens with RS256")
+            }
             DecodeError::MalformedClaims(why) => {
                 write!(f, "the JWT's claims are unreadable: {why}")
             }
@@ -93,18 +92,14 @@ impl IdToken {
         if signature.is_empty() {
             return Err(DecodeError::NotAJwt);
         }
-        let json = |part: &str| {
-            URL_SAFE_NO_PAD
-                .decode(part)
-                .map_err(|_| DecodeError::NotAJwt)
-        };
-        let header: Header = serde_json::from_slice(&json(header)?)
-            .map_err(|e| DecodeError::MalformedClaims(format!("header: {e}")))?;
+        let json = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| DecodeError::NotAJwt);
+        let header: Header =
+            serde_json::from_slice(&json(header)?).map_err(|e| DecodeError::MalformedClaims(format!("header: {e}")))?;
         if header.alg != "RS256" {
             return Err(DecodeError::UnexpectedAlgorithm(header.alg));
         }
-        let claims: Claims = serde_json::from_slice(&json(claims)?)
-            .map_err(|e| DecodeError::MalformedClaims(e.to_string()))?;
+        let claims: Claims =
+            serde_json::from_slice(&json(claims)?).map_err(|e| DecodeError::MalformedClaims(e.to_string()))?;
         Ok(Self {
             raw: raw.to_owned(),
             claims,
@@ -152,20 +147,10 @@ pub(crate) mod tests {
 
     #[test]
     fn decodes_google_claims() {
-        let token = IdToken::decode(&token_with(
-            r#"{"alg":"RS256","kid":"k","typ":"JWT"}"#,
-            CLAIMS,
-        ))
-        .unwrap();
+        let token = IdToken::decode(&token_with(r#"{"alg":"RS256","kid":"k","typ":"JWT"}"#, CLAIMS)).unwrap();
         assert_eq!(token.claims.aud, "sts.amazonaws.com");
-        assert_eq!(
-            (token.claims.azp.as_str(), token.claims.sub.as_str()),
-            ("1122", "1122")
-        );
-        assert_eq!(
-            token.claims.email.as_deref(),
-            Some("v@p.iam.gserviceaccount.com")
-        );
+        assert_eq!((token.claims.azp.as_str(), token.claims.sub.as_str()), ("1122", "1122"));
+        assert_eq!(token.claims.email.as_deref(), Some("v@p.iam.gserviceaccount.com"));
         assert_eq!(token.claims.seconds_left(4000), 600);
         assert!(token.claims.issued_by_google());
     }
@@ -185,10 +170,7 @@ pub(crate) mod tests {
                 "unsigned",
                 format!(
                     "{}.",
-                    token_with(r#"{"alg":"none"}"#, CLAIMS)
-                        .rsplit_once('.')
-                        .unwrap()
-                        .0
+                    token_with(r#"{"alg":"none"}"#, CLAIMS).rsplit_once('.').unwrap().0
                 ),
                 DecodeError::NotAJwt,
             ),
@@ -200,10 +182,7 @@ pub(crate) mod tests {
         ] {
             assert_eq!(IdToken::decode(&body).unwrap_err(), expected, "{case}");
         }
-        let missing_exp = token_with(
-            r#"{"alg":"RS256"}"#,
-            r#"{"iss":"x","aud":"a","sub":"1","iat":1}"#,
-        );
+        let missing_exp = token_with(r#"{"alg":"RS256"}"#, r#"{"iss":"x","aud":"a","sub":"1","iat":1}"#);
         assert!(matches!(
             IdToken::decode(&missing_exp),
             Err(DecodeError::MalformedClaims(_))
@@ -215,9 +194,6 @@ pub(crate) mod tests {
         let raw = token_with(r#"{"alg":"RS256"}"#, CLAIMS);
         let token = IdToken::decode(&raw).unwrap();
         let shown = format!("{token:?}");
-        assert!(
-            !shown.contains(&raw) && !shown.contains("c2lnbmF0dXJl"),
-            "{shown}"
-        );
+        assert!(!shown.contains(&raw) && !shown.contains("c2lnbmF0dXJl"), "{shown}");
     }
 }

@@ -38,16 +38,12 @@ impl RoleArn {
             return Err(bad("has no 12-digit account id"));
         }
         let Some(path_and_name) = resource.strip_prefix("role/") else {
-            return Err(bad(
-                "is not a role ARN (an assumed-role or user ARN cannot be assumed)",
-            ));
+            return Err(bad("is not a role ARN (an assumed-role or user ARN cannot be assumed)"));
         };
         let role_name = path_and_name.rsplit('/').next().unwrap_or_default();
         let name_ok = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
         if role_name.is_empty() || role_name.len() > 64 || !role_name.chars().all(name_ok) {
-            return Err(bad(
-                "has an invalid role name (1-64 characters of [A-Za-z0-9+=,.@_-])",
-            ));
+            return Err(bad("has an invalid role name (1-64 characters of [A-Za-z0-9+=,.@_-])"));
         }
         Ok(Self {
             arn: value.to_owned(),
@@ -146,9 +142,7 @@ pub fn service_account_email(value: &str) -> Result<String, InputError> {
     if !valid {
         return Err(InputError::new(
             "--expected-gsa",
-            format!(
-                "{value:?} is not a service account e-mail; expected NAME@PROJECT.iam.gserviceaccount.com"
-            ),
+            format!("{value:?} is not a service account e-mail; expected NAME@PROJECT.iam.gserviceaccount.com"),
         ));
     }
     Ok(value.to_owned())
@@ -178,9 +172,7 @@ pub fn metadata_host(value: &str) -> Result<String, InputError> {
 
 /// An endpoint override from `AWS_ENDPOINT_URL*`: the SDK would fail on it later, less clearly.
 pub fn endpoint_url(variable: &'static str, value: &str) -> Result<(), InputError> {
-    let rest = value
-        .strip_prefix("https://")
-        .or_else(|| value.strip_prefix("http://"));
+    let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://"));
     if rest.is_none_or(|r| r.is_empty() || r.starts_with('/')) {
         return Err(InputError::new(
             variable,
@@ -214,10 +206,7 @@ mod tests {
             ("s3 arn", "arn:aws:s3:::bucket"),
             ("short account", "arn:aws:iam::1234:role/reader"),
             ("user", "arn:aws:iam::123456789012:user/alice"),
-            (
-                "assumed role",
-                "arn:aws:sts::123456789012:assumed-role/reader/s",
-            ),
+            ("assumed role", "arn:aws:sts::123456789012:assumed-role/reader/s"),
             ("bad name", "arn:aws:iam::123456789012:role/has space"),
             ("no name", "arn:aws:iam::123456789012:role/"),
             ("unknown partition", "arn:gcp:iam::123456789012:role/reader"),
@@ -232,15 +221,7 @@ mod tests {
         for ok in ["us-east-1", "eu-west-1", "us-gov-west-1", "ap-southeast-2"] {
             assert_eq!(region(ok).as_deref(), Ok(ok));
         }
-        for bad in [
-            "",
-            "us",
-            "US-EAST-1",
-            "useast1",
-            "us-east-",
-            "eu_west_1",
-            "us-east-1a",
-        ] {
+        for bad in ["", "us", "US-EAST-1", "useast1", "us-east-", "eu_west_1", "us-east-1a"] {
             assert!(region(bad).is_err(), "{bad}");
         }
     }

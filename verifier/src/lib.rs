@@ -11,6 +11,7 @@ pub mod id_token;
 pub mod input;
 pub mod logging;
 pub mod metadata;
+pub mod pushgateway;
 pub mod report;
 pub mod s3;
 pub mod sdk;

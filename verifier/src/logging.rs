@@ -39,23 +39,12 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(
-        &self,
-        _ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
+    fn format_event(&self, _ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
         let mut fields = FieldMap(Map::new());
         event.record(&mut fields);
         let mut entry = Map::new();
-        entry.insert(
-            "severity".into(),
-            severity(*event.metadata().level()).into(),
-        );
-        entry.insert(
-            "message".into(),
-            fields.0.remove("message").unwrap_or_default(),
-        );
+        entry.insert("severity".into(), severity(*event.metadata().level()).into());
+        entry.insert("message".into(), fields.0.remove("message").unwrap_or_default());
         entry.insert("target".into(), event.metadata().target().into());
         entry.extend(fields.0);
         writeln!(writer, "{}", Value::Object(entry))
@@ -88,8 +77,7 @@ impl Visit for FieldMap {
         self.0.insert(field.name().into(), value.into());
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0
-            .insert(field.name().into(), format!("{value:?}").into());
+        self.0.insert(field.name().into(), format!("{value:?}").into());
     }
 }
 
@@ -100,14 +88,7 @@ mod tests {
     #[test]
     fn severities_are_cloud_loggings() {
         assert_eq!(
-            [
-                Level::ERROR,
-                Level::WARN,
-                Level::INFO,
-                Level::DEBUG,
-                Level::TRACE
-            ]
-            .map(severity),
+            [Level::ERROR, Level::WARN, Level::INFO, Level::DEBUG, Level::TRACE].map(severity),
             ["ERROR", "WARNING", "INFO", "DEBUG", "DEBUG"]
         );
     }

@@ -5,16 +5,13 @@ use gke_aws_verifier::error::Failure;
 use gke_aws_verifier::exit_code::ExitCode;
 use gke_aws_verifier::logging;
 use gke_aws_verifier::report::Report;
-use gke_aws_verifier::{credential_process, token_file, verify};
+use gke_aws_verifier::{credential_process, pushgateway, token_file, verify};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format, cli.log_level);
     // One thread is plenty for three sequential calls, and starts faster.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("unexpected error: cannot start the async runtime: {e}");
@@ -31,7 +28,10 @@ async fn run(command: Command) -> ExitCode {
             async {
                 let credentials = credential_process::run(&args.settings()?).await?;
                 // stdout carries the credentials and nothing else.
-                println!("{}", serde_json::to_string(&credentials).expect("credentials serialize"));
+                println!(
+                    "{}",
+                    serde_json::to_string(&credentials).expect("credentials serialize")
+                );
                 Ok(())
             }
             .await,
@@ -44,6 +44,15 @@ async fn run_verify(args: VerifyArgs) -> ExitCode {
     let (report, code) = match args.settings() {
         Ok(settings) => {
             let report = verify::run(&settings).await;
+            if let Some(url) = &args.pushgateway {
+                let pushed =
+                    pushgateway::push(url, &settings.role.role_arn.role_name, &settings.list.bucket, &report).await;
+                match pushed {
+                    Ok(()) => tracing::info!(pushgateway = %url, "metrics pushed"),
+                    // The exit code still carries the verdict; the alert on a stale last_run catches this.
+                    Err(e) => tracing::error!(pushgateway = %url, "could not push metrics: {e}"),
+                }
+            }
             let code = report.exit_code();
             (report, code)
         }

@@ -44,11 +44,7 @@ impl MetadataServer {
 
     /// Fetches an ID token for `audience`, retrying connection failures and 5xx answers with
     /// backoff until `deadline`; a definite answer (4xx) is diagnosed at once.
-    pub async fn identity_token(
-        &self,
-        audience: &str,
-        deadline: Instant,
-    ) -> Result<IdToken, StageError> {
+    pub async fn identity_token(&self, audience: &str, deadline: Instant) -> Result<IdToken, StageError> {
         let mut backoff = FIRST_BACKOFF;
         loop {
             let attempt = self.attempt(audience).await;
@@ -85,17 +81,10 @@ impl MetadataServer {
     }
 
     fn diagnose(&self, attempt: Attempt) -> Result<IdToken, StageError> {
-        let err = |code, message: String, hint: &str| {
-            Err(StageError::new(Stage::GcpIdentity, code, message, hint))
-        };
+        let err = |code, message: String, hint: &str| Err(StageError::new(Stage::GcpIdentity, code, message, hint));
         match attempt {
-            Attempt::Token(body) => IdToken::decode(&body).or_else(|e| {
-                err(
-                    "NotAToken",
-                    format!("{e}; got {}", preview(&body)),
-                    NOT_A_TOKEN_HINT,
-                )
-            }),
+            Attempt::Token(body) => IdToken::decode(&body)
+                .or_else(|e| err("NotAToken", format!("{e}; got {}", preview(&body)), NOT_A_TOKEN_HINT)),
             Attempt::Transport(e) => err(
                 "MetadataServerUnreachable",
                 format!("GET {}: {e}", self.url),
@@ -103,11 +92,7 @@ impl MetadataServer {
             ),
             Attempt::Status(404, body) if body.contains("not annotated") => {
                 let ksa = annotated_ksa(&body);
-                err(
-                    "KsaNotAnnotated",
-                    format!("HTTP 404: {body}"),
-                    &ksa_hint(ksa),
-                )
+                err("KsaNotAnnotated", format!("HTTP 404: {body}"), &ksa_hint(ksa))
             }
             Attempt::Status(403, body) if body.contains("IAM") || body.contains("iam.") => err(
                 "WorkloadIdentityBindingMissing",
@@ -119,37 +104,39 @@ impl MetadataServer {
                 format!("HTTP {status} until the deadline: {body}"),
                 SERVER_ERROR_HINT,
             ),
-            Attempt::Status(status, body) => err(
-                "MetadataRequestRefused",
-                format!("HTTP {status}: {body}"),
-                REFUSED_HINT,
-            ),
+            Attempt::Status(status, body) => {
+                err("MetadataRequestRefused", format!("HTTP {status}: {body}"), REFUSED_HINT)
+            }
         }
     }
 }
 
 /// The checks a token for this run must pass before it goes to AWS.
-pub fn check_token(
-    token: &IdToken,
-    audience: &str,
-    expected_gsa: Option<&str>,
-    now: i64,
-) -> Result<(), StageError> {
+pub fn check_token(token: &IdToken, audience: &str, expected_gsa: Option<&str>, now: i64) -> Result<(), StageError> {
     let claims = &token.claims;
-    let err = |code, message: String, hint: String| {
-        Err(StageError::new(Stage::GcpIdentity, code, message, hint))
-    };
+    let err = |code, message: String, hint: String| Err(StageError::new(Stage::GcpIdentity, code, message, hint));
     if !claims.issued_by_google() {
-        return err("UnexpectedIssuer", format!("token issuer is {:?}, not https://accounts.google.com", claims.iss),
-            "GCE_METADATA_HOST points at something that is not Google's metadata server; unset it on GKE.".into());
+        return err(
+            "UnexpectedIssuer",
+            format!("token issuer is {:?}, not https://accounts.google.com", claims.iss),
+            "GCE_METADATA_HOST points at something that is not Google's metadata server; unset it on GKE.".into(),
+        );
     }
     if claims.aud != audience {
         return err("AudienceMismatch", format!("token audience is {:?}, requested {audience:?}", claims.aud),
             "The metadata server ignored the audience parameter: a proxy or a non-GKE metadata server answered. Check GCE_METADATA_HOST.".into());
     }
     if claims.iat > now + CLOCK_SKEW_LEEWAY_SECS {
-        return err("ClockSkew", format!("token issued at {} is {} s in the future by the local clock", claims.iat, claims.iat - now),
-            "The node's clock is behind Google's (clock skew); AWS will reject the token too. Check NTP on the node.".into());
+        return err(
+            "ClockSkew",
+            format!(
+                "token issued at {} is {} s in the future by the local clock",
+                claims.iat,
+                claims.iat - now
+            ),
+            "The node's clock is behind Google's (clock skew); AWS will reject the token too. Check NTP on the node."
+                .into(),
+        );
     }
     if claims.seconds_left(now) <= 0 {
         return err("TokenExpired", format!("token expired at {} ({} s ago by the local clock)", claims.exp, now - claims.exp),
@@ -191,7 +178,8 @@ const NOT_A_TOKEN_HINT: &str = "Something other than the GKE metadata server ans
 GCE_METADATA_HOST. Keep metadata.google.internal and 169.254.169.254 out of any proxy (NO_PROXY) and unset GCE_METADATA_HOST on GKE.";
 const SERVER_ERROR_HINT: &str = "The metadata server kept failing. On a new pod it needs a few seconds; if it persists, \
 check the gke-metadata-server pods in kube-system on this node (kubectl -n kube-system get pods -l k8s-app=gke-metadata-server).";
-const REFUSED_HINT: &str = "The metadata server refused the request. Check GCE_METADATA_HOST and that the audience is a plain string.";
+const REFUSED_HINT: &str =
+    "The metadata server refused the request. Check GCE_METADATA_HOST and that the audience is a plain string.";
 
 fn ksa_hint(ksa: Option<(&str, &str)>) -> String {
     let (namespace, name) = ksa.unwrap_or(("NAMESPACE", "KSA"));
@@ -253,12 +241,7 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 
 impl From<DecodeError> for StageError {
     fn from(e: DecodeError) -> Self {
-        StageError::new(
-            Stage::GcpIdentity,
-            "NotAToken",
-            e.to_string(),
-            NOT_A_TOKEN_HINT,
-        )
+        StageError::new(Stage::GcpIdentity, "NotAToken", e.to_string(), NOT_A_TOKEN_HINT)
     }
 }
 
@@ -278,29 +261,15 @@ mod tests {
     fn local_checks_name_each_problem() {
         let now = 10_000;
         let gsa = "v@p.iam.gserviceaccount.com";
-        let code = |t: &IdToken, aud: &str, expected: Option<&str>| {
-            check_token(t, aud, expected, now).err().map(|e| e.code)
-        };
+        let code =
+            |t: &IdToken, aud: &str, expected: Option<&str>| check_token(t, aud, expected, now).err().map(|e| e.code);
+        assert_eq!(code(&token(now, now + 3600, gsa), "sts.amazonaws.com", Some(gsa)), None);
         assert_eq!(
-            code(&token(now, now + 3600, gsa), "sts.amazonaws.com", Some(gsa)),
-            None
-        );
-        assert_eq!(
-            code(
-                &token(now - 7200, now - 3600, gsa),
-                "sts.amazonaws.com",
-                None
-            )
-            .as_deref(),
+            code(&token(now - 7200, now - 3600, gsa), "sts.amazonaws.com", None).as_deref(),
             Some("TokenExpired")
         );
         assert_eq!(
-            code(
-                &token(now + 600, now + 4200, gsa),
-                "sts.amazonaws.com",
-                None
-            )
-            .as_deref(),
+            code(&token(now + 600, now + 4200, gsa), "sts.amazonaws.com", None).as_deref(),
             Some("ClockSkew")
         );
         assert_eq!(
@@ -320,7 +289,8 @@ mod tests {
 
     #[test]
     fn ksa_is_read_from_gkes_404_body() {
-        let body = "Your Kubernetes service account (gke-aws/verifier) is not annotated with a target Google service account";
+        let body =
+            "Your Kubernetes service account (gke-aws/verifier) is not annotated with a target Google service account";
         assert_eq!(annotated_ksa(body), Some(("gke-aws", "verifier")));
         assert_eq!(annotated_ksa("not annotated"), None);
     }

@@ -100,9 +100,7 @@ impl Report {
 
     /// 0 when access was proven, else the failed stage's code.
     pub fn exit_code(&self) -> ExitCode {
-        self.error
-            .as_ref()
-            .map_or(ExitCode::Success, |e| e.exit_code)
+        self.error.as_ref().map_or(ExitCode::Success, |e| e.exit_code)
     }
 
     /// A report for a run that failed before any stage (bad input) or outside them.
@@ -146,11 +144,7 @@ impl Report {
         let mut out = String::new();
         for stage in &self.stages {
             let verdict = if stage.ok { "PASS" } else { "FAIL" };
-            let _ = write!(
-                out,
-                "{verdict} {:<12} {:>6} ms",
-                stage.name, stage.duration_ms
-            );
+            let _ = write!(out, "{verdict} {:<12} {:>6} ms", stage.name, stage.duration_ms);
             if let Some(details) = &stage.details {
                 let _ = write!(out, "  {}", details.summary());
             }

@@ -57,8 +57,7 @@ fn diagnose<E: ProvideErrorMetadata + std::error::Error + 'static>(
     role: &RoleArn,
     region: &str,
 ) -> StageError {
-    let err =
-        |code: &str, message: String, hint: String| StageError::new(Stage::S3, code, message, hint);
+    let err = |code: &str, message: String, hint: String| StageError::new(Stage::S3, code, message, hint);
     let bucket = &request.bucket;
     let SdkError::ServiceError(_) = &e else {
         return match e {

@@ -42,11 +42,7 @@ pub struct Endpoints {
 
 impl Endpoints {
     pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Self, InputError> {
-        for variable in [
-            "AWS_ENDPOINT_URL",
-            "AWS_ENDPOINT_URL_STS",
-            "AWS_ENDPOINT_URL_S3",
-        ] {
+        for variable in ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_S3"] {
             if let Some(value) = env(variable).filter(|v| !v.is_empty()) {
                 input::endpoint_url(variable, &value)?;
             }

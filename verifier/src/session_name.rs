@@ -14,9 +14,7 @@ pub fn explicit(value: &str) -> Result<String, InputError> {
     if !(2..=64).contains(&value.len()) || !value.chars().all(allowed) {
         return Err(InputError::new(
             "--session-name",
-            format!(
-                "{value:?} is not a valid STS session name; expected 2-64 characters of A-Z a-z 0-9 and _+=,.@-"
-            ),
+            format!("{value:?} is not a valid STS session name; expected 2-64 characters of A-Z a-z 0-9 and _+=,.@-"),
         ));
     }
     Ok(value.to_owned())
@@ -45,11 +43,7 @@ mod tests {
     #[test]
     fn pod_names_are_cleaned_to_aws_rules() {
         for (case, pod, expected) in [
-            (
-                "plain pod name",
-                Some("verify-abc12"),
-                "verify-abc12".to_owned(),
-            ),
+            ("plain pod name", Some("verify-abc12"), "verify-abc12".to_owned()),
             ("no hostname", None, FALLBACK.to_owned()),
             ("too short", Some("a"), FALLBACK.to_owned()),
             (

@@ -74,9 +74,7 @@ fn diagnose<E: ProvideErrorMetadata + std::error::Error + 'static>(
     claims: &Claims,
 ) -> StageError {
     let role = &request.role_arn;
-    let err = |code: &str, message: String, hint: String| {
-        StageError::new(Stage::Sts, code, message, hint)
-    };
+    let err = |code: &str, message: String, hint: String| StageError::new(Stage::Sts, code, message, hint);
     let SdkError::ServiceError(_) = &e else {
         return match e {
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => err("StsUnreachable", error_chain(&e),

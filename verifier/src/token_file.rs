@@ -33,18 +33,34 @@ pub struct Settings {
 
 /// Checks, before any network call, that the token file can be written where asked.
 pub fn check_path(path: &Path) -> Result<(), InputError> {
-    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     if path.file_name().is_none() || path.is_dir() {
-        return Err(InputError::new("--path", format!("{} is a folder; give a file path such as /var/run/secrets/gke-aws/token", path.display())));
+        return Err(InputError::new(
+            "--path",
+            format!(
+                "{} is a folder; give a file path such as /var/run/secrets/gke-aws/token",
+                path.display()
+            ),
+        ));
     }
     secret_file::check_writable_folder(folder).map_err(|e| {
-        InputError::new("--path", format!("cannot write in {} ({e}); the folder must exist and be writable (in a pod, mount an emptyDir there)", folder.display()))
+        InputError::new(
+            "--path",
+            format!(
+                "cannot write in {} ({e}); the folder must exist and be writable (in a pod, mount an emptyDir there)",
+                folder.display()
+            ),
+        )
     })
 }
 
 pub async fn run(settings: &Settings) -> Result<(), Failure> {
     check_path(&settings.path)?;
-    let mut shutdown = Shutdown::listen().map_err(|e| Failure::Unexpected(format!("cannot listen for signals: {e}")))?;
+    let mut shutdown =
+        Shutdown::listen().map_err(|e| Failure::Unexpected(format!("cannot listen for signals: {e}")))?;
     let server = MetadataServer::new(&settings.metadata_host);
     let mut token = fetch(&server, &settings.audience, Instant::now() + settings.timeout).await?;
     write(&settings.path, &token)?;
@@ -122,7 +138,10 @@ struct Shutdown {
 
 impl Shutdown {
     fn listen() -> std::io::Result<Self> {
-        Ok(Self { terminate: signal(SignalKind::terminate())?, interrupt: signal(SignalKind::interrupt())? })
+        Ok(Self {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
     }
 
     async fn received(&mut self) {

@@ -143,10 +143,6 @@ fn failed(mut report: Report, error: StageError, elapsed: u64) -> Report {
 
 /// RFC 3339, as AWS and `credential_process` write times.
 pub fn rfc3339(time: std::time::SystemTime) -> String {
-    let secs = time
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    DateTime::from_secs(secs)
-        .fmt(Format::DateTime)
-        .unwrap_or_default()
+    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    DateTime::from_secs(secs).fmt(Format::DateTime).unwrap_or_default()
 }

@@ -43,23 +43,42 @@ async fn aws_cli_lists_the_bucket_through_the_helper_with_one_sts_call_for_three
     let chain = Chain::start().await;
     let config = aws_config(&chain, &chain.home.path().join("cache"));
     for _ in 0..3 {
-        let run = Run::helper(aws_cli(&chain, &config, &["s3api", "list-objects-v2", "--bucket", BUCKET, "--output", "json"])).await;
+        let run = Run::helper(aws_cli(
+            &chain,
+            &config,
+            &["s3api", "list-objects-v2", "--bucket", BUCKET, "--output", "json"],
+        ))
+        .await;
         assert_eq!(run.code, 0, "{run:?}");
         let listing: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-        let mut keys: Vec<&str> = listing["Contents"].as_array().unwrap().iter().map(|o| o["Key"].as_str().unwrap()).collect();
+        let mut keys: Vec<&str> = listing["Contents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["Key"].as_str().unwrap())
+            .collect();
         keys.sort();
         let mut expected = KEYS.to_vec();
         expected.sort();
         assert_eq!(keys, expected);
     }
-    assert_eq!(chain.proxy.count(Operation::AssumeRoleWithWebIdentity), 1, "the cache served the second and third command");
+    assert_eq!(
+        chain.proxy.count(Operation::AssumeRoleWithWebIdentity),
+        1,
+        "the cache served the second and third command"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_cli_is_refused_what_the_role_may_not_do() {
     let chain = Chain::start().await;
     let config = aws_config(&chain, &chain.home.path().join("cache"));
-    let run = Run::helper(aws_cli(&chain, &config, &["s3api", "put-object", "--bucket", BUCKET, "--key", "new.txt"])).await;
+    let run = Run::helper(aws_cli(
+        &chain,
+        &config,
+        &["s3api", "put-object", "--bucket", BUCKET, "--key", "new.txt"],
+    ))
+    .await;
     assert_ne!(run.code, 0, "{run:?}");
     assert!(run.stderr.contains("AccessDenied"), "{}", run.stderr);
 }
@@ -81,10 +100,20 @@ async fn twenty_helpers_at_once_on_an_empty_cache_make_one_sts_call() {
         let credentials: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
         assert_eq!(credentials["Version"], 1);
         for field in ["AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"] {
-            assert!(credentials[field].as_str().is_some_and(|v| !v.is_empty()), "{field} in {credentials}");
+            assert!(
+                credentials[field].as_str().is_some_and(|v| !v.is_empty()),
+                "{field} in {credentials}"
+            );
         }
-        assert!(credentials["Expiration"].as_str().unwrap().ends_with('Z'), "RFC 3339 UTC: {credentials}");
-        assert_eq!(run.stdout.lines().count(), 1, "stdout carries the JSON and nothing else");
+        assert!(
+            credentials["Expiration"].as_str().unwrap().ends_with('Z'),
+            "RFC 3339 UTC: {credentials}"
+        );
+        assert_eq!(
+            run.stdout.lines().count(),
+            1,
+            "stdout carries the JSON and nothing else"
+        );
         outputs.push(run.stdout.clone());
     }
     outputs.dedup();
@@ -109,13 +138,24 @@ async fn corrupt_cache_is_replaced_and_unusable_cache_dir_is_bad_input() {
     let cache_dir = chain.home.path().join("cache");
     let args = ["credential-process", "--cache-dir", cache_dir.to_str().unwrap()];
     assert_eq!(Run::helper(chain.command(&args)).await.code, 0);
-    let entry = std::fs::read_dir(&cache_dir).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "json")).unwrap();
+    let entry = std::fs::read_dir(&cache_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
     std::fs::write(&entry, b"{\"key\": truncated").unwrap();
     let run = Run::helper(chain.command(&args)).await;
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stderr.contains("corrupt cache file"), "{}", run.stderr);
-    assert_eq!(chain.proxy.count(Operation::AssumeRoleWithWebIdentity), 2, "a corrupt entry is not trusted");
-    assert!(serde_json::from_slice::<serde_json::Value>(&std::fs::read(&entry).unwrap()).is_ok(), "and it was replaced");
+    assert_eq!(
+        chain.proxy.count(Operation::AssumeRoleWithWebIdentity),
+        2,
+        "a corrupt entry is not trusted"
+    );
+    assert!(
+        serde_json::from_slice::<serde_json::Value>(&std::fs::read(&entry).unwrap()).is_ok(),
+        "and it was replaced"
+    );
 
     let not_a_folder = chain.home.path().join("aws-config-file");
     std::fs::write(&not_a_folder, b"").unwrap();
@@ -128,11 +168,23 @@ async fn corrupt_cache_is_replaced_and_unusable_cache_dir_is_bad_input() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helper_failures_go_to_stderr_with_the_hint() {
     let chain = Chain::start().await;
-    chain.set_faults(Faults { binding_missing: true, ..faults() });
-    let run = Run::helper(chain.command(&["credential-process", "--cache-dir", chain.home.path().join("c").to_str().unwrap()])).await;
+    chain.set_faults(Faults {
+        binding_missing: true,
+        ..faults()
+    });
+    let run = Run::helper(chain.command(&[
+        "credential-process",
+        "--cache-dir",
+        chain.home.path().join("c").to_str().unwrap(),
+    ]))
+    .await;
     assert_eq!(run.code, 3, "{run:?}");
     assert_eq!(run.stdout, "", "nothing but credentials on stdout");
-    assert!(run.stderr.contains("WorkloadIdentityBindingMissing") && run.stderr.contains("roles/iam.workloadIdentityUser"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("WorkloadIdentityBindingMissing") && run.stderr.contains("roles/iam.workloadIdentityUser"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,7 +196,9 @@ async fn boto3_lists_the_bucket_with_the_token_file() {
     let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&token_path).unwrap().permissions());
     assert_eq!(mode & 0o007, 0, "not world-readable");
 
-    let script = format!("import boto3; print(sorted(o['Key'] for o in boto3.client('s3').list_objects_v2(Bucket='{BUCKET}')['Contents']))");
+    let script = format!(
+        "import boto3; print(sorted(o['Key'] for o in boto3.client('s3').list_objects_v2(Bucket='{BUCKET}')['Contents']))"
+    );
     let mut python = tokio::process::Command::new("python3");
     python
         .args(["-c", &script])
@@ -169,19 +223,29 @@ async fn boto3_lists_the_bucket_with_the_token_file() {
 async fn token_file_path_in_a_missing_folder_is_bad_input() {
     let home = tempfile::tempdir().unwrap();
     let path = home.path().join("missing/token");
-    let mut command = common::isolated_command(&["token-file", "--once", "--path", path.to_str().unwrap()], home.path());
+    let mut command =
+        common::isolated_command(&["token-file", "--once", "--path", path.to_str().unwrap()], home.path());
     command.env("GCE_METADATA_HOST", "127.0.0.1:9");
     let run = Run::helper(command).await;
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("--path") && run.stderr.contains("must exist"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--path") && run.stderr.contains("must exist"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// Reads the token file and checks it is a whole, unexpired token; returns its `iat`.
 fn read_valid_token(path: &Path) -> Option<(String, i64)> {
     let raw = std::fs::read_to_string(path).ok()?;
-    let token = gke_aws_verifier::id_token::IdToken::decode(&raw).unwrap_or_else(|e| panic!("partial or corrupt token file: {e}"));
+    let token = gke_aws_verifier::id_token::IdToken::decode(&raw)
+        .unwrap_or_else(|e| panic!("partial or corrupt token file: {e}"));
     let now = gke_aws_verifier::id_token::unix_now();
-    assert!(token.claims.exp > now, "expired token in the file: exp {} now {now}", token.claims.exp);
+    assert!(
+        token.claims.exp > now,
+        "expired token in the file: exp {} now {now}",
+        token.claims.exp
+    );
     Some((raw, token.claims.iat))
 }
 
@@ -193,31 +257,44 @@ async fn watch(path: &Path, limit: Duration, mut done: impl FnMut(Option<&(Strin
         if done(seen.as_ref()) {
             return;
         }
-        assert!(tokio::time::Instant::now() < until, "condition not reached within {limit:?}");
+        assert!(
+            tokio::time::Instant::now() < until,
+            "condition not reached within {limit:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_file_refreshes_before_expiry_survives_an_outage_and_stays_on_sigterm() {
-    let chain = Chain::start_with(Config { token_lifetime: Duration::from_secs(6), ..Config::default() }).await;
+    let chain = Chain::start_with(Config {
+        token_lifetime: Duration::from_secs(6),
+        ..Config::default()
+    })
+    .await;
     let path = chain.home.path().join("token");
-    let mut child = chain.command(&["token-file", "--path", path.to_str().unwrap()]).spawn().unwrap();
+    let mut child = chain
+        .command(&["token-file", "--path", path.to_str().unwrap()])
+        .spawn()
+        .unwrap();
 
     // Refreshes: three different tokens in a row, each whole and unexpired when read.
     let mut tokens: Vec<String> = Vec::new();
     watch(&path, Duration::from_secs(20), |seen| {
-        if let Some((raw, _)) = seen {
-            if tokens.last() != Some(raw) {
-                tokens.push(raw.clone());
-            }
+        if let Some((raw, _)) = seen
+            && tokens.last() != Some(raw)
+        {
+            tokens.push(raw.clone());
         }
         tokens.len() >= 3
     })
     .await;
 
     // An outage shorter than the token's remaining life: the file keeps the valid token.
-    chain.set_faults(Faults { refuse: true, ..faults() });
+    chain.set_faults(Faults {
+        refuse: true,
+        ..faults()
+    });
     let during = read_valid_token(&path).expect("token present").0;
     let (_, iat) = read_valid_token(&path).unwrap();
     // The helper tries to refresh at half life (iat + 3 s) and gives the token up 1 s
@@ -229,10 +306,16 @@ async fn token_file_refreshes_before_expiry_survives_an_outage_and_stays_on_sigt
     })
     .await;
     chain.set_faults(faults());
-    watch(&path, Duration::from_secs(20), |seen| seen.is_some_and(|(raw, _)| *raw != during)).await;
+    watch(&path, Duration::from_secs(20), |seen| {
+        seen.is_some_and(|(raw, _)| *raw != during)
+    })
+    .await;
 
     // SIGTERM: the helper exits cleanly and leaves the valid token in place.
-    let status = std::process::Command::new("kill").args(["-TERM", &child.id().unwrap().to_string()]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().unwrap().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     assert!(child.wait().await.unwrap().success());
     assert!(read_valid_token(&path).is_some());
@@ -240,11 +323,21 @@ async fn token_file_refreshes_before_expiry_survives_an_outage_and_stays_on_sigt
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_file_is_removed_rather_than_left_expired_when_an_outage_outlasts_it() {
-    let chain = Chain::start_with(Config { token_lifetime: Duration::from_secs(4), ..Config::default() }).await;
+    let chain = Chain::start_with(Config {
+        token_lifetime: Duration::from_secs(4),
+        ..Config::default()
+    })
+    .await;
     let path = chain.home.path().join("token");
-    let _child = chain.command(&["token-file", "--path", path.to_str().unwrap()]).spawn().unwrap();
+    let _child = chain
+        .command(&["token-file", "--path", path.to_str().unwrap()])
+        .spawn()
+        .unwrap();
     watch(&path, Duration::from_secs(20), |seen| seen.is_some()).await;
-    chain.set_faults(Faults { refuse: true, ..faults() });
+    chain.set_faults(Faults {
+        refuse: true,
+        ..faults()
+    });
     // Every read checks the token is unexpired; the file must disappear before it would be.
     watch(&path, Duration::from_secs(20), |seen| seen.is_none()).await;
 }

@@ -13,10 +13,7 @@ use testkit::{Fault, Operation};
 async fn healthy_chain_proves_access_and_reports_each_stage() {
     let chain = Chain::start().await;
     let run = chain
-        .verify(&[
-            "--expected-gsa",
-            "verifier@demo-project.iam.gserviceaccount.com",
-        ])
+        .verify(&["--expected-gsa", "verifier@demo-project.iam.gserviceaccount.com"])
         .await;
     assert_eq!(run.code, 0, "{run:?}");
     let report = run.json();
@@ -29,11 +26,7 @@ async fn healthy_chain_proves_access_and_reports_each_stage() {
         .map(|s| s["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["gcp_identity", "sts", "s3"]);
-    let [identity, sts, s3] = [
-        &report["stages"][0],
-        &report["stages"][1],
-        &report["stages"][2],
-    ];
+    let [identity, sts, s3] = [&report["stages"][0], &report["stages"][1], &report["stages"][2]];
     let config = Config::default();
     assert_eq!(identity["email"], config.gsa_email);
     assert_eq!(identity["azp"], config.unique_id);
@@ -84,8 +77,7 @@ async fn text_report_has_one_line_per_stage_and_json_logs_use_cloud_logging_seve
         lines[0]
     );
     assert!(
-        lines[1].starts_with("PASS sts")
-            && lines[1].contains("assumed-role/team-reader/smoke@test"),
+        lines[1].starts_with("PASS sts") && lines[1].contains("assumed-role/team-reader/smoke@test"),
         "{}",
         lines[1]
     );
@@ -141,18 +133,8 @@ async fn bad_input_is_rejected_before_any_network_call() {
             vec![],
             "--role-arn",
         ),
-        (
-            "region with a typo",
-            vec!["--region", "us-east1"],
-            vec![],
-            "--region",
-        ),
-        (
-            "bucket given as URL",
-            vec!["--bucket", "s3://data"],
-            vec![],
-            "--bucket",
-        ),
+        ("region with a typo", vec!["--region", "us-east1"], vec![], "--region"),
+        ("bucket given as URL", vec!["--bucket", "s3://data"], vec![], "--bucket"),
         (
             "duration too short",
             vec!["--duration-seconds", "60"],
@@ -209,16 +191,9 @@ async fn bad_input_is_rejected_before_any_network_call() {
         let run = Run::of(command).await;
         let error = run.expect_failure(2, "InvalidInput");
         assert_eq!(error["stage"], "input", "{case}");
-        assert!(
-            error["message"].as_str().unwrap().contains(field),
-            "{case}: {error}"
-        );
+        assert!(error["message"].as_str().unwrap().contains(field), "{case}: {error}");
     }
-    assert_eq!(
-        emulator.tokens_issued(),
-        0,
-        "no token may be fetched for bad input"
-    );
+    assert_eq!(emulator.tokens_issued(), 0, "no token may be fetched for bad input");
 }
 
 /// Keeps the last value of each `--flag value` pair (clap rejects repeats), so a case can
@@ -290,10 +265,7 @@ async fn metadata_server_faults_are_diagnosed_with_their_fix() {
         chain.set_faults(faults);
         let error = chain.verify(&[]).await.expect_failure(3, code);
         assert_eq!(error["stage"], "gcp_identity", "{case}");
-        assert!(
-            error["hint"].as_str().unwrap().contains(hint_part),
-            "{case}: {error}"
-        );
+        assert!(error["hint"].as_str().unwrap().contains(hint_part), "{case}: {error}");
     }
     assert_eq!(
         chain.proxy.count(Operation::AssumeRoleWithWebIdentity),
@@ -306,10 +278,7 @@ async fn metadata_server_faults_are_diagnosed_with_their_fix() {
 async fn token_for_another_service_account_is_caught() {
     let chain = Chain::start().await;
     let error = chain
-        .verify(&[
-            "--expected-gsa",
-            "payments@demo-project.iam.gserviceaccount.com",
-        ])
+        .verify(&["--expected-gsa", "payments@demo-project.iam.gserviceaccount.com"])
         .await
         .expect_failure(3, "UnexpectedServiceAccount");
     assert!(
@@ -349,16 +318,9 @@ async fn unreachable_metadata_server_names_the_causes() {
     ];
     let mut command = isolated_command(&args, home.path());
     command.env("GCE_METADATA_HOST", &closed);
-    let error = Run::of(command)
-        .await
-        .expect_failure(3, "MetadataServerUnreachable");
+    let error = Run::of(command).await.expect_failure(3, "MetadataServerUnreachable");
     let hint = error["hint"].as_str().unwrap();
-    for cause in [
-        "--workload-pool",
-        "GKE_METADATA",
-        "hostNetwork",
-        "169.254.169.254",
-    ] {
+    for cause in ["--workload-pool", "GKE_METADATA", "hostNetwork", "169.254.169.254"] {
         assert!(hint.contains(cause), "hint lacks {cause}: {hint}");
     }
 }
@@ -393,12 +355,7 @@ async fn sts_refusals_show_the_claims_and_the_trust_condition_that_would_accept_
     for code in ["InvalidIdentityToken", "AccessDenied"] {
         chain.proxy.inject(
             Operation::AssumeRoleWithWebIdentity,
-            Fault::sts(
-                403,
-                code,
-                "Not authorized to perform sts:AssumeRoleWithWebIdentity",
-                1,
-            ),
+            Fault::sts(403, code, "Not authorized to perform sts:AssumeRoleWithWebIdentity", 1),
         );
         let error = chain.verify(&[]).await.expect_failure(4, code);
         let hint = error["hint"].as_str().unwrap();
@@ -406,10 +363,7 @@ async fn sts_refusals_show_the_claims_and_the_trust_condition_that_would_accept_
             r#"{{"StringEquals":{{"accounts.google.com:aud":"{unique_id}","accounts.google.com:oaud":"sts.amazonaws.com","accounts.google.com:sub":"{unique_id}"}}}}"#
         );
         assert!(hint.contains(&condition), "{code}: {hint}");
-        assert!(
-            hint.contains(&format!("azp=\"{unique_id}\"")),
-            "{code}: {hint}"
-        );
+        assert!(hint.contains(&format!("azp=\"{unique_id}\"")), "{code}: {hint}");
     }
 }
 
@@ -426,10 +380,7 @@ async fn sts_failures_that_persist_are_diagnosed() {
             Fault::sts(status, code, "injected", 100),
         );
         let error = chain.verify(&[]).await.expect_failure(4, code);
-        assert!(
-            error["hint"].as_str().unwrap().contains(hint_part),
-            "{code}: {error}"
-        );
+        assert!(error["hint"].as_str().unwrap().contains(hint_part), "{code}: {error}");
     }
 }
 
@@ -442,9 +393,7 @@ async fn sts_throttling_5xx_and_idp_errors_in_bursts_are_retried() {
         Fault::sts(400, "IDPCommunicationError", "could not reach Google", 2),
     ] {
         let before = chain.proxy.count(Operation::AssumeRoleWithWebIdentity);
-        chain
-            .proxy
-            .inject(Operation::AssumeRoleWithWebIdentity, fault);
+        chain.proxy.inject(Operation::AssumeRoleWithWebIdentity, fault);
         let run = chain.verify(&[]).await;
         assert_eq!(run.code, 0, "{run:?}");
         assert_eq!(
@@ -467,26 +416,28 @@ async fn s3_access_denied_names_the_action_and_the_resource() {
         "{message}"
     );
     assert!(message.contains(&chain.role_arn), "{message}");
-    assert!(
-        error["hint"].as_str().unwrap().contains("s3_bucket_arns"),
-        "{error}"
-    );
+    assert!(error["hint"].as_str().unwrap().contains("s3_bucket_arns"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_missing_bucket_wrong_region_and_slowdown() {
     let chain = Chain::start().await;
-    let run =
-        Run::of(chain.command(&["verify", "--format", "json", "--bucket", MISSING_BUCKET])).await;
+    let run = Run::of(chain.command(&["verify", "--format", "json", "--bucket", MISSING_BUCKET])).await;
     run.expect_failure(5, "NoSuchBucket");
 
-    chain.proxy.inject(Operation::ListObjectsV2, Fault::s3(301, "PermanentRedirect", "The bucket you are attempting to access must be addressed using the specified endpoint.", 1).with_header("x-amz-bucket-region", "eu-west-1"));
+    chain.proxy.inject(
+        Operation::ListObjectsV2,
+        Fault::s3(
+            301,
+            "PermanentRedirect",
+            "The bucket you are attempting to access must be addressed using the specified endpoint.",
+            1,
+        )
+        .with_header("x-amz-bucket-region", "eu-west-1"),
+    );
     let error = chain.verify(&[]).await.expect_failure(5, "WrongRegion");
     assert!(
-        error["hint"]
-            .as_str()
-            .unwrap()
-            .contains("--region eu-west-1"),
+        error["hint"].as_str().unwrap().contains("--region eu-west-1"),
         "{error}"
     );
 

@@ -14,11 +14,7 @@ pub const BUCKET: &str = "team-data";
 pub const OTHER_BUCKET: &str = "other-team-data";
 /// Granted to the role but never created, as when a bucket is deleted behind Terraform's back.
 pub const MISSING_BUCKET: &str = "team-data-archive";
-pub const KEYS: [&str; 3] = [
-    "reports/2026-11-01.csv",
-    "reports/2026-11-02.csv",
-    "readme.txt",
-];
+pub const KEYS: [&str; 3] = ["reports/2026-11-01.csv", "reports/2026-11-02.csv", "readme.txt"];
 
 /// moto with a readable bucket, a bucket the role may not read, and the role; the proxy in
 /// front; the emulator beside. IAM enforcement is on, so S3 checks the role's policy.
@@ -38,18 +34,13 @@ impl Chain {
     pub async fn start_with(config: Config) -> Chain {
         let moto = Moto::start();
         moto.create_bucket(REGION, BUCKET, &KEYS).await;
-        moto.create_bucket(REGION, OTHER_BUCKET, &["secret.txt"])
-            .await;
+        moto.create_bucket(REGION, OTHER_BUCKET, &["secret.txt"]).await;
         let granted = [
             format!("arn:aws:s3:::{BUCKET}"),
             format!("arn:aws:s3:::{MISSING_BUCKET}"),
         ];
         let role_arn = moto
-            .create_role(
-                "team-reader",
-                &["s3:ListBucket"],
-                &[&granted[0], &granted[1]],
-            )
+            .create_role("team-reader", &["s3:ListBucket"], &[&granted[0], &granted[1]])
             .await;
         moto.enforce_iam(true).await;
         let proxy = FaultProxy::start(&moto).await;
@@ -79,10 +70,7 @@ impl Chain {
             .env("AWS_ROLE_ARN", &self.role_arn)
             .env("HOSTNAME", "verify-job-x7k2p")
             .env("AWS_ACCESS_KEY_ID", "AKIASTRAYKEY0000000")
-            .env(
-                "AWS_SECRET_ACCESS_KEY",
-                "stray-secret-that-must-not-be-used",
-            );
+            .env("AWS_SECRET_ACCESS_KEY", "stray-secret-that-must-not-be-used");
         command
     }
 

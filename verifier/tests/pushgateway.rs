@@ -1,0 +1,136 @@
+//! `verify --pushgateway`: the outcome as Prometheus metrics, pushed to Debian's real
+//! `prometheus-pushgateway`, so that a failing CronJob can page without reading logs.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+
+use common::{Chain, OTHER_BUCKET, Run};
+
+/// A Pushgateway on a free loopback port, killed on drop.
+struct Pushgateway {
+    child: Child,
+    url: String,
+}
+
+impl Pushgateway {
+    async fn start() -> Pushgateway {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("prometheus-pushgateway")
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start prometheus-pushgateway ({e}): apt-get install prometheus-pushgateway (.ci/run does)"
+                )
+            });
+        let url = format!("http://127.0.0.1:{port}");
+        // Readiness: its /-/ready endpoint answers once it listens (bounded wait).
+        for _ in 0..200 {
+            if reqwest::get(format!("{url}/-/ready"))
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Pushgateway { child, url };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("prometheus-pushgateway did not become ready");
+    }
+
+    async fn metric(&self, name: &str) -> Option<String> {
+        let text = reqwest::get(format!("{}/metrics", self.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines().find(|l| l.starts_with(name)).map(str::to_owned)
+    }
+}
+
+impl Drop for Pushgateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_push_their_outcome_and_a_failure_keeps_the_last_success() {
+    let chain = Chain::start().await;
+    let gateway = Pushgateway::start().await;
+    let run = chain.verify(&["--pushgateway", &gateway.url]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let group = r#"bucket="team-data",instance="",job="gke-aws-verifier",role="team-reader""#;
+    let success = gateway
+        .metric(&format!("gke_aws_verifier_last_success_timestamp_seconds{{{group}}}"))
+        .await
+        .expect("last_success pushed");
+    assert_eq!(
+        gateway.metric("gke_aws_verifier_exit_code{").await.unwrap(),
+        format!("gke_aws_verifier_exit_code{{{group}}} 0")
+    );
+    for stage in ["gcp_identity", "sts", "s3"] {
+        let ok = gateway
+            .metric(&format!("gke_aws_verifier_stage_ok{{{group},stage=\"{stage}\"}}"))
+            .await;
+        assert_eq!(ok.as_deref().map(|l| l.ends_with(" 1")), Some(true), "{stage}: {ok:?}");
+        assert!(
+            gateway
+                .metric(&format!(
+                    "gke_aws_verifier_stage_duration_seconds{{{group},stage=\"{stage}\"}}"
+                ))
+                .await
+                .is_some()
+        );
+    }
+
+    // Same group (role and bucket), now failing at S3: exit code 5, last_success unchanged.
+    chain.proxy.inject(
+        testkit::Operation::ListObjectsV2,
+        testkit::Fault::s3(403, "AccessDenied", "Access Denied", 1),
+    );
+    let run = chain.verify(&["--pushgateway", &gateway.url]).await;
+    assert_eq!(run.code, 5, "{run:?}");
+    assert_eq!(
+        gateway.metric("gke_aws_verifier_exit_code{").await.unwrap(),
+        format!("gke_aws_verifier_exit_code{{{group}}} 5")
+    );
+    assert_eq!(
+        gateway
+            .metric("gke_aws_verifier_last_success_timestamp_seconds{")
+            .await
+            .unwrap(),
+        success
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_pushgateway_does_not_change_the_verdict() {
+    let chain = Chain::start().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut command = chain.command(&[
+        "verify",
+        "--format",
+        "json",
+        "--bucket",
+        OTHER_BUCKET,
+        "--pushgateway",
+        &format!("http://127.0.0.1:{closed}"),
+    ]);
+    command.env("VERIFY_LOG_FORMAT", "json");
+    let run = Run::of(command).await;
+    assert_eq!(run.code, 5, "the S3 verdict stands: {run:?}");
+    assert!(run.stderr.contains("could not push metrics"), "{}", run.stderr);
+}
