@@ -6,10 +6,61 @@ SHELL := /bin/bash
 VENV ?= .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv build release test test-rust test-terraform test-k8s lint
+# Kubernetes and image settings (override on the command line).
+OVERLAY ?= k8s/overlays/example
+IMAGE ?= REGISTRY/gke-aws-verifier
+TAG ?= 0.1.0
+
+.PHONY: help venv build release lint test test-rust test-terraform test-k8s test-demo \
+        demo bench plan apply destroy k8s-config verify smoke image
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+## --- Try it -------------------------------------------------------------------------------
+
+demo: venv release ## Run the whole chain locally on emulators (moto, metadata emulator)
+	scripts/demo.sh
+
+test: venv lint test-rust test-terraform test-k8s test-demo ## Every check: Rust, Terraform, Kubernetes, demo
+	@echo "==> all checks passed"
+
+bench: venv release ## Benchmark against today's Python credential_process pipeline
+	bench/run.sh
+
+## --- Platform engineers --------------------------------------------------------------------
+
+plan: ## terraform plan of terraform/ (needs terraform.tfvars and cloud credentials)
+	@echo "==> terraform plan"
+	terraform -chdir=terraform init -input=false
+	terraform -chdir=terraform plan -input=false
+
+apply: ## terraform apply of terraform/
+	@echo "==> terraform apply"
+	terraform -chdir=terraform init -input=false
+	terraform -chdir=terraform apply -input=false
+
+destroy: ## terraform destroy of terraform/
+	@echo "==> terraform destroy"
+	terraform -chdir=terraform destroy -input=false
+
+k8s-config: ## Write kustomize overlays from `terraform output -json workloads`
+	@echo "==> kustomize overlays from Terraform outputs"
+	scripts/k8s-config.sh
+
+verify: ## Run the verify Job in the cluster, print its report, fail if access is not proven
+	scripts/verify-job.sh
+
+smoke: ## Deploy the base and the smoke-test CronJob ($(OVERLAY))
+	@echo "==> kubectl apply -k $(OVERLAY)"
+	kubectl apply -k $(OVERLAY)
+
+image: ## Build and push the verifier image ($(IMAGE):$(TAG))
+	@echo "==> docker build $(IMAGE):$(TAG)"
+	docker build -t $(IMAGE):$(TAG) .
+	docker push $(IMAGE):$(TAG)
+
+## --- Development ---------------------------------------------------------------------------
 
 venv: $(VENV)/.installed ## Python tools for tests, demo and benchmark (moto, aws CLI, checkov, ...)
 $(VENV)/.installed: requirements-dev.txt
@@ -31,9 +82,18 @@ lint: ## rustfmt and clippy, warnings are errors
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
-test: venv lint test-rust ## Every check: Rust, Terraform, Kubernetes, demo
-	@echo "==> all checks passed"
-
-test-rust: venv ## Unit and integration tests against moto and the metadata emulator
+test-rust: venv ## Unit and integration tests against moto, the emulator, the aws CLI, boto3, Pushgateway
 	@echo "==> cargo nextest (moto_server: $$(command -v moto_server))"
 	cargo nextest run --workspace --locked --no-fail-fast
+
+test-terraform: venv ## fmt, validate, terraform test, end-to-end on moto, google schema, checkov
+	@echo "==> Terraform checks"
+	tests/terraform/run.sh
+
+test-k8s: venv ## kustomize builds, strict schema validation, checkov, hadolint, script tests
+	@echo "==> Kubernetes checks"
+	tests/k8s/run.sh
+
+test-demo: venv release ## make demo passes and leaves nothing running
+	@echo "==> demo test"
+	tests/demo/run.sh
