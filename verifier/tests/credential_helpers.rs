@@ -85,9 +85,18 @@ async fn aws_cli_is_refused_what_the_role_may_not_do() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_helpers_at_once_on_an_empty_cache_make_one_sts_call() {
+    concurrent_helpers_make_one_sts_call(20).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_helpers_at_once_give_correct_output_and_one_sts_call() {
+    concurrent_helpers_make_one_sts_call(200).await;
+}
+
+async fn concurrent_helpers_make_one_sts_call(helpers: usize) {
     let chain = Chain::start().await;
     let cache_dir = chain.home.path().join("cache");
-    let helpers: Vec<_> = (0..20)
+    let helpers: Vec<_> = (0..helpers)
         .map(|_| {
             let args = ["credential-process", "--cache-dir", cache_dir.to_str().unwrap()];
             Run::helper(chain.command(&args))

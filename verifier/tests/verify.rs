@@ -448,3 +448,20 @@ async fn s3_missing_bucket_wrong_region_and_slowdown() {
     let run = chain.verify(&[]).await;
     assert_eq!(run.code, 0, "{run:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_slowed_past_the_deadline_end_in_a_timeout_of_the_slow_stage() {
+    let chain = Chain::start().await;
+    chain.set_faults(testkit::emulator::Faults {
+        slow: Some(Duration::from_secs(3)),
+        ..faults()
+    });
+    let error = chain.verify(&["--timeout", "1s"]).await.expect_failure(3, "Timeout");
+    assert!(error["message"].as_str().unwrap().contains("--timeout (1s)"), "{error}");
+
+    chain.set_faults(faults());
+    let mut slow_sts = Fault::sts(400, "Throttling", "Rate exceeded", 1);
+    slow_sts.delay = Some(Duration::from_secs(3));
+    chain.proxy.inject(Operation::AssumeRoleWithWebIdentity, slow_sts);
+    chain.verify(&["--timeout", "1s"]).await.expect_failure(4, "Timeout");
+}

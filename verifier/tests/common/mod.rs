@@ -69,6 +69,8 @@ impl Chain {
             .env("AWS_REGION", REGION)
             .env("AWS_ROLE_ARN", &self.role_arn)
             .env("HOSTNAME", "verify-job-x7k2p")
+            // The most verbose level, so that every test also checks that nothing leaks.
+            .env("VERIFY_LOG_LEVEL", "trace")
             .env("AWS_ACCESS_KEY_ID", "AKIASTRAYKEY0000000")
             .env("AWS_SECRET_ACCESS_KEY", "stray-secret-that-must-not-be-used");
         command
