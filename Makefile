@@ -8,8 +8,9 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 # Kubernetes and image settings (override on the command line).
 OVERLAY ?= k8s/overlays/example
-IMAGE ?= REGISTRY/gke-aws-verifier
-TAG ?= 0.1.0
+KUBE_CONTEXT ?=
+IMAGE ?=
+PLATFORMS ?= linux/amd64
 
 .PHONY: help venv build release lint test test-rust test-terraform test-k8s test-demo \
         demo bench plan apply destroy k8s-config verify smoke image
@@ -44,21 +45,25 @@ destroy: ## terraform destroy of terraform/
 	@echo "==> terraform destroy"
 	terraform -chdir=terraform destroy -input=false
 
-k8s-config: ## Write kustomize overlays from `terraform output -json workloads`
-	@echo "==> kustomize overlays from Terraform outputs"
+k8s-config: ## Write k8s/overlays/<workload>/ from `terraform output -json workloads`
+	@echo "==> writing kustomize overlays from Terraform's workloads output"
 	scripts/k8s-config.sh
 
-verify: ## Run the verify Job in the cluster, print its report, fail if access is not proven
-	scripts/verify-job.sh
+verify: ## Prove the chain in the cluster with a one-off Job ($(OVERLAY)); fails if not proven
+	@echo "==> verifying $(OVERLAY) with a one-off Job"
+	OVERLAY=$(OVERLAY) KUBE_CONTEXT=$(KUBE_CONTEXT) scripts/verify-job.sh
 
-smoke: ## Deploy the base and the smoke-test CronJob ($(OVERLAY))
-	@echo "==> kubectl apply -k $(OVERLAY)"
-	kubectl apply -k $(OVERLAY)
+smoke: ## Deploy the standing resources and the smoke-test CronJob ($(OVERLAY))
+	@echo "==> deploying $(OVERLAY) with its smoke-test CronJob"
+	kubectl $(if $(KUBE_CONTEXT),--context $(KUBE_CONTEXT)) apply -k $(OVERLAY) -l 'app.kubernetes.io/component!=verify'
 
-image: ## Build and push the verifier image ($(IMAGE):$(TAG))
-	@echo "==> docker build $(IMAGE):$(TAG)"
-	docker build -t $(IMAGE):$(TAG) .
-	docker push $(IMAGE):$(TAG)
+image: ## Build and push the verifier image (IMAGE=REGISTRY/gke-aws-verifier:TAG)
+	@test -n "$(IMAGE)" || { echo "image: set IMAGE=REGISTRY/gke-aws-verifier:TAG (never latest)" >&2; exit 2; }
+	@echo "==> building and pushing $(IMAGE) for $(PLATFORMS)"
+	mkdir -p .cache
+	docker buildx build --platform $(PLATFORMS) --tag $(IMAGE) --metadata-file .cache/image-metadata.json --push .
+	@echo "==> pushed $(IMAGE) digest $$(python3 -c 'import json; print(json.load(open(".cache/image-metadata.json"))["containerimage.digest"])')"
+	@echo "    pin it: make k8s-config IMAGE=<repository>@<digest>"
 
 ## --- Development ---------------------------------------------------------------------------
 

@@ -1,0 +1,35 @@
+# syntax=docker/dockerfile:1
+# The gke-aws-verifier image: `make image` builds and pushes it. Multi-stage: the Rust toolchain
+# builds a release binary; the image that runs it is distroless (no shell, no package manager)
+# and runs as the non-root user 65532.
+#
+# The runtime base is distroless cc, not static: the binary links glibc (and libgcc_s) while
+# rustls' aws-lc crypto is compiled in, so it needs glibc but no OpenSSL. cc-debian12 carries glibc,
+# libgcc, CA certificates and tzdata and nothing else. The build stage is Debian 12 (bookworm)
+# too, so the glibc the binary was linked against is the one it runs with.
+
+ARG RUST_VERSION=1.95
+
+FROM rust:${RUST_VERSION}-slim-bookworm AS build
+WORKDIR /src
+# The whole workspace: cargo resolves every member's manifest, even to build one package.
+COPY Cargo.toml Cargo.lock ./
+COPY verifier/ verifier/
+COPY metadata-emulator/ metadata-emulator/
+COPY testkit/ testkit/
+# --locked: exactly the dependency versions of Cargo.lock. Cache mounts keep the registry and
+# the target directory between builds, so the binary is copied out of the mounted target dir.
+RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
+    --mount=type=cache,target=/src/target,sharing=locked \
+    cargo build --release --locked -p gke-aws-verifier \
+    && install -D -m 0755 target/release/gke-aws-verifier /out/gke-aws-verifier
+
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=build /out/gke-aws-verifier /usr/local/bin/gke-aws-verifier
+# 65532 is distroless' "nonroot" user; numeric so Kubernetes' runAsNonRoot can check it.
+USER 65532:65532
+# A HEALTHCHECK needs something to probe: this is a one-shot CLI (Jobs, init containers, a
+# credential_process helper), and Kubernetes ignores Docker health checks anyway.
+HEALTHCHECK NONE
+ENTRYPOINT ["/usr/local/bin/gke-aws-verifier"]
+CMD ["--help"]
