@@ -16,7 +16,7 @@ PLATFORMS ?= linux/amd64
         demo bench plan apply destroy k8s-config verify smoke image
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 ## --- Try it -------------------------------------------------------------------------------
 
@@ -49,11 +49,11 @@ k8s-config: ## Write k8s/overlays/<workload>/ from `terraform output -json workl
 	@echo "==> writing kustomize overlays from Terraform's workloads output"
 	scripts/k8s-config.sh
 
-verify: ## Prove the chain in the cluster with a one-off Job ($(OVERLAY)); fails if not proven
+verify: ## Prove the chain in the cluster with a one-off Job (OVERLAY=...); fails if not proven
 	@echo "==> verifying $(OVERLAY) with a one-off Job"
 	OVERLAY=$(OVERLAY) KUBE_CONTEXT=$(KUBE_CONTEXT) scripts/verify-job.sh
 
-smoke: ## Deploy the standing resources and the smoke-test CronJob ($(OVERLAY))
+smoke: ## Deploy the standing resources and the smoke-test CronJob (OVERLAY=...)
 	@echo "==> deploying $(OVERLAY) with its smoke-test CronJob"
 	kubectl $(if $(KUBE_CONTEXT),--context $(KUBE_CONTEXT)) apply -k $(OVERLAY) -l 'app.kubernetes.io/component!=verify'
 

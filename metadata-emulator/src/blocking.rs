@@ -26,10 +26,7 @@ impl BlockingEmulator {
         let thread = std::thread::Builder::new()
             .name("gke-metadata-emulator".to_owned())
             .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
+                let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                     Ok(runtime) => runtime,
                     Err(error) => {
                         // The receiver only goes away if `start` itself is gone.

@@ -115,8 +115,7 @@ mod tests {
 
     #[test]
     fn faults_json_is_partial_and_slow_is_in_millis() {
-        let faults: Faults =
-            serde_json::from_str(r#"{"server_errors": 2, "slow_ms": 250}"#).expect("valid faults");
+        let faults: Faults = serde_json::from_str(r#"{"server_errors": 2, "slow_ms": 250}"#).expect("valid faults");
         assert_eq!(
             faults,
             Faults {
@@ -137,9 +136,6 @@ mod tests {
 
     #[test]
     fn workload_pool_is_project_svc_id_goog() {
-        assert_eq!(
-            Config::default().workload_pool(),
-            "demo-project.svc.id.goog"
-        );
+        assert_eq!(Config::default().workload_pool(), "demo-project.svc.id.goog");
     }
 }

@@ -31,11 +31,9 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>) -> Reply
             let stats = serde_json::json!({ "tokens_issued": shared.tokens_issued() });
             reply(StatusCode::OK, APPLICATION_JSON, stats.to_string())
         }
-        (_, "/emulator/v1/faults" | "/emulator/v1/stats") => reply(
-            StatusCode::METHOD_NOT_ALLOWED,
-            TEXT_PLAIN,
-            messages::METHOD_NOT_ALLOWED,
-        ),
+        (_, "/emulator/v1/faults" | "/emulator/v1/stats") => {
+            reply(StatusCode::METHOD_NOT_ALLOWED, TEXT_PLAIN, messages::METHOD_NOT_ALLOWED)
+        }
         _ => reply(StatusCode::NOT_FOUND, TEXT_PLAIN, messages::NOT_FOUND),
     }
 }
@@ -43,11 +41,7 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>) -> Reply
 fn faults_json(faults: &Faults) -> Reply {
     match serde_json::to_string(faults) {
         Ok(json) => reply(StatusCode::OK, APPLICATION_JSON, json),
-        Err(error) => reply(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            TEXT_PLAIN,
-            format!("{error}\n"),
-        ),
+        Err(error) => reply(StatusCode::INTERNAL_SERVER_ERROR, TEXT_PLAIN, format!("{error}\n")),
     }
 }
 

@@ -66,11 +66,7 @@ impl Emulator {
     }
 
     /// Starts an emulator on `addr` that signs with `key`.
-    pub async fn start_with_key(
-        config: Config,
-        addr: SocketAddr,
-        key: Arc<SigningKey>,
-    ) -> std::io::Result<Emulator> {
+    pub async fn start_with_key(config: Config, addr: SocketAddr, key: Arc<SigningKey>) -> std::io::Result<Emulator> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(state::Shared::new(config, key));

@@ -57,12 +57,7 @@ struct Args {
     #[arg(long, env = "METADATA_EMULATOR_BINDING_MISSING")]
     binding_missing: bool,
     /// Fault: the next N metadata requests answer 503.
-    #[arg(
-        long,
-        env = "METADATA_EMULATOR_SERVER_ERRORS",
-        value_name = "N",
-        default_value_t = 0
-    )]
+    #[arg(long, env = "METADATA_EMULATOR_SERVER_ERRORS", value_name = "N", default_value_t = 0)]
     server_errors: u32,
     /// Fault: the identity endpoint answers 200 with a proxy's HTML login page.
     #[arg(long, env = "METADATA_EMULATOR_HTML_BODY")]

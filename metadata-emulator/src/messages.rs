@@ -7,13 +7,15 @@
 //! <https://cloud.google.com/kubernetes-engine/docs/how-to/workload-identity>.
 
 /// 403 for a request without `Metadata-Flavor: Google`.
-pub const MISSING_FLAVOR: &str = "GKE Metadata Server encountered an error: Missing required header \"Metadata-Flavor\": \"Google\"\n";
+pub const MISSING_FLAVOR: &str =
+    "GKE Metadata Server encountered an error: Missing required header \"Metadata-Flavor\": \"Google\"\n";
 
 /// 403 for a request that went through a proxy. The metadata server rejects any request
 /// carrying `X-Forwarded-For` (see "Limitations" in
 /// <https://cloud.google.com/compute/docs/metadata/querying-metadata>); GKE's exact
 /// wording is not published, so this follows the style of its other errors.
-pub const FORWARDED: &str = "GKE Metadata Server encountered an error: Requests with the \"X-Forwarded-For\" header are not allowed\n";
+pub const FORWARDED: &str =
+    "GKE Metadata Server encountered an error: Requests with the \"X-Forwarded-For\" header are not allowed\n";
 
 /// 400 for an identity request without a non-empty `audience`.
 pub const MISSING_AUDIENCE: &str = "non-empty audience parameter required\n";
@@ -75,12 +77,8 @@ mod tests {
     #[test]
     fn ksa_message_names_the_service_account() {
         let msg = ksa_not_annotated("gke-aws", "verifier");
-        assert!(
-            msg.starts_with("Your Kubernetes service account (gke-aws/verifier) is not annotated")
-        );
-        assert!(
-            msg.contains("\nPlease add the iam.gke.io/gcp-service-account=[GSA_NAME]@[PROJECT_ID]")
-        );
+        assert!(msg.starts_with("Your Kubernetes service account (gke-aws/verifier) is not annotated"));
+        assert!(msg.contains("\nPlease add the iam.gke.io/gcp-service-account=[GSA_NAME]@[PROJECT_ID]"));
     }
 
     #[test]

@@ -10,9 +10,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 
 use crate::messages;
-use crate::server::{
-    APPLICATION_JSON, APPLICATION_TEXT, Refused, Reply, TEXT_HTML, TEXT_PLAIN, reply,
-};
+use crate::server::{APPLICATION_JSON, APPLICATION_TEXT, Refused, Reply, TEXT_HTML, TEXT_PLAIN, reply};
 use crate::state::Shared;
 use crate::token::{Claims, TokenRequest};
 
@@ -28,19 +26,11 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>) -> Resul
     }
     let headers = request.headers();
     if headers.contains_key("x-forwarded-for") {
-        return Ok(reply(
-            StatusCode::FORBIDDEN,
-            TEXT_PLAIN,
-            messages::FORWARDED,
-        ));
+        return Ok(reply(StatusCode::FORBIDDEN, TEXT_PLAIN, messages::FORWARDED));
     }
     // The legacy `X-Google-Metadata-Request: True` is not accepted on GKE.
     if headers.get("metadata-flavor").is_none_or(|v| v != "Google") {
-        return Ok(reply(
-            StatusCode::FORBIDDEN,
-            TEXT_PLAIN,
-            messages::MISSING_FLAVOR,
-        ));
+        return Ok(reply(StatusCode::FORBIDDEN, TEXT_PLAIN, messages::MISSING_FLAVOR));
     }
     if request.method() != Method::GET {
         return Ok(reply(
@@ -112,11 +102,7 @@ fn service_account_item<'p>(path: &'p str, email: &str) -> Option<&'p str> {
 
 fn identity(shared: &Shared, query: &Query) -> Reply {
     let Some(audience) = query.audience.as_deref() else {
-        return reply(
-            StatusCode::BAD_REQUEST,
-            TEXT_PLAIN,
-            messages::MISSING_AUDIENCE,
-        );
+        return reply(StatusCode::BAD_REQUEST, TEXT_PLAIN, messages::MISSING_AUDIENCE);
     };
     let faults = shared.faults();
     let config = &shared.config;
@@ -148,11 +134,7 @@ fn identity(shared: &Shared, query: &Query) -> Reply {
         }
         Err(error) => {
             tracing::error!(%error, "signing failed");
-            reply(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                TEXT_PLAIN,
-                format!("{error}\n"),
-            )
+            reply(StatusCode::INTERNAL_SERVER_ERROR, TEXT_PLAIN, format!("{error}\n"))
         }
     }
 }
@@ -173,9 +155,7 @@ impl Query {
         let mut parsed = Query::default();
         for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
             match &*name {
-                "audience" if !value.trim().is_empty() => {
-                    parsed.audience = Some(value.into_owned())
-                }
+                "audience" if !value.trim().is_empty() => parsed.audience = Some(value.into_owned()),
                 "format" => parsed.full_format = value == "full",
                 "recursive" => parsed.recursive = value.eq_ignore_ascii_case("true"),
                 _ => {}

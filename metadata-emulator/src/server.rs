@@ -44,11 +44,7 @@ impl std::fmt::Display for Refused {
 impl std::error::Error for Refused {}
 
 /// Builds a response with a body and its content type.
-pub(crate) fn reply(
-    status: StatusCode,
-    content_type: &'static str,
-    body: impl Into<Bytes>,
-) -> Reply {
+pub(crate) fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
     let mut response = Response::new(Full::new(body.into()));
     *response.status_mut() = status;
     response
@@ -58,11 +54,7 @@ pub(crate) fn reply(
 }
 
 /// Serves connections from `listener` until `shutdown` fires (or its sender is dropped).
-pub(crate) async fn serve(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<()>,
-) {
+pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut shutdown: watch::Receiver<()>) {
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
@@ -102,11 +94,7 @@ async fn dispatch(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Rep
     } else if path == "/oauth2/v3/certs" {
         // Google serves its keys from www.googleapis.com, outside the metadata server:
         // no Metadata-Flavor rule and no faults here.
-        Ok(reply(
-            StatusCode::OK,
-            APPLICATION_JSON,
-            shared.key.jwks().to_string(),
-        ))
+        Ok(reply(StatusCode::OK, APPLICATION_JSON, shared.key.jwks().to_string()))
     } else {
         metadata::handle(&shared, request).await
     };

@@ -37,8 +37,8 @@ impl SigningKey {
     /// Generates a fresh key. CPU-bound (tens of milliseconds): call it off the async
     /// runtime, e.g. in `spawn_blocking`.
     pub fn generate() -> std::io::Result<SigningKey> {
-        let pair = KeyPair::generate(KeySize::Rsa2048)
-            .map_err(|_| std::io::Error::other("RSA-2048 key generation failed"))?;
+        let pair =
+            KeyPair::generate(KeySize::Rsa2048).map_err(|_| std::io::Error::other("RSA-2048 key generation failed"))?;
         let (n, e) = der::rsa_public_key(pair.public_key().as_ref())?;
         // Google's kids are 40 hex digits; derive ours from the modulus so it is stable
         // for the key's life and differs between keys.
@@ -77,17 +77,9 @@ impl SigningKey {
         let signing_input = format!("{}.{}", encode_json(&header)?, encode_json(claims)?);
         let mut signature = vec![0; self.pair.public_modulus_len()];
         self.pair
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &self.rng,
-                signing_input.as_bytes(),
-                &mut signature,
-            )
+            .sign(&RSA_PKCS1_SHA256, &self.rng, signing_input.as_bytes(), &mut signature)
             .map_err(|_| std::io::Error::other("RS256 signing failed"))?;
-        Ok(format!(
-            "{signing_input}.{}",
-            URL_SAFE_NO_PAD.encode(signature)
-        ))
+        Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature)))
     }
 }
 

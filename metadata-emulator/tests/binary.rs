@@ -26,24 +26,15 @@ async fn spawn(args: &[&str], envs: &[(&str, &str)]) -> (Child, String) {
         .expect("the listen line within 30 s")
         .expect("read stdout")
         .expect("a line before EOF");
-    let host = line
-        .strip_prefix("listening on ")
-        .expect("`listening on HOST:PORT`");
-    assert!(
-        host.starts_with("127.0.0.1:") && !host.ends_with(":0"),
-        "{line}"
-    );
+    let host = line.strip_prefix("listening on ").expect("`listening on HOST:PORT`");
+    assert!(host.starts_with("127.0.0.1:") && !host.ends_with(":0"), "{line}");
     (child, format!("http://{host}"))
 }
 
 /// Sends SIGTERM and expects a clean exit.
 async fn terminate(mut child: Child) {
     let pid = child.id().expect("running").to_string();
-    let status = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .expect("kill");
+    let status = Command::new("kill").args(["-TERM", &pid]).status().await.expect("kill");
     assert!(status.success());
     let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await
@@ -111,9 +102,7 @@ async fn flags_and_env_configure_identity_and_faults() {
 async fn refuse_flag_starts_in_an_outage_that_the_control_endpoint_ends() {
     let (child, base) = spawn(&["--refuse"], &[]).await;
     assert!(get(&base, EMAIL).await.is_err());
-    let put = client()
-        .put(format!("{base}/emulator/v1/faults"))
-        .body("{}");
+    let put = client().put(format!("{base}/emulator/v1/faults")).body("{}");
     assert_eq!(send(put).await.expect("answer").status, 200);
     assert_eq!(get(&base, EMAIL).await.expect("answer").status, 200);
     terminate(child).await;

@@ -27,9 +27,7 @@ async fn ksa_not_annotated_is_404_and_email_is_the_pool() {
         ..Faults::default()
     })
     .await;
-    let answer = get(&emulator.base_url(), &identity("a"))
-        .await
-        .expect("answer");
+    let answer = get(&emulator.base_url(), &identity("a")).await.expect("answer");
     assert_eq!(answer.status, 404);
     assert_eq!(
         answer.body,
@@ -40,10 +38,7 @@ async fn ksa_not_annotated_is_404_and_email_is_the_pool() {
          https://cloud.google.com/kubernetes-engine/docs/how-to/workload-identity\n"
     );
     let email = get(&emulator.base_url(), EMAIL).await.expect("answer");
-    assert_eq!(
-        (email.status, email.body.as_str()),
-        (200, "demo-project.svc.id.goog")
-    );
+    assert_eq!((email.status, email.body.as_str()), (200, "demo-project.svc.id.goog"));
     assert_eq!(emulator.tokens_issued(), 0);
 }
 
@@ -54,9 +49,7 @@ async fn binding_missing_is_403_with_the_iam_message() {
         ..Faults::default()
     })
     .await;
-    let answer = get(&emulator.base_url(), &identity("a"))
-        .await
-        .expect("answer");
+    let answer = get(&emulator.base_url(), &identity("a")).await.expect("answer");
     assert_eq!(answer.status, 403);
     assert!(answer.body.starts_with(
         "Unable to generate identity token; IAM returned 403 Forbidden: Permission \
@@ -79,10 +72,7 @@ async fn server_errors_are_a_burst_of_503_then_tokens() {
     .await;
     let base = emulator.base_url();
     for _ in 0..2 {
-        assert_eq!(
-            get(&base, &identity("a")).await.expect("answer").status,
-            503
-        );
+        assert_eq!(get(&base, &identity("a")).await.expect("answer").status, 503);
     }
     assert_eq!(emulator.faults().server_errors, 0);
     let answer = get(&base, &identity("a")).await.expect("answer");
@@ -98,23 +88,15 @@ async fn html_and_garbage_bodies_are_200_without_a_jwt() {
         ..Faults::default()
     })
     .await;
-    let answer = get(&emulator.base_url(), &identity("a"))
-        .await
-        .expect("answer");
+    let answer = get(&emulator.base_url(), &identity("a")).await.expect("answer");
     assert_eq!(answer.status, 200);
-    assert!(
-        answer.body.starts_with("<!DOCTYPE html>"),
-        "{}",
-        answer.body
-    );
+    assert!(answer.body.starts_with("<!DOCTYPE html>"), "{}", answer.body);
 
     emulator.set_faults(Faults {
         garbage_body: true,
         ..Faults::default()
     });
-    let answer = get(&emulator.base_url(), &identity("a"))
-        .await
-        .expect("answer");
+    let answer = get(&emulator.base_url(), &identity("a")).await.expect("answer");
     assert_eq!(answer.status, 200);
     assert_ne!(answer.body.split('.').count(), 3, "{}", answer.body);
     assert_eq!(emulator.tokens_issued(), 0);
@@ -127,14 +109,9 @@ async fn expired_tokens_are_signed_but_past_their_exp() {
         ..Faults::default()
     })
     .await;
-    let answer = get(&emulator.base_url(), &identity("a"))
-        .await
-        .expect("answer");
+    let answer = get(&emulator.base_url(), &identity("a")).await.expect("answer");
     let (_, claims) = verify(&answer.body, &emulator.jwks());
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs();
     let (iat, exp) = (
         claims["iat"].as_u64().expect("iat"),
         claims["exp"].as_u64().expect("exp"),
@@ -148,10 +125,7 @@ async fn expired_tokens_are_signed_but_past_their_exp() {
 async fn refuse_drops_connections_until_switched_off() {
     let emulator = start(Faults::default()).await;
     let base = emulator.base_url();
-    assert_eq!(
-        get(&base, &identity("a")).await.expect("answer").status,
-        200
-    );
+    assert_eq!(get(&base, &identity("a")).await.expect("answer").status, 200);
 
     emulator.set_faults(Faults {
         refuse: true,
@@ -160,19 +134,10 @@ async fn refuse_drops_connections_until_switched_off() {
     assert!(get(&base, &identity("a")).await.is_err());
     assert!(get(&base, "/").await.is_err());
     // The control endpoints and the JWKS stay up, so an outage can be ended.
-    assert_eq!(
-        get(&base, "/emulator/v1/stats")
-            .await
-            .expect("answer")
-            .status,
-        200
-    );
+    assert_eq!(get(&base, "/emulator/v1/stats").await.expect("answer").status, 200);
 
     emulator.set_faults(Faults::default());
-    assert_eq!(
-        get(&base, &identity("a")).await.expect("answer").status,
-        200
-    );
+    assert_eq!(get(&base, &identity("a")).await.expect("answer").status, 200);
     assert_eq!(emulator.tokens_issued(), 2);
 }
 
@@ -197,10 +162,7 @@ async fn not_ready_drops_connections_then_serves() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(
-        served.expect("served after the start-up period").status,
-        200
-    );
+    assert_eq!(served.expect("served after the start-up period").status, 200);
     assert_eq!(emulator.tokens_issued(), 1);
 }
 
@@ -211,9 +173,7 @@ async fn slow_delays_but_answers() {
         ..Faults::default()
     })
     .await;
-    let answer = get(&emulator.base_url(), &identity("a"))
-        .await
-        .expect("answer");
+    let answer = get(&emulator.base_url(), &identity("a")).await.expect("answer");
     assert_eq!(answer.status, 200);
 }
 
@@ -229,10 +189,7 @@ async fn faults_change_over_the_control_endpoint() {
     assert_eq!(answer.status, 200);
     let echoed: serde_json::Value = serde_json::from_str(&answer.body).expect("JSON");
     assert_eq!(
-        (
-            echoed["binding_missing"].as_bool(),
-            echoed["slow_ms"].as_u64()
-        ),
+        (echoed["binding_missing"].as_bool(), echoed["slow_ms"].as_u64()),
         (Some(true), Some(5))
     );
     assert_eq!(
@@ -243,24 +200,16 @@ async fn faults_change_over_the_control_endpoint() {
             ..Faults::default()
         }
     );
-    assert_eq!(
-        get(&base, &identity("a")).await.expect("answer").status,
-        403
-    );
+    assert_eq!(get(&base, &identity("a")).await.expect("answer").status, 403);
 
     let bad = client()
         .put(format!("{base}/emulator/v1/faults"))
         .body(r#"{"refused": true}"#);
     assert_eq!(send(bad).await.expect("answer").status, 400);
 
-    let reset = client()
-        .put(format!("{base}/emulator/v1/faults"))
-        .body("{}");
+    let reset = client().put(format!("{base}/emulator/v1/faults")).body("{}");
     assert_eq!(send(reset).await.expect("answer").status, 200);
-    assert_eq!(
-        get(&base, &identity("a")).await.expect("answer").status,
-        200
-    );
+    assert_eq!(get(&base, &identity("a")).await.expect("answer").status, 200);
     let stats = send(client().get(format!("{base}/emulator/v1/stats")))
         .await
         .expect("answer");

@@ -7,16 +7,15 @@ use std::time::Duration;
 use common::{EMAIL, IDENTITY, client, get, send, verify};
 use gke_metadata_emulator::{Config, Emulator};
 
-const MISSING_FLAVOR: &str = "GKE Metadata Server encountered an error: Missing required header \"Metadata-Flavor\": \"Google\"\n";
+const MISSING_FLAVOR: &str =
+    "GKE Metadata Server encountered an error: Missing required header \"Metadata-Flavor\": \"Google\"\n";
 
 #[tokio::test]
 async fn requests_without_metadata_flavor_are_forbidden() {
     let emulator = Emulator::start(Config::default()).await.expect("start");
     let base = emulator.base_url();
     for path in ["/", EMAIL, &format!("{IDENTITY}?audience=a")] {
-        let answer = send(client().get(format!("{base}{path}")))
-            .await
-            .expect("answer");
+        let answer = send(client().get(format!("{base}{path}"))).await.expect("answer");
         assert_eq!(answer.status, 403, "{path}");
         assert_eq!(answer.body, MISSING_FLAVOR);
         assert_eq!(answer.flavor.as_deref(), Some("Google"));
@@ -60,11 +59,7 @@ async fn every_answer_carries_gkes_headers() {
     ] {
         let answer = get(&base, path).await.expect("answer");
         assert_eq!(answer.flavor.as_deref(), Some("Google"), "{path}");
-        assert_eq!(
-            answer.server.as_deref(),
-            Some("GKE Metadata Server"),
-            "{path}"
-        );
+        assert_eq!(answer.server.as_deref(), Some("GKE Metadata Server"), "{path}");
     }
 }
 
@@ -97,16 +92,8 @@ async fn serves_the_pod_identity_paths() {
     ];
     for (path, expected) in cases {
         let answer = get(&base, path).await.expect("answer");
-        assert_eq!(
-            (answer.status, answer.body.as_str()),
-            (200, expected),
-            "{path}"
-        );
-        assert_eq!(
-            answer.content_type.as_deref(),
-            Some("application/text"),
-            "{path}"
-        );
+        assert_eq!((answer.status, answer.body.as_str()), (200, expected), "{path}");
+        assert_eq!(answer.content_type.as_deref(), Some("application/text"), "{path}");
     }
     let recursive = get(
         &base,
@@ -157,17 +144,11 @@ async fn standard_token_has_googles_claims_and_verifies() {
     };
     let emulator = Emulator::start(config).await.expect("start");
     let audience = "sts.amazonaws.com";
-    let answer = get(
-        &emulator.base_url(),
-        &format!("{IDENTITY}?audience={audience}"),
-    )
-    .await
-    .expect("answer");
+    let answer = get(&emulator.base_url(), &format!("{IDENTITY}?audience={audience}"))
+        .await
+        .expect("answer");
     assert_eq!(answer.status, 200);
-    assert_eq!(
-        answer.content_type.as_deref(),
-        Some("text/html; charset=utf-8")
-    );
+    assert_eq!(answer.content_type.as_deref(), Some("text/html; charset=utf-8"));
     assert!(!answer.body.ends_with('\n'));
     let (header, claims) = verify(&answer.body, &emulator.jwks());
     assert_eq!(header["alg"], "RS256");
@@ -194,10 +175,7 @@ async fn full_format_adds_the_email() {
     let answer = get(&emulator.base_url(), &path).await.expect("answer");
     let (_, claims) = verify(&answer.body, &emulator.jwks());
     assert_eq!(claims["aud"], "https://example.com");
-    assert_eq!(
-        claims["email"],
-        "verifier@demo-project.iam.gserviceaccount.com"
-    );
+    assert_eq!(claims["email"], "verifier@demo-project.iam.gserviceaccount.com");
     assert_eq!(claims["email_verified"], true);
     assert_eq!(
         claims["exp"].as_u64().expect("exp") - claims["iat"].as_u64().expect("iat"),
@@ -252,20 +230,11 @@ fn blocking_emulator_serves_synchronous_callers() {
         .enable_all()
         .build()
         .expect("runtime");
-    let answer = runtime
-        .block_on(get(&format!("http://{host}"), EMAIL))
-        .expect("answer");
+    let answer = runtime.block_on(get(&format!("http://{host}"), EMAIL)).expect("answer");
     assert_eq!(answer.body, "verifier@demo-project.iam.gserviceaccount.com");
-    let token = runtime.block_on(get(
-        &format!("http://{host}"),
-        &format!("{IDENTITY}?audience=a"),
-    ));
+    let token = runtime.block_on(get(&format!("http://{host}"), &format!("{IDENTITY}?audience=a")));
     verify(&token.expect("answer").body, &emulator.jwks());
     assert_eq!(emulator.tokens_issued(), 1);
     drop(emulator);
-    assert!(
-        runtime
-            .block_on(get(&format!("http://{host}"), "/"))
-            .is_err()
-    );
+    assert!(runtime.block_on(get(&format!("http://{host}"), "/")).is_err());
 }

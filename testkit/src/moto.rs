@@ -20,16 +20,15 @@ impl Moto {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start moto_server ({e}): run `make venv` and put .venv/bin on PATH (make test does)"));
+            .unwrap_or_else(|e| {
+                panic!("cannot start moto_server ({e}): run `make venv` and put .venv/bin on PATH (make test does)")
+            });
         let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
         // moto prints " * Running on http://127.0.0.1:PORT" once it listens.
         let endpoint = lines
             .by_ref()
             .map_while(Result::ok)
-            .find_map(|line| {
-                line.split_once("Running on ")
-                    .map(|(_, url)| url.trim().to_owned())
-            })
+            .find_map(|line| line.split_once("Running on ").map(|(_, url)| url.trim().to_owned()))
             .expect("moto_server exited before listening");
         // Keep reading its request log so that the pipe never fills and blocks it.
         std::thread::spawn(move || lines.for_each(drop));
@@ -52,20 +51,12 @@ impl Moto {
             .send()
             .await
             .expect("moto answers reset-auth");
-        assert!(
-            response.status().is_success(),
-            "reset-auth: {}",
-            response.status()
-        );
+        assert!(response.status().is_success(), "reset-auth: {}", response.status());
     }
 
     /// Creates a bucket in `region` holding `keys`.
     pub async fn create_bucket(&self, region: &str, bucket: &str, keys: &[&str]) {
-        let mut create = self.signed(
-            self.http.put(format!("{}/{bucket}", self.endpoint)),
-            "s3",
-            region,
-        );
+        let mut create = self.signed(self.http.put(format!("{}/{bucket}", self.endpoint)), "s3", region);
         if region != "us-east-1" {
             create = create.body(format!(
                 "<CreateBucketConfiguration><LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>"
@@ -74,11 +65,7 @@ impl Moto {
         expect_ok(create, "CreateBucket").await;
         for key in keys {
             let put = self
-                .signed(
-                    self.http.put(format!("{}/{bucket}/{key}", self.endpoint)),
-                    "s3",
-                    region,
-                )
+                .signed(self.http.put(format!("{}/{bucket}/{key}", self.endpoint)), "s3", region)
                 .body(format!("content of {key}"));
             expect_ok(put, "PutObject").await;
         }
@@ -115,11 +102,7 @@ impl Moto {
             .unwrap_or_default()
             .to_owned();
         let request = self
-            .signed(
-                self.http.post(format!("{}/", self.endpoint)),
-                "iam",
-                "us-east-1",
-            )
+            .signed(self.http.post(format!("{}/", self.endpoint)), "iam", "us-east-1")
             .header("Content-Type", "application/x-www-form-urlencoded")
             .body(body);
         expect_ok(request, params[0].1).await;
@@ -127,12 +110,7 @@ impl Moto {
 
     /// moto routes a request by the credential scope of its signature; with enforcement off
     /// it checks nothing else, so a well-formed header is enough for setup calls.
-    fn signed(
-        &self,
-        request: reqwest::RequestBuilder,
-        service: &str,
-        region: &str,
-    ) -> reqwest::RequestBuilder {
+    fn signed(&self, request: reqwest::RequestBuilder, service: &str, region: &str) -> reqwest::RequestBuilder {
         request.header(
             "Authorization",
             format!("AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0"),
@@ -141,10 +119,7 @@ impl Moto {
 }
 
 async fn expect_ok(request: reqwest::RequestBuilder, what: &str) {
-    let response = request
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let response = request.send().await.unwrap_or_else(|e| panic!("{what}: {e}"));
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
     assert!(status.is_success(), "{what} failed: {status} {body}");

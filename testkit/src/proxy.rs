@@ -92,9 +92,7 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Starts the proxy in front of `moto`, on the current tokio runtime.
     pub async fn start(moto: &Moto) -> FaultProxy {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a free port");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
         let addr = listener.local_addr().expect("bound address");
         let state = Arc::new(Mutex::new(State::default()));
         let upstream = Upstream {
@@ -105,9 +103,7 @@ impl FaultProxy {
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let (state, upstream) = (Arc::clone(&shared.0), Arc::clone(&shared.1));
-                let service = service_fn(move |request| {
-                    handle(Arc::clone(&state), Arc::clone(&upstream), request)
-                });
+                let service = service_fn(move |request| handle(Arc::clone(&state), Arc::clone(&upstream), request));
                 tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
             }
         });
@@ -120,11 +116,7 @@ impl FaultProxy {
     }
 
     pub fn inject(&self, operation: Operation, fault: Fault) {
-        self.state
-            .lock()
-            .expect("proxy state")
-            .faults
-            .insert(operation, fault);
+        self.state.lock().expect("proxy state").faults.insert(operation, fault);
     }
 
     /// Calls of `operation` seen so far, faulted or forwarded.
@@ -139,10 +131,7 @@ impl FaultProxy {
     }
 
     pub fn lift_enforcement_for_sts(&self) {
-        self.state
-            .lock()
-            .expect("proxy state")
-            .lift_enforcement_for_sts = true;
+        self.state.lock().expect("proxy state").lift_enforcement_for_sts = true;
     }
 }
 
@@ -214,18 +203,11 @@ async fn handle(
     Ok(response)
 }
 
-async fn forward(
-    upstream: &Upstream,
-    parts: hyper::http::request::Parts,
-    body: Bytes,
-) -> Response<Full<Bytes>> {
+async fn forward(upstream: &Upstream, parts: hyper::http::request::Parts, body: Bytes) -> Response<Full<Bytes>> {
     let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut request = upstream
         .http
-        .request(
-            parts.method,
-            format!("{}{path_and_query}", upstream.endpoint),
-        )
+        .request(parts.method, format!("{}{path_and_query}", upstream.endpoint))
         .body(body);
     // The Host header stays: with IAM enforcement on, moto checks the SigV4 signature over it.
     for (name, value) in &parts.headers {
@@ -240,15 +222,11 @@ async fn forward(
                 }
             }
             let bytes = answer.bytes().await.unwrap_or_default();
-            response
-                .body(Full::new(bytes))
-                .expect("valid forwarded response")
+            response.body(Full::new(bytes)).expect("valid forwarded response")
         }
         Err(e) => Response::builder()
             .status(502)
-            .body(Full::new(Bytes::from(format!(
-                "proxy: moto unreachable: {e}"
-            ))))
+            .body(Full::new(Bytes::from(format!("proxy: moto unreachable: {e}"))))
             .expect("valid 502"),
     }
 }

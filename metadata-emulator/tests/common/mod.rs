@@ -81,11 +81,7 @@ pub fn verify(token: &str, jwks: &Value) -> (Value, Value) {
     };
     let signed = format!("{}.{}", parts[0], parts[1]);
     public
-        .verify(
-            &RSA_PKCS1_2048_8192_SHA256,
-            signed.as_bytes(),
-            &decode(parts[2]),
-        )
+        .verify(&RSA_PKCS1_2048_8192_SHA256, signed.as_bytes(), &decode(parts[2]))
         .expect("the signature verifies against the JWKS");
     (header, claims)
 }
