@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use crate::cache::{self, CredentialCache, ProcessCredentials};
 use crate::error::{Failure, Stage, StageError};
 use crate::id_token::unix_now;
-use crate::metadata::{self, MetadataServer};
+use crate::metadata::MetadataServer;
 use crate::sdk;
 use crate::sts::{self, AssumedRole, RoleRequest};
 use crate::verify::{rfc3339, stage};
@@ -78,13 +78,9 @@ pub async fn run(settings: &Settings) -> Result<ProcessCredentials, Failure> {
 
 /// The identity and STS stages of `verify`, with the same retries and diagnosis.
 async fn assume_role(settings: &Settings, deadline: Instant) -> Result<AssumedRole, StageError> {
-    let identity = stage(Stage::GcpIdentity, deadline, settings.timeout, async {
-        let token = MetadataServer::new(&settings.metadata_host)
-            .identity_token(&settings.audience, deadline)
-            .await?;
-        metadata::check_token(&token, &settings.audience, None, unix_now())?;
-        Ok(token)
-    });
+    let metadata_server = MetadataServer::new(&settings.metadata_host);
+    let token = metadata_server.checked_token(&settings.audience, None, deadline);
+    let identity = stage(Stage::GcpIdentity, deadline, settings.timeout, token);
     let ((token, _), sdk_config) = tokio::join!(identity, sdk::load(&settings.region));
     let token = token?;
     stage(

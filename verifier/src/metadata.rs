@@ -42,6 +42,18 @@ impl MetadataServer {
         }
     }
 
+    /// An ID token for `audience` that passed the local checks ([`check_token`]).
+    pub async fn checked_token(
+        &self,
+        audience: &str,
+        expected_gsa: Option<&str>,
+        deadline: Instant,
+    ) -> Result<IdToken, StageError> {
+        let token = self.identity_token(audience, deadline).await?;
+        check_token(&token, audience, expected_gsa, unix_now())?;
+        Ok(token)
+    }
+
     /// Fetches an ID token for `audience`, retrying connection failures and 5xx answers with
     /// backoff until `deadline`; a definite answer (4xx) is diagnosed at once.
     pub async fn identity_token(&self, audience: &str, deadline: Instant) -> Result<IdToken, StageError> {

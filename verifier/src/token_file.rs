@@ -10,9 +10,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::time::Instant;
 
-use crate::error::{Failure, InputError, StageError};
+use crate::error::{Failure, InputError};
 use crate::id_token::{IdToken, unix_now};
-use crate::metadata::{self, MetadataServer};
+use crate::metadata::MetadataServer;
 use crate::secret_file;
 
 /// Owner and group may read (the app container may run as another user in the pod's fsGroup).
@@ -62,7 +62,9 @@ pub async fn run(settings: &Settings) -> Result<(), Failure> {
     let mut shutdown =
         Shutdown::listen().map_err(|e| Failure::Unexpected(format!("cannot listen for signals: {e}")))?;
     let server = MetadataServer::new(&settings.metadata_host);
-    let mut token = fetch(&server, &settings.audience, Instant::now() + settings.timeout).await?;
+    let mut token = server
+        .checked_token(&settings.audience, None, Instant::now() + settings.timeout)
+        .await?;
     write(&settings.path, &token)?;
     if settings.once {
         return Ok(());
@@ -89,7 +91,10 @@ async fn refresh(server: &MetadataServer, settings: &Settings, current: &IdToken
     let attempts = async {
         let mut pause = Duration::from_secs(1);
         loop {
-            match fetch(server, &settings.audience, Instant::now() + settings.timeout).await {
+            match server
+                .checked_token(&settings.audience, None, Instant::now() + settings.timeout)
+                .await
+            {
                 Ok(token) => return token,
                 Err(e) => tracing::warn!(code = %e.code, "token refresh failed, will retry: {}", e.message),
             }
@@ -108,12 +113,6 @@ async fn refresh(server: &MetadataServer, settings: &Settings, current: &IdToken
         }
     };
     write(&settings.path, &token)?;
-    Ok(token)
-}
-
-async fn fetch(server: &MetadataServer, audience: &str, deadline: Instant) -> Result<IdToken, StageError> {
-    let token = server.identity_token(audience, deadline).await?;
-    metadata::check_token(&token, audience, None, unix_now())?;
     Ok(token)
 }
 

@@ -32,18 +32,9 @@ pub async fn run(settings: &Settings) -> Report {
     let mut report = Report::new();
 
     // Loading the SDK's configuration reads files; do it while the metadata server answers.
-    let identity = stage(Stage::GcpIdentity, deadline, settings.timeout, async {
-        let token = MetadataServer::new(&settings.metadata_host)
-            .identity_token(&settings.audience, deadline)
-            .await?;
-        metadata::check_token(
-            &token,
-            &settings.audience,
-            settings.expected_gsa.as_deref(),
-            crate::id_token::unix_now(),
-        )?;
-        Ok(token)
-    });
+    let metadata_server = MetadataServer::new(&settings.metadata_host);
+    let token = metadata_server.checked_token(&settings.audience, settings.expected_gsa.as_deref(), deadline);
+    let identity = stage(Stage::GcpIdentity, deadline, settings.timeout, token);
     let ((identity, elapsed), sdk_config) = tokio::join!(identity, sdk::load(&settings.region));
     let token = match identity {
         Ok(token) => token,

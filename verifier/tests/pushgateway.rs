@@ -30,14 +30,16 @@ impl Pushgateway {
                     "cannot start prometheus-pushgateway ({e}): apt-get install prometheus-pushgateway (.ci/run does)"
                 )
             });
-        let url = format!("http://127.0.0.1:{port}");
+        // Owned by the handle at once, so that it is killed even if it never becomes ready.
+        let gateway = Pushgateway {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
         // Readiness: its /-/ready endpoint answers once it listens (bounded wait).
         for _ in 0..200 {
-            if reqwest::get(format!("{url}/-/ready"))
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return Pushgateway { child, url };
+            let ready = reqwest::get(format!("{}/-/ready", gateway.url)).await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                return gateway;
             }
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
