@@ -7,9 +7,10 @@ use std::fmt;
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::prelude::*;
 use tracing_subscriber::registry::LookupSpan;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -21,13 +22,19 @@ pub enum LogFormat {
 /// `level` applies to this program's own logs. Dependencies stay at `warn`: the SDK's
 /// debug logs describe requests, and a request to STS carries the ID token.
 pub fn init(format: LogFormat, level: tracing::level_filters::LevelFilter) {
-    let filter = EnvFilter::new(format!("warn,gke_aws_verifier={level}"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    // `Targets` rather than `EnvFilter`: no regex engine in the binary, and RUST_LOG cannot
+    // turn on the SDK's request logs by accident.
+    let filter = Targets::new()
+        .with_default(tracing::Level::WARN)
+        .with_target("gke_aws_verifier", level);
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     match format {
-        LogFormat::Text => builder.with_target(false).with_ansi(false).init(),
-        LogFormat::Json => builder.event_format(CloudLogging).init(),
+        LogFormat::Text => tracing_subscriber::registry()
+            .with(layer.with_target(false).with_ansi(false).with_filter(filter))
+            .init(),
+        LogFormat::Json => tracing_subscriber::registry()
+            .with(layer.event_format(CloudLogging).with_filter(filter))
+            .init(),
     }
 }
 
