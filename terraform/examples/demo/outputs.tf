@@ -1,0 +1,19 @@
+output "role_arn" {
+  description = "ARN of the role the demo workload assumes."
+  value       = module.reader.role_arn
+}
+
+output "bucket" {
+  description = "Name of the bucket the role may read."
+  value       = aws_s3_bucket.this.id
+}
+
+output "other_bucket" {
+  description = "Name of the bucket the role may not read."
+  value       = aws_s3_bucket.other.id
+}
+
+output "object_count" {
+  description = "Number of objects in the demo bucket."
+  value       = length(aws_s3_object.this)
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Tests scripts/demo.sh (make demo): a full run passes, shows the expected failure and
+# leaves nothing running; an interrupted run (SIGINT, SIGTERM) cleans up too. Processes
+# are tracked through DEMO_PIDFILE, so other tests' moto or emulators don't confuse it.
+# Called by `make test-demo` from the repo root with the venv's bin on PATH.
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+WORK=$(mktemp -d)
+BG=
+cleanup() {
+  # Only if a check failed midway: stop the demo we started and whatever it left.
+  if [[ -n "$BG" ]]; then kill -TERM "$BG" 2>/dev/null || true; wait "$BG" 2>/dev/null || true; fi
+  for f in "$WORK"/*.pids; do
+    if [[ -f "$f" ]]; then xargs -r kill -KILL <"$f" 2>/dev/null || true; fi
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+step() { printf '\n==> %s\n' "$*"; }
+die() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+
+# Every PID in FILE is gone (bounded: 10 s, for the kernel to reap them).
+assert_gone() {
+  local file=$1 pid alive
+  [[ -s "$file" ]] || die "the demo recorded no PIDs in $file"
+  for _ in $(seq 100); do
+    alive=
+    while read -r pid; do kill -0 "$pid" 2>/dev/null && alive+=" $pid"; done <"$file"
+    [[ -z "$alive" ]] && { echo "ok: no demo process left ($(tr '\n' ' ' <"$file"))"; return; }
+    sleep 0.1
+  done
+  alive=${alive# }
+  ps -o pid,args -p "${alive// /,}" >&2 || true
+  die "demo processes still running:$alive"
+}
+
+assert_contains() {
+  grep -qF -- "$2" "$1" || { cat "$1"; die "output lacks: $2"; }
+}
+
+step "1. scripts/demo.sh passes and leaves nothing running"
+rc=0
+DEMO_PIDFILE=$WORK/full.pids scripts/demo.sh >"$WORK/full.out" 2>&1 || rc=$?
+[[ $rc -eq 0 ]] || { cat "$WORK/full.out"; die "demo exited $rc"; }
+for text in '==> [2/7] started moto' 'PASS: keyless chain proven on emulators' \
+  'PASS s3' 'credential_process served the AWS CLI' 'EXPECTED FAILURE' 'EXPECTED: exit 3' \
+  '==> teardown'; do
+  assert_contains "$WORK/full.out" "$text"
+done
+grep -q '^FAIL:' "$WORK/full.out" && { cat "$WORK/full.out"; die "a FAIL line in a passing run"; }
+[[ $(wc -l <"$WORK/full.pids") -eq 2 ]] || die "expected 2 PIDs (moto, emulator), got: $(cat "$WORK/full.pids")"
+assert_gone "$WORK/full.pids"
+echo "ok: exit 0, PASS summary, EXPECTED failure section"
+
+# Interrupted once both peers run (moto alone for SIGINT): teardown must still happen.
+interrupt() {
+  local n=$1 signal=$2 after=$3 out=$WORK/$2.out pids=$WORK/$2.pids rc=0
+  step "$n. $signal after '$after': the demo tears down"
+  # Job control on: a non-interactive shell's background jobs ignore SIGINT otherwise,
+  # and a script cannot trap a signal ignored on entry.
+  set -m
+  DEMO_PIDFILE=$pids scripts/demo.sh >"$out" 2>&1 &
+  BG=$!
+  set +m
+  for _ in $(seq 600); do  # bounded: 60 s (a cargo freshness check comes first)
+    grep -qF -- "$after" "$out" && break
+    kill -0 "$BG" 2>/dev/null || { cat "$out"; die "demo exited before '$after'"; }
+    sleep 0.1
+  done
+  grep -qF -- "$after" "$out" || { cat "$out"; die "no '$after' within 60 s"; }
+  kill -"$signal" "$BG"
+  wait "$BG" || rc=$?
+  BG=
+  [[ $rc -ne 0 ]] || die "interrupted demo exited 0"
+  assert_contains "$out" '==> teardown'
+  assert_contains "$out" 'FAIL: demo did not complete'
+  assert_gone "$pids"
+  echo "ok: exit $rc, teardown ran"
+}
+interrupt 2 INT '==> [2/7] started moto'
+interrupt 3 TERM '==> [3/7] started the GKE metadata emulator'
+
+printf '\ndemo checks: all passed\n'
