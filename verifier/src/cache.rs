@@ -69,26 +69,21 @@ pub struct CredentialCache {
 }
 
 impl CredentialCache {
-    /// Opens (creating, owner-only) the cache folder, and checks that it is usable.
+    /// Opens (creating, owner-only) the cache folder. Cheap: it runs on every AWS CLI call.
     pub fn open(folder: &Path) -> Result<Self, InputError> {
-        let unusable = |e: io::Error| {
-            InputError::new(
-                "--cache-dir",
-                format!(
-                    "{} is not a usable cache folder ({e}); point --cache-dir or XDG_CACHE_HOME at a writable folder (in a pod, an emptyDir)",
-                    folder.display()
-                ),
-            )
-        };
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(folder)
-            .map_err(unusable)?;
-        secret_file::check_writable_folder(folder).map_err(unusable)?;
+            .map_err(|e| unusable(folder, e))?;
         Ok(Self {
             folder: folder.to_owned(),
         })
+    }
+
+    /// Checks that a refresh could be stored, before the refresh makes any network call.
+    pub fn check_writable(&self) -> Result<(), InputError> {
+        secret_file::check_writable_folder(&self.folder).map_err(|e| unusable(&self.folder, e))
     }
 
     /// Cached credentials for `key` that are still fresh at `now`. A missing, stale or
@@ -164,6 +159,16 @@ impl CredentialCache {
             .collect();
         self.folder.join(format!("{role}-{:016x}.json", hasher.finish()))
     }
+}
+
+fn unusable(folder: &Path, e: io::Error) -> InputError {
+    InputError::new(
+        "--cache-dir",
+        format!(
+            "{} is not a usable cache folder ({e}); point --cache-dir or XDG_CACHE_HOME at a writable folder (in a pod, an emptyDir)",
+            folder.display()
+        ),
+    )
 }
 
 /// What a set of credentials was issued for: the same inputs get the same cache entry.
