@@ -15,8 +15,18 @@ impl Moto {
     /// Starts moto on a free port and returns once it listens. Fails the test, rather than
     /// skipping it, when `moto_server` is not on PATH.
     pub fn start() -> Moto {
+        Self::start_with(&[])
+    }
+
+    /// Starts moto serving HTTPS with this certificate and key (PEM files).
+    pub fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> Moto {
+        Self::start_with(&["-c".as_ref(), cert.as_os_str(), "-k".as_ref(), key.as_os_str()])
+    }
+
+    fn start_with(extra: &[&std::ffi::OsStr]) -> Moto {
         let mut child = Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", "0"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

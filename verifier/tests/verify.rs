@@ -465,3 +465,71 @@ async fn answers_slowed_past_the_deadline_end_in_a_timeout_of_the_slow_stage() {
     chain.proxy.inject(Operation::AssumeRoleWithWebIdentity, slow_sts);
     chain.verify(&["--timeout", "1s"]).await.expect_failure(4, "Timeout");
 }
+
+/// Production talks HTTPS to STS and S3: moto over TLS with a certificate of our own, trusted
+/// through `SSL_CERT_FILE` as the verifier's CA bundle, and distrusted without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_endpoints_are_trusted_through_the_ca_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let (ca, cert, key) = (path("ca.pem"), path("cert.pem"), path("key.pem"));
+    std::fs::write(
+        path("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    // A CA of our own, and a certificate for 127.0.0.1 signed by it.
+    for args in [
+        "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test-ca -keyout ca.key -out ca.pem",
+        "req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout key.pem -out leaf.csr",
+        "x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile leaf.ext -out cert.pem",
+    ] {
+        let openssl = std::process::Command::new("openssl")
+            .args(args.split(' '))
+            .current_dir(dir.path())
+            .output()
+            .expect("openssl runs");
+        assert!(
+            openssl.status.success(),
+            "openssl {args}: {}",
+            String::from_utf8_lossy(&openssl.stderr)
+        );
+    }
+    let moto = testkit::Moto::start_tls(&cert, &key);
+    let emulator = Emulator::start(Config::default()).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let verify = |ca_bundle: Option<&std::path::Path>| {
+        let args = [
+            "verify",
+            "--format",
+            "json",
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/tls-reader",
+            "--region",
+            "us-east-1",
+            "--bucket",
+            "tls-data",
+            "--timeout",
+            "5s",
+        ];
+        let mut command = isolated_command(&args, home.path());
+        command
+            .env("GCE_METADATA_HOST", emulator.host())
+            .env("AWS_ENDPOINT_URL", &moto.endpoint);
+        if let Some(bundle) = ca_bundle {
+            command.env("SSL_CERT_FILE", bundle);
+        }
+        Run::of(command)
+    };
+    // Trusted: STS answers over TLS, and so does S3 (with moto's real "no such bucket").
+    verify(Some(&ca)).await.expect_failure(5, "NoSuchBucket");
+    let error = verify(None).await.expect_failure(4, "StsUnreachable");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("certificate"),
+        "{error}"
+    );
+}
