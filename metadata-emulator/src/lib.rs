@@ -21,6 +21,7 @@
 mod blocking;
 mod config;
 mod control;
+mod der;
 mod messages;
 mod metadata;
 mod server;

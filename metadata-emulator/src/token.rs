@@ -10,6 +10,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 
+use crate::der;
+
 /// The issuer of ID tokens minted for service accounts.
 pub const ISSUER: &str = "https://accounts.google.com";
 
@@ -153,50 +155,6 @@ fn encode_json<T: Serialize>(value: &T) -> std::io::Result<String> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Just enough DER to read the two INTEGERs of a PKCS#1 `RSAPublicKey`
-/// (RFC 8017 A.1.1), which is how aws-lc-rs hands out the public key.
-mod der {
-    use std::io::{Error, Result};
-
-    /// `(modulus, exponent)`, big-endian without leading zeros.
-    pub fn rsa_public_key(der: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
-        let (body, _) = element(der, 0x30)?;
-        let (n, rest) = element(body, 0x02)?;
-        let (e, _) = element(rest, 0x02)?;
-        Ok((strip_zeros(n), strip_zeros(e)))
-    }
-
-    /// Splits one tag-length-value element off `input`: `(value, rest)`.
-    fn element(input: &[u8], tag: u8) -> Result<(&[u8], &[u8])> {
-        let bad = || Error::other("malformed RSA public key DER");
-        let (&found, input) = input.split_first().ok_or_else(bad)?;
-        let (&first, mut input) = input.split_first().ok_or_else(bad)?;
-        if found != tag {
-            return Err(bad());
-        }
-        let len = if first < 0x80 {
-            usize::from(first)
-        } else {
-            let count = usize::from(first & 0x7f);
-            if count == 0 || count > 4 || input.len() < count {
-                return Err(bad());
-            }
-            let (digits, rest) = input.split_at(count);
-            input = rest;
-            digits.iter().fold(0, |len, &d| len << 8 | usize::from(d))
-        };
-        if input.len() < len {
-            return Err(bad());
-        }
-        Ok(input.split_at(len))
-    }
-
-    fn strip_zeros(integer: &[u8]) -> Vec<u8> {
-        let start = integer.iter().take_while(|&&b| b == 0).count();
-        integer[start..].to_vec()
-    }
 }
 
 #[cfg(test)]
