@@ -12,7 +12,7 @@ KUBE_CONTEXT ?=
 IMAGE ?=
 PLATFORMS ?= linux/amd64
 
-.PHONY: help venv build release lint test test-rust test-terraform test-k8s test-demo \
+.PHONY: help venv build release lint test test-rust test-terraform test-k8s test-demo test-supply-chain test-fuzz fuzz \
         demo bench plan apply destroy k8s-config verify smoke image
 
 help: ## List the targets
@@ -23,7 +23,7 @@ help: ## List the targets
 demo: venv release ## Run the whole chain locally on emulators (moto, metadata emulator)
 	scripts/demo.sh
 
-test: venv lint test-rust test-terraform test-k8s test-demo ## Every check: Rust, Terraform, Kubernetes, demo
+test: venv lint test-rust test-terraform test-k8s test-demo test-supply-chain test-fuzz ## Every check: Rust, Terraform, Kubernetes, demo, supply chain, fuzz smoke
 	@echo "==> all checks passed"
 
 bench: venv release ## Benchmark against today's Python credential_process pipeline
@@ -65,6 +65,11 @@ image: ## Build and push the verifier image (IMAGE=REGISTRY/gke-aws-verifier:TAG
 	@echo "==> pushed $(IMAGE) digest $$(python3 -c 'import json; print(json.load(open(".cache/image-metadata.json"))["containerimage.digest"])')"
 	@echo "    pin it: make k8s-config IMAGE=<repository>@<digest>"
 
+FUZZ_SECONDS ?= 60
+fuzz: ## Fuzz each parser for FUZZ_SECONDS (default 60) each, with AddressSanitizer
+	@echo "==> cargo fuzz, $(FUZZ_SECONDS) s per target"
+	tests/supply-chain/fuzz.sh $(FUZZ_SECONDS)
+
 ## --- Development ---------------------------------------------------------------------------
 
 venv: $(VENV)/.installed ## Python tools for tests, demo and benchmark (moto, aws CLI, checkov, ...)
@@ -102,3 +107,11 @@ test-k8s: venv ## kustomize builds, strict schema validation, checkov, hadolint,
 test-demo: venv release ## make demo passes and leaves nothing running
 	@echo "==> demo test"
 	tests/demo/run.sh
+
+test-supply-chain: ## cargo deny (licences, bans, sources; offline), lock files current
+	@echo "==> supply chain"
+	tests/supply-chain/deny.sh
+
+test-fuzz: ## Fuzz smoke: each target for 10 s (no sanitizer, for build time)
+	@echo "==> fuzz smoke"
+	FUZZ_SANITIZER=none tests/supply-chain/fuzz.sh 10

@@ -32,7 +32,9 @@ pub struct ProcessCredentials {
 
 impl fmt::Debug for ProcessCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let suffix = &self.access_key_id[self.access_key_id.len().saturating_sub(4)..];
+        // The last four characters (not bytes: a corrupt file may hold any UTF-8).
+        let id = &self.access_key_id;
+        let suffix = id.char_indices().rev().nth(3).map_or(id.as_str(), |(i, _)| &id[i..]);
         f.debug_struct("ProcessCredentials")
             .field("access_key_id", &format!("...{suffix}"))
             .field("expiration", &self.expiration)
@@ -238,6 +240,16 @@ mod tests {
             fs::write(cache.entry_path(&key), corrupt).unwrap();
             assert_eq!(cache.read_fresh(&key, 0).unwrap(), None);
         }
+    }
+
+    #[test]
+    fn debug_of_a_non_ascii_key_id_does_not_panic() {
+        // Found by the cache_entry fuzz target.
+        let credentials = ProcessCredentials {
+            access_key_id: "ASIAEXAMPLE€123".into(),
+            ..credentials()
+        };
+        assert!(format!("{credentials:?}").contains("...€123"));
     }
 
     #[test]

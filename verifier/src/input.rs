@@ -45,6 +45,9 @@ impl RoleArn {
         if role_name.is_empty() || role_name.len() > 64 || !role_name.chars().all(name_ok) {
             return Err(bad("has an invalid role name (1-64 characters of [A-Za-z0-9+=,.@_-])"));
         }
+        if !path_and_name.chars().all(|c| name_ok(c) || c == '/') {
+            return Err(bad("has an invalid role path (characters of [A-Za-z0-9+=,.@_-/])"));
+        }
         Ok(Self {
             arn: value.to_owned(),
             partition: partition.to_owned(),
@@ -208,6 +211,7 @@ mod tests {
             ("user", "arn:aws:iam::123456789012:user/alice"),
             ("assumed role", "arn:aws:sts::123456789012:assumed-role/reader/s"),
             ("bad name", "arn:aws:iam::123456789012:role/has space"),
+            ("bad path", "arn:aws:iam::123456789012:role/has space/reader"),
             ("no name", "arn:aws:iam::123456789012:role/"),
             ("unknown partition", "arn:gcp:iam::123456789012:role/reader"),
         ] {
