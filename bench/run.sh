@@ -7,6 +7,8 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
+# shellcheck source=scripts/lib/peers.sh
+source scripts/lib/peers.sh
 export PATH="$repo/${VENV:-.venv}/bin:$PATH"
 
 verifier="$repo/target/release/gke-aws-verifier"
@@ -17,35 +19,18 @@ done
 command -v moto_server >/dev/null || { echo "bench: moto_server is not on PATH; run make venv" >&2; exit 1; }
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/gke-aws-bench.XXXXXX")"
-pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  peers_stop
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Waits (up to 30 s) for a line matching $2 in file $1 and prints its port.
-wait_for_port() {
-  local file=$1 pattern=$2 what=$3 port=""
-  for _ in $(seq 300); do
-    port="$(grep -oE "$pattern" "$file" 2>/dev/null | head -1 | grep -oE '[0-9]+$' || true)"
-    [[ -n "$port" ]] && { echo "$port"; return; }
-    sleep 0.1
-  done
-  echo "bench: $what did not start; its log:" >&2
-  cat "$file" >&2
-  exit 1
-}
-
 echo "==> starting moto and the metadata emulator" >&2
-moto_server -H 127.0.0.1 -p 0 >"$work/moto.log" 2>&1 &
-pids+=($!)
-"$emulator" --listen 127.0.0.1:0 >"$work/emulator.out" 2>"$work/emulator.log" &
-pids+=($!)
-moto_port="$(wait_for_port "$work/moto.log" 'Running on http://127\.0\.0\.1:[0-9]+' moto)"
-metadata_port="$(wait_for_port "$work/emulator.out" 'listening on 127\.0\.0\.1:[0-9]+' 'the metadata emulator')"
+peer_start "$work/moto.log" moto_server -H 127.0.0.1 -p 0
+moto_port="$(peer_port "$work/moto.log" moto "Running on http://")"
+peer_start "$work/emulator.log" "$emulator" --listen 127.0.0.1:0
+metadata_port="$(peer_port "$work/emulator.log" 'the metadata emulator' "listening on ")"
 
 export BENCH_MOTO="http://127.0.0.1:$moto_port"
 export BENCH_METADATA_HOST="127.0.0.1:$metadata_port"

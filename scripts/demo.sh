@@ -9,8 +9,9 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# shellcheck source=scripts/lib/peers.sh
+source scripts/lib/peers.sh
 BIN=$ROOT/target/release
-MIRROR=/opt/tf-plugins
 GSA_EMAIL=verifier@demo-project.iam.gserviceaccount.com
 UNIQUE_ID=112233445566778899001
 REGION=us-east-1
@@ -22,22 +23,16 @@ indent() { sed 's/^/    /'; }
 
 # --- teardown: runs on success, on a failed step and on Ctrl-C / SIGTERM -------------
 WORK=
-PIDS=()
 # The user's stdout/stderr: a signal may run the trap while a step's output is redirected.
 exec 3>&1 4>&2
 cleanup() {
-  local rc=$? pid
+  local rc=$?
   trap - EXIT INT TERM
   exec 1>&3 2>&4
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    # Bounded: a process that ignores SIGTERM for 5 s gets SIGKILL.
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
+  local stopped=${#PEER_PIDS[@]}
+  peers_stop
   [[ -n "$WORK" ]] && rm -rf "$WORK"
-  printf '==> teardown: stopped %s process(es), removed the temp dir\n' "${#PIDS[@]}"
+  printf '==> teardown: stopped %s process(es), removed the temp dir\n' "$stopped"
   if [[ $rc -ne 0 ]]; then printf 'FAIL: demo did not complete (exit %s)\n' "$rc" >&2; fi
   exit "$rc"
 }
@@ -45,23 +40,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Starts "$@" in the background with stdout and stderr in LOG, remembers its PID.
+# Starts a peer (scripts/lib/peers.sh) and records its PID for the tests.
 start() {
-  local log=$1; shift
-  "$@" >"$log" 2>&1 3>&- 4>&- &
-  PIDS+=("$!")
-  if [[ -n "${DEMO_PIDFILE:-}" ]]; then echo "$!" >>"$DEMO_PIDFILE"; fi
-}
-
-# Prints PORT once LOG has a line "PREFIX127.0.0.1:PORT" (bounded: 30 s).
-await_port() {
-  local log=$1 what=$2 pid=${PIDS[-1]} re="${3}127\.0\.0\.1:([0-9]+)"
-  for _ in $(seq 300); do
-    if [[ $(<"$log") =~ $re ]]; then echo "${BASH_REMATCH[1]}"; return; fi
-    kill -0 "$pid" 2>/dev/null || { indent <"$log" >&2; fail "$what exited before it was ready"; }
-    sleep 0.1
-  done
-  indent <"$log" >&2; fail "$what did not report its port within 30 s"
+  peer_start "$@"
+  if [[ -n "${DEMO_PIDFILE:-}" ]]; then echo "${PEER_PIDS[-1]}" >>"$DEMO_PIDFILE"; fi
 }
 
 # --- the steps -------------------------------------------------------------------------
@@ -83,30 +65,24 @@ check_setup() {
     AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE AWS_ENDPOINT_URL_STS AWS_ENDPOINT_URL_S3 "${!VERIFY_@}"
   export AWS_CONFIG_FILE=$WORK/aws-config AWS_SHARED_CREDENTIALS_FILE=$WORK/credentials
   : >"$AWS_CONFIG_FILE"; : >"$AWS_SHARED_CREDENTIALS_FILE"
-  # Providers from the local mirror when there is one, else from the registry.
-  if [[ -d "$MIRROR" ]]; then
-    printf 'provider_installation {\n  filesystem_mirror {\n    path    = "%s"\n    include = ["registry.terraform.io/*/*"]\n  }\n}\n' \
-      "$MIRROR" >"$WORK/cli.tfrc"
-  else
-    printf 'provider_installation {\n  direct {}\n}\n' >"$WORK/cli.tfrc"
-  fi
+  terraform_cli_config "$WORK/cli.tfrc"
   export TF_CLI_CONFIG_FILE=$WORK/cli.tfrc TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
   echo "    tools ok, binaries in target/release, temp dir $WORK"
 }
 
 start_moto() {
   start "$WORK/moto.log" moto_server -H 127.0.0.1 -p 0
-  MOTO_PORT=$(await_port "$WORK/moto.log" moto_server "Running on http://")
+  MOTO_PORT=$(peer_port "$WORK/moto.log" moto_server "Running on http://")
   export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT
-  step 2 "started moto (IAM, STS, S3) on 127.0.0.1:$MOTO_PORT, pid ${PIDS[-1]}"
+  step 2 "started moto (IAM, STS, S3) on 127.0.0.1:$MOTO_PORT, pid ${PEER_PIDS[-1]}"
 }
 
 start_emulator() {
   start "$WORK/emulator.log" "$BIN/gke-metadata-emulator" --listen 127.0.0.1:0 \
     --gsa-email "$GSA_EMAIL" --unique-id "$UNIQUE_ID" --project-id demo-project
-  EMU_PORT=$(await_port "$WORK/emulator.log" gke-metadata-emulator "listening on ")
+  EMU_PORT=$(peer_port "$WORK/emulator.log" gke-metadata-emulator "listening on ")
   export GCE_METADATA_HOST=127.0.0.1:$EMU_PORT
-  step 3 "started the GKE metadata emulator on 127.0.0.1:$EMU_PORT, pid ${PIDS[-1]} (GSA $GSA_EMAIL)"
+  step 3 "started the GKE metadata emulator on 127.0.0.1:$EMU_PORT, pid ${PEER_PIDS[-1]} (GSA $GSA_EMAIL)"
 }
 
 apply_terraform() {

@@ -52,16 +52,10 @@ impl Moto {
     /// Turns moto's IAM enforcement on (`true`) or off: with it on, every signed request is
     /// checked against the caller's IAM policies.
     pub async fn enforce_iam(&self, on: bool) {
-        let count = if on { "0" } else { "inf" };
-        let url = format!("{}/moto-api/reset-auth", self.endpoint);
-        let response = self
-            .http
-            .post(url)
-            .body(count)
-            .send()
+        let status = reset_auth(&self.http, &self.endpoint, on)
             .await
             .expect("moto answers reset-auth");
-        assert!(response.status().is_success(), "reset-auth: {}", response.status());
+        assert!(status.is_success(), "reset-auth: {status}");
     }
 
     /// Creates a bucket in `region` holding `keys`.
@@ -126,6 +120,22 @@ impl Moto {
             format!("AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0"),
         )
     }
+}
+
+/// moto's switch for IAM enforcement: `POST /moto-api/reset-auth` with the number of
+/// requests to let through unchecked (0: enforce from now on; inf: never).
+pub(crate) async fn reset_auth(
+    http: &reqwest::Client,
+    endpoint: &str,
+    on: bool,
+) -> reqwest::Result<reqwest::StatusCode> {
+    let count = if on { "0" } else { "inf" };
+    let response = http
+        .post(format!("{endpoint}/moto-api/reset-auth"))
+        .body(count)
+        .send()
+        .await?;
+    Ok(response.status())
 }
 
 async fn expect_ok(request: reqwest::RequestBuilder, what: &str) {

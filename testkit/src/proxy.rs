@@ -17,7 +17,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::moto::Moto;
+use crate::moto::{self, Moto};
 
 /// The calls the proxy tells apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -194,11 +194,12 @@ async fn handle(
             .expect("valid fault response"));
     }
     if lift {
-        set_enforcement(&upstream, false).await;
+        // A failure shows as moto's own answer to the forwarded call.
+        let _ = moto::reset_auth(&upstream.http, &upstream.endpoint, false).await;
     }
     let response = forward(&upstream, parts, body).await;
     if lift {
-        set_enforcement(&upstream, true).await;
+        let _ = moto::reset_auth(&upstream.http, &upstream.endpoint, true).await;
     }
     Ok(response)
 }
@@ -229,14 +230,4 @@ async fn forward(upstream: &Upstream, parts: hyper::http::request::Parts, body: 
             .body(Full::new(Bytes::from(format!("proxy: moto unreachable: {e}"))))
             .expect("valid 502"),
     }
-}
-
-async fn set_enforcement(upstream: &Upstream, on: bool) {
-    let count = if on { "0" } else { "inf" };
-    let _ = upstream
-        .http
-        .post(format!("{}/moto-api/reset-auth", upstream.endpoint))
-        .body(count)
-        .send()
-        .await;
 }

@@ -5,9 +5,11 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/lib/peers.sh
+source scripts/lib/peers.sh
 HERE=tests/terraform
 TF_DIR=terraform
-MIRROR=/opt/tf-plugins
+MIRROR=${TF_PROVIDER_MIRROR:-/opt/tf-plugins}
 
 step() { printf '\n==> %s\n' "$*"; }
 die() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
@@ -17,28 +19,14 @@ for tool in terraform python moto_server checkov; do
 done
 
 WORK=$(mktemp -d)
-MOTO_PID=
 cleanup() {
-  if [[ -n "$MOTO_PID" ]]; then kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; fi
+  peers_stop
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-# Providers come from the offline mirror when there is one, else from the registry.
-if [[ -d "$MIRROR" ]]; then
-  cat >"$WORK/cli.tfrc" <<CFG
-provider_installation {
-  filesystem_mirror {
-    path    = "$MIRROR"
-    include = ["registry.terraform.io/*/*"]
-  }
-}
-CFG
-  echo "providers: filesystem mirror $MIRROR"
-else
-  printf 'provider_installation {\n  direct {}\n}\n' >"$WORK/cli.tfrc"
-  echo "providers: registry (no $MIRROR)"
-fi
+terraform_cli_config "$WORK/cli.tfrc"
+if [[ -d "$MIRROR" ]]; then echo "providers: filesystem mirror $MIRROR"; else echo "providers: registry (no $MIRROR)"; fi
 export TF_CLI_CONFIG_FILE="$WORK/cli.tfrc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
 # One copy of each provider for all the inits below.
 export TF_PLUGIN_CACHE_DIR="$WORK/plugin-cache"
@@ -75,18 +63,11 @@ done < <(find "$TF_DIR" -name '*.tf' -not -path '*/.terraform/*' -printf '%h\n' 
 [[ $validated -gt 0 ]] || die "no configuration validated"
 
 step "3. terraform test, modules/aws-federated-role (plan assertions, validations, apply on moto)"
-MOTO_PORT=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
-MOTO_PID=$!
-for _ in $(seq 300); do  # readiness by polling, up to 30 s
-  python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$MOTO_PORT/moto-api/', timeout=1)" 2>/dev/null && break
-  kill -0 "$MOTO_PID" 2>/dev/null || { cat "$WORK/moto.log"; die "moto_server exited"; }
-  sleep 0.1
-done
-python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$MOTO_PORT/moto-api/', timeout=1)" || die "moto_server not ready"
+peer_start "$WORK/moto.log" moto_server -H 127.0.0.1 -p 0
+MOTO_PORT=$(peer_port "$WORK/moto.log" moto_server "Running on http://")
 echo "moto_server on 127.0.0.1:$MOTO_PORT"
 AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" terraform -chdir="$TF_DIR/modules/aws-federated-role" test -no-color
-kill "$MOTO_PID"; wait "$MOTO_PID" 2>/dev/null || true; MOTO_PID=
+peers_stop
 
 step "4. end to end on moto with IAM enforcement: assume the roles, prove S3 allow/deny"
 python "$HERE/test_e2e_moto.py"

@@ -13,7 +13,6 @@ use crate::id_token::unix_now;
 use crate::metadata::MetadataServer;
 use crate::sdk;
 use crate::sts::{self, AssumedRole, RoleRequest};
-use crate::verify::{rfc3339, stage};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -69,7 +68,7 @@ pub async fn run(settings: &Settings) -> Result<ProcessCredentials, Failure> {
         access_key_id: assumed.credentials.access_key_id().to_owned(),
         secret_access_key: assumed.credentials.secret_access_key().to_owned(),
         session_token: assumed.credentials.session_token().unwrap_or_default().to_owned(),
-        expiration: rfc3339(assumed.expiration),
+        expiration: assumed.expiration_rfc3339(),
     };
     if let Err(e) = cache.store(&key, expires_at, &credentials) {
         tracing::warn!(error = %e, "could not write the credential cache; the next call will ask STS again");
@@ -81,15 +80,15 @@ pub async fn run(settings: &Settings) -> Result<ProcessCredentials, Failure> {
 async fn assume_role(settings: &Settings, deadline: Instant) -> Result<AssumedRole, StageError> {
     let metadata_server = MetadataServer::new(&settings.metadata_host);
     let token = metadata_server.checked_token(&settings.audience, None, deadline);
-    let identity = stage(Stage::GcpIdentity, deadline, settings.timeout, token);
+    let identity = Stage::GcpIdentity.run(deadline, settings.timeout, token);
     let ((token, _), sdk_config) = tokio::join!(identity, sdk::load(&settings.region));
     let token = token?;
-    stage(
-        Stage::Sts,
-        deadline,
-        settings.timeout,
-        sts::assume_role(&sdk_config, &settings.role, &token),
-    )
-    .await
-    .0
+    Stage::Sts
+        .run(
+            deadline,
+            settings.timeout,
+            sts::assume_role(&sdk_config, &settings.role, &token),
+        )
+        .await
+        .0
 }

@@ -1,8 +1,12 @@
-//! What can go wrong, in the words the report and the exit code need.
+//! The stages of the chain, how one runs, and what can go wrong, in the words the report
+//! and the exit code need.
 
 use std::fmt;
+use std::future::Future;
+use std::time::Duration;
 
 use serde::Serialize;
+use tokio::time::Instant;
 
 use crate::exit_code::ExitCode;
 
@@ -22,6 +26,28 @@ impl Stage {
             Stage::Sts => "sts",
             Stage::S3 => "s3",
         }
+    }
+
+    /// Runs this stage's `work` until the run's `deadline`, logs the outcome, and returns it
+    /// with the time it took in milliseconds.
+    pub async fn run<T>(
+        self,
+        deadline: Instant,
+        timeout: Duration,
+        work: impl Future<Output = Result<T, StageError>>,
+    ) -> (Result<T, StageError>, u64) {
+        let started = Instant::now();
+        let result = tokio::time::timeout_at(deadline, work)
+            .await
+            .unwrap_or_else(|_| Err(StageError::timed_out(self, timeout)));
+        let elapsed = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(_) => tracing::info!(stage = self.name(), duration_ms = elapsed, "stage passed"),
+            Err(e) => {
+                tracing::error!(stage = self.name(), code = %e.code, duration_ms = elapsed, "stage failed: {}", e.message)
+            }
+        }
+        (result, elapsed)
     }
 
     pub fn exit_code(self) -> ExitCode {

@@ -45,13 +45,7 @@ async fn run_verify(args: VerifyArgs) -> ExitCode {
         Ok(settings) => {
             let report = verify::run(&settings).await;
             if let Some(url) = &args.pushgateway {
-                let pushed =
-                    pushgateway::push(url, &settings.role.role_arn.role_name, &settings.list.bucket, &report).await;
-                match pushed {
-                    Ok(()) => tracing::info!(pushgateway = %url, "metrics pushed"),
-                    // The exit code still carries the verdict; the alert on a stale last_run catches this.
-                    Err(e) => tracing::error!(pushgateway = %url, "could not push metrics: {e}"),
-                }
+                pushgateway::push_outcome(url, &settings, &report).await;
             }
             let code = report.exit_code();
             (report, code)

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::error::{Stage, StageError};
-use crate::id_token::{CLOCK_SKEW_LEEWAY_SECS, DecodeError, IdToken, unix_now};
+use crate::id_token::{CLOCK_SKEW_LEEWAY_SECS, IdToken, unix_now};
 
 const IDENTITY_PATH: &str = "/computeMetadata/v1/instance/service-accounts/default/identity";
 /// The first retry comes quickly: on a new pod the metadata server needs a few seconds.
@@ -173,11 +173,6 @@ pub fn check_token(token: &IdToken, audience: &str, expected_gsa: Option<&str>, 
     Ok(())
 }
 
-/// Seconds the token is still valid for, for the report.
-pub fn seconds_left(token: &IdToken) -> i64 {
-    token.claims.seconds_left(unix_now())
-}
-
 const UNREACHABLE_HINT: &str = "Cannot reach the GKE metadata server. Check that: the pod runs on GKE with Workload Identity \
 enabled on the cluster (gcloud container clusters update CLUSTER --workload-pool=PROJECT_ID.svc.id.goog); the node pool \
 runs the GKE metadata server (--workload-metadata=GKE_METADATA); the pod is not hostNetwork: true; a NetworkPolicy allows \
@@ -249,12 +244,6 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-impl From<DecodeError> for StageError {
-    fn from(e: DecodeError) -> Self {
-        StageError::new(Stage::GcpIdentity, "NotAToken", e.to_string(), NOT_A_TOKEN_HINT)
-    }
 }
 
 #[cfg(test)]

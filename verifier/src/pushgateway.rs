@@ -84,6 +84,15 @@ pub async fn push(url: &str, role: &str, bucket: &str, report: &Report) -> Resul
     }
 }
 
+/// Pushes a `verify` run's outcome and logs how that went. A failed push does not change
+/// the verdict: the exit code still carries it, and an alert on a stale `last_run` catches it.
+pub async fn push_outcome(url: &str, settings: &crate::verify::Settings, report: &Report) {
+    match push(url, &settings.role.role_arn.role_name, &settings.list.bucket, report).await {
+        Ok(()) => tracing::info!(pushgateway = %url, "metrics pushed"),
+        Err(e) => tracing::error!(pushgateway = %url, "could not push metrics: {e}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,10 @@
 //! credentials on the role. The call is unsigned; the token is the only proof of identity.
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_oidc_user-id.html>
 
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
 
 use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
@@ -29,6 +32,17 @@ pub struct AssumedRole {
     /// Redacted in `Debug`; only the credential helpers print them, on stdout.
     pub credentials: Credentials,
     pub expiration: SystemTime,
+}
+
+impl AssumedRole {
+    /// The credentials' expiry in RFC 3339, as AWS and `credential_process` write times.
+    pub fn expiration_rfc3339(&self) -> String {
+        let secs = self
+            .expiration
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        DateTime::from_secs(secs).fmt(Format::DateTime).unwrap_or_default()
+    }
 }
 
 pub async fn assume_role(

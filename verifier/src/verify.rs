@@ -1,15 +1,13 @@
 //! `verify`: runs the three stages in order, each bounded by the run's deadline, and
 //! reports what each learned or why it failed.
 
-use std::future::Future;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
-use aws_smithy_types::DateTime;
-use aws_smithy_types::date_time::Format;
 use tokio::time::Instant;
 
 use crate::error::{Stage, StageError};
-use crate::metadata::{self, MetadataServer};
+use crate::id_token::unix_now;
+use crate::metadata::MetadataServer;
 use crate::report::{Details, Report};
 use crate::s3::{self, ListRequest};
 use crate::sdk;
@@ -34,7 +32,7 @@ pub async fn run(settings: &Settings) -> Report {
     // Loading the SDK's configuration reads files; do it while the metadata server answers.
     let metadata_server = MetadataServer::new(&settings.metadata_host);
     let token = metadata_server.checked_token(&settings.audience, settings.expected_gsa.as_deref(), deadline);
-    let identity = stage(Stage::GcpIdentity, deadline, settings.timeout, token);
+    let identity = Stage::GcpIdentity.run(deadline, settings.timeout, token);
     let ((identity, elapsed), sdk_config) = tokio::join!(identity, sdk::load(&settings.region));
     let token = match identity {
         Ok(token) => token,
@@ -51,11 +49,11 @@ pub async fn run(settings: &Settings) -> Report {
             aud: claims.aud.clone(),
             iss: claims.iss.clone(),
             exp: claims.exp,
-            expires_in_s: metadata::seconds_left(&token),
+            expires_in_s: claims.seconds_left(unix_now()),
         },
     );
 
-    let (assumed, elapsed) = stage(
+    let (assumed, elapsed) = Stage::run(
         Stage::Sts,
         deadline,
         settings.timeout,
@@ -73,11 +71,11 @@ pub async fn run(settings: &Settings) -> Report {
             role_arn: settings.role.role_arn.to_string(),
             assumed_role_arn: assumed.arn.clone(),
             session_name: settings.role.session_name.clone(),
-            credential_expiration: rfc3339(assumed.expiration),
+            credential_expiration: assumed.expiration_rfc3339(),
         },
     );
 
-    let (listing, elapsed) = stage(
+    let (listing, elapsed) = Stage::run(
         Stage::S3,
         deadline,
         settings.timeout,
@@ -106,34 +104,7 @@ pub async fn run(settings: &Settings) -> Report {
     report
 }
 
-/// Runs one stage until the deadline, timing it.
-pub async fn stage<T>(
-    stage: Stage,
-    deadline: Instant,
-    timeout: Duration,
-    work: impl Future<Output = Result<T, StageError>>,
-) -> (Result<T, StageError>, u64) {
-    let started = Instant::now();
-    let result = tokio::time::timeout_at(deadline, work)
-        .await
-        .unwrap_or_else(|_| Err(StageError::timed_out(stage, timeout)));
-    let elapsed = started.elapsed().as_millis() as u64;
-    match &result {
-        Ok(_) => tracing::info!(stage = stage.name(), duration_ms = elapsed, "stage passed"),
-        Err(e) => {
-            tracing::error!(stage = stage.name(), code = %e.code, duration_ms = elapsed, "stage failed: {}", e.message)
-        }
-    }
-    (result, elapsed)
-}
-
 fn failed(mut report: Report, error: StageError, elapsed: u64) -> Report {
     report.failed(error, elapsed);
     report
-}
-
-/// RFC 3339, as AWS and `credential_process` write times.
-pub fn rfc3339(time: std::time::SystemTime) -> String {
-    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    DateTime::from_secs(secs).fmt(Format::DateTime).unwrap_or_default()
 }
