@@ -29,6 +29,8 @@ pub struct Config {
     pub not_ready_for: Duration,
     /// The faults in force at start; change them later with `set_faults`.
     pub faults: Faults,
+    /// The clock that dates the tokens.
+    pub clock: Clock,
 }
 
 impl Default for Config {
@@ -43,6 +45,7 @@ impl Default for Config {
             token_lifetime: Duration::from_secs(3600),
             not_ready_for: Duration::ZERO,
             faults: Faults::default(),
+            clock: Clock::System,
         }
     }
 }
@@ -53,6 +56,18 @@ impl Config {
     pub fn workload_pool(&self) -> String {
         format!("{}.svc.id.goog", self.project_id)
     }
+}
+
+/// How the emulator tells the time it writes into tokens (`iat`, `exp`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Clock {
+    /// The machine's clock.
+    #[default]
+    System,
+    /// The machine's clock at start, advanced by Tokio's clock since. On a paused Tokio
+    /// runtime (`#[tokio::test(start_paused = true)]`) tokens then age as fast as the test
+    /// advances time: a day of one-minute tokens runs in seconds.
+    Tokio,
 }
 
 /// Failure modes of the metadata server, each mirroring something GKE really does.

@@ -36,7 +36,7 @@ use tokio::sync::{OnceCell, watch};
 use tokio::task::JoinHandle;
 
 pub use blocking::BlockingEmulator;
-pub use config::{Config, Faults};
+pub use config::{Clock, Config, Faults};
 pub use state::Handle;
 pub use token::{Claims, ISSUER, SigningKey};
 

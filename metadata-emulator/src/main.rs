@@ -100,6 +100,7 @@ impl Args {
                 refuse: self.refuse,
                 slow: self.slow_ms.map(Duration::from_millis),
             },
+            ..defaults
         })
     }
 }

@@ -4,8 +4,6 @@
 //! and, for the identity endpoint,
 //! <https://cloud.google.com/compute/docs/instances/verifying-instance-identity>.
 
-use std::time::SystemTime;
-
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 
@@ -127,7 +125,7 @@ fn identity(shared: &Shared, query: &Query) -> Reply {
         lifetime: config.token_lifetime,
         expired: faults.expired_tokens,
     };
-    match shared.key.sign(&Claims::new(&request, SystemTime::now())) {
+    match shared.key.sign(&Claims::new(&request, shared.now())) {
         Ok(token) => {
             shared.count_token();
             reply(StatusCode::OK, TEXT_HTML, token)

@@ -3,9 +3,11 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::SystemTime;
 
-use crate::config::{Config, Faults};
+use tokio::time::Instant;
+
+use crate::config::{Clock, Config, Faults};
 use crate::token::SigningKey;
 
 /// Everything a request handler needs: the fixed configuration, the signing key and the
@@ -15,20 +17,31 @@ pub(crate) struct Shared {
     pub config: Config,
     pub key: Arc<SigningKey>,
     faults: Mutex<Faults>,
+    started: (SystemTime, Instant),
     ready_at: Instant,
     tokens_issued: AtomicU64,
 }
 
 impl Shared {
     pub fn new(config: Config, key: Arc<SigningKey>) -> Shared {
-        let ready_at = Instant::now() + config.not_ready_for;
+        let started = (SystemTime::now(), Instant::now());
+        let ready_at = started.1 + config.not_ready_for;
         let faults = Mutex::new(config.faults.clone());
         Shared {
             config,
             key,
             faults,
+            started,
             ready_at,
             tokens_issued: AtomicU64::new(0),
+        }
+    }
+
+    /// The time to date tokens with, by the configured [`Clock`].
+    pub fn now(&self) -> SystemTime {
+        match self.config.clock {
+            Clock::System => SystemTime::now(),
+            Clock::Tokio => self.started.0 + self.started.1.elapsed(),
         }
     }
 

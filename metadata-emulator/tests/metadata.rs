@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{EMAIL, IDENTITY, client, get, send, verify};
-use gke_metadata_emulator::{Config, Emulator};
+use gke_metadata_emulator::{Clock, Config, Emulator};
 
 const MISSING_FLAVOR: &str =
     "GKE Metadata Server encountered an error: Missing required header \"Metadata-Flavor\": \"Google\"\n";
@@ -237,4 +237,31 @@ fn blocking_emulator_serves_synchronous_callers() {
     assert_eq!(emulator.tokens_issued(), 1);
     drop(emulator);
     assert!(runtime.block_on(get(&format!("http://{host}"), "/")).is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn tokio_clock_dates_tokens_by_paused_time() {
+    let emulator = Emulator::start(Config {
+        clock: Clock::Tokio,
+        token_lifetime: Duration::from_secs(60),
+        ..Config::default()
+    })
+    .await
+    .expect("emulator starts");
+    let iat = async || {
+        let answer = get(&emulator.base_url(), &format!("{IDENTITY}?audience=a"))
+            .await
+            .expect("answer");
+        let (_, claims) = verify(&answer.body, &emulator.jwks());
+        assert_eq!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(), 60);
+        claims["iat"].as_u64().expect("iat")
+    };
+    let first = iat().await;
+    tokio::time::advance(Duration::from_secs(86_400)).await;
+    let second = iat().await;
+    // A day of paused time passes in no real time; the wall clock would not have moved a day.
+    assert!(
+        (86_400..86_400 + 5).contains(&(second - first)),
+        "{first} then {second}"
+    );
 }

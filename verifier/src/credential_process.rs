@@ -8,8 +8,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use tokio::time::Instant;
 
 use crate::cache::{self, CredentialCache, ProcessCredentials};
+use crate::clock::unix_now;
 use crate::error::{Failure, Stage, StageError};
-use crate::id_token::unix_now;
 use crate::metadata::MetadataServer;
 use crate::sdk;
 use crate::sts::{self, AssumedRole, RoleRequest};

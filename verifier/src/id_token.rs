@@ -3,7 +3,6 @@
 //! later can be explained, and never print the token itself.
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -121,13 +120,6 @@ impl Claims {
     pub fn seconds_left(&self, now: i64) -> i64 {
         self.exp - now
     }
-}
-
-/// The local clock as Unix seconds.
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 #[cfg(test)]

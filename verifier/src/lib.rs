@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod cli;
+pub mod clock;
 pub mod credential_process;
 pub mod error;
 pub mod exit_code;

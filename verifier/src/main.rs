@@ -1,6 +1,9 @@
+use std::sync::Arc;
+
 use clap::Parser;
 
 use gke_aws_verifier::cli::{Cli, Command, ReportFormat, VerifyArgs};
+use gke_aws_verifier::clock::SystemClock;
 use gke_aws_verifier::error::Failure;
 use gke_aws_verifier::exit_code::ExitCode;
 use gke_aws_verifier::logging;
@@ -36,7 +39,9 @@ async fn run(command: Command) -> ExitCode {
             }
             .await,
         ),
-        Command::TokenFile(args) => finish(async { token_file::run(&args.settings()?).await }.await),
+        Command::TokenFile(args) => {
+            finish(async { token_file::run(&args.settings()?, Arc::new(SystemClock)).await }.await)
+        }
     }
 }
 

@@ -2,12 +2,14 @@
 //! GKE metadata server, with the checks that can be made before AWS sees it.
 //! <https://cloud.google.com/compute/docs/instances/verifying-instance-identity#request_signature>
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::clock::{Clock, SystemClock};
 use crate::error::{Stage, StageError};
-use crate::id_token::{CLOCK_SKEW_LEEWAY_SECS, IdToken, unix_now};
+use crate::id_token::{CLOCK_SKEW_LEEWAY_SECS, IdToken};
 
 const IDENTITY_PATH: &str = "/computeMetadata/v1/instance/service-accounts/default/identity";
 /// The first retry comes quickly: on a new pod the metadata server needs a few seconds.
@@ -18,6 +20,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 pub struct MetadataServer {
     url: String,
     client: reqwest::Client,
+    /// What a token's `iat` and `exp` are checked against.
+    clock: Arc<dyn Clock>,
 }
 
 /// One attempt's outcome, kept so that the last one can be diagnosed when retries run out.
@@ -39,7 +43,13 @@ impl MetadataServer {
         Self {
             url: format!("http://{host}{IDENTITY_PATH}"),
             client,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The same server, with tokens checked against `clock` instead of the system clock.
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self { clock, ..self }
     }
 
     /// An ID token for `audience` that passed the local checks ([`check_token`]).
@@ -50,7 +60,7 @@ impl MetadataServer {
         deadline: Instant,
     ) -> Result<IdToken, StageError> {
         let token = self.identity_token(audience, deadline).await?;
-        check_token(&token, audience, expected_gsa, unix_now())?;
+        check_token(&token, audience, expected_gsa, self.clock.unix_now())?;
         Ok(token)
     }
 

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::id_token::unix_now;
+use crate::clock::unix_now;
 use crate::report::Report;
 
 /// Metrics for one run, in Prometheus' text format. `last_success` is only sent on

@@ -5,13 +5,15 @@
 //! and left in place on SIGTERM.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::time::Instant;
 
+use crate::clock::Clock;
 use crate::error::{Failure, InputError};
-use crate::id_token::{IdToken, unix_now};
+use crate::id_token::IdToken;
 use crate::metadata::MetadataServer;
 use crate::secret_file;
 
@@ -57,27 +59,30 @@ pub fn check_path(path: &Path) -> Result<(), InputError> {
     })
 }
 
-pub async fn run(settings: &Settings) -> Result<(), Failure> {
+/// Writes the token file, then (unless `--once`) keeps it fresh until SIGTERM or SIGINT.
+/// Token lifetimes are judged by `clock`: [`SystemClock`](crate::clock::SystemClock) but in tests.
+pub async fn run(settings: &Settings, clock: Arc<dyn Clock>) -> Result<(), Failure> {
     check_path(&settings.path)?;
     let mut shutdown =
         Shutdown::listen().map_err(|e| Failure::Unexpected(format!("cannot listen for signals: {e}")))?;
-    let server = MetadataServer::new(&settings.metadata_host);
+    let server = MetadataServer::new(&settings.metadata_host).with_clock(Arc::clone(&clock));
+    let clock = clock.as_ref();
     let mut token = server
         .checked_token(&settings.audience, None, Instant::now() + settings.timeout)
         .await?;
-    write(&settings.path, &token)?;
+    write(&settings.path, &token, clock)?;
     if settings.once {
         return Ok(());
     }
     loop {
         let half_life = (token.claims.exp - token.claims.iat).max(0) / 2;
-        let refresh_at = instant_at(token.claims.iat + half_life);
+        let refresh_at = instant_at(token.claims.iat + half_life, clock);
         tokio::select! {
             () = tokio::time::sleep_until(refresh_at) => {}
             () = shutdown.received() => return Ok(()),
         }
         tokio::select! {
-            fresh = refresh(&server, settings, &token) => token = fresh?,
+            fresh = refresh(&server, settings, &token, clock) => token = fresh?,
             () = shutdown.received() => return Ok(()),
         }
     }
@@ -85,9 +90,14 @@ pub async fn run(settings: &Settings) -> Result<(), Failure> {
 
 /// Tries until a new token is written. While the old one is valid the file keeps it;
 /// once it is about to expire the file is removed, as an expired token is worse than none.
-async fn refresh(server: &MetadataServer, settings: &Settings, current: &IdToken) -> Result<IdToken, Failure> {
+async fn refresh(
+    server: &MetadataServer,
+    settings: &Settings,
+    current: &IdToken,
+    clock: &dyn Clock,
+) -> Result<IdToken, Failure> {
     let lifetime = current.claims.exp - current.claims.iat;
-    let valid_until = instant_at(current.claims.exp - EXPIRY_MARGIN_SECS.min(lifetime / 4));
+    let valid_until = instant_at(current.claims.exp - EXPIRY_MARGIN_SECS.min(lifetime / 4), clock);
     let attempts = async {
         let mut pause = Duration::from_secs(1);
         loop {
@@ -112,21 +122,21 @@ async fn refresh(server: &MetadataServer, settings: &Settings, current: &IdToken
             attempts.await
         }
     };
-    write(&settings.path, &token)?;
+    write(&settings.path, &token, clock)?;
     Ok(token)
 }
 
-fn write(path: &Path, token: &IdToken) -> Result<(), Failure> {
+fn write(path: &Path, token: &IdToken, clock: &dyn Clock) -> Result<(), Failure> {
     secret_file::write_atomically(path, token.expose().as_bytes(), TOKEN_FILE_MODE)
         .map_err(|e| Failure::Unexpected(format!("cannot write the token file {}: {e}", path.display())))?;
-    tracing::info!(path = %path.display(), expires_in_s = token.claims.exp - unix_now(), "token file written");
+    tracing::info!(path = %path.display(), expires_in_s = token.claims.exp - clock.unix_now(), "token file written");
     Ok(())
 }
 
-/// The tokio instant at Unix time `unix_secs` by the local clock.
-fn instant_at(unix_secs: i64) -> Instant {
-    let at = UNIX_EPOCH + Duration::from_secs(unix_secs.max(0) as u64);
-    Instant::now() + at.duration_since(SystemTime::now()).unwrap_or_default()
+/// The Tokio instant at Unix time `unix_secs` by `clock` (now, if that is past).
+fn instant_at(unix_secs: i64, clock: &dyn Clock) -> Instant {
+    let ahead = u64::try_from(unix_secs - clock.unix_now()).unwrap_or(0);
+    Instant::now() + Duration::from_secs(ahead)
 }
 
 /// SIGTERM (Kubernetes stopping the pod) or SIGINT.

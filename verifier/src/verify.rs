@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::clock::unix_now;
 use crate::error::{Stage, StageError};
-use crate::id_token::unix_now;
 use crate::metadata::MetadataServer;
 use crate::report::{Details, Report};
 use crate::s3::{self, ListRequest};

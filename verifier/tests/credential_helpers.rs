@@ -249,7 +249,7 @@ fn read_valid_token(path: &Path) -> Option<(String, i64)> {
     let raw = std::fs::read_to_string(path).ok()?;
     let token = gke_aws_verifier::id_token::IdToken::decode(&raw)
         .unwrap_or_else(|e| panic!("partial or corrupt token file: {e}"));
-    let now = gke_aws_verifier::id_token::unix_now();
+    let now = gke_aws_verifier::clock::unix_now();
     assert!(
         token.claims.exp > now,
         "expired token in the file: exp {} now {now}",
