@@ -1,6 +1,7 @@
 //! A proxy in front of moto that counts the calls it sees and answers some with injected
 //! faults: the STS and S3 errors moto never returns (InvalidIdentityToken, throttling,
-//! IDPCommunicationError, 5xx bursts, SlowDown, a bucket in another region).
+//! IDPCommunicationError, 5xx bursts, SlowDown, a bucket in another region). It also keeps
+//! the secrets that pass through it, so that tests can look for them where they must not be.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -77,6 +78,8 @@ impl Fault {
 struct State {
     faults: HashMap<Operation, Fault>,
     counts: HashMap<Operation, usize>,
+    /// ID tokens sent to STS and the credentials STS answered with.
+    secrets: Vec<String>,
     /// With moto's IAM enforcement on, an unsigned AssumeRoleWithWebIdentity gets a 500:
     /// lift enforcement for that one call, as AWS itself never signs it.
     lift_enforcement_for_sts: bool,
@@ -130,6 +133,12 @@ impl FaultProxy {
             .unwrap_or(0)
     }
 
+    /// Every ID token sent to AssumeRoleWithWebIdentity and every access key id, secret key
+    /// and session token it answered with, so far.
+    pub fn secrets_seen(&self) -> Vec<String> {
+        self.state.lock().expect("proxy state").secrets.clone()
+    }
+
     pub fn lift_enforcement_for_sts(&self) {
         self.state.lock().expect("proxy state").lift_enforcement_for_sts = true;
     }
@@ -169,6 +178,10 @@ async fn handle(
     let (fault, lift) = {
         let mut state = state.lock().expect("proxy state");
         *state.counts.entry(op).or_default() += 1;
+        if op == Operation::AssumeRoleWithWebIdentity {
+            let token = form_value(&body, "WebIdentityToken");
+            state.secrets.extend(token);
+        }
         let fault = match state.faults.get_mut(&op) {
             Some(fault) if fault.times > 0 => {
                 fault.times -= 1;
@@ -197,14 +210,30 @@ async fn handle(
         // A failure shows as moto's own answer to the forwarded call.
         let _ = moto::reset_auth(&upstream.http, &upstream.endpoint, false).await;
     }
-    let response = forward(&upstream, parts, body).await;
+    let response = forward(&upstream, parts, body, |answer| {
+        if op == Operation::AssumeRoleWithWebIdentity {
+            let credentials = ["AccessKeyId", "SecretAccessKey", "SessionToken"].map(|tag| xml_text(answer, tag));
+            state
+                .lock()
+                .expect("proxy state")
+                .secrets
+                .extend(credentials.into_iter().flatten());
+        }
+    })
+    .await;
     if lift {
         let _ = moto::reset_auth(&upstream.http, &upstream.endpoint, true).await;
     }
     Ok(response)
 }
 
-async fn forward(upstream: &Upstream, parts: hyper::http::request::Parts, body: Bytes) -> Response<Full<Bytes>> {
+/// Forwards the call to moto and shows `inspect` the body of moto's answer.
+async fn forward(
+    upstream: &Upstream,
+    parts: hyper::http::request::Parts,
+    body: Bytes,
+    inspect: impl FnOnce(&[u8]),
+) -> Response<Full<Bytes>> {
     let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut request = upstream
         .http
@@ -223,11 +252,43 @@ async fn forward(upstream: &Upstream, parts: hyper::http::request::Parts, body: 
                 }
             }
             let bytes = answer.bytes().await.unwrap_or_default();
+            inspect(&bytes);
             response.body(Full::new(bytes)).expect("valid forwarded response")
         }
         Err(e) => Response::builder()
             .status(502)
             .body(Full::new(Bytes::from(format!("proxy: moto unreachable: {e}"))))
             .expect("valid 502"),
+    }
+}
+
+/// The value of `name` in a form-encoded body. ID tokens need no percent-decoding: JWTs
+/// are made of URL-safe characters.
+fn form_value(body: &[u8], name: &str) -> Option<String> {
+    String::from_utf8_lossy(body)
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('=').map(str::to_owned))
+}
+
+/// The text of the first `<tag>` element in an XML body.
+fn xml_text(body: &[u8], tag: &str) -> Option<String> {
+    let body = String::from_utf8_lossy(body);
+    let start = body.find(&format!("<{tag}>"))? + tag.len() + 2;
+    let end = start + body[start..].find(&format!("</{tag}>"))?;
+    Some(body[start..end].trim().to_owned()).filter(|text| !text.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_token_in_the_form_and_the_credentials_in_the_xml() {
+        let form = b"Action=AssumeRoleWithWebIdentity&WebIdentityToken=eyJ.a-b_c.d&Version=2011-06-15";
+        assert_eq!(form_value(form, "WebIdentityToken").as_deref(), Some("eyJ.a-b_c.d"));
+        assert_eq!(form_value(form, "Missing"), None);
+        let xml = b"<Credentials><AccessKeyId>ASIAX</AccessKeyId><SecretAccessKey>s/k+</SecretAccessKey></Credentials>";
+        assert_eq!(xml_text(xml, "SecretAccessKey").as_deref(), Some("s/k+"));
+        assert_eq!(xml_text(xml, "SessionToken"), None);
     }
 }

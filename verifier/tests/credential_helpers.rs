@@ -3,15 +3,17 @@
 
 mod common;
 
-use std::path::Path;
+use std::fs::Permissions;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{BIN, BUCKET, Chain, KEYS, Run, faults};
-use testkit::Operation;
 use testkit::emulator::{Config, Faults};
+use testkit::{Fault, Operation};
 
 /// An AWS config whose profile `gke` gets its credentials from the helper.
-fn aws_config(chain: &Chain, cache_dir: &Path) -> std::path::PathBuf {
+fn aws_config(chain: &Chain, cache_dir: &Path) -> PathBuf {
     let path = chain.home.path().join("aws-config");
     let config = format!(
         "[profile gke]\nregion = us-east-1\ncredential_process = {BIN} credential-process --role-arn {} --region us-east-1 --cache-dir {}\n",
@@ -41,7 +43,7 @@ fn aws_cli(chain: &Chain, config: &Path, args: &[&str]) -> tokio::process::Comma
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_cli_lists_the_bucket_through_the_helper_with_one_sts_call_for_three_commands() {
     let chain = Chain::start().await;
-    let config = aws_config(&chain, &chain.home.path().join("cache"));
+    let config = aws_config(&chain, &chain.cache_dir());
     for _ in 0..3 {
         let run = Run::helper(aws_cli(
             &chain,
@@ -72,7 +74,7 @@ async fn aws_cli_lists_the_bucket_through_the_helper_with_one_sts_call_for_three
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_cli_is_refused_what_the_role_may_not_do() {
     let chain = Chain::start().await;
-    let config = aws_config(&chain, &chain.home.path().join("cache"));
+    let config = aws_config(&chain, &chain.cache_dir());
     let run = Run::helper(aws_cli(
         &chain,
         &config,
@@ -95,7 +97,7 @@ async fn two_hundred_helpers_at_once_give_correct_output_and_one_sts_call() {
 
 async fn concurrent_helpers_make_one_sts_call(helpers: usize) {
     let chain = Chain::start().await;
-    let cache_dir = chain.home.path().join("cache");
+    let cache_dir = chain.cache_dir();
     let helpers: Vec<_> = (0..helpers)
         .map(|_| {
             let args = ["credential-process", "--cache-dir", cache_dir.to_str().unwrap()];
@@ -144,7 +146,7 @@ async fn futures_join_all<F: std::future::Future<Output = Run> + Send + 'static>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupt_cache_is_replaced_and_unusable_cache_dir_is_bad_input() {
     let chain = Chain::start().await;
-    let cache_dir = chain.home.path().join("cache");
+    let cache_dir = chain.cache_dir();
     let args = ["credential-process", "--cache-dir", cache_dir.to_str().unwrap()];
     assert_eq!(Run::helper(chain.command(&args)).await.code, 0);
     let entry = std::fs::read_dir(&cache_dir)
@@ -174,6 +176,73 @@ async fn corrupt_cache_is_replaced_and_unusable_cache_dir_is_bad_input() {
     assert_eq!(run.stdout, "");
 }
 
+/// The cache entries in `cache_dir` (lock files aside).
+fn cache_entries(cache_dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(cache_dir) else {
+        return Vec::new();
+    };
+    entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_none_or(|e| e != "lock"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_faults_the_cache_gets_whole_credentials_or_nothing() {
+    let chain = Chain::start().await;
+    let cache_dir = chain.cache_dir();
+    let args = [
+        "credential-process",
+        "--cache-dir",
+        cache_dir.to_str().unwrap(),
+        "--timeout",
+        "5s",
+    ];
+
+    // Failures that persist: an exit code and a hint, and nothing cached.
+    chain.set_faults(Faults {
+        refuse: true,
+        ..faults()
+    });
+    let run = Run::helper(chain.command(&args)).await;
+    assert_eq!(run.code, 3, "{run:?}");
+    chain.set_faults(Faults {
+        html_body: true,
+        ..faults()
+    });
+    assert_eq!(Run::helper(chain.command(&args)).await.code, 3);
+    chain.set_faults(faults());
+    chain.proxy.inject(
+        Operation::AssumeRoleWithWebIdentity,
+        Fault::sts(400, "IDPCommunicationError", "could not reach Google", 100),
+    );
+    let run = Run::helper(chain.command(&args)).await;
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(run.stderr.contains("IDPCommunicationError"), "{}", run.stderr);
+    assert_eq!(
+        cache_entries(&cache_dir),
+        Vec::<PathBuf>::new(),
+        "a failure caches nothing"
+    );
+
+    // Bursts that retries outlast: credentials, cached whole (checked when `chain` drops).
+    chain.proxy.inject(
+        Operation::AssumeRoleWithWebIdentity,
+        Fault::sts(400, "Throttling", "Rate exceeded", 2),
+    );
+    chain.set_faults(Faults {
+        server_errors: 2,
+        ..faults()
+    });
+    let run = Run::helper(chain.command(&args)).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(cache_entries(&cache_dir).len(), 1);
+    let served: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let cached: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cache_entries(&cache_dir)[0]).unwrap()).unwrap();
+    assert_eq!(cached["credentials"], served, "the cache holds what was served");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helper_failures_go_to_stderr_with_the_hint() {
     let chain = Chain::start().await;
@@ -181,12 +250,8 @@ async fn helper_failures_go_to_stderr_with_the_hint() {
         binding_missing: true,
         ..faults()
     });
-    let run = Run::helper(chain.command(&[
-        "credential-process",
-        "--cache-dir",
-        chain.home.path().join("c").to_str().unwrap(),
-    ]))
-    .await;
+    let run =
+        Run::helper(chain.command(&["credential-process", "--cache-dir", chain.cache_dir().to_str().unwrap()])).await;
     assert_eq!(run.code, 3, "{run:?}");
     assert_eq!(run.stdout, "", "nothing but credentials on stdout");
     assert!(
@@ -199,7 +264,7 @@ async fn helper_failures_go_to_stderr_with_the_hint() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn boto3_lists_the_bucket_with_the_token_file() {
     let chain = Chain::start().await;
-    let token_path = chain.home.path().join("token");
+    let token_path = chain.token_path();
     let run = Run::helper(chain.command(&["token-file", "--once", "--path", token_path.to_str().unwrap()])).await;
     assert_eq!(run.code, 0, "{run:?}");
     let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&token_path).unwrap().permissions());
@@ -244,6 +309,53 @@ async fn token_file_path_in_a_missing_folder_is_bad_input() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_cache_and_read_only_folders_are_bad_input_before_any_network_call() {
+    let chain = Chain::start().await;
+    let read_only = chain.home.path().join("read-only");
+    std::fs::create_dir(&read_only).unwrap();
+    std::fs::set_permissions(&read_only, Permissions::from_mode(0o555)).unwrap();
+    let cache_dir = chain.cache_dir();
+    let cache_args = ["credential-process", "--cache-dir", cache_dir.to_str().unwrap()];
+    // A cache entry for these very arguments, then made unreadable to the helper.
+    assert_eq!(Run::helper(chain.command(&cache_args)).await.code, 0);
+    std::fs::set_permissions(&cache_dir, Permissions::from_mode(0o755)).unwrap();
+    let entry = cache_entries(&cache_dir).pop().unwrap();
+    let mode = if common::running_as_root() { 0o600 } else { 0o000 };
+    std::fs::set_permissions(&entry, Permissions::from_mode(mode)).unwrap();
+    let (tokens, sts_calls) = (
+        chain.emulator.tokens_issued(),
+        chain.proxy.count(Operation::AssumeRoleWithWebIdentity),
+    );
+
+    let token_in_read_only = read_only.join("token");
+    for (args, named, fix) in [
+        (
+            vec!["token-file", "--once", "--path", token_in_read_only.to_str().unwrap()],
+            "--path",
+            "writable",
+        ),
+        (
+            vec!["credential-process", "--cache-dir", read_only.to_str().unwrap()],
+            "--cache-dir",
+            "writable folder",
+        ),
+        (cache_args.to_vec(), "--cache-dir", "remove it or fix its owner"),
+    ] {
+        let run = Run::helper(chain.unprivileged_command(&args)).await;
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert_eq!(run.stdout, "");
+        assert!(
+            run.stderr.contains(named) && run.stderr.contains(fix) && run.stderr.contains("ermission denied"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    assert_eq!(chain.emulator.tokens_issued(), tokens, "no token was fetched");
+    assert_eq!(chain.proxy.count(Operation::AssumeRoleWithWebIdentity), sts_calls);
+    assert!(!token_in_read_only.exists());
+}
+
 /// Reads the token file and checks it is a whole, unexpired token; returns its `iat`.
 fn read_valid_token(path: &Path) -> Option<(String, i64)> {
     let raw = std::fs::read_to_string(path).ok()?;
@@ -281,7 +393,7 @@ async fn token_file_refreshes_before_expiry_survives_an_outage_and_stays_on_sigt
         ..Config::default()
     })
     .await;
-    let path = chain.home.path().join("token");
+    let path = chain.token_path();
     let mut child = chain
         .command(&["token-file", "--path", path.to_str().unwrap()])
         .spawn()
@@ -337,7 +449,7 @@ async fn token_file_is_removed_rather_than_left_expired_when_an_outage_outlasts_
         ..Config::default()
     })
     .await;
-    let path = chain.home.path().join("token");
+    let path = chain.token_path();
     let _child = chain
         .command(&["token-file", "--path", path.to_str().unwrap()])
         .spawn()
