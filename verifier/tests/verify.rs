@@ -441,12 +441,42 @@ async fn s3_missing_bucket_wrong_region_and_slowdown() {
         "{error}"
     );
 
-    chain.proxy.inject(
-        Operation::ListObjectsV2,
+    for burst in [
         Fault::s3(503, "SlowDown", "Please reduce your request rate.", 2),
-    );
-    let run = chain.verify(&[]).await;
+        Fault::s3(
+            500,
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+            2,
+        ),
+    ] {
+        let before = chain.proxy.count(Operation::ListObjectsV2);
+        chain.proxy.inject(Operation::ListObjectsV2, burst);
+        let run = chain.verify(&[]).await;
+        assert_eq!(run.code, 0, "{run:?}");
+        assert_eq!(
+            chain.proxy.count(Operation::ListObjectsV2) - before,
+            3,
+            "two faults, then success"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_slowed_to_near_the_deadline_still_prove_access() {
+    let chain = Chain::start().await;
+    chain.set_faults(testkit::emulator::Faults {
+        slow: Some(Duration::from_millis(1500)),
+        ..faults()
+    });
+    let mut slow_sts = Fault::sts(400, "Throttling", "Rate exceeded", 1);
+    slow_sts.delay = Some(Duration::from_millis(1500));
+    chain.proxy.inject(Operation::AssumeRoleWithWebIdentity, slow_sts);
+    // 1.5 s for the token, 1.5 s for a throttled STS answer, up to 1 s of retry backoff,
+    // then the retry: about 4.5 s at most, inside 6.
+    let run = chain.verify(&["--timeout", "6s"]).await;
     assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(chain.proxy.count(Operation::AssumeRoleWithWebIdentity), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
