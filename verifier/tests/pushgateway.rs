@@ -46,13 +46,18 @@ impl Pushgateway {
         panic!("prometheus-pushgateway did not become ready");
     }
 
-    async fn metric(&self, name: &str) -> Option<String> {
-        let text = reqwest::get(format!("{}/metrics", self.url))
+    /// Everything the gateway exposes.
+    async fn exposition(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.url))
             .await
             .unwrap()
             .text()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    async fn metric(&self, name: &str) -> Option<String> {
+        let text = self.exposition().await;
         text.lines().find(|l| l.starts_with(name)).map(str::to_owned)
     }
 }
@@ -112,6 +117,7 @@ async fn runs_push_their_outcome_and_a_failure_keeps_the_last_success() {
             .unwrap(),
         success
     );
+    chain.assert_no_secret_in(&gateway.exposition().await, "the Pushgateway's metrics");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -80,6 +80,13 @@ impl Chain {
         self.home.path().join("token")
     }
 
+    /// Checks `text`, which left the verifier some other way (a push to a gateway), for the
+    /// secrets that passed through the proxy and for what any secret looks like.
+    #[track_caller]
+    pub fn assert_no_secret_in(&self, text: &str, place: &str) {
+        assert_free_of_secrets(text, &self.proxy.secrets_seen(), place);
+    }
+
     /// Secrets are in the helpers' stdout, the credential cache and the token file, and in
     /// nothing else: no other output, no other file under HOME (a temporary file left behind).
     /// The cache entries and the token file that remain are whole and unexpired.
