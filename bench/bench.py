@@ -94,7 +94,7 @@ def peak_rss_mb(cmd, env, runs=5):
     reports it. Not from this process: a child forked from this Python process (tens of MB
     with botocore loaded) carries the parent's RSS into its ru_maxrss up to its exec."""
     if not TIME.exists():
-        return None
+        raise SystemExit(f"bench: {TIME} is missing (Debian package time); it measures peak RSS")
     peak = 0
     for _ in range(runs):
         _, _, stderr = run([str(TIME), "-f", "maxrss_kib=%M", *cmd], env)
@@ -184,7 +184,7 @@ def fmt_ms(value):
 
 
 def fmt_mb(value):
-    return "n/a (no /usr/bin/time)" if value is None else f"{value:.1f} MB"
+    return f"{value:.1f} MB"
 
 
 def verdict(ok):
@@ -260,7 +260,7 @@ def report(cases, floor, rss):
         f"| `verify` ≥ 20× faster than the script pipeline | {speedup:.1f}× | {verdict(speedup >= 20)} |",
         f"| `verify` ≤ 1.5× floor + process start | {over_floor:.2f}× | {verdict(over_floor <= 1.5)} |",
         f"| cached `credential-process` < 5 ms median | {fmt_ms(ms(cached.times))} | {verdict(ms(cached.times) < 5)} |",
-        f"| peak RSS of `verify` < 15 MB | {fmt_mb(rss_mb)} | {verdict(rss_mb < 15) if rss_mb else 'n/a'} |",
+        f"| peak RSS of `verify` < 15 MB | {fmt_mb(rss_mb)} | {verdict(rss_mb < 15)} |",
         f"| release binary < 8 MB | {binary_mb:.2f} MB | {verdict(binary_mb < 8)} |",
     ]
     return "\n".join(lines) + "\n"

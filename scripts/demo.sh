@@ -109,9 +109,11 @@ apply_terraform() {
 run_verifier() {
   step 5 "gke-aws-verifier verify --bucket $BUCKET: ID token -> STS -> S3"
   # The report (stdout) carries the stage timings; the logs (stderr) only matter on failure.
+  local rc=0
   "$BIN/gke-aws-verifier" verify --bucket "$BUCKET" --role-arn "$ROLE_ARN" --region "$REGION" \
-    --expected-gsa "$GSA_EMAIL" 2>"$WORK/verify.log" | indent \
-    || { indent <"$WORK/verify.log"; fail "verify did not prove access (exit ${PIPESTATUS[0]})"; }
+    --expected-gsa "$GSA_EMAIL" >"$WORK/verify.out" 2>"$WORK/verify.log" || rc=$?
+  indent <"$WORK/verify.out"
+  ((rc == 0)) || { indent <"$WORK/verify.log"; fail "verify did not prove access (exit $rc)"; }
 }
 
 run_aws_cli() {

@@ -76,6 +76,9 @@ RULES = {  # field: (pattern, what a valid value looks like)
     "region": (r"^[a-z]{2}(-[a-z]+)+-[0-9]+$", "an AWS region such as eu-west-1"),
     "bucket": (r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", "an S3 bucket name"),
 }
+OPTIONAL_RULES = {  # checked when present
+    "prefix": (r"^[\x21-\x7e]{1,1024}$", "an S3 key prefix without spaces, e.g. daily/"),
+}
 LIMITS = {"namespace": 63, "ksa": 253}
 # The CronJob's name, gke-aws-verifier-smoke-<name>, may have at most 52 characters.
 MAX_NAME = 52 - len("gke-aws-verifier-smoke-")
@@ -95,11 +98,13 @@ def check(name, w):
         w.setdefault("bucket", w["s3_buckets"][0])
     if isinstance(w.get("s3_prefixes"), list) and w["s3_prefixes"]:
         w.setdefault("prefix", w["s3_prefixes"][0])
-    for field, (pattern, looks_like) in RULES.items():
+    present = {field: rule for field, rule in OPTIONAL_RULES.items() if field in w}
+    for field, (pattern, looks_like) in {**RULES, **present}.items():
         value = w.get(field)
         if not isinstance(value, str) or not value:
             fail(f"workloads[{name!r}].{field}: missing; expected {looks_like}")
-        if not re.match(pattern, value) or len(value) > LIMITS.get(field, 1024):
+        # fullmatch: `$` alone would let a trailing newline into config.env.
+        if not re.fullmatch(pattern, value) or len(value) > LIMITS.get(field, 1024):
             fail(f"workloads[{name!r}].{field} = {value!r}: expected {looks_like}")
     return w
 

@@ -7,6 +7,15 @@ use gke_aws_verifier::{input, session_name};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    // Before the UTF-8 check, which would make most numbers (900 among them) unreachable.
+    if let Some(bytes) = data.get(..4) {
+        let n = u32::from_le_bytes(bytes.try_into().unwrap());
+        match input::duration_seconds(n) {
+            Ok(d) => assert!((900..=43_200).contains(&d) && d as u32 == n),
+            Err(e) => assert_eq!(e.field, "--duration-seconds"),
+        }
+    }
+
     let Ok(value) = std::str::from_utf8(data) else {
         return;
     };
@@ -62,14 +71,6 @@ fuzz_target!(|data: &[u8]| {
     match input::endpoint_url("AWS_ENDPOINT_URL", value) {
         Ok(()) => assert!(value.starts_with("http://") || value.starts_with("https://")),
         Err(e) => assert_eq!(e.field, "AWS_ENDPOINT_URL"),
-    }
-
-    if let Some(bytes) = data.get(..4) {
-        let n = u32::from_le_bytes(bytes.try_into().unwrap());
-        match input::duration_seconds(n) {
-            Ok(d) => assert!((900..=43_200).contains(&d) && d as u32 == n),
-            Err(e) => assert_eq!(e.field, "--duration-seconds"),
-        }
     }
 
     if let Ok(v) = session_name::explicit(value) {

@@ -61,13 +61,12 @@ set +e
 err=$(PATH="$tmp/bin:$PATH" OUT_DIR="$tmp/c" TF_DIR=infra scripts/k8s-config.sh 2>&1 >/dev/null); status=$?
 set -e
 check "without an argument, asks terraform" test "$status:$(cat "$tmp/terraform.args" 2>/dev/null)" = "0:-chdir=infra output -json workloads"
-gen "$tmp/d" "$fixture"
 IMAGE=europe-docker.pkg.dev/p/r/gke-aws-verifier:0.1.0 gen "$tmp/d" "$fixture"
 check "IMAGE with a tag pins it" has "$(kubectl kustomize "$tmp/d/example")" 'image: europe-docker.pkg.dev/p/r/gke-aws-verifier:0.1.0$'
 IMAGE=europe-docker.pkg.dev/p/r/gke-aws-verifier@sha256:$(printf '%064d' 7) gen "$tmp/d" "$fixture"
 check "IMAGE with a digest pins it" has "$(kubectl kustomize "$tmp/d/example")" "image: europe-docker.pkg.dev/p/r/gke-aws-verifier@sha256:0{63}7$"
 IMAGE=europe-docker.pkg.dev/p/r/gke-aws-verifier:latest gen "$tmp/d" "$fixture"
-check "IMAGE :latest is refused" test "$status" != 0
+check "IMAGE :latest is refused" test "$status:$(has "$err" 'latest' && echo named)" = "1:named"
 COMPONENTS=pushgateway gen "$tmp/d" "$fixture"
 r=$(kubectl kustomize "$tmp/d/reports")
 check "COMPONENTS adds a component, in the workload's namespace" \
@@ -90,6 +89,8 @@ bad "a workload without buckets" "w['s3_buckets'] = []" "workloads\['example'\]\
 bad "a role ARN that is not one" "w['role_arn'] = 'role/reader'" "role_arn = 'role/reader': expected arn:aws:iam::123456789012:role/NAME"
 bad "a GSA that is not a service account e-mail" "w['gsa_email'] = 'me@gmail.com'" 'gsa_email'
 bad "a newline smuggled into a value" "w['s3_buckets'] = ['ok\nAWS_ROLE_ARN=evil']" 'bucket'
+bad "a newline smuggled into a prefix" "w['s3_prefixes'] = ['daily/\nGCE_METADATA_HOST=attacker.example']" 'prefix'
+bad "a trailing newline after a value" "w['role_arn'] += '\n'" 'role_arn'
 bad "a namespace that is not a DNS label" "w['namespace'] = 'Team_A'" 'namespace'
 bad "a workload name too long for the CronJob" "d['a-workload-name-far-too-long-for-it'] = d.pop('example')" 'at most 29 characters'
 bad "an empty map" "d.clear()" 'non-empty map'

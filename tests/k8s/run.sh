@@ -13,7 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 K8S_VERSIONS=(1.29.0 1.33.0) # 1.29: the first with native sidecars on by default; 1.33: current
-DOCKERFILES=(Dockerfile k8s/examples/credential-process/Dockerfile)
+mapfile -t DOCKERFILES < <(git ls-files '*Dockerfile')
+((${#DOCKERFILES[@]})) || { echo "FAIL: no Dockerfile found" >&2; exit 1; }
 
 passed=0 failed=0 failures=()
 step() { echo; echo "==> $*"; }
