@@ -7,8 +7,12 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub trait Clock: Send + Sync {
-    /// Now, as Unix seconds.
-    fn unix_now(&self) -> i64;
+    fn now(&self) -> SystemTime;
+
+    /// Now, as whole Unix seconds (the unit of `iat` and `exp`).
+    fn unix_now(&self) -> i64 {
+        unix_seconds(self.now())
+    }
 }
 
 /// The machine's clock.
@@ -16,14 +20,16 @@ pub trait Clock: Send + Sync {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn unix_now(&self) -> i64 {
-        unix_now()
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
     }
 }
 
 /// The machine's clock as Unix seconds.
 pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    unix_seconds(SystemTime::now())
+}
+
+fn unix_seconds(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use tokio::time::Instant;
 
 use crate::cache::{self, CredentialCache, ProcessCredentials};
@@ -58,7 +59,8 @@ pub async fn run(settings: &Settings) -> Result<ProcessCredentials, Failure> {
         return Ok(credentials);
     }
 
-    let assumed = assume_role(settings, deadline).await?;
+    let https_client = sdk::https_client()?;
+    let assumed = assume_role(settings, https_client, deadline).await?;
     let expires_at = assumed
         .expiration
         .duration_since(UNIX_EPOCH)
@@ -77,11 +79,15 @@ pub async fn run(settings: &Settings) -> Result<ProcessCredentials, Failure> {
 }
 
 /// The identity and STS stages of `verify`, with the same retries and diagnosis.
-async fn assume_role(settings: &Settings, deadline: Instant) -> Result<AssumedRole, StageError> {
+async fn assume_role(
+    settings: &Settings,
+    https_client: Option<SharedHttpClient>,
+    deadline: Instant,
+) -> Result<AssumedRole, StageError> {
     let metadata_server = MetadataServer::new(&settings.metadata_host);
     let token = metadata_server.checked_token(&settings.audience, None, deadline);
     let identity = Stage::GcpIdentity.run(deadline, settings.timeout, token);
-    let ((token, _), sdk_config) = tokio::join!(identity, sdk::load(&settings.region));
+    let ((token, _), sdk_config) = tokio::join!(identity, sdk::load(&settings.region, https_client));
     let token = token?;
     Stage::Sts
         .run(

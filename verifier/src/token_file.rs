@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::time::Instant;
@@ -133,10 +133,11 @@ fn write(path: &Path, token: &IdToken, clock: &dyn Clock) -> Result<(), Failure>
     Ok(())
 }
 
-/// The Tokio instant at Unix time `unix_secs` by `clock` (now, if that is past).
+/// The Tokio instant at Unix time `unix_secs` by `clock` (now, if that is past), to the
+/// clock's precision: whole seconds would let a removal slip past `exp`.
 fn instant_at(unix_secs: i64, clock: &dyn Clock) -> Instant {
-    let ahead = u64::try_from(unix_secs - clock.unix_now()).unwrap_or(0);
-    Instant::now() + Duration::from_secs(ahead)
+    let at = UNIX_EPOCH + Duration::from_secs(u64::try_from(unix_secs).unwrap_or(0));
+    Instant::now() + at.duration_since(clock.now()).unwrap_or_default()
 }
 
 /// SIGTERM (Kubernetes stopping the pod) or SIGINT.

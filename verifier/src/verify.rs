@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::clock::unix_now;
-use crate::error::{Stage, StageError};
+use crate::error::{Failure, Stage, StageError};
 use crate::metadata::MetadataServer;
 use crate::report::{Details, Report};
 use crate::s3::{self, ListRequest};
@@ -26,6 +26,10 @@ pub struct Settings {
 }
 
 pub async fn run(settings: &Settings) -> Report {
+    let https_client = match sdk::https_client() {
+        Ok(client) => client,
+        Err(e) => return Report::from_failure(&Failure::Input(e)),
+    };
     let deadline = Instant::now() + settings.timeout;
     let mut report = Report::new();
 
@@ -33,7 +37,7 @@ pub async fn run(settings: &Settings) -> Report {
     let metadata_server = MetadataServer::new(&settings.metadata_host);
     let token = metadata_server.checked_token(&settings.audience, settings.expected_gsa.as_deref(), deadline);
     let identity = Stage::GcpIdentity.run(deadline, settings.timeout, token);
-    let ((identity, elapsed), sdk_config) = tokio::join!(identity, sdk::load(&settings.region));
+    let ((identity, elapsed), sdk_config) = tokio::join!(identity, sdk::load(&settings.region, https_client));
     let token = match identity {
         Ok(token) => token,
         Err(e) => return failed(report, e, elapsed),

@@ -123,11 +123,7 @@ async fn runs_push_their_outcome_and_a_failure_keeps_the_last_success() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_pushgateway_does_not_change_the_verdict() {
     let chain = Chain::start().await;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = common::closed_address();
     let mut command = chain.command(&[
         "verify",
         "--format",
@@ -135,7 +131,7 @@ async fn an_unreachable_pushgateway_does_not_change_the_verdict() {
         "--bucket",
         OTHER_BUCKET,
         "--pushgateway",
-        &format!("http://127.0.0.1:{closed}"),
+        &format!("http://{closed}"),
     ]);
     command.env("VERIFY_LOG_FORMAT", "json");
     let run = Run::of(command).await;

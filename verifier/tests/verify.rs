@@ -299,9 +299,7 @@ async fn token_for_another_service_account_is_caught() {
 
 #[tokio::test]
 async fn unreachable_metadata_server_names_the_causes() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let closed = listener.local_addr().unwrap().to_string();
-    drop(listener);
+    let closed = common::closed_address();
     let home = tempfile::tempdir().unwrap();
     let args = [
         "verify",
@@ -528,7 +526,7 @@ async fn https_endpoints_are_trusted_through_the_ca_bundle() {
     let moto = testkit::Moto::start_tls(&cert, &key);
     let emulator = Emulator::start(Config::default()).await.unwrap();
     let home = tempfile::tempdir().unwrap();
-    let verify = |ca_bundle: Option<&std::path::Path>| {
+    let verify = |ca_bundle: Option<&std::path::Path>, proxy: Option<(&str, &str)>| {
         let args = [
             "verify",
             "--format",
@@ -549,11 +547,34 @@ async fn https_endpoints_are_trusted_through_the_ca_bundle() {
         if let Some(bundle) = ca_bundle {
             command.env("SSL_CERT_FILE", bundle);
         }
+        if let Some((https_proxy, no_proxy)) = proxy {
+            command.env("HTTPS_PROXY", https_proxy).env("NO_PROXY", no_proxy);
+        }
         Run::of(command)
     };
     // Trusted: STS answers over TLS, and so does S3 (with moto's real "no such bucket").
-    verify(Some(&ca)).await.expect_failure(5, "NoSuchBucket");
-    let error = verify(None).await.expect_failure(4, "StsUnreachable");
+    verify(Some(&ca), None).await.expect_failure(5, "NoSuchBucket");
+    // HTTPS_PROXY is honoured (here a proxy that is down), and so is NO_PROXY.
+    let down = format!("http://{}", common::closed_address());
+    verify(Some(&ca), Some((&down, "")))
+        .await
+        .expect_failure(4, "StsUnreachable");
+    verify(Some(&ca), Some((&down, "127.0.0.1")))
+        .await
+        .expect_failure(5, "NoSuchBucket");
+    // A bundle that does not parse is bad input, found before any call (not a crash).
+    std::fs::write(
+        path("corrupt.pem"),
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let tokens = emulator.tokens_issued();
+    let error = verify(Some(&path("corrupt.pem")), None)
+        .await
+        .expect_failure(2, "InvalidInput");
+    assert!(error["message"].as_str().unwrap().contains("SSL_CERT_FILE"), "{error}");
+    assert_eq!(emulator.tokens_issued(), tokens, "no token was fetched");
+    let error = verify(None, None).await.expect_failure(4, "StsUnreachable");
     assert!(
         error["message"]
             .as_str()

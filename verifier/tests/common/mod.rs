@@ -179,6 +179,12 @@ impl Drop for Chain {
     }
 }
 
+/// `127.0.0.1:PORT` where nothing listens (a port just freed).
+pub fn closed_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
 const NOBODY: u32 = 65534;
 /// The copy of the binary that `nobody` runs, in HOME.
 const BINARY_COPY: &str = "gke-aws-verifier";
