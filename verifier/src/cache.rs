@@ -83,11 +83,6 @@ impl CredentialCache {
         })
     }
 
-    /// Checks that a refresh could be stored, before the refresh makes any network call.
-    pub fn check_writable(&self) -> Result<(), InputError> {
-        secret_file::check_writable_folder(&self.folder).map_err(|e| unusable(&self.folder, e))
-    }
-
     /// Cached credentials for `key` that are still fresh at `now`. A missing, stale or
     /// corrupt file is a miss (a corrupt one is replaced on the next store); a file that
     /// cannot be read at all is an error, as it would never be replaced either.
@@ -117,20 +112,15 @@ impl CredentialCache {
     }
 
     /// An exclusive lock for refreshing `key`; held until the returned file is dropped.
+    /// Opening it (before any network call) also proves the folder can take the refresh.
     pub fn lock_file(&self, key: &str) -> Result<File, InputError> {
-        let path = self.entry_path(key).with_extension("lock");
         OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(false)
             .mode(0o600)
-            .open(&path)
-            .map_err(|e| {
-                InputError::new(
-                    "--cache-dir",
-                    format!("cannot open the lock file {} ({e})", path.display()),
-                )
-            })
+            .open(self.entry_path(key).with_extension("lock"))
+            .map_err(|e| unusable(&self.folder, e))
     }
 
     pub fn store(&self, key: &str, expires_at: i64, credentials: &ProcessCredentials) -> io::Result<()> {

@@ -248,7 +248,7 @@ fn default_cache_dir(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result
 impl TokenFileArgs {
     pub fn settings(&self) -> Result<crate::token_file::Settings, InputError> {
         let (metadata_host, audience) = self.identity.validate()?;
-        crate::token_file::check_path(&self.path)?;
+        // The path is checked by token_file::run, first thing.
         Ok(crate::token_file::Settings {
             metadata_host,
             audience,

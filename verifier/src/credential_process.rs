@@ -40,7 +40,6 @@ pub async fn run(settings: &Settings) -> Result<ProcessCredentials, Failure> {
         return Ok(credentials);
     }
 
-    cache.check_writable()?;
     let lock = cache.lock_file(&key)?;
     let waited = tokio::time::timeout_at(
         deadline,

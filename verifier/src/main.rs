@@ -21,7 +21,11 @@ fn main() -> std::process::ExitCode {
             return exit(ExitCode::Unexpected);
         }
     };
-    exit(runtime.block_on(run(cli.command)))
+    let code = runtime.block_on(run(cli.command));
+    // Don't wait for blocking tasks: a helper that timed out waiting for the cache lock
+    // must exit now, not when the lock's holder lets go.
+    runtime.shutdown_background();
+    exit(code)
 }
 
 async fn run(command: Command) -> ExitCode {

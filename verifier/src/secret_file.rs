@@ -10,10 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// sees the old file or the new one, never half of one. `mode` applies from creation on.
 pub fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     static SEQUENCE: AtomicU32 = AtomicU32::new(0);
-    let folder = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let folder = folder_of(path);
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
@@ -37,6 +34,13 @@ pub fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> io::Result<(
         let _ = fs::remove_file(&temporary);
     }
     written
+}
+
+/// The folder `path` is in (`.` for a bare file name).
+pub fn folder_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// Checks that files can be created in `folder`, by creating and removing one.

@@ -35,10 +35,7 @@ pub struct Settings {
 
 /// Checks, before any network call, that the token file can be written where asked.
 pub fn check_path(path: &Path) -> Result<(), InputError> {
-    let folder = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let folder = secret_file::folder_of(path);
     if path.file_name().is_none() || path.is_dir() {
         return Err(InputError::new(
             "--path",
@@ -105,7 +102,10 @@ async fn refresh(
                 .checked_token(&settings.audience, None, Instant::now() + settings.timeout)
                 .await
             {
-                Ok(token) => return token,
+                // A caching server may answer the same token again: not a refresh, and
+                // taking it as one would fetch again at once (its half life is past).
+                Ok(token) if token.claims.iat > current.claims.iat => return token,
+                Ok(_) => tracing::warn!("the metadata server answered the token it gave before; will retry"),
                 Err(e) => tracing::warn!(code = %e.code, "token refresh failed, will retry: {}", e.message),
             }
             tokio::time::sleep(pause).await;

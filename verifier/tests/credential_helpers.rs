@@ -188,6 +188,31 @@ fn cache_entries(cache_dir: &Path) -> Vec<PathBuf> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helper_kept_from_the_cache_lock_gives_up_at_its_timeout() {
+    let chain = Chain::start().await;
+    let cache_dir = chain.cache_dir();
+    let args = [
+        "credential-process",
+        "--cache-dir",
+        cache_dir.to_str().unwrap(),
+        "--timeout",
+        "1s",
+    ];
+    assert_eq!(Run::helper(chain.command(&args)).await.code, 0);
+    // A miss, while another helper holds the lock and never lets go.
+    let entry = cache_entries(&cache_dir).pop().unwrap();
+    std::fs::remove_file(&entry).unwrap();
+    let held = std::fs::File::open(entry.with_extension("lock")).unwrap();
+    held.lock().unwrap();
+    let run = tokio::time::timeout(Duration::from_secs(60), Run::helper(chain.command(&args)))
+        .await
+        .expect("the helper exits at its --timeout, not when the lock is released");
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(run.stderr.contains("Timeout"), "{}", run.stderr);
+    drop(held);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_faults_the_cache_gets_whole_credentials_or_nothing() {
     let chain = Chain::start().await;
     let cache_dir = chain.cache_dir();
