@@ -168,13 +168,17 @@ async fn not_ready_drops_connections_then_serves() {
 
 #[tokio::test]
 async fn slow_delays_but_answers() {
+    let delay = Duration::from_millis(300);
     let emulator = start(Faults {
-        slow: Some(Duration::from_millis(20)),
+        slow: Some(delay),
         ..Faults::default()
     })
     .await;
+    let asked = std::time::Instant::now();
     let answer = get(&emulator.base_url(), &identity("a")).await.expect("answer");
     assert_eq!(answer.status, 200);
+    // A lower bound: it cannot pass by luck if the delay is skipped, nor fail on a slow machine.
+    assert!(asked.elapsed() >= delay, "answered after {:?}", asked.elapsed());
 }
 
 #[tokio::test]

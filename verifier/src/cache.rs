@@ -230,6 +230,31 @@ mod tests {
             fs::write(cache.entry_path(&key), corrupt).unwrap();
             assert_eq!(cache.read_fresh(&key, 0).unwrap(), None);
         }
+        // Well-formed JSON for the right key, far from expiry, but not usable credentials.
+        for credentials in [
+            ProcessCredentials {
+                version: 2,
+                ..credentials()
+            },
+            ProcessCredentials {
+                access_key_id: String::new(),
+                ..credentials()
+            },
+            ProcessCredentials {
+                secret_access_key: String::new(),
+                ..credentials()
+            },
+        ] {
+            let entry = Entry {
+                key: key.clone(),
+                expires_at: i64::MAX,
+                credentials,
+            };
+            let json = serde_json::to_vec(&entry).unwrap();
+            assert_eq!(Entry::parse(&json), None, "{entry:?}");
+            fs::write(cache.entry_path(&key), json).unwrap();
+            assert_eq!(cache.read_fresh(&key, 0).unwrap(), None);
+        }
     }
 
     #[test]

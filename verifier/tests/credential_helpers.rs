@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{BIN, BUCKET, Chain, KEYS, Run, faults};
+use gke_aws_verifier::cache::{Entry, ProcessCredentials};
 use testkit::emulator::{Config, Faults};
 use testkit::{Fault, Operation};
 
@@ -259,13 +260,19 @@ async fn under_faults_the_cache_gets_whole_credentials_or_nothing() {
         server_errors: 2,
         ..faults()
     });
+    let sts_calls = chain.proxy.count(Operation::AssumeRoleWithWebIdentity);
     let run = Run::helper(chain.command(&args)).await;
     assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(chain.emulator.faults().server_errors, 0, "the 5xx burst was met");
+    assert_eq!(
+        chain.proxy.count(Operation::AssumeRoleWithWebIdentity) - sts_calls,
+        3,
+        "two throttled calls, then success"
+    );
     assert_eq!(cache_entries(&cache_dir).len(), 1);
-    let served: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let cached: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&cache_entries(&cache_dir)[0]).unwrap()).unwrap();
-    assert_eq!(cached["credentials"], served, "the cache holds what was served");
+    let served: ProcessCredentials = serde_json::from_str(&run.stdout).unwrap();
+    let cached = Entry::parse(&std::fs::read(&cache_entries(&cache_dir)[0]).unwrap()).expect("a whole entry");
+    assert_eq!(cached.credentials, served, "the cache holds what was served");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -420,10 +427,7 @@ async fn token_file_refreshes_before_expiry_and_stays_on_sigterm() {
     })
     .await;
     let path = chain.token_path();
-    let mut child = chain
-        .command(&["token-file", "--path", path.to_str().unwrap()])
-        .spawn()
-        .unwrap();
+    let mut child = chain.spawn(&["token-file", "--path", path.to_str().unwrap()]);
 
     // Refreshes: three different tokens in a row, each whole and unexpired when read.
     let mut tokens: Vec<String> = Vec::new();
@@ -455,10 +459,7 @@ async fn token_file_is_removed_rather_than_left_expired_when_an_outage_outlasts_
     })
     .await;
     let path = chain.token_path();
-    let _child = chain
-        .command(&["token-file", "--path", path.to_str().unwrap()])
-        .spawn()
-        .unwrap();
+    let _child = chain.spawn(&["token-file", "--path", path.to_str().unwrap()]);
     watch(&path, Duration::from_secs(20), |seen| seen.is_some()).await;
     chain.set_faults(Faults {
         refuse: true,

@@ -76,7 +76,7 @@ async fn runs_push_their_outcome_and_a_failure_keeps_the_last_success() {
     let run = chain.verify(&["--pushgateway", &gateway.url]).await;
     assert_eq!(run.code, 0, "{run:?}");
     let group = r#"bucket="team-data",instance="",job="gke-aws-verifier",role="team-reader""#;
-    let success = gateway
+    gateway
         .metric(&format!("gke_aws_verifier_last_success_timestamp_seconds{{{group}}}"))
         .await
         .expect("last_success pushed");
@@ -100,6 +100,24 @@ async fn runs_push_their_outcome_and_a_failure_keeps_the_last_success() {
     }
 
     // Same group (role and bucket), now failing at S3: exit code 5, last_success unchanged.
+    // A sentinel value first: the real one is a whole second, which a second push from a
+    // run a moment later would most likely repeat.
+    let sentinel = "gke_aws_verifier_last_success_timestamp_seconds 1\n";
+    let pushed = reqwest::Client::new()
+        .post(format!(
+            "{}/metrics/job/gke-aws-verifier/role/team-reader/bucket/team-data",
+            gateway.url
+        ))
+        .body(sentinel)
+        .send()
+        .await
+        .unwrap();
+    assert!(pushed.status().is_success(), "{pushed:?}");
+    let success = gateway
+        .metric("gke_aws_verifier_last_success_timestamp_seconds{")
+        .await
+        .unwrap();
+    assert!(success.ends_with(" 1"), "{success}");
     chain.proxy.inject(
         testkit::Operation::ListObjectsV2,
         testkit::Fault::s3(403, "AccessDenied", "Access Denied", 1),

@@ -162,6 +162,17 @@ impl Chain {
         command
     }
 
+    /// Starts a long-running helper whose stdout and stderr go to a file in HOME, so that
+    /// the check at the end of the test reads them too.
+    pub fn spawn(&self, args: &[&str]) -> tokio::process::Child {
+        let log = std::fs::File::create(self.home.path().join(format!("{}.log", args[0]))).unwrap();
+        self.command(args)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    }
+
     /// `verify --format json` with the bucket set, plus `extra` flags.
     pub async fn verify(&self, extra: &[&str]) -> Run {
         let mut args = vec!["verify", "--format", "json", "--bucket", BUCKET];
