@@ -238,13 +238,15 @@ async fn under_faults_the_cache_gets_whole_credentials_or_nothing() {
     });
     assert_eq!(Run::helper(chain.command(&args)).await.code, 3);
     chain.set_faults(faults());
+    // A refusal STS does not retry (a retried error may end in Timeout or in its own code,
+    // depending on the backoff's jitter).
     chain.proxy.inject(
         Operation::AssumeRoleWithWebIdentity,
-        Fault::sts(400, "IDPCommunicationError", "could not reach Google", 100),
+        Fault::sts(400, "InvalidIdentityToken", "Incorrect token audience", 1),
     );
     let run = Run::helper(chain.command(&args)).await;
     assert_eq!(run.code, 4, "{run:?}");
-    assert!(run.stderr.contains("IDPCommunicationError"), "{}", run.stderr);
+    assert!(run.stderr.contains("InvalidIdentityToken"), "{}", run.stderr);
     assert_eq!(
         cache_entries(&cache_dir),
         Vec::<PathBuf>::new(),
