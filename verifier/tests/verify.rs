@@ -543,8 +543,10 @@ async fn https_endpoints_are_trusted_through_the_ca_bundle() {
             "us-east-1",
             "--bucket",
             "tls-data",
+            // Connection and TLS failures are retried (as by the SDK's default client):
+            // room for all six attempts, so the run ends in the last error, not a Timeout.
             "--timeout",
-            "5s",
+            "30s",
         ];
         let mut command = isolated_command(&args, home.path());
         command
