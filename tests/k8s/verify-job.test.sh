@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 REAL_KUBECTL=$(command -v kubectl) || { echo "FAIL: kubectl not found (needed for kubectl kustomize)" >&2; exit 1; }
+command -v pgrep >/dev/null || { echo "FAIL: pgrep not found (Debian package procps): it checks that no waiter is left running" >&2; exit 1; }
 export REAL_KUBECTL
 export PATH="$PWD/tests/k8s/stand-in:$PATH"
 export STANDIN_MARKER="vj$$"
@@ -30,7 +31,12 @@ run() {
   out=$(cat "$tmp/out") err=$(cat "$tmp/err")
 }
 has() { grep -qE -- "$2" <<<"$1"; }
-no_hanging_waiters() { ! pgrep -f "standin-hang-$STANDIN_MARKER" >/dev/null; }
+# pgrep exits 1 when nothing matches; anything else (a match, or pgrep broken) fails the check.
+no_hanging_waiters() {
+  local rc=0
+  pgrep -f "standin-hang-$STANDIN_MARKER" >/dev/null || rc=$?
+  [[ "$rc" == 1 ]] || { echo "  pgrep exited $rc (0: a waiter is still running)" >&2; return 1; }
+}
 
 echo "verify-job.sh: success"
 run success TIMEOUT=30

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Supply-chain checks (issue 8, item 6), offline:
+# Supply-chain checks, offline:
 #   1. Cargo.lock is committed and current (root workspace and the fuzz/ project);
 #   2. cargo deny: licences, banned and duplicate crates, sources (deny.toml).
 # The RustSec advisory check is NOT run: this machine and CI cannot reach its database
@@ -31,8 +31,14 @@ check() {
 echo "==> lock files committed and up to date"
 # Neither lock may be git-ignored (an application commits its lock). In CI's fresh clone,
 # --locked below also fails on a lock that was never committed: cargo would have to create it.
+# git check-ignore exits 1 for "not ignored"; 0 is "ignored", 128 or 127 mean git failed.
+not_ignored() {
+  local rc=0
+  git check-ignore -q -- "$1" || rc=$?
+  [[ "$rc" == 1 ]] || { echo "    git check-ignore $1 exited $rc (0: ignored; 127/128: git failed)" >&2; return 1; }
+}
 for lock in Cargo.lock fuzz/Cargo.lock; do
-  check "$lock is not git-ignored" bash -c "! git check-ignore -q '$lock'"
+  check "$lock is not git-ignored" not_ignored "$lock"
 done
 # --locked fails if a manifest asks for something its Cargo.lock does not pin (a stale lock).
 check "Cargo.lock matches the workspace manifests" \
