@@ -2,7 +2,7 @@
 """The measurements of `make bench` (bench/run.sh starts the emulators and calls this).
 
 Alternates the cases run by run on the same emulators, times each process with a monotonic
-clock, and prints a markdown table of medians and ratios, with the goals of issue 7 next to
+clock, and prints a markdown table of medians and ratios, with the performance goals next to
 the figures. The table also goes to bench/results.md. It reports; it does not assert.
 
 Env (set by run.sh): BENCH_MOTO, BENCH_METADATA_HOST, BENCH_BUCKET, BENCH_ROLE_ARN,
@@ -255,7 +255,7 @@ def report(cases, floor, rss):
         "",
         "¹ " + IMAGE_NOTE.format(BASE_IMAGE_MB),
         "",
-        "| Goal (issue 7) | Figure | |",
+        "| Goal | Figure | |",
         "|---|---:|---|",
         f"| `verify` ≥ 20× faster than the script pipeline | {speedup:.1f}× | {verdict(speedup >= 20)} |",
         f"| `verify` ≤ 1.5× floor + process start | {over_floor:.2f}× | {verdict(over_floor <= 1.5)} |",
