@@ -187,6 +187,37 @@ class FederatedRoleOnMoto(unittest.TestCase):
     def s3(self, creds):
         return self.moto.client("s3", **creds)
 
+    # --- what IAM stored, read back (the provider keeps its own JSON in state) ---
+
+    def stored_policy(self, role: str, name: str) -> dict:
+        doc = self.moto.client("iam", **self.admin).get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        return json.loads(doc) if isinstance(doc, str) else doc
+
+    def test_reader_inline_policy_is_exactly_list_and_get_under_the_prefix(self):
+        self.assertEqual(self.stored_policy("e2e-reader", "s3-read"), {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "ListBuckets", "Effect": "Allow", "Action": "s3:ListBucket",
+                 "Resource": "arn:aws:s3:::reports", "Condition": {"StringLike": {"s3:prefix": "daily/*"}}},
+                {"Sid": "GetObjects", "Effect": "Allow", "Action": "s3:GetObject",
+                 "Resource": "arn:aws:s3:::reports/daily/*"},
+            ],
+        })
+
+    def test_lister_inline_policy_is_exactly_list(self):
+        self.assertEqual(self.stored_policy("e2e-lister", "s3-list"), {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "ListBuckets", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::reports"},
+            ],
+        })
+
+    def test_roles_have_no_other_inline_or_attached_policy(self):
+        iam = self.moto.client("iam", **self.admin)
+        for role, policy in (("e2e-reader", "s3-read"), ("e2e-lister", "s3-list")):
+            self.assertEqual(iam.list_role_policies(RoleName=role)["PolicyNames"], [policy])
+            self.assertEqual(iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"], [])
+
     # --- enforcement is really on ---
 
     def test_enforcement_rejects_unknown_keys(self):

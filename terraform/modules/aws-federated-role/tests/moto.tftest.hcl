@@ -33,20 +33,44 @@ run "apply_creates_role_and_inline_policy" {
     condition     = output.role_name == "gke-moto-reader"
     error_message = "Unexpected role name: ${output.role_name}"
   }
+}
 
-  # Read back from the API: what AWS stored must equal what was rendered.
-  assert {
-    condition     = jsondecode(aws_iam_role.this[0].assume_role_policy) == jsondecode(output.trust_policy_json)
-    error_message = "Stored trust policy differs from the rendered one."
+# Read the role back from IAM and compare with a literal trust policy: a module that widened
+# the trust (oaud = "*") fails here, whatever it rendered. The stored inline permissions are
+# read back and compared the same way in tests/terraform/test_e2e_moto.py (boto3).
+run "stored_role_matches_literal_trust_and_tags" {
+  command = plan
+
+  module {
+    source = "./tests/readback"
+  }
+
+  variables {
+    role_name = run.apply_creates_role_and_inline_policy.role_name
   }
 
   assert {
-    condition     = jsondecode(aws_iam_role_policy.s3[0].policy) == jsondecode(output.permissions_policy_json)
-    error_message = "Stored permissions differ from the rendered ones."
+    condition = output.trust_policy == {
+      Version = "2012-10-17"
+      Statement = [{
+        Sid       = "GoogleWorkloadIdentity"
+        Effect    = "Allow"
+        Action    = "sts:AssumeRoleWithWebIdentity"
+        Principal = { Federated = "accounts.google.com" }
+        Condition = {
+          StringEquals = {
+            "accounts.google.com:aud"  = "112233445566778899001"
+            "accounts.google.com:sub"  = "112233445566778899001"
+            "accounts.google.com:oaud" = "sts.amazonaws.com"
+          }
+        }
+      }]
+    }
+    error_message = "IAM holds an unexpected trust policy: ${jsonencode(output.trust_policy)}"
   }
 
   assert {
-    condition     = aws_iam_role.this[0].max_session_duration == 7200
-    error_message = "Stored max_session_duration differs."
+    condition     = output.tags == tomap({ team = "platform" }) && output.max_session_duration == 7200
+    error_message = "IAM holds unexpected tags or session duration: ${jsonencode(output.tags)}, ${output.max_session_duration}"
   }
 }

@@ -42,8 +42,20 @@ run "trust_policy_pins_google_identity_and_audience" {
   }
 
   assert {
-    condition     = jsondecode(aws_iam_role.this[0].assume_role_policy) == jsondecode(output.trust_policy_json)
-    error_message = "The role must carry the rendered trust policy."
+    condition = jsondecode(aws_iam_role.this[0].assume_role_policy).Statement == [{
+      Sid       = "GoogleWorkloadIdentity"
+      Effect    = "Allow"
+      Action    = "sts:AssumeRoleWithWebIdentity"
+      Principal = { Federated = "accounts.google.com" }
+      Condition = {
+        StringEquals = {
+          "accounts.google.com:aud"  = "112233445566778899001"
+          "accounts.google.com:sub"  = "112233445566778899001"
+          "accounts.google.com:oaud" = "sts.amazonaws.com"
+        }
+      }
+    }]
+    error_message = "The role carries an unexpected trust policy: ${aws_iam_role.this[0].assume_role_policy}"
   }
 
   assert {
@@ -60,8 +72,14 @@ run "custom_audience_is_pinned_as_oaud" {
   }
 
   assert {
-    condition     = jsondecode(output.trust_policy_json).Statement[0].Condition.StringEquals["accounts.google.com:oaud"] == "https://example.com/aws"
-    error_message = "oaud must be the requested audience."
+    condition = jsondecode(aws_iam_role.this[0].assume_role_policy).Statement[0].Condition == {
+      StringEquals = {
+        "accounts.google.com:aud"  = "112233445566778899001"
+        "accounts.google.com:sub"  = "112233445566778899001"
+        "accounts.google.com:oaud" = "https://example.com/aws"
+      }
+    }
+    error_message = "oaud must be the requested audience: ${aws_iam_role.this[0].assume_role_policy}"
   }
 }
 
@@ -87,8 +105,21 @@ run "read_access_lists_buckets_and_gets_objects" {
   }
 
   assert {
-    condition     = jsondecode(aws_iam_role_policy.s3[0].policy) == jsondecode(output.permissions_policy_json) && aws_iam_role_policy.s3[0].name == "s3-read"
-    error_message = "The inline policy must carry the rendered permissions."
+    condition = aws_iam_role_policy.s3[0].name == "s3-read" && jsonencode([for s in jsondecode(aws_iam_role_policy.s3[0].policy).Statement : merge(s, { Resource = sort(flatten([s.Resource])) })]) == jsonencode([
+      {
+        Sid      = "ListBuckets"
+        Effect   = "Allow"
+        Action   = "s3:ListBucket"
+        Resource = ["arn:aws:s3:::archive", "arn:aws:s3:::reports"]
+      },
+      {
+        Sid      = "GetObjects"
+        Effect   = "Allow"
+        Action   = "s3:GetObject"
+        Resource = ["arn:aws:s3:::archive/*", "arn:aws:s3:::reports/*"]
+      },
+    ])
+    error_message = "The inline policy ${aws_iam_role_policy.s3[0].name} carries unexpected permissions: ${aws_iam_role_policy.s3[0].policy}"
   }
 }
 
