@@ -1,35 +1,54 @@
 #!/usr/bin/env bash
-# Proves the chain in the cluster once (behind `make verify`): renders the overlay, applies its
-# standing resources (Namespace, KSA, ConfigMap, NetworkPolicy; not the CronJob), creates the
-# verify Job under a unique name, waits until it is Complete or Failed (whichever comes first)
-# or the timeout passes, prints the verifier's report (its pod's log), deletes the Job.
+# Runs an overlay in the cluster (behind `make verify` and `make smoke`).
 #
-# Exit status: 0 access proven; the verifier's own exit code when it failed (2 bad input or
-# configuration, 3 Google identity, 4 STS, 5 S3, 1 unexpected); 1 when the Job failed without a
-# verifier exit code (deadline exceeded, image pull, ...); 124 on timeout; 2 on a bad setting here.
+#   scripts/verify-job.sh [verify]   prove the chain once: create the verify Job under a unique
+#                                    name, poll its conditions until Complete or Failed (or the
+#                                    timeout), print the verifier's report, delete the Job
+#   scripts/verify-job.sh smoke      deploy the smoke-test CronJob, which proves it every 15 min
+#
+# Both first render the overlay, say which namespace mode it is in, and deploy the standing
+# resources (APPLY=1, the default):
+#   application mode (the default of `make k8s-config`): the namespace and the KSA are the
+#     application's. Only the verifier's own objects are applied (ConfigMap, NetworkPolicy
+#     selecting its pods); the KSA, which must exist, gets two annotations with
+#     `kubectl annotate --overwrite`: no other field of it changes, no label is added, and
+#     nothing here ever creates, applies or deletes it.
+#   dedicated mode (the overlay renders a Namespace and a ServiceAccount, from the component
+#     dedicated-namespace): this repository owns both, and applies them.
+#
+# Exit status: 0 access proven (or deployed); the verifier's own exit code when it failed (2 bad
+# input or configuration, 3 Google or Kubernetes identity, 4 STS, 5 S3, 1 unexpected); 1 when the
+# Job failed without a verifier exit code (deadline exceeded, image pull, ...); 124 on timeout;
+# 2 on a bad setting here, a placeholder image or a missing application KSA.
 #
 # Environment:
 #   OVERLAY       kustomization to run (default k8s/overlays/example; `make k8s-config` writes them)
 #   KUBE_CONTEXT  kubectl context (default: the current one)
 #   NAMESPACE     override the overlay's namespace (default: the overlay's)
 #   TIMEOUT       seconds to wait for the Job (default 240; the Job's own deadline is 180)
-#   APPLY         1 (default): apply the standing resources first; 0: they are deployed otherwise
+#   POLL          seconds between two reads of the Job's conditions (default 2)
+#   APPLY         1 (default): deploy the standing resources first; 0: they are deployed otherwise
 #   KEEP_JOB      1: leave the Job and its pod for inspection (its TTL removes it after 30 minutes)
 #   KUBECTL       kubectl binary (default kubectl)
 set -euo pipefail
 
+ACTION=${1:-verify}
 OVERLAY=${OVERLAY:-k8s/overlays/example}
 KUBE_CONTEXT=${KUBE_CONTEXT:-}
 NAMESPACE=${NAMESPACE:-}
 TIMEOUT=${TIMEOUT:-240}
+POLL=${POLL:-2}
 APPLY=${APPLY:-1}
 KEEP_JOB=${KEEP_JOB:-0}
 KUBECTL=${KUBECTL:-kubectl}
 
-say() { echo "verify: $*" >&2; }
+say() { echo "$ACTION: $*" >&2; }
 die() { say "$2"; exit "$1"; }
 
+[[ "$ACTION" == verify || "$ACTION" == smoke ]] || die 2 "usage: verify-job.sh [verify|smoke], not '$ACTION'"
+[[ $# -le 1 ]] || die 2 "usage: verify-job.sh [verify|smoke]"
 [[ "$TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die 2 "TIMEOUT must be a whole number of seconds, not '$TIMEOUT'"
+[[ "$POLL" =~ ^[0-9]+$ ]] || die 2 "POLL must be a whole number of seconds, not '$POLL'"
 [[ -f "$OVERLAY/kustomization.yaml" ]] || die 2 "no kustomization at OVERLAY=$OVERLAY (run make k8s-config, or set OVERLAY)"
 command -v "$KUBECTL" >/dev/null || die 2 "$KUBECTL not found on PATH"
 
@@ -41,13 +60,10 @@ job="gke-aws-verifier-verify-$(date -u +%Y%m%d%H%M%S)-$(LC_ALL=C tr -dc 'a-z0-9'
 work=$(mktemp -d)
 ns=""
 created=0
-waiters=()
 
 # shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup() {
   local status=$?
-  for pid in "${waiters[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
   if [[ "$created" == 1 ]]; then
     if [[ "$KEEP_JOB" == 1 ]]; then
       say "kept job/$job in namespace $ns (KEEP_JOB=1)"
@@ -83,47 +99,77 @@ overlay_rel=$(python3 -c 'import os,sys; print(os.path.relpath(sys.argv[1], sys.
 } >"$work/kustomization.yaml"
 say "rendering $OVERLAY"
 "${kc[@]}" kustomize "$work" >"$work/rendered.yaml"
-ns=$(awk -v job="$job" '
-  /^---/ { is_job = 0; named = 0; n = "" }
-  /^kind: Job$/ { is_job = 1 }
-  /^  name: / { if ($2 == job) named = 1 }
-  /^  namespace: / { n = $2 }
-  is_job && named && n != "" { print n; exit }
-' "$work/rendered.yaml")
-[[ -n "$ns" ]] || die 2 "the render of $OVERLAY has no namespaced Job labelled app.kubernetes.io/component=verify"
 
+# One line per rendered object, fields split by '|'. `annotate --local` reads the file and prints
+# without a cluster (no context, no API call): a YAML reader that kubectl already is.
+"$KUBECTL" annotate --local -f "$work/rendered.yaml" gke-aws-verifier/render=local -o jsonpath='{.kind}{"|"}{.metadata.name}{"|"}{.metadata.namespace}{"|"}{.spec.template.spec.serviceAccountName}{"|"}{.data.AWS_ROLE_ARN}{"|"}{.data.VERIFY_EXPECTED_GSA}{"|"}{.spec.template.spec.containers[*].image}{.spec.jobTemplate.spec.template.spec.containers[*].image}{"\n"}' \
+  >"$work/objects" || die 2 "could not read the render of $OVERLAY"
+ksa="" role_arn="" gsa="" dedicated=0 images=()
+while IFS='|' read -r kind name namespace sa arn expected_gsa image; do
+  case "$kind" in
+    Job) [[ "$name" == "$job" ]] && { ns=$namespace; ksa=$sa; } ;;
+    ConfigMap) [[ -n "$arn" ]] && { role_arn=$arn; gsa=$expected_gsa; } ;;
+    Namespace | ServiceAccount) dedicated=1 ;;
+  esac
+  read -ra pod_images <<<"$image"
+  images+=("${pod_images[@]}")
+done <"$work/objects"
+[[ -n "$ns" && -n "$ksa" ]] || die 2 "the render of $OVERLAY has no namespaced Job labelled app.kubernetes.io/component=verify with a serviceAccountName"
+[[ -n "$role_arn" ]] || die 2 "the render of $OVERLAY has no ConfigMap with AWS_ROLE_ARN"
+for image in "${images[@]}"; do
+  [[ "$image" != REGISTRY/* ]] || die 2 "the overlay still uses the placeholder image $image: push the image (make image IMAGE=...) and write the overlay with it: make k8s-config IMAGE=<repository>@sha256:<digest>"
+done
+
+if [[ "$dedicated" == 1 ]]; then
+  say "dedicated mode: this overlay owns namespace $ns and KSA $ksa, and applies them"
+else
+  say "application mode: only the verifier's own objects go to namespace $ns; the application's KSA $ksa gets two annotations, nothing else"
+fi
+
+# The verify Job never goes with the standing resources; the smoke CronJob only with `smoke`.
+standing='app.kubernetes.io/component notin (verify,smoke)'
+[[ "$ACTION" == smoke ]] && standing='app.kubernetes.io/component!=verify'
 if [[ "$APPLY" == 1 ]]; then
-  say "applying the standing resources of $OVERLAY (not the CronJob) to namespace $ns"
-  "${kc[@]}" apply -f "$work/rendered.yaml" -l 'app.kubernetes.io/component notin (verify,smoke)' >&2
+  if [[ "$dedicated" == 0 ]]; then
+    annotations=("amazonaws.com/role-arn=$role_arn")
+    [[ -n "$gsa" ]] && annotations+=("iam.gke.io/gcp-service-account=$gsa")
+    say "annotating serviceaccount/$ksa in namespace $ns: ${annotations[*]}"
+    # annotate sends a merge patch of these two keys: it cannot create the KSA, nor change or
+    # remove any other field, label or annotation (an apply of a partial KSA could).
+    "${kc[@]}" -n "$ns" annotate --overwrite serviceaccount "$ksa" "${annotations[@]}" >&2 ||
+      die 2 "could not annotate serviceaccount/$ksa in namespace $ns: it must exist (it is the application's KSA; create it with the application), and you need patch rights on it"
+  fi
+  say "applying the standing resources of $OVERLAY to namespace $ns (selector: $standing)"
+  "${kc[@]}" apply -f "$work/rendered.yaml" -l "$standing" >&2
+fi
+if [[ "$ACTION" == smoke ]]; then
+  say "the smoke-test CronJob is deployed in namespace $ns"
+  exit 0
 fi
 
 say "creating job/$job in namespace $ns"
 "${kc[@]}" create -f "$work/rendered.yaml" -l app.kubernetes.io/component=verify >&2
 created=1
 
-# Wait for either condition: waiting for Complete alone would sit out the whole timeout on a
-# failed Job. Both waits run at once; the first to succeed decides.
+# One poll of the Job's conditions, bounded by TIMEOUT: Complete or Failed, whichever the Job
+# reaches (a watch for one condition alone would sit out the timeout on the other).
 say "waiting up to ${TIMEOUT}s for job/$job to complete or fail"
-"${kc[@]}" -n "$ns" wait --for=condition=complete "job/$job" --timeout="${TIMEOUT}s" >/dev/null 2>"$work/wait-complete.err" &
-complete_pid=$!
-"${kc[@]}" -n "$ns" wait --for=condition=failed "job/$job" --timeout="${TIMEOUT}s" >/dev/null 2>"$work/wait-failed.err" &
-failed_pid=$!
-waiters=("$complete_pid" "$failed_pid")
-outcome=""
-complete_done="" failed_done=""
-while [[ -z "$outcome" ]]; do
-  if [[ -z "$complete_done" ]] && ! kill -0 "$complete_pid" 2>/dev/null; then
-    if wait "$complete_pid"; then outcome=complete; else complete_done=1; fi
+outcome="" last_error=""
+deadline=$((SECONDS + TIMEOUT))
+while :; do
+  if conditions=$("${kc[@]}" -n "$ns" get job "$job" --request-timeout=10s \
+    -o jsonpath='{range .status.conditions[?(@.status=="True")]}{.type}{" "}{end}' 2>"$work/get.err"); then
+    case " $conditions " in
+      *" Complete "*) outcome=complete; break ;;
+      *" Failed "*) outcome=failed; break ;;
+    esac
+  else
+    # A transient API error is not a verdict: keep polling until the deadline, say why.
+    last_error=$(tail -n 1 "$work/get.err")
   fi
-  if [[ -z "$outcome" && -z "$failed_done" ]] && ! kill -0 "$failed_pid" 2>/dev/null; then
-    if wait "$failed_pid"; then outcome=failed; else failed_done=1; fi
-  fi
-  # Both gave up without their condition: timed out (or kubectl could not watch).
-  [[ -z "$outcome" && -n "$complete_done" && -n "$failed_done" ]] && outcome=timeout
-  [[ -n "$outcome" ]] || sleep 1
+  ((SECONDS < deadline)) || { outcome=timeout; break; }
+  sleep "$POLL"
 done
-for pid in "${waiters[@]}"; do kill "$pid" 2>/dev/null || true; done
-waiters=()
 
 # The last pod's name and the verifier's exit code ("" while it runs or if it never started).
 last=$("${kc[@]}" -n "$ns" get pods -l "job-name=$job" --sort-by=.metadata.creationTimestamp \
@@ -150,13 +196,13 @@ case "$outcome" in
       -o jsonpath='{.status.conditions[?(@.type=="Failed")].reason}: {.status.conditions[?(@.type=="Failed")].message}' || true)
     say "job/$job failed (${reason:-no reason given})"
     if [[ "$code" =~ ^[0-9]+$ && "$code" != 0 ]]; then
-      say "verifier exit code $code (2 bad input, 3 Google identity, 4 STS, 5 S3, 1 unexpected)"
+      say "verifier exit code $code (2 bad input, 3 Google or Kubernetes identity, 4 STS, 5 S3, 1 unexpected)"
       exit "$code"
     fi
     exit 1
     ;;
   *)
-    say "timed out after ${TIMEOUT}s waiting for job/$job: $(tail -n 1 "$work/wait-complete.err" 2>/dev/null)"
+    say "timed out after ${TIMEOUT}s waiting for job/$job${last_error:+ (last error reading it: $last_error)}"
     "${kc[@]}" -n "$ns" get pods -l "job-name=$job" -o wide >&2 || true
     exit 124
     ;;

@@ -8,7 +8,7 @@
 #   3. checkov over k8s/ (rendered kustomizations and plain manifests) and the Dockerfiles
 #   4. hadolint of the Dockerfiles
 #   5. scripts/verify-job.sh's control flow, against a kubectl stand-in
-#   6. scripts/k8s-config.sh against a fixture of Terraform's `workloads` output
+#   6. scripts/k8s_config.py (pytest) against a fixture of Terraform's `workloads` output
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -31,6 +31,7 @@ step "tools"
 for tool in kubectl kubernetes-validate checkov hadolint python3; do
   if path=$(command -v "$tool"); then ok "$tool at $path"; else bad "$tool not found on PATH (make venv installs the Python ones)"; fi
 done
+if python3 -c 'import pytest, yaml' 2>/dev/null; then ok "pytest and PyYAML"; else bad "pytest or PyYAML missing from $(command -v python3) (make venv installs them)"; fi
 if [[ "$failed" != 0 ]]; then
   echo "k8s: $passed passed, $failed failed"
   exit 1
@@ -57,7 +58,7 @@ for dir in "${kustomizations[@]}"; do
     bad "$dir does not render"
   fi
   # Generated overlays carry Terraform's values: no UPPER_CASE placeholder may survive.
-  if [[ "$dir" == k8s/overlays/* ]] && grep -nwE 'GSA_EMAIL|ROLE_ARN|REGION|BUCKET' "$out"; then
+  if [[ "$dir" == k8s/overlays/* ]] && grep -nE '\b(GSA_EMAIL|ROLE_ARN|REGION|BUCKET)$|REGISTRY/' "$out"; then
     bad "$dir still has placeholders (above)"
   fi
 done
@@ -99,8 +100,8 @@ done
 step "scripts/verify-job.sh control flow (kubectl stand-in)"
 run "verify-job.sh tests" tests/k8s/verify-job.test.sh
 
-step "scripts/k8s-config.sh with a fixture of Terraform's workloads output"
-run "k8s-config.sh tests" tests/k8s/k8s-config.test.sh
+step "scripts/k8s_config.py with a fixture of Terraform's workloads output (pytest)"
+run "k8s_config.py tests" python3 -m pytest -q -p no:cacheprovider tests/k8s/test_k8s_config.py
 
 echo
 if [[ "$failed" != 0 ]]; then
