@@ -8,7 +8,8 @@
 #   3. checkov over k8s/ (rendered kustomizations and plain manifests) and the Dockerfiles
 #   4. hadolint of the Dockerfiles
 #   5. scripts/verify-job.sh's control flow, against a kubectl stand-in
-#   6. scripts/k8s_config.py (pytest) against a fixture of Terraform's `workloads` output
+#   6. pytest: scripts/k8s_config.py against a fixture of Terraform's `workloads` output, and the
+#      manifests' own rules (what the base holds, the egress policy per GKE dataplane)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -100,8 +101,8 @@ done
 step "scripts/verify-job.sh control flow (kubectl stand-in)"
 run "verify-job.sh tests" tests/k8s/verify-job.test.sh
 
-step "scripts/k8s_config.py with a fixture of Terraform's workloads output (pytest)"
-run "k8s_config.py tests" python3 -m pytest -q -p no:cacheprovider tests/k8s/test_k8s_config.py
+step "pytest: scripts/k8s_config.py with a fixture of Terraform's workloads output; the manifests"
+run "k8s_config.py and manifest tests" python3 -m pytest -q -p no:cacheprovider tests/k8s
 
 echo
 if [[ "$failed" != 0 ]]; then
