@@ -34,39 +34,14 @@ data "aws_iam_policy_document" "trust" {
   }
 }
 
-locals {
-  # "reports/" becomes "reports/*": that also matches listing the prefix itself.
-  key_patterns = length(var.s3_prefixes) > 0 ? [for p in var.s3_prefixes : "${p}*"] : ["*"]
-  object_arns  = flatten([for b in var.s3_bucket_arns : [for k in local.key_patterns : "${b}/${k}"]])
-}
+# Permissions: written once for both role modules.
+module "s3_access" {
+  source = "../aws-s3-access-policy"
 
-# Permissions: list the buckets (under the prefixes) and, for read access, get their objects. Nothing else.
-data "aws_iam_policy_document" "permissions" {
-  statement {
-    sid       = "ListBuckets"
-    effect    = "Allow"
-    actions   = ["s3:ListBucket"]
-    resources = var.s3_bucket_arns
-
-    dynamic "condition" {
-      for_each = length(var.s3_prefixes) > 0 ? [1] : []
-      content {
-        test     = "StringLike"
-        variable = "s3:prefix"
-        values   = local.key_patterns
-      }
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.access == "read" ? [1] : []
-    content {
-      sid       = "GetObjects"
-      effect    = "Allow"
-      actions   = ["s3:GetObject"]
-      resources = local.object_arns
-    }
-  }
+  s3_bucket_arns = var.s3_bucket_arns
+  s3_prefixes    = var.s3_prefixes
+  access         = var.access
+  kms_key_arns   = var.kms_key_arns
 }
 
 resource "aws_iam_role" "this" {
@@ -86,5 +61,5 @@ resource "aws_iam_role_policy" "s3" {
 
   name   = "s3-${var.access}"
   role   = aws_iam_role.this[0].id
-  policy = data.aws_iam_policy_document.permissions.json
+  policy = module.s3_access.json
 }

@@ -15,5 +15,5 @@ output "trust_policy_json" {
 
 output "permissions_policy_json" {
   description = "Inline S3 permissions policy of the role, as JSON."
-  value       = data.aws_iam_policy_document.permissions.json
+  value       = module.s3_access.json
 }

@@ -42,7 +42,7 @@ run "stored_role_matches_literal_trust_and_tags" {
   command = plan
 
   module {
-    source = "./tests/readback"
+    source = "../../tests/iam-role-readback"
   }
 
   variables {

@@ -169,6 +169,26 @@ run "list_access_has_no_get_object" {
   }
 }
 
+run "kms_keys_are_decrypted_through_s3_only" {
+  command = plan
+
+  variables {
+    s3_bucket_arns = ["arn:aws:s3:::reports"]
+    kms_key_arns   = ["arn:aws:kms:eu-west-1:123456789012:key/1111aaaa-11aa-11aa-11aa-111111aaaaaa"]
+  }
+
+  assert {
+    condition = jsondecode(aws_iam_role_policy.s3[0].policy).Statement[2] == {
+      Sid       = "DecryptViaS3EuWest1"
+      Effect    = "Allow"
+      Action    = "kms:Decrypt"
+      Resource  = "arn:aws:kms:eu-west-1:123456789012:key/1111aaaa-11aa-11aa-11aa-111111aaaaaa"
+      Condition = { StringEquals = { "kms:ViaService" = "s3.eu-west-1.amazonaws.com" } }
+    }
+    error_message = "Unexpected permissions: ${aws_iam_role_policy.s3[0].policy}"
+  }
+}
+
 run "optional_role_settings_are_passed_through" {
   command = plan
 
@@ -239,42 +259,6 @@ run "rejects_wildcard_audience" {
   expect_failures = [var.audience]
 }
 
-run "rejects_empty_bucket_list" {
-  command = plan
-  variables { s3_bucket_arns = [] }
-  expect_failures = [var.s3_bucket_arns]
-}
-
-run "rejects_object_arn_as_bucket" {
-  command = plan
-  variables { s3_bucket_arns = ["arn:aws:s3:::reports/*"] }
-  expect_failures = [var.s3_bucket_arns]
-}
-
-run "rejects_bare_bucket_name" {
-  command = plan
-  variables { s3_bucket_arns = ["reports"] }
-  expect_failures = [var.s3_bucket_arns]
-}
-
-run "rejects_prefix_with_leading_slash" {
-  command = plan
-  variables { s3_prefixes = ["/daily/"] }
-  expect_failures = [var.s3_prefixes]
-}
-
-run "rejects_prefix_with_wildcard" {
-  command = plan
-  variables { s3_prefixes = ["daily/*"] }
-  expect_failures = [var.s3_prefixes]
-}
-
-run "rejects_unknown_access_level" {
-  command = plan
-  variables { access = "write" }
-  expect_failures = [var.access]
-}
-
 run "rejects_session_shorter_than_an_hour" {
   command = plan
   variables { max_session_duration = 900 }
@@ -291,4 +275,10 @@ run "rejects_boundary_that_is_not_a_policy_arn" {
   command = plan
   variables { permissions_boundary = "arn:aws:iam::123456789012:role/boundary" }
   expect_failures = [var.permissions_boundary]
+}
+
+run "rejects_tag_value_longer_than_256" {
+  command = plan
+  variables { tags = { gke-workload = "${join("", [for i in range(257) : "x"])}" } }
+  expect_failures = [var.tags]
 }

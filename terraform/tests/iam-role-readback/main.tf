@@ -26,3 +26,25 @@ output "max_session_duration" {
   description = "Maximum session duration of the stored role."
   value       = data.aws_iam_role.stored.max_session_duration
 }
+
+variable "oidc_provider_arn" {
+  description = "ARN of an IAM OIDC provider to read back as well, or null."
+  type        = string
+  default     = null
+}
+
+data "aws_iam_openid_connect_provider" "stored" {
+  count = var.oidc_provider_arn == null ? 0 : 1
+
+  arn = var.oidc_provider_arn
+}
+
+output "oidc_provider" {
+  description = "URL, client IDs and thumbprints of the stored OIDC provider, or null."
+  value = try({
+    url             = data.aws_iam_openid_connect_provider.stored[0].url
+    client_id_list  = data.aws_iam_openid_connect_provider.stored[0].client_id_list
+    thumbprint_list = data.aws_iam_openid_connect_provider.stored[0].thumbprint_list
+    tags            = data.aws_iam_openid_connect_provider.stored[0].tags
+  }, null)
+}
