@@ -69,11 +69,17 @@ while IFS= read -r dir; do
 done < <(find "$TF_DIR" -name '*.tf' -not -path '*/.terraform/*' -printf '%h\n' | sort -u)
 [[ $validated -gt 0 ]] || die "no configuration validated"
 
-step "3. terraform test, modules/aws-federated-role (plan assertions, validations, apply on moto)"
+step "3. terraform test, every module with tests/ (plan assertions, validations, apply on moto)"
 peer_start "$WORK/moto.log" moto_server -H 127.0.0.1 -p 0
 MOTO_PORT=$(peer_port "$WORK/moto.log" moto_server "Running on http://")
 echo "moto_server on 127.0.0.1:$MOTO_PORT"
-AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" terraform -chdir="$TF_DIR/modules/aws-federated-role" test -no-color
+tested=0
+while IFS= read -r dir; do
+  echo "-- $dir"
+  AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" terraform -chdir="$dir" test -no-color
+  tested=$((tested + 1))
+done < <(find "$TF_DIR/modules" -name '*.tftest.hcl' -printf '%h\n' | xargs -n1 dirname | sort -u)
+[[ $tested -ge 4 ]] || die "expected terraform tests in at least 4 modules, found $tested"
 peers_stop
 
 step "4. end to end on moto with IAM enforcement: assume the roles, prove S3 allow/deny"

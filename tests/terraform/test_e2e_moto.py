@@ -1,4 +1,5 @@
-"""End to end: apply modules/aws-federated-role to moto with IAM enforcement on, assume the
+"""End to end: apply modules/aws-federated-role (and the cluster-issuer pair,
+aws-gke-oidc-provider + aws-cluster-federated-role) to moto with IAM enforcement on, assume the
 roles with a (fake) Google ID token, and prove what the roles can and cannot do in S3.
 
 moto checks signatures and evaluates identity policies once INITIAL_NO_AUTH_ACTION_COUNT
@@ -25,7 +26,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-MODULE = Path(__file__).resolve().parents[2] / "terraform" / "modules" / "aws-federated-role"
+MODULES = Path(__file__).resolve().parents[2] / "terraform" / "modules"
 UNIQUE_ID = "112233445566778899001"
 # moto accepts any string as a web identity token; a JWT-shaped one keeps it honest.
 FAKE_ID_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJzdHMuYW1hem9uYXdzLmNvbSJ9.c2ln"
@@ -44,7 +45,7 @@ provider "aws" {{
 }}
 
 module "reader" {{
-  source                           = "{module}"
+  source                           = "{modules}/aws-federated-role"
   role_name                        = "e2e-reader"
   google_service_account_unique_id = "{unique_id}"
   s3_bucket_arns                   = ["arn:aws:s3:::reports"]
@@ -53,14 +54,33 @@ module "reader" {{
 }}
 
 module "lister" {{
-  source                           = "{module}"
+  source                           = "{modules}/aws-federated-role"
   role_name                        = "e2e-lister"
   google_service_account_unique_id = "{unique_id}"
   s3_bucket_arns                   = ["arn:aws:s3:::reports"]
   access                           = "list"
 }}
 
+# Cluster-issuer mode: the same S3 permissions (one shared module), another trust.
+module "cluster_issuer" {{
+  source       = "{modules}/aws-gke-oidc-provider"
+  project_id   = "my-project-123"
+  location     = "europe-west1"
+  cluster_name = "apps"
+}}
+
+module "cluster_reader" {{
+  source                      = "{modules}/aws-cluster-federated-role"
+  role_name                   = "e2e-cluster-reader"
+  oidc_provider_arn           = module.cluster_issuer.arn
+  issuer_host_path            = module.cluster_issuer.issuer_host_path
+  kubernetes_service_accounts = [{{ namespace = "payments", name = "ledger" }}]
+  s3_bucket_arns              = ["arn:aws:s3:::reports"]
+  s3_prefixes                 = ["daily/"]
+}}
+
 output "reader_role_arn" {{ value = module.reader.role_arn }}
+output "cluster_reader_role_arn" {{ value = module.cluster_reader.role_arn }}
 output "lister_role_arn" {{ value = module.lister.role_arn }}
 """
 
@@ -157,8 +177,10 @@ class FederatedRoleOnMoto(unittest.TestCase):
         for bucket, key_name in (("reports", "daily/a.txt"), ("reports", "secret/b.txt"), ("other", "x.txt")):
             s3.put_object(Bucket=bucket, Key=key_name, Body=b"data")
 
+        # A relative source: an absolute path would make each module its own package, and
+        # their "../aws-s3-access-policy" calls would escape it.
         (work / "main.tf").write_text(CONFIG.format(
-            module=MODULE, unique_id=UNIQUE_ID,
+            modules=os.path.relpath(MODULES, work), unique_id=UNIQUE_ID,
             access_key=cls.admin["aws_access_key_id"], secret_key=cls.admin["aws_secret_access_key"]))
         env = dict(os.environ, AWS_ENDPOINT_URL=cls.moto.url, TF_IN_AUTOMATION="1")
         for args in (["init", "-backend=false", "-input=false"], ["apply", "-auto-approve", "-input=false"]):
@@ -171,6 +193,7 @@ class FederatedRoleOnMoto(unittest.TestCase):
 
         cls.reader = cls.assume(outputs["reader_role_arn"]["value"])
         cls.lister = cls.assume(outputs["lister_role_arn"]["value"])
+        cls.cluster_reader = cls.assume(outputs["cluster_reader_role_arn"]["value"])
 
     @classmethod
     def assume(cls, role_arn: str) -> dict:
@@ -212,9 +235,13 @@ class FederatedRoleOnMoto(unittest.TestCase):
             ],
         })
 
+    def test_cluster_reader_inline_policy_is_the_shared_read_policy(self):
+        self.assertEqual(self.stored_policy("e2e-cluster-reader", "s3-read"),
+                         self.stored_policy("e2e-reader", "s3-read"))
+
     def test_roles_have_no_other_inline_or_attached_policy(self):
         iam = self.moto.client("iam", **self.admin)
-        for role, policy in (("e2e-reader", "s3-read"), ("e2e-lister", "s3-list")):
+        for role, policy in (("e2e-reader", "s3-read"), ("e2e-lister", "s3-list"), ("e2e-cluster-reader", "s3-read")):
             self.assertEqual(iam.list_role_policies(RoleName=role)["PolicyNames"], [policy])
             self.assertEqual(iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"], [])
 
@@ -248,6 +275,15 @@ class FederatedRoleOnMoto(unittest.TestCase):
 
     def test_reader_cannot_list_all_buckets(self):
         self.assertEqual(error_code(lambda: self.s3(self.reader).list_buckets()), "AccessDenied")
+
+    # --- cluster-issuer mode: same permissions ---
+
+    def test_cluster_reader_can_get_under_its_prefix_only(self):
+        s3 = self.s3(self.cluster_reader)
+        self.assertEqual(s3.get_object(Bucket="reports", Key="daily/a.txt")["Body"].read(), b"data")
+        self.assertEqual(error_code(lambda: s3.get_object(Bucket="reports", Key="secret/b.txt")), "AccessDenied")
+        self.assertEqual(error_code(lambda: s3.put_object(Bucket="reports", Key="daily/n.txt", Body=b"x")), "AccessDenied")
+        self.assertEqual(error_code(lambda: s3.list_objects_v2(Bucket="other")), "AccessDenied")
 
     # --- list access ---
 

@@ -1,0 +1,14 @@
+output "arn" {
+  description = "ARN of the IAM OIDC provider; aws-cluster-federated-role trusts it."
+  value       = aws_iam_openid_connect_provider.this.arn
+}
+
+output "issuer_url" {
+  description = "Issuer URL AWS trusts; the projected tokens' iss must equal it."
+  value       = local.issuer_url
+}
+
+output "issuer_host_path" {
+  description = "Issuer URL without https://, as IAM condition keys use it (HOST_PATH:sub, HOST_PATH:aud)."
+  value       = trimprefix(local.issuer_url, "https://")
+}
