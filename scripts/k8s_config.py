@@ -91,11 +91,11 @@ class Workload:
     dedicated: bool
 
     def ksa_annotations(self) -> dict[str, str]:
-        """The two annotations the KSA carries (one in cluster mode: no Google service account)."""
-        out = {"amazonaws.com/role-arn": self.role_arn}
+        """The KSA's two annotations: the role, and the Google service account (gsa mode) or the
+        mode itself (cluster: what the injection webhook reads to project the KSA token)."""
         if self.gsa_email:
-            out["iam.gke.io/gcp-service-account"] = self.gsa_email
-        return out
+            return {"amazonaws.com/role-arn": self.role_arn, "iam.gke.io/gcp-service-account": self.gsa_email}
+        return {"amazonaws.com/role-arn": self.role_arn, "gke-aws-verifier/identity": "cluster"}
 
 
 def load(text: str) -> dict:

@@ -102,12 +102,12 @@ say "rendering $OVERLAY"
 
 # One line per rendered object, fields split by '|'. `annotate --local` reads the file and prints
 # without a cluster (no context, no API call): a YAML reader that kubectl already is.
-"$KUBECTL" annotate --local -f "$work/rendered.yaml" gke-aws-verifier/render=local -o jsonpath='{.kind}{"|"}{.metadata.name}{"|"}{.metadata.namespace}{"|"}{.spec.template.spec.serviceAccountName}{"|"}{.data.AWS_ROLE_ARN}{"|"}{.data.VERIFY_EXPECTED_GSA}{"|"}{.spec.template.spec.containers[*].image}{.spec.jobTemplate.spec.template.spec.containers[*].image}{"\n"}' \
+"$KUBECTL" annotate --local -f "$work/rendered.yaml" gke-aws-verifier/render=local -o jsonpath='{.kind}{"|"}{.metadata.name}{"|"}{.metadata.namespace}{"|"}{.spec.template.spec.serviceAccountName}{"|"}{.data.AWS_ROLE_ARN}{"|"}{.data.VERIFY_EXPECTED_GSA}{"|"}{.spec.template.spec.volumes[?(@.name=="gke-aws-token")].name}{"|"}{.spec.template.spec.containers[*].image}{.spec.jobTemplate.spec.template.spec.containers[*].image}{"\n"}' \
   >"$work/objects" || die 2 "could not read the render of $OVERLAY"
-ksa="" role_arn="" gsa="" dedicated=0 images=()
-while IFS='|' read -r kind name namespace sa arn expected_gsa image; do
+ksa="" role_arn="" gsa="" cluster="" dedicated=0 images=()
+while IFS='|' read -r kind name namespace sa arn expected_gsa token_volume image; do
   case "$kind" in
-    Job) [[ "$name" == "$job" ]] && { ns=$namespace; ksa=$sa; } ;;
+    Job) [[ "$name" == "$job" ]] && { ns=$namespace; ksa=$sa; cluster=$token_volume; } ;;
     ConfigMap) [[ -n "$arn" ]] && { role_arn=$arn; gsa=$expected_gsa; } ;;
     Namespace | ServiceAccount) dedicated=1 ;;
   esac
@@ -131,8 +131,14 @@ standing='app.kubernetes.io/component notin (verify,smoke)'
 [[ "$ACTION" == smoke ]] && standing='app.kubernetes.io/component!=verify'
 if [[ "$APPLY" == 1 ]]; then
   if [[ "$dedicated" == 0 ]]; then
+    # The KSA's AWS identity, for the verifier and for the injection webhook: the role, and
+    # either the Google service account (gsa mode) or the cluster mode (a projected token).
     annotations=("amazonaws.com/role-arn=$role_arn")
-    [[ -n "$gsa" ]] && annotations+=("iam.gke.io/gcp-service-account=$gsa")
+    if [[ -n "$cluster" ]]; then
+      annotations+=("gke-aws-verifier/identity=cluster")
+    elif [[ -n "$gsa" ]]; then
+      annotations+=("iam.gke.io/gcp-service-account=$gsa")
+    fi
     say "annotating serviceaccount/$ksa in namespace $ns: ${annotations[*]}"
     # annotate sends a merge patch of these two keys: it cannot create the KSA, nor change or
     # remove any other field, label or annotation (an apply of a partial KSA could).

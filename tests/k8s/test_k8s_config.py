@@ -191,7 +191,8 @@ def test_cluster_mode_dedicated_ksa_has_no_google_annotation(tmp_path):
     done = gen(tmp_path, str(FIXTURE), DEDICATED="example-cluster")
     assert done.returncode == 0, done.stderr
     ksa = one(render(tmp_path / "example-cluster"), "ServiceAccount")
-    assert ksa["metadata"]["annotations"] == {"amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/ledger-reader"}
+    assert ksa["metadata"]["annotations"] == {"amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/ledger-reader",
+                                              "gke-aws-verifier/identity": "cluster"}
 
 
 def test_a_workload_no_longer_dedicated_loses_its_ksa_patch(tmp_path):

@@ -74,8 +74,8 @@ check "a missing application KSA: nothing applied, no Job created" test "$(calls
 echo "verify-job.sh: application mode, cluster identity"
 run success TIMEOUT=30 OVERLAY=k8s/overlays/example-cluster
 check "exits 0" test "$status" = 0
-check "annotates only the role (no Google service account in this mode)" \
-  has "$(cat "$log")" '^-n payments annotate --overwrite serviceaccount ledger amazonaws.com/role-arn=arn:aws:iam::123456789012:role/ledger-reader$'
+check "annotates the role and the mode (no Google service account in this mode)" \
+  has "$(cat "$log")" '^-n payments annotate --overwrite serviceaccount ledger amazonaws.com/role-arn=arn:aws:iam::123456789012:role/ledger-reader gke-aws-verifier/identity=cluster$'
 
 echo "verify-job.sh: smoke"
 run success OVERLAY=k8s/overlays/reports -- smoke
