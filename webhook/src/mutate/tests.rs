@@ -1,0 +1,446 @@
+//! One case per rule of the injection, each named for the situation it reproduces. Patches are
+//! applied with a real JSON Patch implementation and the resulting pod is checked.
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::inject::{FIRST_TOKEN, SIDECAR, TOKEN_DIR, TOKEN_FILE, VOLUME};
+
+const ARN: &str = "arn:aws:iam::123456789012:role/team-reader";
+
+fn settings() -> Settings {
+    Settings {
+        sidecar_image: "registry.example/gke-aws-verifier:0.1.0".to_owned(),
+        default_region: Some("eu-west-1".to_owned()),
+        own_namespace: "gke-aws-webhook".to_owned(),
+    }
+}
+
+/// An opted-in pod of KSA team/reports with one container and one init container.
+fn pod_json() -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": { "name": "reports-7f9c", "namespace": "team",
+                      "labels": { "gke-aws-verifier/inject": "true" } },
+        "spec": {
+            "serviceAccountName": "reports",
+            "securityContext": { "fsGroup": 2000 },
+            "initContainers": [{ "name": "migrate", "image": "app:1" }],
+            "containers": [{ "name": "app", "image": "app:1",
+                             "env": [{ "name": "LOG", "value": "debug" }] }]
+        }
+    })
+}
+
+fn ksa(extra: &[(&str, &str)]) -> Annotations {
+    let mut a = Annotations::from([
+        (ROLE_ARN.to_owned(), ARN.to_owned()),
+        (GSA.to_owned(), "reports@proj.iam.gserviceaccount.com".to_owned()),
+    ]);
+    for (k, v) in extra {
+        a.insert((*k).to_owned(), (*v).to_owned());
+    }
+    a
+}
+
+fn pod(v: &Value) -> Pod {
+    serde_json::from_value(v.clone()).expect("fixture is a pod")
+}
+
+/// Reviews the pod; on injection returns the patched pod and the warnings.
+fn injected(v: &Value, annotations: &Annotations) -> (Value, Vec<String>) {
+    match review(&pod(v), "team", Some(annotations), &settings()) {
+        Outcome::Inject { patch, warnings } => {
+            let mut patched = v.clone();
+            json_patch::patch(&mut patched, &patch).expect("the patch applies");
+            (patched, warnings)
+        }
+        other => panic!("expected an injection, got {other:?}"),
+    }
+}
+
+fn env_of(container: &Value) -> Vec<(String, Value)> {
+    container["env"]
+        .as_array()
+        .map(|env| {
+            env.iter()
+                .map(|e| {
+                    (
+                        e["name"].as_str().unwrap().to_owned(),
+                        e.get("value").cloned().unwrap_or(e["valueFrom"].clone()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn env_value(container: &Value, name: &str) -> Option<Value> {
+    env_of(container).into_iter().find(|(n, _)| n == name).map(|(_, v)| v)
+}
+
+fn denial(v: &Value, annotations: Option<&Annotations>) -> String {
+    match review(&pod(v), "team", annotations, &settings()) {
+        Outcome::Deny { message } => message,
+        other => panic!("expected a denial, got {other:?}"),
+    }
+}
+
+#[test]
+fn pods_that_are_not_ours_are_skipped_without_a_lookup() {
+    let mut unlabelled = pod_json();
+    unlabelled["metadata"]["labels"] = json!({});
+    let mut label_false = pod_json();
+    label_false["metadata"]["labels"]["gke-aws-verifier/inject"] = json!("false");
+    for (case, v, namespace) in [
+        ("no label", unlabelled, "team"),
+        ("label false", label_false, "team"),
+        ("the webhook's own namespace", pod_json(), "gke-aws-webhook"),
+        ("kube-system", pod_json(), "kube-system"),
+    ] {
+        assert!(ksa_to_look_up(&pod(&v), namespace, &settings()).is_err(), "{case}");
+        let outcome = review(&pod(&v), namespace, Some(&ksa(&[])), &settings());
+        assert!(matches!(outcome, Outcome::Skip { .. }), "{case}: {outcome:?}");
+    }
+}
+
+#[test]
+fn the_ksa_is_the_pods_or_default() {
+    assert_eq!(
+        ksa_to_look_up(&pod(&pod_json()), "team", &settings()),
+        Ok("reports".to_owned())
+    );
+    let mut v = pod_json();
+    v["spec"].as_object_mut().unwrap().remove("serviceAccountName");
+    assert_eq!(ksa_to_look_up(&pod(&v), "team", &settings()), Ok("default".to_owned()));
+}
+
+#[test]
+fn a_missing_ksa_is_denied_with_the_commands_that_fix_it() {
+    let message = denial(&pod_json(), None);
+    for part in [
+        "\"reports\"",
+        "\"team\"",
+        "does not exist",
+        "kubectl create serviceaccount reports --namespace team",
+        "kubectl annotate serviceaccount reports --namespace team amazonaws.com/role-arn=arn:aws:iam::ACCOUNT_ID:role/ROLE_NAME",
+    ] {
+        assert!(message.contains(part), "{part:?} not in {message}");
+    }
+}
+
+#[test]
+fn a_ksa_without_role_arn_is_denied_naming_namespace_ksa_annotation_and_command() {
+    let mut a = ksa(&[]);
+    a.remove(ROLE_ARN);
+    let message = denial(&pod_json(), Some(&a));
+    for part in [
+        "\"reports\"",
+        "namespace \"team\"",
+        "no annotation amazonaws.com/role-arn",
+        "kubectl annotate serviceaccount reports --namespace team amazonaws.com/role-arn=arn:aws:iam::ACCOUNT_ID:role/ROLE_NAME",
+    ] {
+        assert!(message.contains(part), "{part:?} not in {message}");
+    }
+}
+
+#[test]
+fn bad_annotations_are_denied_naming_the_annotation() {
+    for (case, key, value) in [
+        ("user ARN", ROLE_ARN, "arn:aws:iam::123456789012:user/bob"),
+        ("short account", ROLE_ARN, "arn:aws:iam::1234:role/x"),
+        ("region typo", REGION, "eu-west"),
+        ("audience with a space", AUDIENCE, "sts amazonaws.com"),
+        ("unknown identity mode", IDENTITY, "metadata"),
+    ] {
+        let message = denial(&pod_json(), Some(&ksa(&[(key, value)])));
+        assert!(message.contains(&format!("annotation {key}")), "{case}: {message}");
+        assert!(
+            message.contains("kubectl annotate serviceaccount reports --namespace team"),
+            "{case}: {message}"
+        );
+        assert!(message.contains("--overwrite"), "{case}: {message}");
+    }
+}
+
+#[test]
+fn the_native_sidecar_comes_first_then_the_first_token_then_the_apps_init_containers() {
+    let (p, warnings) = injected(&pod_json(), &ksa(&[]));
+    assert_eq!(warnings, Vec::<String>::new());
+    let inits = p["spec"]["initContainers"].as_array().unwrap();
+    let names: Vec<&str> = inits.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, [SIDECAR, FIRST_TOKEN, "migrate"]);
+    let (sidecar, first) = (&inits[0], &inits[1]);
+    assert_eq!(sidecar["restartPolicy"], "Always");
+    assert_eq!(
+        first.get("restartPolicy"),
+        None,
+        "the first token's init container must exit"
+    );
+    assert_eq!(sidecar["image"], "registry.example/gke-aws-verifier:0.1.0");
+    let args = |c: &Value| {
+        c["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        args(sidecar),
+        [
+            "token-file",
+            "--path",
+            TOKEN_FILE,
+            "--audience",
+            "sts.amazonaws.com",
+            "--file-mode",
+            "0644",
+            "--log-format",
+            "json"
+        ]
+    );
+    assert_eq!(args(first).last().map(String::as_str), Some("--once"));
+    for c in [sidecar, first] {
+        let sc = &c["securityContext"];
+        assert_eq!(sc["runAsNonRoot"], true);
+        assert_eq!(sc["readOnlyRootFilesystem"], true);
+        assert_eq!(sc["allowPrivilegeEscalation"], false);
+        assert_eq!(sc["capabilities"]["drop"], json!(["ALL"]));
+        assert_eq!(sc["seccompProfile"]["type"], "RuntimeDefault");
+        assert_eq!(
+            c["volumeMounts"],
+            json!([{ "name": VOLUME, "mountPath": TOKEN_DIR }]),
+            "the writers mount it read-write"
+        );
+        assert_eq!(c.get("env"), None, "the writers need no AWS env");
+    }
+}
+
+#[test]
+fn every_app_container_gets_the_memory_volume_read_only_and_the_env() {
+    let (p, _) = injected(&pod_json(), &ksa(&[]));
+    assert_eq!(
+        p["spec"]["volumes"],
+        json!([{ "name": VOLUME, "emptyDir": { "medium": "Memory", "sizeLimit": "1Mi" } }])
+    );
+    assert_eq!(
+        p["spec"]["securityContext"],
+        json!({ "fsGroup": 2000 }),
+        "fsGroup untouched"
+    );
+    for c in [&p["spec"]["containers"][0], &p["spec"]["initContainers"][2]] {
+        assert_eq!(
+            c["volumeMounts"],
+            json!([{ "name": VOLUME, "mountPath": TOKEN_DIR, "readOnly": true }])
+        );
+        let env: Vec<String> = env_of(c).into_iter().map(|(n, _)| n).collect();
+        let mut expected = vec![
+            "AWS_ROLE_ARN",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_ROLE_SESSION_NAME",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_STS_REGIONAL_ENDPOINTS",
+        ];
+        if c["name"] == "app" {
+            expected.insert(0, "LOG");
+        }
+        assert_eq!(env, expected, "{}", c["name"]);
+        assert_eq!(env_value(c, "AWS_ROLE_ARN"), Some(json!(ARN)));
+        assert_eq!(env_value(c, "AWS_WEB_IDENTITY_TOKEN_FILE"), Some(json!(TOKEN_FILE)));
+        assert_eq!(env_value(c, "AWS_ROLE_SESSION_NAME"), Some(json!("reports-7f9c")));
+        assert_eq!(env_value(c, "AWS_REGION"), Some(json!("eu-west-1")));
+        assert_eq!(env_value(c, "AWS_STS_REGIONAL_ENDPOINTS"), Some(json!("regional")));
+    }
+}
+
+#[test]
+fn variables_the_pod_sets_are_never_overwritten() {
+    let mut v = pod_json();
+    v["spec"]["containers"][0]["env"] = json!([
+        { "name": "AWS_REGION", "value": "us-west-2" },
+        { "name": "AWS_ROLE_SESSION_NAME", "valueFrom": { "fieldRef": { "fieldPath": "metadata.uid" } } }
+    ]);
+    let (p, _) = injected(&v, &ksa(&[]));
+    let app = &p["spec"]["containers"][0];
+    assert_eq!(env_value(app, "AWS_REGION"), Some(json!("us-west-2")));
+    assert_eq!(
+        env_value(app, "AWS_ROLE_SESSION_NAME"),
+        Some(json!({ "fieldRef": { "fieldPath": "metadata.uid" } }))
+    );
+    assert_eq!(env_value(app, "AWS_DEFAULT_REGION"), Some(json!("eu-west-1")));
+    assert_eq!(env_of(app).len(), 6, "no duplicate names: {app}");
+}
+
+#[test]
+fn the_session_name_fits_sts_and_generated_names_come_from_the_kubelet() {
+    let mut long = pod_json();
+    long["metadata"]["name"] = json!("x".repeat(100));
+    let (p, _) = injected(&long, &ksa(&[]));
+    assert_eq!(
+        env_value(&p["spec"]["containers"][0], "AWS_ROLE_SESSION_NAME"),
+        Some(json!("x".repeat(64)))
+    );
+
+    let mut generated = pod_json();
+    generated["metadata"].as_object_mut().unwrap().remove("name");
+    generated["metadata"]["generateName"] = json!(format!("{}-", "y".repeat(80)));
+    let (p, _) = injected(&generated, &ksa(&[]));
+    assert_eq!(
+        env_value(&p["spec"]["containers"][0], "AWS_ROLE_SESSION_NAME"),
+        Some(json!({ "fieldRef": { "fieldPath": "metadata.name" } }))
+    );
+}
+
+#[test]
+fn skipped_containers_get_nothing() {
+    let mut v = pod_json();
+    v["metadata"]["annotations"] = json!({ SKIP_CONTAINERS: " migrate , proxy" });
+    v["spec"]["containers"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "name": "proxy", "image": "envoy" }));
+    let (p, _) = injected(&v, &ksa(&[]));
+    assert_eq!(p["spec"]["containers"][1], json!({ "name": "proxy", "image": "envoy" }));
+    assert_eq!(
+        p["spec"]["initContainers"][2],
+        json!({ "name": "migrate", "image": "app:1" })
+    );
+    assert!(env_value(&p["spec"]["containers"][0], "AWS_ROLE_ARN").is_some());
+}
+
+#[test]
+fn a_second_admission_changes_nothing_but_a_container_added_since_gets_its_share() {
+    let (p, _) = injected(&pod_json(), &ksa(&[]));
+    let again = review(&pod(&p), "team", Some(&ksa(&[])), &settings());
+    assert_eq!(
+        again,
+        Outcome::Skip {
+            reason: "already injected"
+        }
+    );
+
+    // Another webhook added a container after ours: reinvocation gives it env and mount only.
+    let mut grown = p.clone();
+    grown["spec"]["containers"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "name": "late", "image": "x" }));
+    let (p2, _) = injected(&grown, &ksa(&[]));
+    assert_eq!(p2["spec"]["initContainers"], p["spec"]["initContainers"]);
+    assert_eq!(p2["spec"]["volumes"], p["spec"]["volumes"]);
+    assert!(env_value(&p2["spec"]["containers"][1], "AWS_ROLE_ARN").is_some());
+}
+
+#[test]
+fn region_and_audience_come_from_the_ksa_then_the_defaults() {
+    let (p, _) = injected(&pod_json(), &ksa(&[(REGION, "ap-south-1"), (AUDIENCE, "my-aud")]));
+    let app = &p["spec"]["containers"][0];
+    assert_eq!(env_value(app, "AWS_REGION"), Some(json!("ap-south-1")));
+    assert_eq!(env_value(app, "AWS_DEFAULT_REGION"), Some(json!("ap-south-1")));
+    assert!(
+        p["spec"]["initContainers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("my-aud"))
+    );
+
+    let no_default = Settings {
+        default_region: None,
+        ..settings()
+    };
+    let Outcome::Inject { patch, warnings } = review(&pod(&pod_json()), "team", Some(&ksa(&[])), &no_default) else {
+        panic!("expected an injection");
+    };
+    let mut p = pod_json();
+    json_patch::patch(&mut p, &patch).unwrap();
+    assert_eq!(env_value(&p["spec"]["containers"][0], "AWS_REGION"), None);
+    assert!(warnings.iter().any(|w| w.contains("no AWS region")), "{warnings:?}");
+}
+
+#[test]
+fn warnings_name_what_will_fail_at_run_time() {
+    let mut a = ksa(&[]);
+    a.remove(GSA);
+    let mut v = pod_json();
+    v["spec"]["hostNetwork"] = json!(true);
+    v["spec"]["nodeSelector"] = json!({ "kubernetes.io/os": "windows" });
+    let (_, warnings) = injected(&v, &a);
+    assert_eq!(warnings.len(), 3, "{warnings:?}");
+    assert!(
+        warnings[0].contains("team/reports has no iam.gke.io/gcp-service-account"),
+        "{warnings:?}"
+    );
+    assert!(warnings[1].contains("hostNetwork"), "{warnings:?}");
+    assert!(warnings[2].contains("Windows"), "{warnings:?}");
+    for w in &warnings {
+        assert!(w.len() <= 120, "kubectl may cut a warning over 120 characters: {w}");
+    }
+}
+
+#[test]
+fn cluster_identity_projects_the_ksa_token_instead_of_a_sidecar() {
+    let mut a = ksa(&[(IDENTITY, "cluster"), (AUDIENCE, "sts.amazonaws.com/cluster")]);
+    a.remove(GSA);
+    let mut v = pod_json();
+    v["spec"]["hostNetwork"] = json!(true);
+    let (p, warnings) = injected(&v, &a);
+    assert_eq!(
+        warnings,
+        Vec::<String>::new(),
+        "no metadata server, no sidecar: nothing to warn about"
+    );
+    let names: Vec<&str> = p["spec"]["initContainers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["migrate"]);
+    assert_eq!(
+        p["spec"]["volumes"],
+        json!([{ "name": VOLUME, "projected": { "sources": [{ "serviceAccountToken": {
+            "audience": "sts.amazonaws.com/cluster", "expirationSeconds": 3600, "path": "token" } }] } }])
+    );
+    let app = &p["spec"]["containers"][0];
+    assert_eq!(app["volumeMounts"][0]["mountPath"], TOKEN_DIR);
+    assert_eq!(env_value(app, "AWS_WEB_IDENTITY_TOKEN_FILE"), Some(json!(TOKEN_FILE)));
+    let again = review(&pod(&p), "team", Some(&a), &settings());
+    assert_eq!(
+        again,
+        Outcome::Skip {
+            reason: "already injected"
+        }
+    );
+}
+
+#[test]
+fn existing_lists_are_appended_to() {
+    let mut v = pod_json();
+    v["spec"]["volumes"] = json!([{ "name": "data", "emptyDir": {} }]);
+    v["spec"]["containers"][0]["volumeMounts"] = json!([{ "name": "data", "mountPath": "/data" }]);
+    let (p, _) = injected(&v, &ksa(&[]));
+    assert_eq!(p["spec"]["volumes"][0]["name"], "data");
+    assert_eq!(p["spec"]["volumes"][1]["name"], VOLUME);
+    let mounts = &p["spec"]["containers"][0]["volumeMounts"];
+    assert_eq!(mounts[0]["name"], "data");
+    assert_eq!(
+        mounts[1],
+        json!({ "name": VOLUME, "mountPath": TOKEN_DIR, "readOnly": true })
+    );
+}
+
+#[test]
+fn a_pod_without_init_containers_gets_the_list() {
+    let mut v = pod_json();
+    v["spec"].as_object_mut().unwrap().remove("initContainers");
+    let (p, _) = injected(&v, &ksa(&[]));
+    let names: Vec<&str> = p["spec"]["initContainers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, [SIDECAR, FIRST_TOKEN]);
+}
