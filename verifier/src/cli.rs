@@ -7,18 +7,34 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use tracing::level_filters::LevelFilter;
 
 use crate::error::InputError;
+use crate::identity::{IdentitySettings, IdentitySource};
 use crate::input::{self, RoleArn};
 use crate::logging::LogFormat;
-use crate::s3::ListRequest;
+use crate::s3::{Access, ListRequest};
 use crate::sdk::Endpoints;
 use crate::session_name;
-use crate::sts::RoleRequest;
+use crate::sts::{RoleRequest, RoleSettings};
 use crate::verify::Settings;
+
+/// The exit codes, for `--help`; the numbers live in [`crate::exit_code::ExitCode`].
+const EXIT_CODES: &str = "Exit codes: 0 access proven (or credentials served) · 1 unexpected · \
+2 bad input or configuration, before any network call · 3 the identity stage failed (metadata \
+server, token, issuer) · 4 the STS stage failed · 5 the S3 stage failed.";
+
+/// `--version`: the crate version, the commit and the target it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("GKE_AWS_VERIFIER_COMMIT"),
+    ", ",
+    env!("GKE_AWS_VERIFIER_TARGET"),
+    ")"
+);
 
 /// Proves that a GKE workload can reach AWS through Workload Identity and STS, and serves
 /// the same chain to workloads as AWS credential helpers.
 #[derive(Debug, Parser)]
-#[command(name = "gke-aws-verifier", version)]
+#[command(name = "gke-aws-verifier", version = VERSION, after_long_help = EXIT_CODES)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -34,13 +50,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Prove the whole chain: Google ID token, STS AssumeRoleWithWebIdentity, S3 ListObjectsV2.
-    /// Exit codes: 0 access proven, 2 bad input, 3 Google identity, 4 STS, 5 S3, 1 unexpected.
+    /// Prove the whole chain: identity token, STS AssumeRoleWithWebIdentity, S3 (list, and read).
+    #[command(after_long_help = EXIT_CODES)]
     Verify(VerifyArgs),
     /// Print credentials as AWS `credential_process` version 1 JSON, cached until shortly before expiry.
+    #[command(after_long_help = EXIT_CODES)]
     CredentialProcess(CredentialProcessArgs),
     /// Keep a Google ID token in a file for the AWS SDKs' own web-identity support
     /// (`AWS_WEB_IDENTITY_TOKEN_FILE` with `AWS_ROLE_ARN`).
+    #[command(after_long_help = EXIT_CODES)]
     TokenFile(TokenFileArgs),
 }
 
@@ -55,7 +73,7 @@ pub struct IdentityArgs {
     #[arg(long, default_value = "metadata.google.internal", env = "GCE_METADATA_HOST")]
     pub metadata_host: String,
 
-    /// Bound on the whole run, retries included (e.g. 30s, 2m).
+    /// Bound on the whole run, retries included: 1s to 1h (e.g. 30s, 2m).
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, env = "VERIFY_TIMEOUT")]
     pub timeout: Duration,
 }
@@ -67,9 +85,10 @@ pub struct RoleArgs {
     #[arg(long, env = "AWS_ROLE_ARN")]
     pub role_arn: String,
 
-    /// AWS region: the STS and S3 endpoints used are this region's.
+    /// AWS region: the STS and S3 endpoints used are this region's (default: AWS_DEFAULT_REGION,
+    /// else the STS region of the role's partition, us-east-1 for aws).
     #[arg(long, env = "AWS_REGION")]
-    pub region: String,
+    pub region: Option<String>,
 
     /// STS role session name (default: the pod name from HOSTNAME, cleaned to AWS's rules).
     #[arg(long, env = "AWS_ROLE_SESSION_NAME")]
@@ -80,10 +99,27 @@ pub struct RoleArgs {
     pub duration_seconds: Option<u32>,
 }
 
+/// Cluster mode: a token file instead of the metadata server.
+#[derive(Debug, Args)]
+pub struct TokenSourceArgs {
+    /// Read the web-identity token from this file (a projected service-account token in cluster
+    /// mode) instead of asking the metadata server.
+    #[arg(long, env = "AWS_WEB_IDENTITY_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// With --token-file: do not fetch the issuer's discovery document and keys (for clusters
+    /// with no route to the issuer; AWS still fetches them).
+    #[arg(long, env = "VERIFY_SKIP_ISSUER_CHECK")]
+    pub skip_issuer_check: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     #[command(flatten)]
     pub identity: IdentityArgs,
+
+    #[command(flatten)]
+    pub source: TokenSourceArgs,
 
     #[command(flatten)]
     pub role: RoleArgs,
@@ -95,6 +131,10 @@ pub struct VerifyArgs {
     /// Only list keys under this prefix (for roles limited to prefixes).
     #[arg(long, env = "VERIFY_PREFIX")]
     pub prefix: Option<String>,
+
+    /// The access to prove: list (s3:ListBucket), or read (also s3:GetObject of one listed object).
+    #[arg(long, value_enum, default_value_t = Access::List, env = "VERIFY_ACCESS")]
+    pub access: Access,
 
     /// Fail unless the token belongs to this Google service account (e-mail).
     #[arg(long, env = "VERIFY_EXPECTED_GSA")]
@@ -121,6 +161,9 @@ pub struct CredentialProcessArgs {
     pub identity: IdentityArgs,
 
     #[command(flatten)]
+    pub source: TokenSourceArgs,
+
+    #[command(flatten)]
     pub role: RoleArgs,
 
     /// Folder for cached credentials (default: $XDG_CACHE_HOME/gke-aws-verifier, else ~/.cache/gke-aws-verifier).
@@ -140,45 +183,107 @@ pub struct TokenFileArgs {
     /// Write the token once and exit (for an init container).
     #[arg(long)]
     pub once: bool,
+
+    /// The token file's mode: 0640 (owner and the pod's fsGroup), 0600 (owner only), or 0644
+    /// (anyone: only where the pod is the boundary, as with the injection webhook's sidecar).
+    #[arg(long, default_value = "0640", value_parser = crate::token_file::parse_file_mode, env = "VERIFY_TOKEN_FILE_MODE")]
+    pub file_mode: u32,
 }
 
+/// `--timeout` bounds: a deadline must be reachable and must not overflow the clock.
+const TIMEOUT_RANGE: std::ops::RangeInclusive<Duration> = Duration::from_secs(1)..=Duration::from_secs(3600);
+
 impl IdentityArgs {
-    pub fn validate(&self) -> Result<(String, String), InputError> {
-        if self.timeout.is_zero() {
-            return Err(InputError::new("--timeout", "must be more than zero, e.g. 30s"));
+    /// The metadata-server identity (`token-file`, and the default of the others).
+    pub fn validate(&self) -> Result<IdentitySettings, InputError> {
+        self.validate_with(&TokenSourceArgs {
+            token_file: None,
+            skip_issuer_check: false,
+        })
+    }
+
+    pub fn validate_with(&self, source: &TokenSourceArgs) -> Result<IdentitySettings, InputError> {
+        if !TIMEOUT_RANGE.contains(&self.timeout) {
+            return Err(InputError::new(
+                "--timeout",
+                format!(
+                    "{} is out of range; expected 1s to 1h, e.g. 30s",
+                    humantime::format_duration(self.timeout)
+                ),
+            ));
         }
-        Ok((
-            input::metadata_host(&self.metadata_host)?,
-            input::audience(&self.audience)?,
-        ))
+        let source = match &source.token_file {
+            Some(path) if !path.as_os_str().is_empty() => IdentitySource::TokenFile {
+                path: path.clone(),
+                check_issuer: !source.skip_issuer_check,
+            },
+            _ => IdentitySource::MetadataServer {
+                host: input::metadata_host(&self.metadata_host)?,
+            },
+        };
+        Ok(IdentitySettings {
+            source,
+            audience: input::audience(&self.audience)?,
+            timeout: self.timeout,
+        })
     }
 }
 
 impl RoleArgs {
-    pub fn validate(&self) -> Result<(RoleRequest, String), InputError> {
+    pub fn validate(&self) -> Result<RoleSettings, InputError> {
+        self.validate_in(|v| std::env::var(v).ok())
+    }
+
+    fn validate_in(&self, env: impl Fn(&str) -> Option<String>) -> Result<RoleSettings, InputError> {
         let role_arn = RoleArn::parse(&self.role_arn)?;
-        let region = input::region(&self.region)?;
+        let region = resolve_region(self.region.as_deref(), &role_arn, &env)?;
         let session_name = match &self.session_name {
             Some(name) => session_name::explicit(name)?,
-            None => session_name::from_pod_name(std::env::var("HOSTNAME").ok().as_deref()),
+            None => session_name::from_pod_name(env("HOSTNAME").as_deref()),
         };
         let duration_seconds = self.duration_seconds.map(input::duration_seconds).transpose()?;
-        Ok((
-            RoleRequest {
+        Ok(RoleSettings {
+            request: RoleRequest {
                 role_arn,
                 session_name,
                 duration_seconds,
             },
             region,
-        ))
+        })
     }
+}
+
+/// `--region` (or `AWS_REGION`), else `AWS_DEFAULT_REGION`, else the STS region of the role's
+/// partition. The AWS CLI does not pass a profile's `region` to its `credential_process`, so
+/// a helper line without `--region` must still work.
+fn resolve_region(
+    flag: Option<&str>,
+    role_arn: &RoleArn,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<String, InputError> {
+    let non_empty = |v: Option<String>| v.filter(|v| !v.is_empty());
+    if let Some(region) = flag.filter(|r| !r.is_empty()) {
+        tracing::debug!(region, "region from --region or AWS_REGION");
+        return input::region(region);
+    }
+    if let Some(region) = non_empty(env("AWS_DEFAULT_REGION")) {
+        tracing::debug!(region, "region from AWS_DEFAULT_REGION");
+        return input::region(&region).map_err(|e| InputError::new("AWS_DEFAULT_REGION", e.problem));
+    }
+    let region = role_arn.partition_sts_region();
+    tracing::debug!(
+        region,
+        partition = role_arn.partition,
+        "no region given: the partition's STS region"
+    );
+    Ok(region.to_owned())
 }
 
 impl VerifyArgs {
     /// Checks every input before anything touches the network.
     pub fn settings(&self) -> Result<Settings, InputError> {
-        let (metadata_host, audience) = self.identity.validate()?;
-        let (role, region) = self.role.validate()?;
+        let identity = self.identity.validate_with(&self.source)?;
+        let role = self.role.validate()?;
         let endpoints = Endpoints::from_env(|v| std::env::var(v).ok())?;
         let expected_gsa = self
             .expected_gsa
@@ -187,8 +292,9 @@ impl VerifyArgs {
             .transpose()?;
         let list = ListRequest {
             bucket: input::bucket(&self.bucket)?,
-            prefix: self.prefix.clone().filter(|p| !p.is_empty()),
+            prefix: self.prefix.as_deref().map(input::prefix).transpose()?.flatten(),
             path_style: endpoints.custom_s3,
+            access: self.access,
         };
         if let Some(url) = &self.pushgateway {
             input::endpoint_url("--pushgateway", url)?;
@@ -201,33 +307,27 @@ impl VerifyArgs {
             }
         }
         Ok(Settings {
-            metadata_host,
-            audience,
-            expected_gsa,
-            region,
+            identity,
             role,
+            expected_gsa,
             list,
-            timeout: self.identity.timeout,
         })
     }
 }
 
 impl CredentialProcessArgs {
     pub fn settings(&self) -> Result<crate::credential_process::Settings, InputError> {
-        let (metadata_host, audience) = self.identity.validate()?;
-        let (role, region) = self.role.validate()?;
+        let identity = self.identity.validate_with(&self.source)?;
+        let role = self.role.validate()?;
         Endpoints::from_env(|v| std::env::var(v).ok())?;
         let cache_dir = match &self.cache_dir {
             Some(dir) => dir.clone(),
             None => default_cache_dir(|v| std::env::var_os(v).filter(|v| !v.is_empty()))?,
         };
         Ok(crate::credential_process::Settings {
-            metadata_host,
-            audience,
-            region,
+            identity,
             role,
             cache_dir,
-            timeout: self.identity.timeout,
         })
     }
 }
@@ -247,13 +347,20 @@ fn default_cache_dir(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result
 
 impl TokenFileArgs {
     pub fn settings(&self) -> Result<crate::token_file::Settings, InputError> {
-        let (metadata_host, audience) = self.identity.validate()?;
+        let identity = self.identity.validate()?;
+        let IdentitySource::MetadataServer { host: metadata_host } = identity.source else {
+            return Err(InputError::new(
+                "--path",
+                "token-file writes a token from the metadata server; it reads no token file",
+            ));
+        };
         // The path is checked by token_file::run, first thing.
         Ok(crate::token_file::Settings {
             metadata_host,
-            audience,
+            audience: identity.audience,
             path: self.path.clone(),
             once: self.once,
+            file_mode: self.file_mode,
             timeout: self.identity.timeout,
         })
     }

@@ -3,44 +3,34 @@
 //! and refreshes the cache while any others wait for it.
 
 use std::path::PathBuf;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use tokio::time::Instant;
 
-use crate::cache::{self, CredentialCache, ProcessCredentials};
+use crate::cache::{CredentialCache, ObtainedFor, ProcessCredentials};
+use crate::chain;
 use crate::clock::unix_now;
 use crate::error::{Failure, Stage, StageError};
-use crate::metadata::MetadataServer;
-use crate::sdk;
-use crate::sts::{self, AssumedRole, RoleRequest};
+use crate::identity::IdentitySettings;
+use crate::sts::{AssumedRole, RoleSettings};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub metadata_host: String,
-    pub audience: String,
-    pub region: String,
-    pub role: RoleRequest,
+    pub identity: IdentitySettings,
+    pub role: RoleSettings,
     pub cache_dir: PathBuf,
-    pub timeout: Duration,
 }
 
 pub async fn run(settings: &Settings) -> Result<ProcessCredentials, Failure> {
-    let deadline = Instant::now() + settings.timeout;
+    let deadline = Instant::now() + settings.identity.timeout;
     let cache = CredentialCache::open(&settings.cache_dir)?;
-    let role = &settings.role;
-    let key = cache::key(
-        role.role_arn.as_str(),
-        &settings.audience,
-        &role.session_name,
-        role.duration_seconds,
-    );
-    if let Some(credentials) = cache.read_fresh(&key, unix_now())? {
+    let obtained_for = obtained_for(settings);
+    if let Some(credentials) = cache.read_fresh(&obtained_for, unix_now())? {
         tracing::debug!("served from cache");
         return Ok(credentials);
     }
 
-    let lock = cache.lock_file(&key)?;
+    let lock = cache.lock_file(&obtained_for)?;
     let waited = tokio::time::timeout_at(
         deadline,
         tokio::task::spawn_blocking(move || lock.lock().map(|()| lock)),
@@ -50,20 +40,19 @@ pub async fn run(settings: &Settings) -> Result<ProcessCredentials, Failure> {
         Ok(Ok(Ok(lock))) => lock,
         Ok(Ok(Err(e))) => return Err(Failure::Unexpected(format!("cannot lock the credential cache: {e}"))),
         Ok(Err(e)) => return Err(Failure::Unexpected(format!("cache lock task failed: {e}"))),
-        Err(_) => return Err(StageError::timed_out(Stage::Sts, settings.timeout).into()),
+        Err(_) => return Err(lock_held(&cache.lock_path(&obtained_for), settings).into()),
     };
     // Whoever held the lock before us has most likely just refreshed the entry.
-    if let Some(credentials) = cache.read_fresh(&key, unix_now())? {
+    if let Some(credentials) = cache.read_fresh(&obtained_for, unix_now())? {
         tracing::debug!("served from cache after waiting for another helper");
         return Ok(credentials);
     }
 
-    let https_client = sdk::https_client()?;
-    let assumed = assume_role(settings, https_client, deadline).await?;
+    let assumed = assume_role(settings, deadline).await?;
     let expires_at = assumed
         .expiration
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     let credentials = ProcessCredentials {
         version: 1,
         access_key_id: assumed.credentials.access_key_id().to_owned(),
@@ -71,29 +60,98 @@ pub async fn run(settings: &Settings) -> Result<ProcessCredentials, Failure> {
         session_token: assumed.credentials.session_token().unwrap_or_default().to_owned(),
         expiration: assumed.expiration_rfc3339(),
     };
-    if let Err(e) = cache.store(&key, expires_at, &credentials) {
+    // An SDK given these would fail later and more obscurely: STS's fault, not served or cached.
+    if !credentials.usable(expires_at, unix_now()) {
+        return Err(unusable_answer().into());
+    }
+    if let Err(e) = cache.store(&obtained_for, expires_at, &credentials) {
         tracing::warn!(error = %e, "could not write the credential cache; the next call will ask STS again");
     }
     Ok(credentials)
 }
 
-/// The identity and STS stages of `verify`, with the same retries and diagnosis.
-async fn assume_role(
-    settings: &Settings,
-    https_client: Option<SharedHttpClient>,
-    deadline: Instant,
-) -> Result<AssumedRole, StageError> {
-    let metadata_server = MetadataServer::new(&settings.metadata_host);
-    let token = metadata_server.checked_token(&settings.audience, None, deadline);
-    let identity = Stage::GcpIdentity.run(deadline, settings.timeout, token);
-    let ((token, _), sdk_config) = tokio::join!(identity, sdk::load(&settings.region, https_client));
-    let token = token?;
-    Stage::Sts
-        .run(
-            deadline,
-            settings.timeout,
-            sts::assume_role(&sdk_config, &settings.role, &token),
-        )
-        .await
-        .0
+/// Everything that decides which credentials STS gives: the cache serves an entry only for
+/// exactly these.
+fn obtained_for(settings: &Settings) -> ObtainedFor {
+    let role = &settings.role.request;
+    ObtainedFor {
+        role_arn: role.role_arn.as_str().to_owned(),
+        audience: settings.identity.audience.clone(),
+        session_name: role.session_name.clone(),
+        duration_seconds: role.duration_seconds,
+        sts_endpoint: sts_endpoint(&settings.role.region, |v| std::env::var(v).ok()),
+        identity_source: settings.identity.source.describe(),
+    }
+}
+
+/// The STS endpoint the SDK calls: `AWS_ENDPOINT_URL_STS`, else `AWS_ENDPOINT_URL`, else the region's.
+fn sts_endpoint(region: &str, env: impl Fn(&str) -> Option<String>) -> String {
+    ["AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"]
+        .into_iter()
+        .find_map(|v| env(v).filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| format!("https://sts.{region}.amazonaws.com"))
+}
+
+/// The deadline passed while another helper held the cache lock: no network call was made.
+fn lock_held(lock: &std::path::Path, settings: &Settings) -> StageError {
+    StageError::new(
+        Stage::Sts,
+        "CacheLockTimeout",
+        format!(
+            "another credential-process held the cache lock {} for the whole --timeout ({}); STS was not called",
+            lock.display(),
+            humantime::format_duration(settings.identity.timeout)
+        ),
+        "Another helper for the same role is still waiting on STS, or a stuck process keeps the lock \
+         (`fuser -v LOCKFILE` names it): end that process, or raise --timeout.",
+    )
+}
+
+fn unusable_answer() -> StageError {
+    StageError::new(
+        Stage::Sts,
+        "InvalidCredentials",
+        "STS answered credentials with an empty key or an expiration in the past; they were neither printed nor cached",
+        "A proxy or endpoint other than AWS STS may be answering (check AWS_ENDPOINT_URL, HTTPS_PROXY), \
+         or the local clock is wrong (check NTP).",
+    )
+}
+
+/// The chain's identity and STS stages, as `verify` runs them.
+async fn assume_role(settings: &Settings, deadline: Instant) -> Result<AssumedRole, Failure> {
+    match chain::assume_role(&settings.identity, &settings.role, None, deadline).await? {
+        Ok(assumed) => Ok(assumed.role.value),
+        Err(failed) => Err(failed.error.value.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sts_endpoint_is_the_one_the_sdk_calls() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned())
+        };
+        assert_eq!(
+            sts_endpoint("eu-west-1", env(&[])),
+            "https://sts.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            sts_endpoint("eu-west-1", env(&[("AWS_ENDPOINT_URL", "http://a")])),
+            "http://a"
+        );
+        assert_eq!(
+            sts_endpoint(
+                "eu-west-1",
+                env(&[("AWS_ENDPOINT_URL", "http://a"), ("AWS_ENDPOINT_URL_STS", "http://s")])
+            ),
+            "http://s"
+        );
+        assert_eq!(
+            sts_endpoint("eu-west-1", env(&[("AWS_ENDPOINT_URL_STS", "")])),
+            "https://sts.eu-west-1.amazonaws.com"
+        );
+    }
 }

@@ -1,63 +1,11 @@
-//! The stages of the chain, how one runs, and what can go wrong, in the words the report
-//! and the exit code need.
+//! What can go wrong, in the words the report and the exit code need.
 
 use std::fmt;
-use std::future::Future;
-use std::time::Duration;
 
 use serde::Serialize;
-use tokio::time::Instant;
 
 use crate::exit_code::ExitCode;
-
-/// The stages of the chain, in the order they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    GcpIdentity,
-    Sts,
-    S3,
-}
-
-impl Stage {
-    pub fn name(self) -> &'static str {
-        match self {
-            Stage::GcpIdentity => "gcp_identity",
-            Stage::Sts => "sts",
-            Stage::S3 => "s3",
-        }
-    }
-
-    /// Runs this stage's `work` until the run's `deadline`, logs the outcome, and returns it
-    /// with the time it took in milliseconds.
-    pub async fn run<T>(
-        self,
-        deadline: Instant,
-        timeout: Duration,
-        work: impl Future<Output = Result<T, StageError>>,
-    ) -> (Result<T, StageError>, u64) {
-        let started = Instant::now();
-        let result = tokio::time::timeout_at(deadline, work)
-            .await
-            .unwrap_or_else(|_| Err(StageError::timed_out(self, timeout)));
-        let elapsed = started.elapsed().as_millis() as u64;
-        match &result {
-            Ok(_) => tracing::info!(stage = self.name(), duration_ms = elapsed, "stage passed"),
-            Err(e) => {
-                tracing::error!(stage = self.name(), code = %e.code, duration_ms = elapsed, "stage failed: {}", e.message)
-            }
-        }
-        (result, elapsed)
-    }
-
-    pub fn exit_code(self) -> ExitCode {
-        match self {
-            Stage::GcpIdentity => ExitCode::GcpIdentity,
-            Stage::Sts => ExitCode::Sts,
-            Stage::S3 => ExitCode::S3,
-        }
-    }
-}
+pub use crate::stage::Stage;
 
 /// A stage's failure, diagnosed: a stable `code`, what happened, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -170,4 +118,17 @@ impl From<StageError> for Failure {
     fn from(e: StageError) -> Self {
         Failure::Stage(e)
     }
+}
+
+/// The whole chain of an error's causes on one line: `reqwest` and the SDK keep the useful
+/// part ("connection refused") in the sources. Redacted, since a cause may quote a request.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    crate::redact::redact(&text)
 }

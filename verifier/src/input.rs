@@ -59,6 +59,15 @@ impl RoleArn {
     pub fn as_str(&self) -> &str {
         &self.arn
     }
+
+    /// The region whose STS endpoint serves this partition when no region is given.
+    pub fn partition_sts_region(&self) -> &'static str {
+        match self.partition.as_str() {
+            "aws-cn" => "cn-north-1",
+            "aws-us-gov" => "us-gov-west-1",
+            _ => "us-east-1",
+        }
+    }
 }
 
 impl fmt::Display for RoleArn {
@@ -173,18 +182,67 @@ pub fn metadata_host(value: &str) -> Result<String, InputError> {
     Ok(value.to_owned())
 }
 
-/// An endpoint override from `AWS_ENDPOINT_URL*`: the SDK would fail on it later, less clearly.
-pub fn endpoint_url(variable: &'static str, value: &str) -> Result<(), InputError> {
-    let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://"));
-    if rest.is_none_or(|r| r.is_empty() || r.starts_with('/')) {
+/// S3's key limit: a longer prefix matches nothing, and S3 refuses it.
+const MAX_PREFIX_BYTES: usize = 1024;
+
+/// A key prefix to list under; empty means the whole bucket.
+pub fn prefix(value: &str) -> Result<Option<String>, InputError> {
+    if value.len() > MAX_PREFIX_BYTES || value.chars().any(char::is_control) {
         return Err(InputError::new(
-            variable,
+            "--prefix",
             format!(
-                "{value:?} is not a URL; expected e.g. https://sts.eu-west-1.amazonaws.com or http://127.0.0.1:5000"
+                "a prefix of {} bytes is not an S3 key prefix; expected at most {MAX_PREFIX_BYTES} bytes without control characters, e.g. daily/",
+                value.len()
             ),
         ));
     }
+    Ok(Some(value.to_owned()).filter(|p| !p.is_empty()))
+}
+
+/// An endpoint override from `AWS_ENDPOINT_URL*` (or `--pushgateway`): `http(s)://host[:port][/path]`
+/// and nothing else. A stray space or newline (a YAML block scalar) would otherwise reach the
+/// SDK, whose error then quotes the whole request, token included.
+pub fn endpoint_url(variable: &'static str, value: &str) -> Result<(), InputError> {
+    let bad = |why: &str| {
+        InputError::new(
+            variable,
+            format!(
+                "{} {why}; expected e.g. https://sts.eu-west-1.amazonaws.com or http://127.0.0.1:5000",
+                describe_url(value)
+            ),
+        )
+    };
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad(
+            "contains whitespace or control characters (a trailing newline from YAML?)",
+        ));
+    }
+    let Some(rest) = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://")) else {
+        return Err(bad("is not an http:// or https:// URL"));
+    };
+    if value.contains(['?', '#']) {
+        return Err(bad("has a query or fragment"));
+    }
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err(bad("has no host"));
+    }
     Ok(())
+}
+
+/// A URL as an error may show it: without a password (`user:pw@host`), quoted.
+pub fn describe_url(value: &str) -> String {
+    let shown = match value.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..authority_end].rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://<credentials>@{host}{}", &rest[authority_end..]),
+                None => value.to_owned(),
+            }
+        }
+        None => value.to_owned(),
+    };
+    format!("{:?}", shown.chars().take(200).collect::<String>())
 }
 
 #[cfg(test)]
@@ -268,5 +326,47 @@ mod tests {
         assert!(metadata_host("host:0").is_err());
         assert!(endpoint_url("AWS_ENDPOINT_URL", "http://127.0.0.1:5000").is_ok());
         assert!(endpoint_url("AWS_ENDPOINT_URL", "127.0.0.1:5000").is_err());
+    }
+
+    #[test]
+    fn endpoints_with_stray_characters_are_refused() {
+        assert!(endpoint_url("AWS_ENDPOINT_URL", "https://sts.eu-west-1.amazonaws.com").is_ok());
+        assert!(endpoint_url("AWS_ENDPOINT_URL", "https://vpce.example/sts").is_ok());
+        for bad in [
+            "http://127.0.0.1:5000\n",
+            "http://127.0.0.1:5000 ",
+            "http://127.0.0.1:5000\t",
+            " http://127.0.0.1:5000",
+            "http://127.0.0.1:5000/?a=b",
+            "http://127.0.0.1:5000/#x",
+            "http://",
+            "http:///path",
+            "ftp://host",
+        ] {
+            assert!(endpoint_url("AWS_ENDPOINT_URL", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn urls_are_shown_without_passwords() {
+        let shown = describe_url("http://user:hunter2@gateway:9091/x");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("gateway:9091/x"), "{shown}");
+    }
+
+    #[test]
+    fn prefixes_are_bounded_by_s3s_key_limit() {
+        assert_eq!(prefix("daily/"), Ok(Some("daily/".into())));
+        assert_eq!(prefix(""), Ok(None));
+        assert!(prefix(&"p".repeat(1025)).is_err());
+        assert!(prefix("a\nb").is_err());
+    }
+
+    #[test]
+    fn partitions_have_a_default_sts_region() {
+        let region = |arn: &str| RoleArn::parse(arn).unwrap().partition_sts_region();
+        assert_eq!(region("arn:aws:iam::123456789012:role/r"), "us-east-1");
+        assert_eq!(region("arn:aws-cn:iam::123456789012:role/r"), "cn-north-1");
+        assert_eq!(region("arn:aws-us-gov:iam::123456789012:role/r"), "us-gov-west-1");
     }
 }

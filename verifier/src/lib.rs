@@ -3,21 +3,25 @@
 //! → [`report`]. The subcommands [`verify`], [`credential_process`] and [`token_file`] compose them.
 
 pub mod cache;
+pub mod chain;
 pub mod cli;
 pub mod clock;
 pub mod credential_process;
 pub mod error;
 pub mod exit_code;
 pub mod id_token;
+pub mod identity;
 pub mod input;
 pub mod logging;
 pub mod metadata;
 pub mod pushgateway;
+pub mod redact;
 pub mod report;
 pub mod s3;
 pub mod sdk;
 pub mod secret_file;
 pub mod session_name;
+pub mod stage;
 pub mod sts;
 pub mod token_file;
 pub mod verify;

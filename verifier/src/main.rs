@@ -1,3 +1,4 @@
+use std::io::{self, Write};
 use std::sync::Arc;
 
 use clap::Parser;
@@ -17,7 +18,7 @@ fn main() -> std::process::ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("unexpected error: cannot start the async runtime: {e}");
+            complain(&format!("unexpected error: cannot start the async runtime: {e}"));
             return exit(ExitCode::Unexpected);
         }
     };
@@ -35,11 +36,9 @@ async fn run(command: Command) -> ExitCode {
             async {
                 let credentials = credential_process::run(&args.settings()?).await?;
                 // stdout carries the credentials and nothing else.
-                println!(
-                    "{}",
-                    serde_json::to_string(&credentials).expect("credentials serialize")
-                );
-                Ok(())
+                let json = serde_json::to_string(&credentials)
+                    .map_err(|e| Failure::Unexpected(format!("cannot serialize the credentials: {e}")))?;
+                print_stdout(&format!("{json}\n"))
             }
             .await,
         ),
@@ -50,25 +49,35 @@ async fn run(command: Command) -> ExitCode {
 }
 
 async fn run_verify(args: VerifyArgs) -> ExitCode {
-    let (report, code) = match args.settings() {
+    let report = match args.settings() {
         Ok(settings) => {
             let report = verify::run(&settings).await;
             if let Some(url) = &args.pushgateway {
                 pushgateway::push_outcome(url, &settings, &report).await;
             }
-            let code = report.exit_code();
-            (report, code)
+            report
         }
-        Err(e) => {
-            let failure = Failure::Input(e);
-            (Report::from_failure(&failure), failure.exit_code())
-        }
+        Err(e) => Report::from_failure(Failure::Input(e)),
     };
-    match args.format {
-        ReportFormat::Json => println!("{}", report.to_json()),
-        ReportFormat::Text => print!("{}", report.to_text()),
+    let text = match args.format {
+        ReportFormat::Json => format!("{}\n", report.to_json()),
+        ReportFormat::Text => report.to_text(),
+    };
+    match print_stdout(&text) {
+        Ok(()) => report.exit_code(),
+        Err(failure) => finish(Err(failure)),
     }
-    code
+}
+
+/// Writes the data output. A reader that went away (`| head`) ends the run quietly, with
+/// the verdict's code; any other failure (a full disk) is an error, never a panic.
+fn print_stdout(text: &str) -> Result<(), Failure> {
+    let mut stdout = io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::Unexpected(format!("cannot write to stdout: {e}"))),
+    }
 }
 
 /// Errors of the credential helpers go to stderr, with their hint.
@@ -76,10 +85,15 @@ fn finish(result: Result<(), Failure>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::Success,
         Err(failure) => {
-            eprintln!("gke-aws-verifier: {failure}");
+            complain(&format!("gke-aws-verifier: {failure}"));
             failure.exit_code()
         }
     }
+}
+
+/// stderr may be closed too: a message that cannot be written is dropped, not a panic.
+fn complain(message: &str) {
+    let _ = writeln!(io::stderr().lock(), "{message}");
 }
 
 fn exit(code: ExitCode) -> std::process::ExitCode {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::clock::{Clock, SystemClock};
-use crate::error::{Stage, StageError};
+use crate::error::{Stage, StageError, error_chain};
 use crate::id_token::{CLOCK_SKEW_LEEWAY_SECS, IdToken};
 
 const IDENTITY_PATH: &str = "/computeMetadata/v1/instance/service-accounts/default/identity";
@@ -242,18 +242,6 @@ fn preview(body: &str) -> String {
     } else {
         format!("{} bytes of something else", body.len())
     }
-}
-
-/// `reqwest`'s own message hides the cause ("connection refused" lives in the source chain).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

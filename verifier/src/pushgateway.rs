@@ -26,7 +26,7 @@ pub fn exposition(report: &Report, now: i64) -> String {
         "When the last verify run finished.",
         &[(String::new(), now as f64)],
     );
-    if report.ok {
+    if report.ok() {
         gauge(
             "last_success_timestamp_seconds",
             "When access was last proven.",
@@ -74,7 +74,7 @@ pub async fn push(url: &str, role: &str, bucket: &str, report: &Report) -> Resul
         .body(exposition(report, unix_now()))
         .send()
         .await
-        .map_err(|e| crate::metadata::error_chain(&e))?;
+        .map_err(|e| crate::error::error_chain(&e))?;
     match response.status() {
         status if status.is_success() => Ok(()),
         status => Err(format!(
@@ -87,7 +87,14 @@ pub async fn push(url: &str, role: &str, bucket: &str, report: &Report) -> Resul
 /// Pushes a `verify` run's outcome and logs how that went. A failed push does not change
 /// the verdict: the exit code still carries it, and an alert on a stale `last_run` catches it.
 pub async fn push_outcome(url: &str, settings: &crate::verify::Settings, report: &Report) {
-    match push(url, &settings.role.role_arn.role_name, &settings.list.bucket, report).await {
+    match push(
+        url,
+        &settings.role.request.role_arn.role_name,
+        &settings.list.bucket,
+        report,
+    )
+    .await
+    {
         Ok(()) => tracing::info!(pushgateway = %url, "metrics pushed"),
         Err(e) => tracing::error!(pushgateway = %url, "could not push metrics: {e}"),
     }
@@ -110,6 +117,8 @@ mod tests {
                 prefix: None,
                 object_count: 0,
                 truncated: false,
+                access: crate::s3::Access::List,
+                read_key: None,
             },
         );
         report.failed(StageError::new(Stage::Sts, "AccessDenied", "m", "h"), 40);

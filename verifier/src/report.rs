@@ -5,20 +5,29 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::error::{Failure, Stage, StageError};
+use crate::error::{Failure, StageError};
 use crate::exit_code::ExitCode;
+use crate::s3::Access;
+use crate::stage::Stage;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default)]
 pub struct Report {
-    pub ok: bool,
     /// The stages that ran, in order; a failed stage is the last one.
     pub stages: Vec<StageReport>,
     pub error: Option<ReportError>,
 }
 
+/// The JSON form: `ok` first, derived.
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    ok: bool,
+    stages: &'a [StageReport],
+    error: &'a Option<ReportError>,
+}
+
 #[derive(Debug, Serialize)]
 pub struct StageReport {
-    pub name: &'static str,
+    pub name: Stage,
     pub ok: bool,
     pub duration_ms: u64,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
@@ -49,13 +58,36 @@ pub enum Details {
         prefix: Option<String>,
         object_count: usize,
         truncated: bool,
+        access: Access,
+        /// With `--access read`: the key one byte was read from.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        read_key: Option<String>,
     },
+}
+
+/// Where a run failed: a stage, or before them (`input`), or outside them (`internal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Input,
+    Internal,
+    #[serde(untagged)]
+    Stage(Stage),
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Phase::Input => f.pad("input"),
+            Phase::Internal => f.pad("internal"),
+            Phase::Stage(stage) => f.pad(stage.name()),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
 pub struct ReportError {
-    /// A stage name, or `input` for bad input and `internal` for the unexpected.
-    pub stage: &'static str,
+    pub stage: Phase,
     pub code: String,
     pub message: String,
     pub hint: String,
@@ -65,16 +97,17 @@ pub struct ReportError {
 
 impl Report {
     pub fn new() -> Self {
-        Self {
-            ok: false,
-            stages: Vec::new(),
-            error: None,
-        }
+        Self::default()
+    }
+
+    /// Access was proven: every stage ran and passed, the last being S3.
+    pub fn ok(&self) -> bool {
+        self.error.is_none() && self.stages.last().is_some_and(|s| s.ok && s.name == Stage::S3)
     }
 
     pub fn passed(&mut self, stage: Stage, duration_ms: u64, details: Details) {
         self.stages.push(StageReport {
-            name: stage.name(),
+            name: stage,
             ok: true,
             duration_ms,
             details: Some(details),
@@ -83,19 +116,12 @@ impl Report {
 
     pub fn failed(&mut self, error: StageError, duration_ms: u64) {
         self.stages.push(StageReport {
-            name: error.stage.name(),
+            name: error.stage,
             ok: false,
             duration_ms,
             details: None,
         });
-        let exit_code = error.stage.exit_code();
-        self.error = Some(ReportError {
-            stage: error.stage.name(),
-            code: error.code,
-            message: error.message,
-            hint: error.hint,
-            exit_code,
-        });
+        self.error = Some(ReportError::from(Failure::Stage(error)));
     }
 
     /// 0 when access was proven, else the failed stage's code.
@@ -104,40 +130,21 @@ impl Report {
     }
 
     /// A report for a run that failed before any stage (bad input) or outside them.
-    pub fn from_failure(failure: &Failure) -> Self {
-        let exit_code = failure.exit_code();
-        let error = match failure {
-            Failure::Input(e) => ReportError {
-                stage: "input",
-                code: "InvalidInput".into(),
-                message: e.to_string(),
-                hint: format!("Fix {} and run again.", e.field),
-                exit_code,
-            },
-            Failure::Stage(e) => ReportError {
-                stage: e.stage.name(),
-                code: e.code.clone(),
-                message: e.message.clone(),
-                hint: e.hint.clone(),
-                exit_code,
-            },
-            Failure::Unexpected(e) => ReportError {
-                stage: "internal",
-                code: "Unexpected".into(),
-                message: e.clone(),
-                hint: "This is a bug; please report it with the log above.".into(),
-                exit_code,
-            },
-        };
+    pub fn from_failure(failure: Failure) -> Self {
         Self {
-            ok: false,
             stages: Vec::new(),
-            error: Some(error),
+            error: Some(ReportError::from(failure)),
         }
     }
 
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("the report serializes")
+        let json = ReportJson {
+            ok: self.ok(),
+            stages: &self.stages,
+            error: &self.error,
+        };
+        // Strings, numbers and enums only: serializing cannot fail.
+        serde_json::to_string(&json).unwrap_or_default()
     }
 
     pub fn to_text(&self) -> String {
@@ -161,9 +168,31 @@ impl Report {
     }
 }
 
-impl Default for Report {
-    fn default() -> Self {
-        Self::new()
+impl From<Failure> for ReportError {
+    fn from(failure: Failure) -> Self {
+        let exit_code = failure.exit_code();
+        let (stage, code, message, hint) = match failure {
+            Failure::Input(e) => (
+                Phase::Input,
+                "InvalidInput".to_owned(),
+                e.to_string(),
+                format!("Fix {} and run again.", e.field),
+            ),
+            Failure::Stage(e) => (Phase::Stage(e.stage), e.code, e.message, e.hint),
+            Failure::Unexpected(e) => (
+                Phase::Internal,
+                "Unexpected".to_owned(),
+                e,
+                "This is a bug; please report it with the log above.".to_owned(),
+            ),
+        };
+        Self {
+            stage,
+            code,
+            message,
+            hint,
+            exit_code,
+        }
     }
 }
 
@@ -192,14 +221,31 @@ impl Details {
                 prefix,
                 object_count,
                 truncated,
+                read_key,
+                ..
             } => {
                 let more = if *truncated { "+" } else { "" };
+                // Keys and prefixes are the bucket owner's text: quoted, they cannot forge a line.
+                let read = read_key
+                    .as_deref()
+                    .map(|k| format!(" read={}", shown(k)))
+                    .unwrap_or_default();
                 format!(
-                    "bucket={bucket} prefix={} objects={object_count}{more}",
-                    prefix.as_deref().unwrap_or("-")
+                    "bucket={bucket} prefix={} objects={object_count}{more}{read}",
+                    prefix.as_deref().map_or("-".to_owned(), shown)
                 )
             }
         }
+    }
+}
+
+/// A value from a peer as one report line may show it: as is when plain, else quoted and
+/// escaped, so that no newline or escape sequence can forge a line.
+pub fn shown(value: &str) -> String {
+    if !value.is_empty() && value.chars().all(|c| c.is_ascii_graphic()) {
+        value.to_owned()
+    } else {
+        format!("{value:?}")
     }
 }
 
@@ -218,13 +264,15 @@ mod tests {
                 prefix: None,
                 object_count: 2,
                 truncated: false,
+                access: Access::List,
+                read_key: None,
             },
         );
         report.failed(StageError::new(Stage::S3, "NoSuchBucket", "m", "h"), 3);
         let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
         assert_eq!(
             json["stages"][0],
-            serde_json::json!({"name": "s3", "ok": true, "duration_ms": 7, "bucket": "b", "prefix": null, "object_count": 2, "truncated": false})
+            serde_json::json!({"name": "s3", "ok": true, "duration_ms": 7, "bucket": "b", "prefix": null, "object_count": 2, "truncated": false, "access": "list"})
         );
         assert_eq!(
             json["stages"][1],

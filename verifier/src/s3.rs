@@ -1,23 +1,35 @@
-//! Stage 3, S3: proves the temporary credentials work by listing a few keys of the bucket.
+//! Stage 3, S3: proves the temporary credentials give the access the role was made for:
+//! listing a few keys (`list`), and reading one byte of a listed object (`read`).
 
 use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
-use crate::error::{Stage, StageError};
+use crate::error::{Stage, StageError, error_chain};
 use crate::input::RoleArn;
-use crate::metadata::error_chain;
+use crate::redact;
 
 /// A few keys are enough to prove `s3:ListBucket`; more would only cost time.
 const MAX_KEYS: i32 = 5;
 
-/// What to list.
+/// The access to prove, as the Terraform module's `access` input names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    /// `s3:ListBucket`.
+    List,
+    /// `s3:ListBucket` and `s3:GetObject`.
+    Read,
+}
+
+/// What to list (and read).
 #[derive(Debug, Clone)]
 pub struct ListRequest {
     pub bucket: String,
     pub prefix: Option<String>,
     /// Custom endpoints (moto, MinIO) need path-style addressing.
     pub path_style: bool,
+    pub access: Access,
 }
 
 /// What the listing showed.
@@ -25,6 +37,8 @@ pub struct ListRequest {
 pub struct Listing {
     pub object_count: usize,
     pub truncated: bool,
+    /// With `read`: the key of which one byte was read; `None` when the listing was empty.
+    pub read_key: Option<String>,
 }
 
 pub async fn list_objects(
@@ -37,18 +51,70 @@ pub async fn list_objects(
         .credentials_provider(credentials)
         .force_path_style(request.path_style)
         .build();
-    let output = aws_sdk_s3::Client::from_conf(s3_config)
+    let client = aws_sdk_s3::Client::from_conf(s3_config);
+    let region = config.region().map_or("", |r| r.as_ref());
+    let output = client
         .list_objects_v2()
         .bucket(&request.bucket)
         .set_prefix(request.prefix.clone())
         .max_keys(MAX_KEYS)
         .send()
         .await
-        .map_err(|e| diagnose(e, request, role, config.region().map_or("", |r| r.as_ref())))?;
-    Ok(Listing {
-        object_count: output.contents().len(),
+        .map_err(|e| diagnose(e, request, role, region, &Action::List))?;
+    let keys: Vec<&str> = output.contents().iter().filter_map(|o| o.key()).collect();
+    check_listing(&keys, output.contents().len(), request)?;
+    let mut listing = Listing {
+        object_count: keys.len(),
         truncated: output.is_truncated().unwrap_or(false),
-    })
+        read_key: None,
+    };
+    if request.access == Access::Read {
+        let Some(key) = keys.first() else {
+            tracing::warn!(bucket = %request.bucket, "the listing is empty: read access (s3:GetObject) could not be exercised");
+            return Ok(listing);
+        };
+        client
+            .get_object()
+            .bucket(&request.bucket)
+            .key(*key)
+            // One byte proves s3:GetObject (and kms:Decrypt for SSE-KMS) without downloading the object.
+            .range("bytes=0-0")
+            .send()
+            .await
+            .map_err(|e| diagnose(e, request, role, region, &Action::Read(key)))?;
+        listing.read_key = Some((*key).to_owned());
+    }
+    Ok(listing)
+}
+
+/// A listing counts only if it is one S3 could have sent for this request: at most the keys
+/// asked for, each under the prefix, none without a name.
+fn check_listing(keys: &[&str], objects: usize, request: &ListRequest) -> Result<(), StageError> {
+    let prefix = request.prefix.as_deref().unwrap_or_default();
+    let problem = if objects > MAX_KEYS as usize {
+        Some(format!("{objects} objects for max-keys {MAX_KEYS}"))
+    } else if keys.len() != objects {
+        Some("an object without a key".to_owned())
+    } else {
+        keys.iter()
+            .find(|k| !k.starts_with(prefix))
+            .map(|_| "a key outside the requested prefix".to_owned())
+    };
+    match problem {
+        None => Ok(()),
+        Some(problem) => Err(StageError::new(
+            Stage::S3,
+            "S3BadResponse",
+            format!("the listing of {} is malformed: {problem}", request.bucket),
+            "Something other than Amazon S3 answered, or the answer was damaged: check AWS_ENDPOINT_URL_S3 and any proxy in between.",
+        )),
+    }
+}
+
+/// The S3 call that failed, for the diagnosis.
+enum Action<'a> {
+    List,
+    Read(&'a str),
 }
 
 fn diagnose<E: ProvideErrorMetadata + std::error::Error + 'static>(
@@ -56,6 +122,7 @@ fn diagnose<E: ProvideErrorMetadata + std::error::Error + 'static>(
     request: &ListRequest,
     role: &RoleArn,
     region: &str,
+    action: &Action,
 ) -> StageError {
     let err = |code: &str, message: String, hint: String| StageError::new(Stage::S3, code, message, hint);
     let bucket = &request.bucket;
@@ -71,8 +138,9 @@ fn diagnose<E: ProvideErrorMetadata + std::error::Error + 'static>(
         .raw_response()
         .and_then(|r| r.headers().get("x-amz-bucket-region"))
         .map(str::to_owned);
-    let code = e.code().unwrap_or("Unknown").to_owned();
-    let message = format!("{code}: {}", e.message().unwrap_or("(no message)"));
+    let status = e.raw_response().map_or(0, |r| r.status().as_u16());
+    let code = e.code().map_or_else(|| format!("HTTP{status}"), str::to_owned);
+    let message = redact::cap(&format!("{code}: {}", e.message().unwrap_or("(no message)")));
     if let Some(actual) = bucket_region.filter(|r| r != region) {
         return err(
             "WrongRegion",
@@ -81,6 +149,9 @@ fn diagnose<E: ProvideErrorMetadata + std::error::Error + 'static>(
                 "Bucket {bucket} lives in {actual}: run with --region {actual} (AWS_REGION={actual}), the region the S3 client must sign for."
             ),
         );
+    }
+    if let Action::Read(key) = action {
+        return diagnose_read(&code, message, request, role, key);
     }
     match code.as_str() {
         "AccessDenied" => {
@@ -98,5 +169,42 @@ fn diagnose<E: ProvideErrorMetadata + std::error::Error + 'static>(
         "InvalidAccessKeyId" | "ExpiredToken" | "InvalidToken" => err(&code, message,
             "S3 did not accept the temporary credentials STS just issued: STS and S3 endpoints disagree (check AWS_ENDPOINT_URL_STS / _S3).".into()),
         _ => err(&code, message, format!("S3 refused to list {bucket}; see the message above.")),
+    }
+}
+
+/// A refused one-byte GET: `s3:GetObject` missing, or the object's KMS key not usable.
+fn diagnose_read(code: &str, message: String, request: &ListRequest, role: &RoleArn, key: &str) -> StageError {
+    let err = |code: &str, message: String, hint: String| StageError::new(Stage::S3, code, message, hint);
+    let bucket = &request.bucket;
+    let object_arn = format!("arn:{}:s3:::{bucket}/{key}", role.partition);
+    let shown_arn = format!("{object_arn:?}");
+    let kms = message.contains("KMS") || message.contains("kms:");
+    match code {
+        "AccessDenied" if kms => err(
+            "KmsAccessDenied",
+            format!("{message} (role {role} may not kms:Decrypt the key of {shown_arn})"),
+            format!(
+                "The object is encrypted with SSE-KMS and the role may not use its key: add the key's ARN to \
+                 kms_key_arns of the aws-federated-role module (it grants kms:Decrypt via s3.REGION.amazonaws.com), \
+                 then terraform apply; the key policy must also allow account {} to use it.",
+                role.account_id
+            ),
+        ),
+        "AccessDenied" => err(
+            "AccessDenied",
+            format!("{message} (role {role} may not s3:GetObject on {shown_arn})"),
+            format!(
+                "The role may list but not read: grant s3:GetObject on arn:{}:s3:::{bucket}/*: set access = \"read\" \
+                 (and the prefix in s3_prefixes) of the aws-federated-role module, then terraform apply. If it is set, \
+                 look for a Deny in the bucket policy, an SCP or the role's permissions boundary; or run with --access list \
+                 if the workload only lists.",
+                role.partition
+            ),
+        ),
+        _ => err(
+            code,
+            message,
+            format!("S3 refused to read {shown_arn} (one byte, to prove s3:GetObject); see the message above."),
+        ),
     }
 }

@@ -11,10 +11,11 @@ use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 
-use crate::error::{Stage, StageError};
-use crate::id_token::{Claims, IdToken};
+use crate::error::{Stage, StageError, error_chain};
+use crate::id_token::Claims;
+use crate::identity::Identity;
 use crate::input::RoleArn;
-use crate::metadata::error_chain;
+use crate::redact;
 
 /// What to assume, already validated.
 #[derive(Debug, Clone)]
@@ -22,6 +23,14 @@ pub struct RoleRequest {
     pub role_arn: RoleArn,
     pub session_name: String,
     pub duration_seconds: Option<i32>,
+}
+
+/// The STS stage's settings, validated: the role, and the region whose endpoints serve it.
+#[derive(Debug, Clone)]
+pub struct RoleSettings {
+    pub request: RoleRequest,
+    /// From `--region`, `AWS_REGION`, `AWS_DEFAULT_REGION`, else the partition's STS region.
+    pub region: String,
 }
 
 /// The temporary identity STS handed out.
@@ -48,27 +57,40 @@ impl AssumedRole {
 pub async fn assume_role(
     config: &SdkConfig,
     request: &RoleRequest,
-    token: &IdToken,
+    identity: &Identity,
 ) -> Result<AssumedRole, StageError> {
     let client = aws_sdk_sts::Client::new(config);
     let output = client
         .assume_role_with_web_identity()
         .role_arn(request.role_arn.as_str())
         .role_session_name(&request.session_name)
-        .web_identity_token(token.expose())
+        .web_identity_token(identity.expose())
         .set_duration_seconds(request.duration_seconds)
         .send()
         .await
-        .map_err(|e| diagnose(e, request, &token.claims))?;
-    let (Some(user), Some(creds)) = (output.assumed_role_user(), output.credentials()) else {
-        return Err(StageError::new(
+        .map_err(|e| diagnose(e, request, identity))?;
+    let bad_answer = |what: &str| {
+        StageError::new(
             Stage::Sts,
             "StsBadResponse",
-            "STS answered without credentials",
-            "Retry; if it persists, check AWS_ENDPOINT_URL_STS points at STS.",
-        ));
+            format!("STS answered 200 but {what}"),
+            "Something other than AWS STS answered, or the answer was damaged: check AWS_ENDPOINT_URL_STS \
+             and any proxy in between. These credentials were not used.",
+        )
     };
+    let (Some(user), Some(creds)) = (output.assumed_role_user(), output.credentials()) else {
+        return Err(bad_answer("without credentials"));
+    };
+    if creds.access_key_id().is_empty() || creds.secret_access_key().is_empty() || creds.session_token().is_empty() {
+        return Err(bad_answer("with an empty access key, secret key or session token"));
+    }
     let expiration = SystemTime::try_from(*creds.expiration()).unwrap_or(SystemTime::UNIX_EPOCH);
+    if expiration <= SystemTime::now() {
+        return Err(bad_answer(&format!(
+            "with credentials that expired at {} (check the clock: clock skew)",
+            creds.expiration()
+        )));
+    }
     Ok(AssumedRole {
         arn: user.arn().to_owned(),
         credentials: Credentials::new(
@@ -85,7 +107,7 @@ pub async fn assume_role(
 fn diagnose<E: ProvideErrorMetadata + std::error::Error + 'static>(
     e: SdkError<E, aws_smithy_runtime_api::http::Response>,
     request: &RoleRequest,
-    claims: &Claims,
+    identity: &Identity,
 ) -> StageError {
     let role = &request.role_arn;
     let err = |code: &str, message: String, hint: String| StageError::new(Stage::Sts, code, message, hint);
@@ -96,10 +118,21 @@ fn diagnose<E: ProvideErrorMetadata + std::error::Error + 'static>(
             _ => err("StsBadResponse", error_chain(&e), "STS's answer could not be read; check AWS_ENDPOINT_URL_STS points at STS.".into()),
         };
     };
-    let code = e.code().unwrap_or("Unknown").to_owned();
-    let message = format!("{code}: {}", e.message().unwrap_or("(no message)"));
+    let Some(code) = e.code().map(str::to_owned) else {
+        let status = e.raw_response().map_or(0, |r| r.status().as_u16());
+        return err(
+            "StsBadResponse",
+            format!("HTTP {status} from STS with a body that is not an STS error"),
+            "Something other than AWS STS answered (a proxy, a captive portal, a wrong AWS_ENDPOINT_URL_STS). \
+             Check the endpoint and any proxy (HTTPS_PROXY, NO_PROXY)."
+                .into(),
+        );
+    };
+    let message = redact::cap(&format!("{code}: {}", e.message().unwrap_or("(no message)")));
     match code.as_str() {
-        "InvalidIdentityToken" | "AccessDenied" | "IDPRejectedClaim" => err(&code, message, trust_hint(role, claims)),
+        "InvalidIdentityToken" | "AccessDenied" | "IDPRejectedClaim" => match identity {
+            Identity::Google(token) => err(&code, message, trust_hint(role, &token.claims)),
+        },
         "ExpiredTokenException" | "ExpiredToken" => err(&code, message,
             "STS saw the ID token as expired: the token was minted long before use, or the node's clock is off (clock skew). Fetch a fresh token; check NTP.".into()),
         "IDPCommunicationError" => err(&code, message,

@@ -1,96 +1,71 @@
-//! `verify`: runs the three stages in order, each bounded by the run's deadline, and
-//! reports what each learned or why it failed.
-
-use std::time::Duration;
+//! `verify`: the chain (identity, STS), then S3, each bounded by the run's deadline, and a
+//! report of what each stage learned or why it failed.
 
 use tokio::time::Instant;
 
-use crate::clock::unix_now;
-use crate::error::{Failure, Stage, StageError};
-use crate::metadata::MetadataServer;
+use crate::chain::{self, Assumed, Failed};
+use crate::error::Failure;
+use crate::identity::IdentitySettings;
 use crate::report::{Details, Report};
 use crate::s3::{self, ListRequest};
-use crate::sdk;
-use crate::sts::{self, RoleRequest};
+use crate::stage::Stage;
+use crate::sts::RoleSettings;
 
 /// Everything `verify` needs, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub metadata_host: String,
-    pub audience: String,
+    pub identity: IdentitySettings,
+    pub role: RoleSettings,
+    /// Fail unless a Google token belongs to this service account.
     pub expected_gsa: Option<String>,
-    pub region: String,
-    pub role: RoleRequest,
     pub list: ListRequest,
-    pub timeout: Duration,
 }
 
 pub async fn run(settings: &Settings) -> Report {
-    let https_client = match sdk::https_client() {
-        Ok(client) => client,
-        Err(e) => return Report::from_failure(&Failure::Input(e)),
-    };
-    let deadline = Instant::now() + settings.timeout;
+    let deadline = Instant::now() + settings.identity.timeout;
+    let chained = chain::assume_role(
+        &settings.identity,
+        &settings.role,
+        settings.expected_gsa.as_deref(),
+        deadline,
+    )
+    .await;
     let mut report = Report::new();
-
-    // Loading the SDK's configuration reads files; do it while the metadata server answers.
-    let metadata_server = MetadataServer::new(&settings.metadata_host);
-    let token = metadata_server.checked_token(&settings.audience, settings.expected_gsa.as_deref(), deadline);
-    let identity = Stage::GcpIdentity.run(deadline, settings.timeout, token);
-    let ((identity, elapsed), sdk_config) = tokio::join!(identity, sdk::load(&settings.region, https_client));
-    let token = match identity {
-        Ok(token) => token,
-        Err(e) => return failed(report, e, elapsed),
+    let Assumed {
+        identity,
+        role,
+        sdk_config,
+    } = match chained {
+        Err(input) => return Report::from_failure(Failure::Input(input)),
+        Ok(Err(Failed { identity, error })) => {
+            if let Some(identity) = identity {
+                report.passed(identity.value.stage(), identity.elapsed_ms, identity.value.details());
+            }
+            report.failed(error.value, error.elapsed_ms);
+            return report;
+        }
+        Ok(Ok(assumed)) => assumed,
     };
-    let claims = &token.claims;
-    report.passed(
-        Stage::GcpIdentity,
-        elapsed,
-        Details::GcpIdentity {
-            email: claims.email.clone(),
-            sub: claims.sub.clone(),
-            azp: claims.azp.clone(),
-            aud: claims.aud.clone(),
-            iss: claims.iss.clone(),
-            exp: claims.exp,
-            expires_in_s: claims.seconds_left(unix_now()),
-        },
-    );
-
-    let (assumed, elapsed) = Stage::run(
-        Stage::Sts,
-        deadline,
-        settings.timeout,
-        sts::assume_role(&sdk_config, &settings.role, &token),
-    )
-    .await;
-    let assumed = match assumed {
-        Ok(assumed) => assumed,
-        Err(e) => return failed(report, e, elapsed),
-    };
+    report.passed(identity.value.stage(), identity.elapsed_ms, identity.value.details());
+    let request = &settings.role.request;
     report.passed(
         Stage::Sts,
-        elapsed,
+        role.elapsed_ms,
         Details::Sts {
-            role_arn: settings.role.role_arn.to_string(),
-            assumed_role_arn: assumed.arn.clone(),
-            session_name: settings.role.session_name.clone(),
-            credential_expiration: assumed.expiration_rfc3339(),
+            role_arn: request.role_arn.to_string(),
+            assumed_role_arn: role.value.arn.clone(),
+            session_name: request.session_name.clone(),
+            credential_expiration: role.value.expiration_rfc3339(),
         },
     );
 
-    let (listing, elapsed) = Stage::run(
-        Stage::S3,
-        deadline,
-        settings.timeout,
-        s3::list_objects(
-            &sdk_config,
-            assumed.credentials,
-            &settings.list,
-            &settings.role.role_arn,
-        ),
-    )
-    .await;
+    let (listing, elapsed) = Stage::S3
+        .run(
+            deadline,
+            settings.identity.timeout,
+            s3::list_objects(&sdk_config, role.value.credentials, &settings.list, &request.role_arn),
+        )
+        .await;
     match listing {
         Ok(listing) => report.passed(
             Stage::S3,
@@ -100,15 +75,11 @@ pub async fn run(settings: &Settings) -> Report {
                 prefix: settings.list.prefix.clone(),
                 object_count: listing.object_count,
                 truncated: listing.truncated,
+                access: settings.list.access,
+                read_key: listing.read_key,
             },
         ),
-        Err(e) => return failed(report, e, elapsed),
+        Err(e) => report.failed(e, elapsed),
     }
-    report.ok = true;
-    report
-}
-
-fn failed(mut report: Report, error: StageError, elapsed: u64) -> Report {
-    report.failed(error, elapsed);
     report
 }

@@ -1,0 +1,127 @@
+//! Stage 1, the workload's identity: the web-identity token STS will be shown.
+//! - GSA mode: the GKE metadata server mints a Google-signed ID token for the pod's Google
+//!   service account ([`crate::metadata`]).
+//! - Cluster mode: the kubelet projects a Kubernetes service-account token signed by the
+//!   cluster's own OIDC issuer into a file ([`projected`]); AWS trusts that issuer directly,
+//!   and [`issuer`] checks it the way AWS will.
+
+pub mod cluster_trust;
+pub mod issuer;
+mod issuer_fetch;
+pub mod ksa_token;
+pub mod projected;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::clock::unix_now;
+use crate::error::StageError;
+use crate::id_token::IdToken;
+use crate::metadata::MetadataServer;
+use crate::report::Details;
+use crate::stage::Stage;
+
+/// Where the token comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentitySource {
+    /// The GKE metadata server at `host[:port]` (`GCE_METADATA_HOST`).
+    MetadataServer { host: String },
+    /// A token file (`AWS_WEB_IDENTITY_TOKEN_FILE`): a projected Kubernetes token (cluster
+    /// mode) or a Google ID token kept there by `token-file`.
+    TokenFile { path: PathBuf, check_issuer: bool },
+}
+
+impl IdentitySource {
+    /// What a cached credential was obtained through: the metadata host or the token file.
+    pub fn describe(&self) -> String {
+        match self {
+            IdentitySource::MetadataServer { host } => format!("metadata:{host}"),
+            IdentitySource::TokenFile { path, .. } => format!("file:{}", path.display()),
+        }
+    }
+}
+
+/// The identity stage's settings, validated.
+#[derive(Debug, Clone)]
+pub struct IdentitySettings {
+    pub source: IdentitySource,
+    /// The audience the token must carry (`accounts.google.com:oaud`, or the projected
+    /// volume's audience in cluster mode).
+    pub audience: String,
+    /// Bound on the whole run, retries included.
+    pub timeout: Duration,
+}
+
+impl IdentitySettings {
+    /// The stage that obtains the token: known before the token is seen, for its timing and
+    /// its failures.
+    pub fn source_stage(&self) -> Stage {
+        match self.source {
+            IdentitySource::MetadataServer { .. } => Stage::GcpIdentity,
+            IdentitySource::TokenFile { .. } => Stage::ClusterIdentity,
+        }
+    }
+}
+
+/// A web-identity token that passed the local checks.
+#[derive(Debug, Clone)]
+pub enum Identity {
+    Google(IdToken),
+}
+
+impl Identity {
+    /// Obtains the token from `settings.source` and checks it locally; `expected_gsa`
+    /// applies to Google tokens.
+    pub async fn obtain(
+        settings: &IdentitySettings,
+        expected_gsa: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Self, StageError> {
+        match &settings.source {
+            IdentitySource::MetadataServer { host } => MetadataServer::new(host)
+                .checked_token(&settings.audience, expected_gsa, deadline)
+                .await
+                .map(Identity::Google),
+            IdentitySource::TokenFile { .. } => Err(StageError::new(
+                Stage::ClusterIdentity,
+                "NotImplemented",
+                "token files are not read yet",
+                "Use the metadata server.",
+            )),
+        }
+    }
+
+    /// The stage this identity's failures and report line belong to.
+    pub fn stage(&self) -> Stage {
+        match self {
+            Identity::Google(_) => Stage::GcpIdentity,
+        }
+    }
+
+    /// The token itself: for STS only, never for logs or reports.
+    pub fn expose(&self) -> &str {
+        match self {
+            Identity::Google(token) => token.expose(),
+        }
+    }
+
+    /// What the report shows of the token: its claims, never the token.
+    pub fn details(&self) -> Details {
+        match self {
+            Identity::Google(token) => {
+                let claims = &token.claims;
+                Details::GcpIdentity {
+                    email: claims.email.clone(),
+                    sub: claims.sub.clone(),
+                    azp: claims.azp.clone(),
+                    aud: claims.aud.clone(),
+                    iss: claims.iss.clone(),
+                    exp: claims.exp,
+                    expires_in_s: claims.seconds_left(unix_now()),
+                }
+            }
+        }
+    }
+}
