@@ -29,6 +29,7 @@
 #   POLL          seconds between two reads of the Job's conditions (default 2)
 #   APPLY         1 (default): deploy the standing resources first; 0: they are deployed otherwise
 #   KEEP_JOB      1: leave the Job and its pod for inspection (its TTL removes it after 30 minutes)
+#   OVERWRITE_ANNOTATIONS  1: replace a different value the application's KSA already has
 #   KUBECTL       kubectl binary (default kubectl)
 set -euo pipefail
 
@@ -40,6 +41,7 @@ TIMEOUT=${TIMEOUT:-240}
 POLL=${POLL:-2}
 APPLY=${APPLY:-1}
 KEEP_JOB=${KEEP_JOB:-0}
+OVERWRITE_ANNOTATIONS=${OVERWRITE_ANNOTATIONS:-0}
 KUBECTL=${KUBECTL:-kubectl}
 
 say() { echo "$ACTION: $*" >&2; }
@@ -139,11 +141,22 @@ if [[ "$APPLY" == 1 ]]; then
     elif [[ -n "$gsa" ]]; then
       annotations+=("iam.gke.io/gcp-service-account=$gsa")
     fi
+    # A different value already there is the application's choice (another Google service
+    # account, another role): replacing it would change the application's identity, so only
+    # with OVERWRITE_ANNOTATIONS=1. This read also fails, naming the cause, on a missing KSA.
+    for annotation in "${annotations[@]}"; do
+      key=${annotation%%=*} want=${annotation#*=}
+      have=$("${kc[@]}" -n "$ns" get serviceaccount "$ksa" -o jsonpath="{.metadata.annotations.${key//./\\.}}") ||
+        die 2 "could not read serviceaccount/$ksa in namespace $ns: it must exist (it is the application's KSA; create it with the application), and you need get and patch rights on it"
+      if [[ -n "$have" && "$have" != "$want" && "$OVERWRITE_ANNOTATIONS" != 1 ]]; then
+        die 2 "serviceaccount/$ksa in namespace $ns already has $key=$have, not $want: that is the application's identity; fix Terraform's workload, or set OVERWRITE_ANNOTATIONS=1 to replace it"
+      fi
+    done
     say "annotating serviceaccount/$ksa in namespace $ns: ${annotations[*]}"
     # annotate sends a merge patch of these two keys: it cannot create the KSA, nor change or
     # remove any other field, label or annotation (an apply of a partial KSA could).
     "${kc[@]}" -n "$ns" annotate --overwrite serviceaccount "$ksa" "${annotations[@]}" >&2 ||
-      die 2 "could not annotate serviceaccount/$ksa in namespace $ns: it must exist (it is the application's KSA; create it with the application), and you need patch rights on it"
+      die 2 "could not annotate serviceaccount/$ksa in namespace $ns (you need patch rights on it)"
   fi
   say "applying the standing resources of $OVERLAY to namespace $ns (selector: $standing)"
   "${kc[@]}" apply -f "$work/rendered.yaml" -l "$standing" >&2

@@ -67,6 +67,13 @@ check "annotates the existing KSA with exactly the two annotations, --overwrite"
 check "annotates before it applies anything" \
   test "$(calls | grep -nE ' annotate | apply ' | head -1 | grep -c annotate)" = 1
 check "the Job runs as the application's KSA" has "$(cat "$log")" '^-n payments get job gke-aws-verifier-verify-'
+check "reads the KSA's current annotations first" has "$(cat "$log")" '^-n payments get serviceaccount reports-reader -o jsonpath=\{\.metadata\.annotations\.iam\\\.gke\\\.io/gcp-service-account\}$'
+run othergsa TIMEOUT=30 OVERLAY=k8s/overlays/reports
+check "a KSA mapped to another GSA: exit 2, naming both" \
+  test "$status:$(has "$err" 'already has iam.gke.io/gcp-service-account=someone-else@example-project.iam.gserviceaccount.com, not reports-reader@.*OVERWRITE_ANNOTATIONS=1' && echo named)" = "2:named"
+check "a KSA mapped to another GSA: nothing annotated, applied or created" test "$(calls | grep -cE ' annotate | apply | create ')" = 0
+run othergsa TIMEOUT=30 OVERLAY=k8s/overlays/reports OVERWRITE_ANNOTATIONS=1
+check "OVERWRITE_ANNOTATIONS=1 replaces it" test "$status:$(calls | grep -c ' annotate --overwrite ')" = "0:1"
 run noksa TIMEOUT=30 OVERLAY=k8s/overlays/reports
 check "a missing application KSA: exit 2, saying it must exist" test "$status:$(has "$err" 'it must exist' && echo named)" = "2:named"
 check "a missing application KSA: nothing applied, no Job created" test "$(calls | grep -cE ' apply | create ')" = 0
@@ -82,7 +89,7 @@ run success OVERLAY=k8s/overlays/reports -- smoke
 check "exits 0" test "$status" = 0
 check "applies the standing resources and the CronJob, not the verify Job" has "$(cat "$log")" "^apply -f .* -l app.kubernetes.io/component!=verify$"
 check "annotates the application's KSA" has "$(cat "$log")" '^-n payments annotate --overwrite serviceaccount reports-reader '
-check "creates no Job" test "$(calls | grep -cE ' create | get ')" = 0
+check "creates no Job" test "$(calls | grep -cE ' create | get job ')" = 0
 run success -- smoke now
 check "a second argument is a usage error (2)" test "$status" = 2
 run success -- prove
