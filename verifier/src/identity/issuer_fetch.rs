@@ -1,0 +1,192 @@
+//! Fetching an issuer's public documents as AWS does: anonymous GETs over HTTPS (the CA
+//! bundle `SSL_CERT_FILE` names, `HTTPS_PROXY`/`NO_PROXY` honoured), bounded in size, with
+//! redirects kept on one host. The AWS SDK's own HTTP client sends them: no second TLS stack.
+
+use std::time::Duration;
+
+use aws_smithy_http_client::Connector;
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorSettings};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+use url::Url;
+
+use crate::error::{InputError, error_chain};
+
+/// Discovery documents and key sets are a few KiB; more is not one.
+pub(super) const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
+const MAX_REDIRECTS: usize = 3;
+/// Connection failures and 5xx are tried this often, inside the deadline.
+pub(super) const ATTEMPTS: u32 = 3;
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+/// Debian's (and distroless's) CA bundle, unless `SSL_CERT_FILE` names another: as for STS.
+const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// Fetches issuer documents: HTTPS only, anonymous, bounded in size, redirects kept on one host.
+pub struct IssuerClient {
+    connector: Connector,
+    /// Plain HTTP only for the unit tests' local server: AWS requires HTTPS issuers.
+    allow_http: bool,
+}
+
+/// Why a fetch failed; diagnosed by [`IssuerClient::check`] with the URL's role in mind.
+#[derive(Debug)]
+pub(super) enum Fetch {
+    Unreachable(String),
+    Status(u16, String),
+    Refused(String),
+}
+
+impl IssuerClient {
+    /// A client trusting the CA bundle at `SSL_CERT_FILE` (default Debian's), through
+    /// `HTTPS_PROXY`/`NO_PROXY`. A bundle that does not parse is bad input.
+    pub fn from_env() -> Result<Self, InputError> {
+        let path = std::env::var_os("SSL_CERT_FILE").unwrap_or_else(|| CA_BUNDLE.into());
+        let context = match std::fs::read(&path) {
+            Ok(pem) => bundle_context(&pem).map_err(|why| {
+                InputError::new(
+                    "SSL_CERT_FILE",
+                    format!(
+                        "the CA bundle {} does not parse ({why}); point SSL_CERT_FILE at a PEM file of CA certificates",
+                        path.display()
+                    ),
+                )
+            })?,
+            // No bundle file: the system's roots, as the SDK's default client does.
+            Err(_) => TlsContext::default(),
+        };
+        Ok(Self::with_context(context, false))
+    }
+
+    pub(super) fn with_context(context: TlsContext, allow_http: bool) -> Self {
+        let settings = HttpConnectorSettings::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .read_timeout(Duration::from_secs(10))
+            .build();
+        let connector = Connector::builder()
+            .connector_settings(settings)
+            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+            .tls_context(context)
+            .proxy_config(ProxyConfig::from_env())
+            .build();
+        Self { connector, allow_http }
+    }
+
+    pub(super) fn https_url(&self, text: &str) -> Result<Url, String> {
+        let url = Url::parse(text).map_err(|e| format!("is not a URL ({e})"))?;
+        let scheme_ok = url.scheme() == "https" || (self.allow_http && url.scheme() == "http");
+        if !scheme_ok || url.host_str().is_none() {
+            return Err("is not an https:// URL with a host".into());
+        }
+        if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
+            return Err("has credentials, a query or a fragment, which an OIDC issuer may not".into());
+        }
+        Ok(url)
+    }
+
+    /// GETs `url` and parses it as JSON; retries connection failures and 5xx while time
+    /// allows, follows redirects on the same host only.
+    pub(super) async fn get_json<T: DeserializeOwned>(&self, url: &str, deadline: Instant) -> Result<T, Fetch> {
+        let mut backoff = FIRST_BACKOFF;
+        let mut attempt = 1;
+        let body = loop {
+            match self.get(url).await {
+                Err(Fetch::Unreachable(_) | Fetch::Status(500.., _))
+                    if attempt < ATTEMPTS && Instant::now() + backoff < deadline =>
+                {
+                    tracing::warn!(url, attempt, "issuer not answering, retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    attempt += 1;
+                }
+                result => break result?,
+            }
+        };
+        serde_json::from_slice(&body).map_err(|e| Fetch::Refused(format!("not the expected JSON: {e}")))
+    }
+
+    async fn get(&self, url: &str) -> Result<Vec<u8>, Fetch> {
+        let mut current = self.https_url(url).map_err(Fetch::Refused)?;
+        for _ in 0..=MAX_REDIRECTS {
+            let mut request = HttpRequest::get(current.as_str()).map_err(|e| Fetch::Refused(e.to_string()))?;
+            request.headers_mut().insert("accept", "application/json");
+            let response = self
+                .connector
+                .call(request)
+                .await
+                .map_err(|e| Fetch::Unreachable(error_chain(&e)))?;
+            let status = response.status().as_u16();
+            if (300..400).contains(&status) {
+                let location = response.headers().get("location").unwrap_or_default();
+                let next = current
+                    .join(location)
+                    .map_err(|_| Fetch::Refused(format!("HTTP {status} to an unreadable location")))?;
+                if host_port(&next) != host_port(&current) || next.scheme() != current.scheme() {
+                    return Err(Fetch::Refused(format!(
+                        "HTTP {status} redirects to another host, {next}"
+                    )));
+                }
+                current = next;
+                continue;
+            }
+            let body = read_bounded(response.into_body()).await?;
+            if status != 200 {
+                return Err(Fetch::Status(status, preview(&body)));
+            }
+            return Ok(body);
+        }
+        Err(Fetch::Refused(format!("more than {MAX_REDIRECTS} redirects")))
+    }
+}
+
+pub(super) fn host_port(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    format!("{host}:{}", url.port_or_known_default().unwrap_or(443))
+}
+
+/// Reads at most [`MAX_DOCUMENT_BYTES`]; a longer body is refused, not truncated.
+async fn read_bounded(body: SdkBody) -> Result<Vec<u8>, Fetch> {
+    let mut stream = ByteStream::new(body);
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| Fetch::Unreachable(error_chain(&e)))?;
+        if bytes.len().saturating_add(chunk.len()) > MAX_DOCUMENT_BYTES {
+            return Err(Fetch::Refused(format!("larger than {MAX_DOCUMENT_BYTES} bytes")));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// An error body on one line, cut short: issuer documents are public, but logs stay small.
+fn preview(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(200)
+        .collect()
+}
+
+/// The bundle as the SDK's rustls client would load it, but as a `Result` (it would panic).
+pub(super) fn bundle_context(pem: &[u8]) -> Result<TlsContext, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in CertificateDer::pem_slice_iter(pem) {
+        let certificate = certificate.map_err(|e| format!("not PEM: {e}"))?;
+        roots
+            .add(certificate)
+            .map_err(|e| format!("a certificate does not parse: {e}"))?;
+    }
+    TlsContext::builder()
+        .with_trust_store(TrustStore::empty().with_pem_certificate(pem.to_vec()))
+        .build()
+        .map_err(|e| e.to_string())
+}
