@@ -1,31 +1,167 @@
-//! Files that hold secrets: written whole or not at all, and never readable by others.
+//! Files that hold secrets, and the folders they live in: the one place for the rules the
+//! credential cache and the token file both follow.
+//! - A private folder is owned by the running user and writable by nobody else, so nobody
+//!   else can plant, swap or remove what is in it.
+//! - A secret file is opened without following a symlink or blocking on a FIFO, must be a
+//!   regular file owned by the running user, and is read up to a limit.
+//! - Writes are whole or not at all (a temporary file renamed over the target), with the
+//!   mode set explicitly, whatever the umask.
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{self, File, OpenOptions, Permissions};
+use std::io::{self, ErrorKind, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// The effective user: the one files must belong to.
+pub fn running_user() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+fn refused(why: String) -> io::Error {
+    io::Error::new(ErrorKind::InvalidData, why)
+}
+
+/// Creates `folder` (and its missing parents) owner-only, then checks it is private.
+pub fn create_private_folder(folder: &Path) -> io::Result<()> {
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(folder)?;
+    check_private_folder(folder)
+}
+
+/// `folder` is a folder owned by the running user that neither group nor others may write.
+pub fn check_private_folder(folder: &Path) -> io::Result<()> {
+    let metadata = fs::metadata(folder)?;
+    if !metadata.is_dir() {
+        return Err(refused(format!("{} is not a folder", folder.display())));
+    }
+    let user = running_user();
+    if metadata.uid() != user {
+        return Err(refused(format!(
+            "{} belongs to uid {}, not to this user (uid {user}): another user could plant files in it",
+            folder.display(),
+            metadata.uid()
+        )));
+    }
+    if metadata.mode() & 0o022 != 0 {
+        return Err(refused(format!(
+            "{} is writable by {} (mode {:04o}): they could plant files in it",
+            folder.display(),
+            if metadata.mode() & 0o002 != 0 {
+                "anyone"
+            } else {
+                "its group"
+            },
+            metadata.mode() & 0o7777
+        )));
+    }
+    Ok(())
+}
+
+/// What a path that must be a regular file is instead, if anything: from `lstat`, so a
+/// symlink is named as one (never followed), and devices are refused before being opened.
+pub fn not_a_regular_file(metadata: &fs::Metadata) -> Option<&'static str> {
+    let kind = metadata.file_type();
+    if kind.is_file() {
+        None
+    } else if kind.is_symlink() {
+        Some("a symlink")
+    } else if kind.is_dir() {
+        Some("a folder")
+    } else {
+        use std::os::unix::fs::FileTypeExt;
+        Some(if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "not a regular file"
+        })
+    }
+}
+
+/// Opens `path` with `options`, never following a symlink (`O_NOFOLLOW`) nor waiting on a
+/// FIFO (`O_NONBLOCK`), and keeps it only if it is a regular file owned by the running user.
+pub fn open_private(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
+    match fs::symlink_metadata(path) {
+        Ok(listed) => {
+            if let Some(what) = not_a_regular_file(&listed) {
+                return Err(refused(format!("{} is {what}, not a regular file", path.display())));
+            }
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let file = options
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            // Swapped for a symlink between the look and the open.
+            Some(libc::ELOOP) => refused(format!("{} is a symlink, not a regular file", path.display())),
+            _ => e,
+        })?;
+    let opened = file.metadata()?;
+    if let Some(what) = not_a_regular_file(&opened) {
+        return Err(refused(format!("{} is {what}, not a regular file", path.display())));
+    }
+    let user = running_user();
+    if opened.uid() != user {
+        return Err(refused(format!(
+            "{} belongs to uid {}, not to this user (uid {user})",
+            path.display(),
+            opened.uid()
+        )));
+    }
+    Ok(file)
+}
+
+/// Reads a secret file of at most `limit` bytes; `None` if there is none.
+pub fn read_private(path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
+    let file = match open_private(path, OpenOptions::new().read(true)) {
+        Ok(file) => file,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(refused(format!(
+            "{} is larger than {limit} bytes, more than it could hold",
+            path.display()
+        )));
+    }
+    Ok(Some(bytes))
+}
+
+/// Longest suffix a temporary file adds to its target's name: `.` before, and
+/// `.{pid}-{sequence}.tmp` after (two 10-digit numbers).
+pub const TEMPORARY_NAME_EXTRA: usize = 1 + 1 + 10 + 1 + 10 + 4;
+
 /// Writes `contents` to a temporary file beside `path`, then renames it over `path`: a reader
-/// sees the old file or the new one, never half of one. `mode` applies from creation on.
+/// sees the old file or the new one, never half of one. The file has exactly `mode` from
+/// creation on: set explicitly, so the umask neither widens nor narrows it.
 pub fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     static SEQUENCE: AtomicU32 = AtomicU32::new(0);
-    let folder = folder_of(path);
     let name = path
         .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let temporary = folder.join(format!(
+        .ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "path has no file name"))?;
+    let temporary = folder_of(path).join(format!(
         ".{}.{}-{}.tmp",
         name.to_string_lossy(),
         std::process::id(),
         SEQUENCE.fetch_add(1, Ordering::Relaxed)
     ));
     let written = (|| {
+        // create_new (O_EXCL) never follows a planted symlink; O_NOFOLLOW says so twice.
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(mode)
+            .mode(mode & 0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&temporary)?;
+        file.set_permissions(Permissions::from_mode(mode))?;
         file.write_all(contents)?;
         file.sync_all()?;
         fs::rename(&temporary, path)
@@ -36,6 +172,39 @@ pub fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> io::Result<(
     written
 }
 
+/// Removes the temporary files of `path` that a writer killed mid-write left (SIGKILL, OOM):
+/// those of a process that is gone, or of this very process id (a restarted container reuses
+/// it, and this process has not written yet).
+pub fn remove_leftover_temporaries(path: &Path) {
+    let (Some(name), Ok(entries)) = (path.file_name(), fs::read_dir(folder_of(path))) else {
+        return;
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let Some((pid, sequence)) = rest.strip_suffix(".tmp").and_then(|r| r.split_once('-')) else {
+            continue;
+        };
+        let (Ok(pid), Ok(_)) = (pid.parse::<u32>(), sequence.parse::<u32>()) else {
+            continue;
+        };
+        let gone = !Path::new(&format!("/proc/{pid}")).exists();
+        if gone || pid == std::process::id() {
+            match fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(file = %entry.path().display(), "removed a temporary file a killed writer left")
+                }
+                Err(e) => {
+                    tracing::warn!(file = %entry.path().display(), error = %e, "cannot remove a leftover temporary file")
+                }
+            }
+        }
+    }
+}
+
 /// The folder `path` is in (`.` for a bare file name).
 pub fn folder_of(path: &Path) -> &Path {
     path.parent()
@@ -43,37 +212,72 @@ pub fn folder_of(path: &Path) -> &Path {
         .unwrap_or(Path::new("."))
 }
 
-/// Checks that files can be created in `folder`, by creating and removing one.
+/// Checks that files can be created in `folder`, by creating a new file (never opening one
+/// found there, which could be a planted symlink) and removing it.
 pub fn check_writable_folder(folder: &Path) -> io::Result<()> {
-    let probe = folder.join(format!(".write-check-{}", std::process::id()));
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&probe)?;
-    fs::remove_file(probe)
+    static SEQUENCE: AtomicU32 = AtomicU32::new(0);
+    let mut last = None;
+    for _ in 0..3 {
+        let probe = folder.join(format!(
+            ".write-check-{}-{}",
+            std::process::id(),
+            SEQUENCE.fetch_add(1, Ordering::Relaxed)
+        ));
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&probe)
+        {
+            Ok(_) => return fs::remove_file(probe),
+            // Someone else's file by that name: leave it alone and try another name.
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no free name for the write check")))
 }
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::PermissionsExt;
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
 
     use super::*;
 
+    fn mkfifo(path: &Path) {
+        let c_path = CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    }
+
+    fn names_in(folder: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
     #[test]
-    fn replaces_the_file_whole_with_private_permissions() {
+    fn replaces_the_file_whole_with_exactly_the_mode_asked_whatever_the_umask() {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("token");
+        // SAFETY: umask only changes this process's file creation mask.
+        let old = unsafe { libc::umask(0o077) };
         write_atomically(&path, b"first", 0o600).unwrap();
         write_atomically(&path, b"second", 0o640).unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        unsafe { libc::umask(old) };
         assert_eq!(fs::read(&path).unwrap(), b"second");
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640);
-        let leftovers: Vec<_> = fs::read_dir(folder.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(leftovers, vec!["token"], "no temporary file is left behind");
+        assert_eq!(mode, 0o640, "0640 even under umask 077");
+        assert_eq!(
+            names_in(folder.path()),
+            vec!["token"],
+            "no temporary file is left behind"
+        );
     }
 
     #[test]
@@ -82,9 +286,113 @@ mod tests {
         let path = folder.path().join("missing/token");
         assert_eq!(
             write_atomically(&path, b"x", 0o600).unwrap_err().kind(),
-            io::ErrorKind::NotFound
+            ErrorKind::NotFound
         );
         assert!(check_writable_folder(&folder.path().join("missing")).is_err());
         assert!(check_writable_folder(folder.path()).is_ok());
+        assert_eq!(names_in(folder.path()), Vec::<String>::new(), "the probe is removed");
+    }
+
+    #[test]
+    fn the_write_check_never_follows_a_planted_symlink() {
+        let folder = tempfile::tempdir().unwrap();
+        let victim = folder.path().join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        for sequence in 0..10 {
+            let planted = folder
+                .path()
+                .join(format!(".write-check-{}-{sequence}", std::process::id()));
+            std::os::unix::fs::symlink(&victim, planted).unwrap();
+        }
+        assert!(check_writable_folder(folder.path()).is_err());
+        assert_eq!(
+            fs::read(&victim).unwrap(),
+            b"precious",
+            "the symlink's target is untouched"
+        );
+    }
+
+    #[test]
+    fn private_folders_are_created_owner_only_and_shared_ones_refused() {
+        let base = tempfile::tempdir().unwrap();
+        let folder = base.path().join("a/b");
+        create_private_folder(&folder).unwrap();
+        assert_eq!(fs::metadata(&folder).unwrap().mode() & 0o777, 0o700);
+        for (mode, says) in [(0o777, "anyone"), (0o770, "its group"), (0o1777, "anyone")] {
+            fs::set_permissions(&folder, Permissions::from_mode(mode)).unwrap();
+            let error = check_private_folder(&folder).unwrap_err().to_string();
+            assert!(error.contains(says), "{mode:o}: {error}");
+        }
+        fs::set_permissions(&folder, Permissions::from_mode(0o755)).unwrap();
+        check_private_folder(&folder).unwrap();
+        let file = base.path().join("file");
+        fs::write(&file, b"").unwrap();
+        assert!(create_private_folder(&file).is_err());
+    }
+
+    #[test]
+    fn only_regular_files_are_opened_and_reads_are_bounded() {
+        let folder = tempfile::tempdir().unwrap();
+        let regular = folder.path().join("regular");
+        fs::write(&regular, b"12345").unwrap();
+        assert_eq!(read_private(&regular, 5).unwrap().unwrap(), b"12345");
+        assert!(
+            read_private(&regular, 4)
+                .unwrap_err()
+                .to_string()
+                .contains("larger than 4 bytes")
+        );
+        assert_eq!(read_private(&folder.path().join("missing"), 5).unwrap(), None);
+
+        let link = folder.path().join("link");
+        std::os::unix::fs::symlink(&regular, &link).unwrap();
+        let fifo = folder.path().join("fifo");
+        mkfifo(&fifo);
+        for (path, what) in [
+            (&link, "a symlink"),
+            (&fifo, "a FIFO"),
+            (&folder.path().to_owned(), "a folder"),
+        ] {
+            let error = read_private(path, 5).unwrap_err().to_string();
+            assert!(error.contains(what), "{error}");
+            let error = open_private(path, OpenOptions::new().write(true).create(true))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(what), "{error}");
+        }
+        assert!(
+            open_private(Path::new("/dev/null"), OpenOptions::new().read(true))
+                .unwrap_err()
+                .to_string()
+                .contains("a device")
+        );
+        // A dangling symlink is not created through either.
+        let dangling = folder.path().join("dangling");
+        std::os::unix::fs::symlink(folder.path().join("target"), &dangling).unwrap();
+        assert!(open_private(&dangling, OpenOptions::new().write(true).create(true)).is_err());
+        assert!(!folder.path().join("target").exists());
+    }
+
+    #[test]
+    fn leftovers_of_killed_writers_are_removed_and_live_ones_kept() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("token");
+        // Pid 1 always runs; a pid past the kernel's maximum never does.
+        let live = ".token.1-0.tmp";
+        let mine = format!(".token.{}-3.tmp", std::process::id());
+        for name in [
+            live,
+            ".token.4194305-0.tmp",
+            &mine,
+            ".other.4194305-0.tmp",
+            ".token.x-0.tmp",
+        ] {
+            fs::write(folder.path().join(name), b"half").unwrap();
+        }
+        remove_leftover_temporaries(&path);
+        assert_eq!(
+            names_in(folder.path()),
+            vec![".other.4194305-0.tmp", live, ".token.x-0.tmp"]
+        );
     }
 }

@@ -83,7 +83,13 @@ async fn aws_cli_is_refused_what_the_role_may_not_do() {
     ))
     .await;
     assert_ne!(run.code, 0, "{run:?}");
-    assert!(run.stderr.contains("AccessDenied"), "{}", run.stderr);
+    // S3's refusal of the write, not STS's: the helper got credentials, once.
+    assert!(
+        run.stderr.contains("AccessDenied") && run.stderr.contains("PutObject"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(chain.proxy.count(Operation::AssumeRoleWithWebIdentity), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,7 +215,12 @@ async fn a_helper_kept_from_the_cache_lock_gives_up_at_its_timeout() {
         .await
         .expect("the helper exits at its --timeout, not when the lock is released");
     assert_eq!(run.code, 4, "{run:?}");
-    assert!(run.stderr.contains("Timeout"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("CacheLockTimeout") && run.stderr.contains("held the cache lock"),
+        "the message names the lock, not the network: {}",
+        run.stderr
+    );
+    assert_eq!(chain.proxy.count(Operation::AssumeRoleWithWebIdentity), 1);
     drop(held);
 }
 
@@ -355,8 +366,13 @@ async fn unreadable_cache_and_read_only_folders_are_bad_input_before_any_network
     assert_eq!(Run::helper(chain.command(&cache_args)).await.code, 0);
     std::fs::set_permissions(&cache_dir, Permissions::from_mode(0o755)).unwrap();
     let entry = cache_entries(&cache_dir).pop().unwrap();
-    let mode = if common::running_as_root() { 0o600 } else { 0o000 };
-    std::fs::set_permissions(&entry, Permissions::from_mode(mode)).unwrap();
+    if common::running_as_root() {
+        // The helper runs as nobody: the folders are nobody's, the entry stays root's 0600.
+        std::os::unix::fs::chown(&cache_dir, Some(common::NOBODY), Some(common::NOBODY)).unwrap();
+        std::os::unix::fs::chown(&read_only, Some(common::NOBODY), Some(common::NOBODY)).unwrap();
+    } else {
+        std::fs::set_permissions(&entry, Permissions::from_mode(0o000)).unwrap();
+    }
     let (tokens, sts_calls) = (
         chain.emulator.tokens_issued(),
         chain.proxy.count(Operation::AssumeRoleWithWebIdentity),
@@ -388,6 +404,8 @@ async fn unreadable_cache_and_read_only_folders_are_bad_input_before_any_network
     assert_eq!(chain.emulator.tokens_issued(), tokens, "no token was fetched");
     assert_eq!(chain.proxy.count(Operation::AssumeRoleWithWebIdentity), sts_calls);
     assert!(!token_in_read_only.exists());
+    // Readable again for the secret check when `chain` drops.
+    std::fs::set_permissions(&entry, Permissions::from_mode(0o600)).unwrap();
 }
 
 /// Reads the token file, if there is one, and checks it is a whole, unexpired token.
@@ -469,4 +487,261 @@ async fn token_file_is_removed_rather_than_left_expired_when_an_outage_outlasts_
     });
     // Every read checks the token is unexpired; the file must disappear before it would be.
     watch(&path, Duration::from_secs(20), |seen| seen.is_none()).await;
+}
+
+/// The one cache entry in `cache_dir`, after a first helper run made it.
+fn only_entry(cache_dir: &Path) -> PathBuf {
+    let mut entries = cache_entries(cache_dir);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    entries.pop().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_folder_others_may_write_is_refused_and_its_entries_never_served() {
+    let chain = Chain::start().await;
+    let cache_dir = chain.cache_dir();
+    let args = ["credential-process", "--cache-dir", cache_dir.to_str().unwrap()];
+    assert_eq!(Run::helper(chain.command(&args)).await.code, 0);
+    // Anyone may now write there, so anyone could have planted this entry.
+    std::fs::set_permissions(&cache_dir, Permissions::from_mode(0o777)).unwrap();
+    let run = Run::helper(chain.command(&args)).await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(run.stdout, "", "nothing served from a folder others may write");
+    assert!(
+        run.stderr.contains("--cache-dir")
+            && run.stderr.contains("writable by anyone")
+            && run.stderr.contains("chmod 700"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(chain.proxy.count(Operation::AssumeRoleWithWebIdentity), 1);
+    std::fs::set_permissions(&cache_dir, Permissions::from_mode(0o700)).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_obtained_through_another_sts_endpoint_are_not_served() {
+    let chain = Chain::start().await;
+    let cache_dir = chain.cache_dir();
+    let args = [
+        "credential-process",
+        "--cache-dir",
+        cache_dir.to_str().unwrap(),
+        "--timeout",
+        "2s",
+    ];
+    assert_eq!(Run::helper(chain.command(&args)).await.code, 0);
+    let entry = only_entry(&cache_dir);
+    // Same role, audience and session, another STS: the cached entry is not theirs to give.
+    let mut command = chain.command(&args);
+    command.env("AWS_ENDPOINT_URL_STS", format!("http://{}", common::closed_address()));
+    let run = Run::helper(command).await;
+    assert_eq!(run.code, 4, "asked the configured STS instead: {run:?}");
+    assert_eq!(run.stdout, "");
+    // And an entry planted under this request's name, copied from another request's, is not served.
+    let other_args = [&args[..], &["--session-name", "another-session"]].concat();
+    let other = Run::helper(chain.command(&other_args)).await;
+    assert_eq!(other.code, 0, "{other:?}");
+    let other_entry = cache_entries(&cache_dir).into_iter().find(|p| *p != entry).unwrap();
+    std::fs::copy(&other_entry, &entry).unwrap();
+    let run = Run::helper(chain.command(&args)).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_ne!(run.stdout, other.stdout, "another session's credentials are not served");
+    assert!(run.stderr.contains("obtained for something else"), "{}", run.stderr);
+    assert_eq!(chain.proxy.count(Operation::AssumeRoleWithWebIdentity), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planted_symlinks_and_fifos_in_the_cache_are_refused_not_followed() {
+    let chain = Chain::start().await;
+    let cache_dir = chain.cache_dir();
+    let args = ["credential-process", "--cache-dir", cache_dir.to_str().unwrap()];
+    assert_eq!(Run::helper(chain.command(&args)).await.code, 0);
+    let entry = only_entry(&cache_dir);
+    let lock = entry.with_extension("lock");
+    let victim = chain.home.path().join("victim");
+
+    // A FIFO entry: refused at once, never waited on.
+    std::fs::remove_file(&entry).unwrap();
+    let status = std::process::Command::new("mkfifo").arg(&entry).status().unwrap();
+    assert!(status.success());
+    let run = tokio::time::timeout(Duration::from_secs(60), Run::helper(chain.command(&args)))
+        .await
+        .expect("a FIFO entry does not hang the helper");
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("a FIFO") && run.stderr.contains("remove it"),
+        "{}",
+        run.stderr
+    );
+    std::fs::remove_file(&entry).unwrap();
+
+    // A lock that is a symlink: its target is never created.
+    std::fs::remove_file(&lock).unwrap();
+    std::os::unix::fs::symlink(&victim, &lock).unwrap();
+    let run = Run::helper(chain.command(&args)).await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("a symlink"), "{}", run.stderr);
+    assert!(!victim.exists(), "the symlink was followed");
+    // An entry that is a symlink to a file of credentials: not read.
+    std::fs::remove_file(&lock).unwrap();
+    std::fs::write(&victim, b"{}").unwrap();
+    std::os::unix::fs::symlink(&victim, &entry).unwrap();
+    let run = Run::helper(chain.command(&args)).await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("a symlink"), "{}", run.stderr);
+    assert_eq!(
+        chain.proxy.count(Operation::AssumeRoleWithWebIdentity),
+        1,
+        "no STS call"
+    );
+    std::fs::remove_file(&entry).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unusable_sts_credentials_are_neither_printed_nor_cached() {
+    let chain = Chain::start().await;
+    let cache_dir = chain.cache_dir();
+    let args = ["credential-process", "--cache-dir", cache_dir.to_str().unwrap()];
+    for (case, key_id, expiration) in [
+        ("an empty access key id", "", "2099-01-01T00:00:00Z"),
+        (
+            "an expiration in the past",
+            "ASIAPASTEXPIRY000001",
+            "2001-01-01T00:00:00Z",
+        ),
+    ] {
+        let body = format!(
+            r#"<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>{key_id}</AccessKeyId><SecretAccessKey>planted-secret-key</SecretAccessKey><SessionToken>planted-session-token</SessionToken><Expiration>{expiration}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROA:s</AssumedRoleId><Arn>arn:aws:sts::123456789012:assumed-role/team-reader/s</Arn></AssumedRoleUser><SubjectFromWebIdentityToken>1</SubjectFromWebIdentityToken><Audience>sts.amazonaws.com</Audience><Provider>accounts.google.com</Provider></AssumeRoleWithWebIdentityResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></AssumeRoleWithWebIdentityResponse>"#
+        );
+        chain.proxy.inject(
+            Operation::AssumeRoleWithWebIdentity,
+            Fault {
+                status: 200,
+                body,
+                headers: vec![("content-type".into(), "text/xml".into())],
+                times: 1,
+                delay: None,
+            },
+        );
+        let run = Run::helper(chain.command(&args)).await;
+        assert_eq!(run.code, 4, "{case}: {run:?}");
+        assert_eq!(run.stdout, "", "{case}");
+        assert!(!run.stderr.contains("planted-"), "{case}: {}", run.stderr);
+        assert_eq!(
+            cache_entries(&cache_dir),
+            Vec::<PathBuf>::new(),
+            "{case}: nothing cached"
+        );
+    }
+}
+
+/// `token-file` with only a metadata host that nothing answers on: for checks made before
+/// any network call.
+fn token_file_offline(home: &Path, args: &[&str]) -> tokio::process::Command {
+    let mut command = common::isolated_command(&[&["token-file"], args].concat(), home);
+    command.env("GCE_METADATA_HOST", common::closed_address());
+    command
+}
+
+#[tokio::test]
+async fn token_file_refuses_special_files_symlinks_and_names_too_long() {
+    let home = tempfile::tempdir().unwrap();
+    let fifo = home.path().join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let to_device = home.path().join("stdout");
+    std::os::unix::fs::symlink("/dev/null", &to_device).unwrap();
+    let long = home.path().join("t".repeat(240));
+    for (path, says) in [
+        (fifo.clone(), "a FIFO"),
+        (PathBuf::from("/dev/null"), "a device"),
+        (to_device.clone(), "a symlink"),
+        (long, "the file name is"),
+    ] {
+        let run = tokio::time::timeout(
+            Duration::from_secs(60),
+            Run::helper(token_file_offline(
+                home.path(),
+                &["--once", "--path", path.to_str().unwrap()],
+            )),
+        )
+        .await
+        .expect("never waits on a FIFO");
+        assert_eq!(run.code, 2, "{}: {run:?}", path.display());
+        assert!(
+            run.stderr.contains("--path") && run.stderr.contains(says),
+            "{}: {}",
+            path.display(),
+            run.stderr
+        );
+    }
+    assert!(std::fs::symlink_metadata(&to_device).unwrap().file_type().is_symlink());
+    let run = Run::helper(token_file_offline(
+        home.path(),
+        &["--once", "--file-mode", "0666", "--path", "t"],
+    ))
+    .await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("--file-mode"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_file_has_exactly_its_mode_whatever_the_umask_and_clears_leftovers() {
+    let chain = Chain::start().await;
+    let path = chain.token_path();
+    // A temporary file a SIGKILLed writer left (a pid past the kernel's maximum is never alive).
+    let leftover = chain.home.path().join(".token.4194305-0.tmp");
+    std::fs::write(&leftover, b"eyJhalf").unwrap();
+    for (umask, flag, mode) in [
+        ("077", None, 0o640),
+        ("000", None, 0o640),
+        ("077", Some("0600"), 0o600),
+        ("022", Some("0644"), 0o644),
+    ] {
+        let mut line = format!("umask {umask}; exec \"$0\" token-file --once --path \"$1\"");
+        if let Some(flag) = flag {
+            line.push_str(&format!(" --file-mode {flag}"));
+        }
+        let command = chain.command_of(Path::new("/bin/sh"), &["-c", &line, BIN, path.to_str().unwrap()]);
+        let run = Run::helper(command).await;
+        assert_eq!(run.code, 0, "{run:?}");
+        let found = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(found, mode, "umask {umask}, --file-mode {flag:?}");
+    }
+    assert!(!leftover.exists(), "the leftover temporary file was removed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_token_file_during_its_first_fetch() {
+    let chain = Chain::start().await;
+    // A metadata server that accepts and never answers: the helper is in its first fetch
+    // once the connection is accepted.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let path = chain.token_path();
+    let mut command = chain.command(&["token-file", "--timeout", "60s", "--path", path.to_str().unwrap()]);
+    command.env("GCE_METADATA_HOST", silent.local_addr().unwrap().to_string());
+    // The log goes to HOME, where the secret check at the end reads it.
+    let log = std::fs::File::create(chain.home.path().join("token-file.log")).unwrap();
+    let mut child = command.stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
+    let (_connection, _) = tokio::time::timeout(Duration::from_secs(30), silent.accept())
+        .await
+        .expect("the helper connects")
+        .unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().unwrap().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Without the signal it would wait for its 60 s --timeout; the bound is far from both.
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("SIGTERM ends the helper during its first fetch")
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "no token was written: not a success");
+    assert!(!path.exists());
 }

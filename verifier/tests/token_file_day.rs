@@ -105,6 +105,7 @@ async fn a_simulated_day_of_one_minute_tokens_never_leaves_an_expired_token_in_t
         audience: "sts.amazonaws.com".to_owned(),
         path: path.clone(),
         once: false,
+        file_mode: 0o640,
         timeout: Duration::from_secs(10),
     };
 

@@ -129,7 +129,7 @@ impl Chain {
         self.command_of(Path::new(BIN), args)
     }
 
-    fn command_of(&self, program: &Path, args: &[&str]) -> tokio::process::Command {
+    pub fn command_of(&self, program: &Path, args: &[&str]) -> tokio::process::Command {
         let mut command = isolated_command_of(program, args, self.home.path());
         command
             .env("GCE_METADATA_HOST", self.emulator.host())
@@ -196,7 +196,7 @@ pub fn closed_address() -> String {
     listener.local_addr().unwrap().to_string()
 }
 
-const NOBODY: u32 = 65534;
+pub const NOBODY: u32 = 65534;
 /// The copy of the binary that `nobody` runs, in HOME.
 const BINARY_COPY: &str = "gke-aws-verifier";
 
