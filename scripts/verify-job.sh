@@ -54,7 +54,8 @@ die() { say "$2"; exit "$1"; }
 [[ -f "$OVERLAY/kustomization.yaml" ]] || die 2 "no kustomization at OVERLAY=$OVERLAY (run make k8s-config, or set OVERLAY)"
 command -v "$KUBECTL" >/dev/null || die 2 "$KUBECTL not found on PATH"
 
-kc=("$KUBECTL")
+# Every call that reaches the cluster is bounded: a hung API server fails this script, not hangs it.
+kc=("$KUBECTL" --request-timeout=60s)
 [[ -n "$KUBE_CONTEXT" ]] && kc+=(--context "$KUBE_CONTEXT")
 
 # A name nobody else uses: time to the second plus randomness (Job names end up in a 63-character label).
