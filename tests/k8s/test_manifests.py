@@ -60,3 +60,11 @@ def test_readme_table_matches_the_policy():
 def test_cronjob_name_leaves_room_for_a_30_character_workload():
     (cron,) = [o for o in render("k8s/base") if o["kind"] == "CronJob"]
     assert len(cron["metadata"]["name"]) + len("-") + 30 <= 52
+
+
+def test_verifier_pods_get_no_mesh_proxy():
+    for o in render("k8s/base"):
+        template = {"Job": lambda: o["spec"]["template"],
+                    "CronJob": lambda: o["spec"]["jobTemplate"]["spec"]["template"]}.get(o["kind"])
+        if template:
+            assert template()["metadata"]["annotations"]["sidecar.istio.io/inject"] == "false", o["kind"]
