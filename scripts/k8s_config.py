@@ -293,7 +293,7 @@ def _write(path: str, text: str) -> None:
 
 def _read_input(arg: str | None, env: dict[str, str]) -> str:
     if arg == "-":
-        return sys.stdin.read()
+        return sys.stdin.read(16 * 1024 * 1024)
     if arg:
         try:
             with open(arg, encoding="utf-8") as f:
