@@ -1,14 +1,12 @@
 locals {
   workload_pool = "${var.project_id}.svc.id.goog"
-  # Printed by the checks below, so the fix can be pasted as is.
-  gcloud_flags = "--location=${var.location} --project=${var.project_id}"
 }
 
 # --- create = true: a Standard cluster whose only node pool serves the GKE metadata server ---
 
 resource "google_container_cluster" "this" {
   #checkov:skip=CKV_GCP_25:Private nodes need a VPC design (NAT, ranges) the platform team owns; out of scope of this module.
-  #checkov:skip=CKV_GCP_12:Network policy is a cluster-wide choice (Dataplane V2 or Calico) this module does not make.
+  #checkov:skip=CKV_GCP_12:NetworkPolicy is enforced by Dataplane V2 (datapath_provider below); the Calico network_policy block must stay off with it.
   #checkov:skip=CKV_GCP_61:Intranode visibility costs flow logs; the team enables it with its logging design.
   #checkov:skip=CKV_GCP_65:Google Groups for RBAC needs a Workspace domain this module cannot assume.
   #checkov:skip=CKV_GCP_66:Binary Authorization needs attestors and a policy this module does not own.
@@ -18,9 +16,14 @@ resource "google_container_cluster" "this" {
   #checkov:skip=CKV_GCP_69:The default node pool is removed; google_container_node_pool.this below sets workload_metadata_config GKE_METADATA.
   count = var.create ? 1 : 0
 
-  project  = var.project_id
-  name     = var.cluster_name
-  location = var.location
+  project    = var.project_id
+  name       = var.cluster_name
+  location   = var.location
+  network    = var.network
+  subnetwork = var.subnetwork
+
+  # Dataplane V2 enforces NetworkPolicy, so the verifier's own policies (k8s/) take effect.
+  datapath_provider = "ADVANCED_DATAPATH"
 
   # The default pool cannot carry our node_config; replace it with google_container_node_pool.this.
   remove_default_node_pool = true
@@ -28,8 +31,11 @@ resource "google_container_cluster" "this" {
   deletion_protection      = var.deletion_protection
   enable_shielded_nodes    = true
 
-  # VPC-native with ranges GKE picks; an empty block keeps the caller's network choices open.
-  ip_allocation_policy {}
+  # VPC-native, in the caller's subnetwork; with null range names GKE picks the ranges.
+  ip_allocation_policy {
+    cluster_secondary_range_name  = var.pods_range_name
+    services_secondary_range_name = var.services_range_name
+  }
 
   master_auth {
     client_certificate_config {
@@ -45,6 +51,24 @@ resource "google_container_cluster" "this" {
   workload_identity_config {
     workload_pool = local.workload_pool
   }
+
+  lifecycle {
+    precondition {
+      condition     = var.network != null && var.subnetwork != null
+      error_message = "create = true needs network and subnetwork (the VPC and subnetwork of the cluster, for example \"projects/my-project-123/global/networks/apps\" and \"projects/my-project-123/regions/europe-west1/subnetworks/apps\"); this module does not assume the default VPC."
+    }
+  }
+
+  # The cluster waits for the APIs the caller enables (container.googleapis.com).
+  depends_on = [terraform_data.enabled_services]
+}
+
+# Only the created cluster waits for the services: a depends_on on the module itself would
+# also defer the existing-cluster check below from plan to apply.
+resource "terraform_data" "enabled_services" {
+  count = var.create ? 1 : 0
+
+  input = var.enabled_services
 }
 
 resource "google_container_node_pool" "this" {
@@ -79,7 +103,7 @@ resource "google_container_node_pool" "this" {
   }
 }
 
-# --- create = false: read the existing cluster and fail the plan with the fix ---
+# --- create = false: read the existing cluster; gke-cluster-check fails the plan with the fix ---
 
 data "google_container_cluster" "existing" {
   count = var.create ? 0 : 1
@@ -87,25 +111,19 @@ data "google_container_cluster" "existing" {
   project  = var.project_id
   name     = var.cluster_name
   location = var.location
+}
 
-  lifecycle {
-    postcondition {
-      condition     = try(self.workload_identity_config[0].workload_pool, "") == local.workload_pool
-      error_message = "Cluster ${var.cluster_name} has no Workload Identity pool ${local.workload_pool}. Enable it with:\n  gcloud container clusters update ${var.cluster_name} ${local.gcloud_flags} --workload-pool=${local.workload_pool}"
-    }
+module "check" {
+  source = "../gke-cluster-check"
+  count  = var.create ? 0 : 1
 
-    # Autopilot always runs the GKE metadata server and has no node pools to check.
-    postcondition {
-      condition = self.enable_autopilot == true || alltrue([
-        for pool in self.node_pool : try(pool.node_config[0].workload_metadata_config[0].mode, "") == "GKE_METADATA"
-      ])
-      error_message = join("\n", concat(
-        ["Node pools of cluster ${var.cluster_name} do not run the GKE metadata server, so pods cannot get Google ID tokens. Fix each with:"],
-        [for pool in self.node_pool :
-          "  gcloud container node-pools update ${pool.name} --cluster=${var.cluster_name} ${local.gcloud_flags} --workload-metadata=GKE_METADATA"
-          if try(pool.node_config[0].workload_metadata_config[0].mode, "") != "GKE_METADATA"
-        ],
-      ))
-    }
-  }
+  project_id    = var.project_id
+  location      = var.location
+  cluster_name  = var.cluster_name
+  workload_pool = try(data.google_container_cluster.existing[0].workload_identity_config[0].workload_pool, null)
+  autopilot     = try(data.google_container_cluster.existing[0].enable_autopilot, false) == true
+  node_pools = [for pool in try(data.google_container_cluster.existing[0].node_pool, []) : {
+    name                   = pool.name
+    workload_metadata_mode = try(pool.node_config[0].workload_metadata_config[0].mode, "")
+  }]
 }

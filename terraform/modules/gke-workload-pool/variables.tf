@@ -78,3 +78,33 @@ variable "deletion_protection" {
   type        = bool
   default     = true
 }
+
+variable "network" {
+  description = "VPC network of the created cluster (name or self link); required with create = true, no default VPC is assumed."
+  type        = string
+  default     = null
+}
+
+variable "subnetwork" {
+  description = "Subnetwork of the created cluster (name or self link), in the cluster's region; required with create = true."
+  type        = string
+  default     = null
+}
+
+variable "pods_range_name" {
+  description = "Name of the subnetwork's secondary range for pods; null lets GKE create one."
+  type        = string
+  default     = null
+}
+
+variable "services_range_name" {
+  description = "Name of the subnetwork's secondary range for services; null lets GKE create one."
+  type        = string
+  default     = null
+}
+
+variable "enabled_services" {
+  description = "List of Google APIs the caller enables (google_project_service); the created cluster waits for them."
+  type        = list(string)
+  default     = []
+}
