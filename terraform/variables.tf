@@ -19,8 +19,32 @@ variable "create_cluster" {
   default     = false
 }
 
+variable "network" {
+  description = "VPC network of a created cluster (name or self link); required with create_cluster = true."
+  type        = string
+  default     = null
+}
+
+variable "subnetwork" {
+  description = "Subnetwork of a created cluster (name or self link); required with create_cluster = true."
+  type        = string
+  default     = null
+}
+
+variable "pods_range_name" {
+  description = "Secondary range of the subnetwork for a created cluster's pods; null lets GKE create one."
+  type        = string
+  default     = null
+}
+
+variable "services_range_name" {
+  description = "Secondary range of the subnetwork for a created cluster's services; null lets GKE create one."
+  type        = string
+  default     = null
+}
+
 variable "aws_region" {
-  description = "AWS region the provider and the workloads use (IAM is global; the region goes to the Kubernetes side)."
+  description = "AWS region of the provider, and of every workload that sets no aws_region (IAM is global; the region goes to the Kubernetes side)."
   type        = string
   default     = "us-east-1"
 }
@@ -32,9 +56,15 @@ variable "audience" {
 }
 
 variable "role_name_prefix" {
-  description = "Prefix of each IAM role name; the workload name follows it."
+  description = "Prefix of each IAM role name; the workload name (up to 30 characters) follows it."
   type        = string
   default     = "gke-"
+
+  validation {
+    # IAM role names stop at 64 characters.
+    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{0,34}$", var.role_name_prefix))
+    error_message = "role_name_prefix must be at most 34 characters from letters, digits and +=,.@_- (for example \"gke-\"), so that prefix and a 30-character workload name fit IAM's 64."
+  }
 }
 
 variable "max_session_duration" {
@@ -56,18 +86,16 @@ variable "tags" {
 }
 
 variable "workloads" {
-  description = "Map of workload name to the Kubernetes service account that runs it and the S3 access it gets. Each gets one Google service account and one IAM role."
+  description = "Map of workload name to the Kubernetes service account that runs it, its identity mode, AWS region and S3 access. Each gets one IAM role, and a Google service account when identity = \"gsa\"."
   type = map(object({
     namespace      = string
     ksa            = string
+    identity       = optional(string, "gsa")
+    aws_region     = optional(string)
     s3_bucket_arns = list(string)
     s3_prefixes    = optional(list(string), [])
     access         = optional(string, "read")
+    kms_key_arns   = optional(list(string), [])
   }))
-
-  validation {
-    # The name becomes the Google service account ID, which has the tighter rules.
-    condition     = alltrue([for name in keys(var.workloads) : can(regex("^[a-z]([-a-z0-9]{4,28}[a-z0-9])$", name))])
-    error_message = "Each workload name must be 6 to 30 lowercase letters, digits and hyphens starting with a letter (for example \"reports-reader\"): it becomes the Google service account ID."
-  }
+  # Checked in modules/workloads (names, identity, region) and in the modules it feeds.
 }

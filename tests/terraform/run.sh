@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Offline checks of terraform/: fmt, init+validate, terraform test (plan + moto apply),
-# the end-to-end moto test with IAM enforcement, the google schema check, checkov.
+# the end-to-end moto tests (IAM enforcement; the root with google stand-ins), the google schema check, checkov.
 # Called by `make test` from the repo root with the venv's bin on PATH. A missing tool fails.
 set -euo pipefail
 
@@ -79,11 +79,13 @@ while IFS= read -r dir; do
   AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" terraform -chdir="$dir" test -no-color
   tested=$((tested + 1))
 done < <(find "$TF_DIR/modules" -name '*.tftest.hcl' -printf '%h\n' | xargs -n1 dirname | sort -u)
-[[ $tested -ge 4 ]] || die "expected terraform tests in at least 4 modules, found $tested"
+[[ $tested -ge 6 ]] || die "expected terraform tests in at least 6 modules, found $tested"
 peers_stop
 
 step "4. end to end on moto with IAM enforcement: assume the roles, prove S3 allow/deny"
 python "$HERE/test_e2e_moto.py"
+echo "-- the root configuration, google modules replaced by stand-ins, both identity modes"
+python "$HERE/test_root_on_moto.py"
 
 step "5. google_* blocks against the google provider schema (cdktn-provider-google)"
 python "$HERE/check_google_schema.py" "$TF_DIR"

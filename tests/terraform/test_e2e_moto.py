@@ -96,13 +96,15 @@ def log(msg: str) -> None:
 
 
 class Moto:
-    """moto_server on a free loopback port, with IAM enforcement after BOOTSTRAP_CALLS calls."""
+    """moto_server on a free loopback port; with enforce, IAM enforcement after BOOTSTRAP_CALLS calls."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, enforce: bool = True):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / "moto.log"
-        env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT=str(BOOTSTRAP_CALLS))
+        env = dict(os.environ)
+        if enforce:
+            env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(BOOTSTRAP_CALLS)
         self.log_file = self.log_path.open("w")
         self.proc = subprocess.Popen(
             ["moto_server", "-H", "127.0.0.1", "-p", str(self.port)],

@@ -1,0 +1,143 @@
+"""The root configuration (terraform/), applied to moto with the google modules replaced by
+stand-ins (fixtures/google-stubs: the google provider is not in the offline mirror), using
+terraform.tfvars.example as is. Proves the wiring the module tests cannot: both identity
+modes side by side, one OIDC provider, per-workload regions, and the exact `workloads`
+output the Kubernetes side reads, with the role ARNs moto really created.
+
+Needs on PATH: moto_server, terraform (TF_CLI_CONFIG_FILE pointing at a mirror or the
+registry). Run: python tests/terraform/test_root_on_moto.py
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+import boto3
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_e2e_moto import Moto, log  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+TERRAFORM = HERE.parents[1] / "terraform"
+STUBS = HERE / "fixtures" / "google-stubs"
+ISSUER = "https://container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps"
+
+
+def without_google(text: str, pattern: str, what: str) -> str:
+    """Removes one google block; fails loudly if the file no longer has exactly one."""
+    new, count = re.subn(pattern, "", text, flags=re.S)
+    if count != 1:
+        raise AssertionError(f"expected one {what} to remove, found {count}: update this test")
+    return new
+
+
+def stub_unique_id(account_id: str) -> str:
+    import hashlib
+    return f"{int(hashlib.sha1(account_id.encode()).hexdigest()[:12], 16):021d}"
+
+
+class RootOnMoto(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="tf-root-")
+        cls.addClassCleanup(cls.tmp.cleanup)
+        work = Path(cls.tmp.name)
+        cls.moto = Moto(work, enforce=False)
+        cls.addClassCleanup(cls.moto.stop)
+
+        root = work / "terraform"
+        shutil.copytree(TERRAFORM, root, ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*", "terraform.tfvars"))
+        for stub in STUBS.iterdir():
+            if stub.is_dir():
+                module = root / "modules" / stub.name
+                for tf in module.glob("*.tf"):
+                    if tf.name != "variables.tf":
+                        tf.unlink()
+                for tf in stub.glob("*.tf"):
+                    shutil.copy(tf, module / tf.name)
+        main = root / "main.tf"
+        main.write_text(without_google(main.read_text(), r'provider "google" \{.*?\n\}\n', 'provider "google" block'))
+        versions = root / "versions.tf"
+        versions.write_text(without_google(versions.read_text(), r'\n    google = \{.*?\n    \}', "google required_provider"))
+        shutil.copy(root / "terraform.tfvars.example", root / "terraform.tfvars")
+
+        env = dict(os.environ, AWS_ENDPOINT_URL=cls.moto.url, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
+                   TF_IN_AUTOMATION="1")
+        env.pop("AWS_PROFILE", None)
+        for args in (["init", "-backend=false", "-input=false"], ["apply", "-auto-approve", "-input=false"]):
+            log(f"terraform {' '.join(args)} (root, google stand-ins)")
+            run = subprocess.run(["terraform", *args, "-no-color"], cwd=root, env=env, capture_output=True, text=True)
+            if run.returncode != 0:
+                raise RuntimeError(f"terraform {args[0]} failed:\n{run.stdout}\n{run.stderr}")
+        out = subprocess.run(["terraform", "output", "-json"], cwd=root, env=env, capture_output=True, text=True, check=True)
+        cls.outputs = json.loads(out.stdout)
+        cls.iam = boto3.client("iam", endpoint_url=cls.moto.url, region_name="us-east-1",
+                               aws_access_key_id="test", aws_secret_access_key="test")
+
+    def test_workloads_output_is_exactly_what_the_kubernetes_side_reads(self):
+        reports = "reports-reader@my-project-123.iam.gserviceaccount.com"
+        archive = "archive-lister@my-project-123.iam.gserviceaccount.com"
+        self.assertEqual(self.outputs["workloads"]["value"], {
+            "reports-reader": {
+                "identity": "gsa", "namespace": "reports", "ksa": "reports-reader",
+                "gsa_email": reports, "gsa_unique_id": stub_unique_id("reports-reader"),
+                "ksa_annotation": {"iam.gke.io/gcp-service-account": reports},
+                "role_arn": "arn:aws:iam::123456789012:role/gke-reports-reader",
+                "audience": "sts.amazonaws.com", "aws_region": "eu-west-1", "access": "read",
+                "s3_buckets": ["acme-reports"], "s3_prefixes": ["daily/"], "issuer_url": None,
+            },
+            "archive-lister": {
+                "identity": "gsa", "namespace": "archive", "ksa": "lister",
+                "gsa_email": archive, "gsa_unique_id": stub_unique_id("archive-lister"),
+                "ksa_annotation": {"iam.gke.io/gcp-service-account": archive},
+                "role_arn": "arn:aws:iam::123456789012:role/gke-archive-lister",
+                "audience": "sts.amazonaws.com", "aws_region": "us-east-1", "access": "list",
+                "s3_buckets": ["acme-archive", "acme-archive-eu"], "s3_prefixes": [], "issuer_url": None,
+            },
+            "ledger-exporter": {
+                "identity": "cluster", "namespace": "payments", "ksa": "ledger",
+                "gsa_email": None, "gsa_unique_id": None, "ksa_annotation": {},
+                "role_arn": "arn:aws:iam::123456789012:role/gke-ledger-exporter",
+                "audience": "sts.amazonaws.com", "aws_region": "eu-west-1", "access": "read",
+                "s3_buckets": ["acme-ledger"], "s3_prefixes": [], "issuer_url": ISSUER,
+            },
+        })
+
+    def test_one_oidc_provider_for_the_cluster_issuer(self):
+        providers = self.iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+        self.assertEqual([p["Arn"] for p in providers], [self.outputs["oidc_provider_arn"]["value"]])
+        self.assertEqual(self.outputs["oidc_provider_arn"]["value"],
+                         "arn:aws:iam::123456789012:oidc-provider/" + ISSUER.removeprefix("https://"))
+
+    def test_gsa_role_trusts_its_service_account_and_cluster_role_its_ksa(self):
+        gsa = self.iam.get_role(RoleName="gke-reports-reader")["Role"]["AssumeRolePolicyDocument"]
+        self.assertEqual(gsa["Statement"][0]["Condition"]["StringEquals"]["accounts.google.com:sub"], stub_unique_id("reports-reader"))
+        cluster = self.iam.get_role(RoleName="gke-ledger-exporter")["Role"]["AssumeRolePolicyDocument"]
+        host = ISSUER.removeprefix("https://")
+        self.assertEqual(cluster["Statement"][0]["Condition"]["StringEquals"],
+                         {f"{host}:sub": "system:serviceaccount:payments:ledger", f"{host}:aud": "sts.amazonaws.com"})
+
+    def test_kms_key_of_the_cluster_workload_is_decryptable_through_s3_only(self):
+        doc = self.iam.get_role_policy(RoleName="gke-ledger-exporter", PolicyName="s3-read")["PolicyDocument"]
+        self.assertEqual(doc["Statement"][-1], {
+            "Sid": "DecryptViaS3EuWest1", "Effect": "Allow", "Action": "kms:Decrypt",
+            "Resource": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "Condition": {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}},
+        })
+
+    def test_roles_are_tagged_with_their_ksa(self):
+        tags = {t["Key"]: t["Value"] for t in self.iam.list_role_tags(RoleName="gke-archive-lister")["Tags"]}
+        self.assertEqual(tags, {"gke-workload": "archive/lister"})
+
+    def test_workload_pool_output(self):
+        self.assertEqual(self.outputs["workload_pool"]["value"], "my-project-123.svc.id.goog")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
