@@ -8,7 +8,7 @@ use hyper::{Method, Request, StatusCode};
 
 use crate::config::Faults;
 use crate::messages;
-use crate::server::{APPLICATION_JSON, Reply, TEXT_PLAIN, reply};
+use crate::response::{APPLICATION_JSON, Reply, TEXT_PLAIN, reply};
 use crate::state::Shared;
 
 /// Largest accepted `PUT /emulator/v1/faults` body.

@@ -6,29 +6,27 @@
 //! the same paths over plain HTTP on a local port, signs with a key of its own (published
 //! at `/oauth2/v3/certs`), and can misbehave the way GKE does: see [`Faults`].
 //!
-//! ```no_run
-//! # async fn demo() -> std::io::Result<()> {
-//! use gke_metadata_emulator::{Config, Emulator, Faults};
+//! The crate also plays a GKE cluster's OIDC issuer and the kubelet's projected token, for
+//! cluster mode: see [`ClusterIssuer`].
 //!
-//! let emulator = Emulator::start(Config::default()).await?;
-//! // Point clients at it: GCE_METADATA_HOST=127.0.0.1:PORT
-//! let host = emulator.host();
-//! emulator.set_faults(Faults { server_errors: 2, ..Faults::default() });
-//! assert_eq!(emulator.tokens_issued(), 0);
-//! # Ok(()) }
-//! ```
+//! Usage is in the crate's README; its examples run as tests in `tests/it/readme.rs`
+//! (nextest runs no doctests).
 
 mod blocking;
 mod config;
 mod control;
-mod der;
+pub mod issuer;
 mod messages;
 mod metadata;
+#[doc(hidden)]
+pub mod process;
+mod response;
 mod server;
 mod state;
 mod token;
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::ops::Deref;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -37,10 +35,14 @@ use tokio::task::JoinHandle;
 
 pub use blocking::BlockingEmulator;
 pub use config::{Clock, Config, Faults};
+pub use issuer::{ClusterIssuer, IssuerConfig, IssuerFaults, IssuerHandle, KsaClaims, KsaToken, ProjectedToken};
 pub use state::Handle;
 pub use token::{Claims, ISSUER, SigningKey};
 
 /// A running emulator. It serves until [`shutdown`](Emulator::shutdown) or until dropped.
+///
+/// It dereferences to its [`Handle`]: `addr()`, `host()`, `base_url()`, `set_faults()`,
+/// `faults()`, `tokens_issued()`, `jwks()`, `config()`.
 ///
 /// The server runs as a task on the Tokio runtime that started it, current-thread
 /// runtimes included.
@@ -86,41 +88,6 @@ impl Emulator {
         BlockingEmulator::start(config)
     }
 
-    /// The address the server listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.handle.addr()
-    }
-
-    /// `127.0.0.1:PORT`, the value for `GCE_METADATA_HOST`.
-    pub fn host(&self) -> String {
-        self.handle.host()
-    }
-
-    /// `http://127.0.0.1:PORT`, without a trailing slash.
-    pub fn base_url(&self) -> String {
-        self.handle.base_url()
-    }
-
-    /// Replaces the faults in force; the next request sees the new ones.
-    pub fn set_faults(&self, faults: Faults) {
-        self.handle.set_faults(faults);
-    }
-
-    /// The faults in force now (`server_errors` counts down as the burst is served).
-    pub fn faults(&self) -> Faults {
-        self.handle.faults()
-    }
-
-    /// How many ID tokens the identity endpoint has issued (expired ones included).
-    pub fn tokens_issued(&self) -> u64 {
-        self.handle.tokens_issued()
-    }
-
-    /// The JWK Set with the public key that verifies the issued tokens.
-    pub fn jwks(&self) -> serde_json::Value {
-        self.handle.jwks()
-    }
-
     /// A cloneable handle with the same accessors, for other tasks or threads.
     pub fn handle(&self) -> Handle {
         self.handle.clone()
@@ -134,6 +101,14 @@ impl Emulator {
         if let Err(error) = task.await {
             tracing::warn!(%error, "metadata emulator task failed");
         }
+    }
+}
+
+impl Deref for Emulator {
+    type Target = Handle;
+
+    fn deref(&self) -> &Handle {
+        &self.handle
     }
 }
 

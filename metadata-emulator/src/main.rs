@@ -1,13 +1,12 @@
 //! `gke-metadata-emulator`: the emulator as a process, for the demo, benchmarks and
 //! scripts. Prints `listening on HOST:PORT` on stdout once bound; logs go to stderr.
 
-use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
+use gke_metadata_emulator::process::{announce, init_logging, stop_signal};
 use gke_metadata_emulator::{Config, Emulator, Faults};
-use tokio::signal::unix::{SignalKind, signal};
 
 /// Emulates the GKE metadata server's Workload Identity endpoints on a local port.
 #[derive(Debug, Parser)]
@@ -107,14 +106,7 @@ impl Args {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    init_logging();
     match run(Args::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(message) => {
@@ -133,26 +125,10 @@ async fn run(args: Args) -> Result<(), String> {
     let emulator = Emulator::start_on(config, listen)
         .await
         .map_err(|error| format!("cannot listen on {listen}: {error}"))?;
-    // Scripts read the port from this line: print it alone and flush it now.
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "listening on {}", emulator.addr())
-        .and_then(|()| stdout.flush())
-        .map_err(|error| format!("cannot write to stdout: {error}"))?;
-    drop(stdout);
+    // Scripts read the port from this line.
+    announce(&[format!("listening on {}", emulator.addr())])?;
     stop.await;
     tracing::info!("stopping");
     emulator.shutdown().await;
     Ok(())
-}
-
-/// Registers for SIGTERM and SIGINT now; the future resolves on the first of them.
-fn stop_signal() -> std::io::Result<impl Future<Output = ()>> {
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    Ok(async move {
-        tokio::select! {
-            _ = terminate.recv() => {}
-            _ = interrupt.recv() => {}
-        }
-    })
 }

@@ -8,7 +8,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 
 use crate::messages;
-use crate::server::{APPLICATION_JSON, APPLICATION_TEXT, Refused, Reply, TEXT_HTML, TEXT_PLAIN, reply};
+use crate::response::{APPLICATION_JSON, APPLICATION_TEXT, Refused, Reply, TEXT_HTML, TEXT_PLAIN, reply};
 use crate::state::Shared;
 use crate::token::{Claims, TokenRequest};
 

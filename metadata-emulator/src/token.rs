@@ -10,8 +10,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 
-use crate::der;
-
 /// The issuer of ID tokens minted for service accounts.
 pub const ISSUER: &str = "https://accounts.google.com";
 
@@ -41,7 +39,9 @@ impl SigningKey {
     pub fn generate() -> std::io::Result<SigningKey> {
         let pair =
             KeyPair::generate(KeySize::Rsa2048).map_err(|_| std::io::Error::other("RSA-2048 key generation failed"))?;
-        let (n, e) = der::rsa_public_key(pair.public_key().as_ref())?;
+        let public = pair.public_key();
+        let n = public.modulus().big_endian_without_leading_zero().to_vec();
+        let e = public.exponent().big_endian_without_leading_zero().to_vec();
         // Google's kids are 40 hex digits; derive ours from the modulus so it is stable
         // for the key's life and differs between keys.
         let kid = hex(&digest(&SHA256, &n).as_ref()[..20]);
@@ -74,9 +74,17 @@ impl SigningKey {
     }
 
     /// Serializes `claims` and signs them: `header.payload.signature`, all base64url.
+    /// The header is Google's: `alg`, `kid`, `typ`.
     pub fn sign(&self, claims: &Claims) -> std::io::Result<String> {
-        let header = serde_json::json!({ "alg": "RS256", "kid": self.kid, "typ": "JWT" });
-        let signing_input = format!("{}.{}", encode_json(&header)?, encode_json(claims)?);
+        self.sign_json(
+            &serde_json::json!({ "alg": "RS256", "kid": self.kid, "typ": "JWT" }),
+            claims,
+        )
+    }
+
+    /// Signs any claims under `header` (which must say `alg: RS256`).
+    pub(crate) fn sign_json(&self, header: &serde_json::Value, claims: &impl Serialize) -> std::io::Result<String> {
+        let signing_input = format!("{}.{}", encode_json(header)?, encode_json(claims)?);
         let mut signature = vec![0; self.pair.public_modulus_len()];
         self.pair
             .sign(&RSA_PKCS1_SHA256, &self.rng, signing_input.as_bytes(), &mut signature)
@@ -153,7 +161,7 @@ fn encode_json<T: Serialize>(value: &T) -> std::io::Result<String> {
     Ok(URL_SAFE_NO_PAD.encode(serde_json::to_vec(value)?))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

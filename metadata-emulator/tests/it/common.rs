@@ -1,7 +1,5 @@
 //! Helpers shared by the integration tests: a client and a JWT checker.
 
-#![allow(dead_code)] // each test binary uses its own subset
-
 use aws_lc_rs::rsa::PublicKeyComponents;
 use aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256;
 use base64::Engine as _;
@@ -84,4 +82,24 @@ pub fn verify(token: &str, jwks: &Value) -> (Value, Value) {
         .verify(&RSA_PKCS1_2048_8192_SHA256, signed.as_bytes(), &decode(parts[2]))
         .expect("the signature verifies against the JWKS");
     (header, claims)
+}
+
+/// An HTTPS client that trusts only the PEM certificates in `ca_pem` (none: trusts nothing).
+pub fn https_client(ca_pem: &str) -> reqwest::Client {
+    let roots = if ca_pem.is_empty() {
+        Vec::new()
+    } else {
+        reqwest::Certificate::from_pem_bundle(ca_pem.as_bytes()).expect("a PEM CA")
+    };
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .tls_certs_only(roots)
+        .build()
+        .expect("client")
+}
+
+/// The claims of a JWT, without checking anything.
+pub fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT has a payload");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("claims JSON")
 }

@@ -1,10 +1,8 @@
 //! Each fault mode gives GKE's status and body, and faults change at runtime.
 
-mod common;
-
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{EMAIL, IDENTITY, client, get, send, verify};
+use crate::common::{EMAIL, IDENTITY, client, get, send, verify};
 use gke_metadata_emulator::{Config, Emulator, Faults};
 
 fn identity(audience: &str) -> String {

@@ -1,10 +1,8 @@
 //! A healthy emulator: the Metadata-Flavor rule, the paths, and the tokens.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{EMAIL, IDENTITY, client, get, send, verify};
+use crate::common::{EMAIL, IDENTITY, client, get, send, verify};
 use gke_metadata_emulator::{Clock, Config, Emulator};
 
 const MISSING_FLAVOR: &str =

@@ -1,11 +1,9 @@
 //! The `gke-metadata-emulator` binary: the listen line, flags, env, control, SIGTERM.
 
-mod common;
-
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{EMAIL, IDENTITY, client, get, send, verify};
+use crate::common::{EMAIL, IDENTITY, client, get, send, verify};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -32,7 +30,7 @@ async fn spawn(args: &[&str], envs: &[(&str, &str)]) -> (Child, String) {
 }
 
 /// Sends SIGTERM and expects a clean exit.
-async fn terminate(mut child: Child) {
+pub async fn terminate(mut child: Child) {
     let pid = child.id().expect("running").to_string();
     let status = Command::new("kill").args(["-TERM", &pid]).status().await.expect("kill");
     assert!(status.success());

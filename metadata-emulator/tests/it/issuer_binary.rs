@@ -1,0 +1,77 @@
+//! The `gke-cluster-issuer` binary: the CA and token files, the two stdout lines, SIGTERM.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use crate::binary::terminate;
+use crate::common::{https_client, send, verify};
+
+#[tokio::test]
+async fn writes_the_ca_and_a_projected_token_then_serves_the_issuer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, token) = (dir.path().join("ca.pem"), dir.path().join("token"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gke-cluster-issuer"))
+        .args(["--project-id", "acme", "--location", "us-central1", "--cluster", "prod"])
+        .args(["--namespace", "apps", "--ksa", "reports", "--token-lifetime", "10m"])
+        .arg("--ca-file")
+        .arg(&ca)
+        .arg("--token-file")
+        .arg(&token)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn the issuer");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut next_line = async || {
+        tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("a line within 30 s")
+            .expect("read stdout")
+            .expect("a line before EOF")
+    };
+    let listening = next_line().await;
+    let host = listening
+        .strip_prefix("listening on ")
+        .expect("`listening on HOST:PORT`");
+    assert!(host.starts_with("127.0.0.1:") && !host.ends_with(":0"), "{listening}");
+    let url = format!("https://{host}/v1/projects/acme/locations/us-central1/clusters/prod");
+    assert_eq!(next_line().await, format!("issuer {url}"));
+
+    // Both files are in place once the lines are printed.
+    let ca_pem = std::fs::read_to_string(&ca).expect("the CA file");
+    let client = https_client(&ca_pem);
+    let discovery = send(client.get(format!("{url}/.well-known/openid-configuration")))
+        .await
+        .expect("discovery over HTTPS");
+    let discovery: serde_json::Value = serde_json::from_str(&discovery.body).unwrap();
+    assert_eq!(discovery["issuer"], url.as_str());
+    let jwks = send(client.get(discovery["jwks_uri"].as_str().unwrap()))
+        .await
+        .expect("JWKS");
+    let jwks: serde_json::Value = serde_json::from_str(&jwks.body).unwrap();
+    let (_, claims) = verify(&std::fs::read_to_string(&token).expect("the token file"), &jwks);
+    assert_eq!(claims["iss"], url.as_str());
+    assert_eq!(claims["sub"], "system:serviceaccount:apps:reports");
+    assert_eq!(claims["aud"], serde_json::json!(["sts.amazonaws.com"]));
+    assert_eq!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(), 600);
+    terminate(child).await;
+}
+
+#[tokio::test]
+async fn a_zero_lifetime_is_refused_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_gke-cluster-issuer"))
+        .args(["--token-lifetime", "0s", "--ca-file"])
+        .arg(dir.path().join("ca.pem"))
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--token-lifetime must be more than zero"), "{stderr}");
+    assert!(!dir.path().join("ca.pem").exists(), "refused before writing anything");
+}
