@@ -74,28 +74,37 @@ pub enum Clock {
 ///
 /// The default is a healthy server. As JSON (the `PUT /emulator/v1/faults` body) every
 /// field is optional and `slow` is spelled `slow_ms`, in milliseconds:
-/// `{"server_errors": 2, "slow_ms": 250}`.
-#[derive(Clone, Default, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// `{"server_errors": 2, "slow_ms": 250}`. The binary's flags are these fields
+/// (`--server-errors 2 --slow 250ms`).
+#[derive(Clone, Default, Debug, PartialEq, Eq, Serialize, Deserialize, clap::Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
     /// The KSA has no `iam.gke.io/gcp-service-account` annotation: the identity endpoint
     /// answers 404 with GKE's message and the email endpoint answers the pool name.
+    #[arg(long, env = "METADATA_EMULATOR_KSA_NOT_ANNOTATED")]
     pub ksa_not_annotated: bool,
     /// The GSA lacks the `roles/iam.workloadIdentityUser` binding for the KSA: the
     /// identity endpoint answers 403 with GKE's message.
+    #[arg(long, env = "METADATA_EMULATOR_BINDING_MISSING")]
     pub binding_missing: bool,
     /// The next this-many metadata requests answer 503 (a 5xx burst); counts down.
+    #[arg(long, env = "METADATA_EMULATOR_SERVER_ERRORS", value_name = "N", default_value_t = 0)]
     pub server_errors: u32,
     /// The identity endpoint answers 200 with an HTML page (a proxy's login page).
+    #[arg(long, env = "METADATA_EMULATOR_HTML_BODY")]
     pub html_body: bool,
     /// The identity endpoint answers 200 with text that is not a JWT.
+    #[arg(long, env = "METADATA_EMULATOR_GARBAGE_BODY")]
     pub garbage_body: bool,
     /// Issued tokens expired an hour ago (`exp` in the past, `exp - iat` unchanged).
+    #[arg(long, env = "METADATA_EMULATOR_EXPIRED_TOKENS")]
     pub expired_tokens: bool,
     /// An outage: metadata requests get their connection closed without an answer.
+    #[arg(long, env = "METADATA_EMULATOR_REFUSE")]
     pub refuse: bool,
-    /// Every metadata answer is delayed by this much.
+    /// Every metadata answer is delayed by this much (e.g. `250ms`).
     #[serde(rename = "slow_ms", with = "millis")]
+    #[arg(long, env = "METADATA_EMULATOR_SLOW", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub slow: Option<Duration>,
 }
 

@@ -33,74 +33,32 @@ struct Args {
     /// What `instance/hostname` answers.
     #[arg(long, env = "METADATA_EMULATOR_HOSTNAME")]
     hostname: Option<String>,
-    /// Lifetime of issued tokens, in seconds.
-    #[arg(
-        long,
-        env = "METADATA_EMULATOR_TOKEN_LIFETIME",
-        value_name = "SECS",
-        default_value_t = 3600
-    )]
-    token_lifetime: u64,
-    /// Drop metadata connections for this many seconds after start (fractions allowed).
-    #[arg(
-        long,
-        env = "METADATA_EMULATOR_NOT_READY_FOR",
-        value_name = "SECS",
-        default_value_t = 0.0
-    )]
-    not_ready_for: f64,
-    /// Fault: the KSA lacks the GSA annotation (identity 404, email = PROJECT.svc.id.goog).
-    #[arg(long, env = "METADATA_EMULATOR_KSA_NOT_ANNOTATED")]
-    ksa_not_annotated: bool,
-    /// Fault: the IAM binding is missing (identity 403).
-    #[arg(long, env = "METADATA_EMULATOR_BINDING_MISSING")]
-    binding_missing: bool,
-    /// Fault: the next N metadata requests answer 503.
-    #[arg(long, env = "METADATA_EMULATOR_SERVER_ERRORS", value_name = "N", default_value_t = 0)]
-    server_errors: u32,
-    /// Fault: the identity endpoint answers 200 with a proxy's HTML login page.
-    #[arg(long, env = "METADATA_EMULATOR_HTML_BODY")]
-    html_body: bool,
-    /// Fault: the identity endpoint answers 200 with text that is not a JWT.
-    #[arg(long, env = "METADATA_EMULATOR_GARBAGE_BODY")]
-    garbage_body: bool,
-    /// Fault: issued tokens expired an hour ago.
-    #[arg(long, env = "METADATA_EMULATOR_EXPIRED_TOKENS")]
-    expired_tokens: bool,
-    /// Fault: outage, metadata connections are dropped without an answer.
-    #[arg(long, env = "METADATA_EMULATOR_REFUSE")]
-    refuse: bool,
-    /// Fault: delay every metadata answer by this many milliseconds.
-    #[arg(long, env = "METADATA_EMULATOR_SLOW_MS", value_name = "MS")]
-    slow_ms: Option<u64>,
+    /// Lifetime of issued tokens (e.g. `1h`, `60s`).
+    #[arg(long, env = "METADATA_EMULATOR_TOKEN_LIFETIME", value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
+    token_lifetime: Duration,
+    /// Drop metadata connections for this long after start (e.g. `2s`), as on a new pod.
+    #[arg(long, env = "METADATA_EMULATOR_NOT_READY_FOR", value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+    not_ready_for: Duration,
+    /// Faults in force at start; the control endpoint changes them later.
+    #[command(flatten)]
+    faults: Faults,
 }
 
 impl Args {
-    fn into_config(self) -> Result<Config, String> {
-        let not_ready_for = Duration::try_from_secs_f64(self.not_ready_for)
-            .map_err(|error| format!("--not-ready-for {}: {error}", self.not_ready_for))?;
+    fn into_config(self) -> Config {
         let defaults = Config::default();
-        Ok(Config {
+        Config {
             gsa_email: self.gsa_email.unwrap_or(defaults.gsa_email),
             unique_id: self.unique_id.unwrap_or(defaults.unique_id),
             project_id: self.project_id.unwrap_or(defaults.project_id),
             namespace: self.namespace.unwrap_or(defaults.namespace),
             ksa: self.ksa.unwrap_or(defaults.ksa),
             hostname: self.hostname.unwrap_or(defaults.hostname),
-            token_lifetime: Duration::from_secs(self.token_lifetime),
-            not_ready_for,
-            faults: Faults {
-                ksa_not_annotated: self.ksa_not_annotated,
-                binding_missing: self.binding_missing,
-                server_errors: self.server_errors,
-                html_body: self.html_body,
-                garbage_body: self.garbage_body,
-                expired_tokens: self.expired_tokens,
-                refuse: self.refuse,
-                slow: self.slow_ms.map(Duration::from_millis),
-            },
+            token_lifetime: self.token_lifetime,
+            not_ready_for: self.not_ready_for,
+            faults: self.faults,
             ..defaults
-        })
+        }
     }
 }
 
@@ -118,7 +76,7 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(args: Args) -> Result<(), String> {
     let listen = args.listen;
-    let config = args.into_config()?;
+    let config = args.into_config();
     // Catch signals before announcing the port: a script may send one right after.
     let stop = stop_signal().map_err(|error| format!("cannot watch signals: {error}"))?;
     tracing::info!(gsa = %config.gsa_email, faults = ?config.faults, "starting");

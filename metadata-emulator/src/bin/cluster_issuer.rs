@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use gke_metadata_emulator::process::{announce, init_logging, stop_signal};
-use gke_metadata_emulator::{ClusterIssuer, IssuerConfig, KsaToken};
+use gke_metadata_emulator::{ClusterIssuer, IssuerConfig, IssuerFaults, KsaToken};
 
 /// Plays a GKE cluster's OIDC issuer (discovery document and JWKS over HTTPS) and the
 /// kubelet's projected service-account token.
@@ -52,6 +52,9 @@ struct Args {
     /// The token's lifetime (`expirationSeconds`), e.g. `1h`, `10m`.
     #[arg(long, env = "CLUSTER_ISSUER_TOKEN_LIFETIME", default_value = "1h", value_parser = humantime::parse_duration)]
     token_lifetime: Duration,
+    /// Faults in force at start; `PUT /emulator/v1/faults` changes them later.
+    #[command(flatten)]
+    faults: IssuerFaults,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -76,6 +79,7 @@ async fn run(args: Args) -> Result<(), String> {
         project_id: args.project_id,
         location: args.location,
         cluster: args.cluster,
+        faults: args.faults,
         ..IssuerConfig::default()
     };
     let issuer = ClusterIssuer::start_on(config, args.listen)

@@ -86,15 +86,19 @@ impl IssuerConfig {
 }
 
 /// Ways the issuer's discovery and JWKS endpoints fail. As JSON (the control endpoint's
-/// body) every field is optional: `{"unavailable": true}`.
-#[derive(Clone, Default, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// body) every field is optional: `{"unavailable": true}`; the binary's flags are these
+/// fields (`--unavailable`).
+#[derive(Clone, Default, Debug, PartialEq, Eq, Serialize, Deserialize, clap::Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct IssuerFaults {
     /// Discovery and JWKS answer 503 until switched off.
+    #[arg(long, env = "CLUSTER_ISSUER_UNAVAILABLE")]
     pub unavailable: bool,
     /// The next this-many discovery or JWKS requests answer 503 (a burst); counts down.
+    #[arg(long, env = "CLUSTER_ISSUER_SERVER_ERRORS", value_name = "N", default_value_t = 0)]
     pub server_errors: u32,
     /// Discovery and JWKS requests get their connection closed without an answer.
+    #[arg(long, env = "CLUSTER_ISSUER_REFUSE")]
     pub refuse: bool,
 }
 

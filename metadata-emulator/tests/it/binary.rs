@@ -43,7 +43,7 @@ pub async fn terminate(mut child: Child) {
 
 #[tokio::test]
 async fn prints_the_listen_line_serves_tokens_and_stops_on_sigterm() {
-    let (child, base) = spawn(&["--token-lifetime", "60"], &[]).await;
+    let (child, base) = spawn(&["--token-lifetime", "60s"], &[]).await;
     let answer = get(&base, &format!("{IDENTITY}?audience=sts.amazonaws.com"))
         .await
         .expect("answer");
@@ -104,4 +104,31 @@ async fn refuse_flag_starts_in_an_outage_that_the_control_endpoint_ends() {
     assert_eq!(send(put).await.expect("answer").status, 200);
     assert_eq!(get(&base, EMAIL).await.expect("answer").status, 200);
     terminate(child).await;
+}
+
+#[tokio::test]
+async fn durations_are_human_and_fault_flags_match_the_faults_json() {
+    let (child, base) = spawn(
+        &["--slow", "250ms", "--binding-missing", "--not-ready-for", "0s"],
+        &[("METADATA_EMULATOR_SERVER_ERRORS", "3")],
+    )
+    .await;
+    let faults = send(client().get(format!("{base}/emulator/v1/faults")))
+        .await
+        .expect("answer");
+    let faults: serde_json::Value = serde_json::from_str(&faults.body).expect("JSON");
+    assert_eq!(faults["slow_ms"], 250);
+    assert_eq!(faults["server_errors"], 3);
+    assert_eq!(faults["binding_missing"], true);
+    assert_eq!(faults["refuse"], false);
+    terminate(child).await;
+
+    // A bare number is not a duration: clap names the flag and exits 2.
+    let output = Command::new(env!("CARGO_BIN_EXE_gke-metadata-emulator"))
+        .args(["--token-lifetime", "60"])
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--token-lifetime"));
 }

@@ -75,3 +75,35 @@ async fn a_zero_lifetime_is_refused_naming_the_flag() {
     assert!(stderr.contains("--token-lifetime must be more than zero"), "{stderr}");
     assert!(!dir.path().join("ca.pem").exists(), "refused before writing anything");
 }
+
+#[tokio::test]
+async fn fault_flags_start_the_issuer_unavailable_until_the_control_endpoint_clears_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gke-cluster-issuer"))
+        .arg("--unavailable")
+        .arg("--ca-file")
+        .arg(&ca)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn the issuer");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut issuer = None;
+    while let Ok(Ok(Some(line))) = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await {
+        if let Some(url) = line.strip_prefix("issuer ") {
+            issuer = Some(url.to_owned());
+            break;
+        }
+    }
+    let issuer = issuer.expect("the issuer line within 30 s");
+    let client = https_client(&std::fs::read_to_string(&ca).expect("the CA file"));
+    let discovery = format!("{issuer}/.well-known/openid-configuration");
+    assert_eq!(send(client.get(&discovery)).await.unwrap().status, 503);
+    let host = issuer.trim_start_matches("https://").split('/').next().unwrap();
+    let clear = client.put(format!("https://{host}/emulator/v1/faults")).body("{}");
+    assert_eq!(send(clear).await.unwrap().status, 200);
+    assert_eq!(send(client.get(&discovery)).await.unwrap().status, 200);
+    terminate(child).await;
+}
