@@ -31,5 +31,26 @@ pub fn unix_now() -> i64 {
 }
 
 fn unix_seconds(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    // Before 1970 is 0, beyond i64 the largest: never a wrapped, negative "now".
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn unix_seconds_never_wrap() {
+        assert_eq!(
+            unix_seconds(UNIX_EPOCH + Duration::from_secs(1_795_867_200)),
+            1_795_867_200
+        );
+        assert_eq!(unix_seconds(UNIX_EPOCH - Duration::from_secs(10)), 0);
+        if let Some(far) = UNIX_EPOCH.checked_add(Duration::from_secs(u64::MAX / 2 + 10)) {
+            assert_eq!(unix_seconds(far), i64::MAX);
+        }
+    }
 }

@@ -14,6 +14,11 @@ const GOOGLE_ISSUERS: [&str; 2] = ["https://accounts.google.com", "accounts.goog
 /// Tolerated difference between the node's clock and Google's before we call it skew.
 pub const CLOCK_SKEW_LEEWAY_SECS: i64 = 60;
 
+/// The last second a claim may name: the end of year 9999, RFC 3339's last. An `iat` or `exp`
+/// outside 1970..=9999 is not a time, and arithmetic on it could overflow (an `exp` of -2^63
+/// would otherwise pass for valid for 292 billion years).
+pub const LATEST_TIME: i64 = 253_402_300_799;
+
 /// The claims AWS's `accounts.google.com` provider looks at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -99,6 +104,7 @@ impl IdToken {
         }
         let claims: Claims =
             serde_json::from_slice(&json(claims)?).map_err(|e| DecodeError::MalformedClaims(e.to_string()))?;
+        claims.check_times()?;
         Ok(Self {
             raw: raw.to_owned(),
             claims,
@@ -118,7 +124,26 @@ impl Claims {
 
     /// Seconds until expiry by the local clock (negative once expired).
     pub fn seconds_left(&self, now: i64) -> i64 {
-        self.exp - now
+        self.exp.saturating_sub(now)
+    }
+
+    /// `iat` and `exp` are times (1970 to 9999) and `exp` comes after `iat`: then every
+    /// difference of them and of the clock fits an `i64`.
+    fn check_times(&self) -> Result<(), DecodeError> {
+        let time = 0..=LATEST_TIME;
+        if !time.contains(&self.iat) || !time.contains(&self.exp) {
+            return Err(DecodeError::MalformedClaims(format!(
+                "iat {} or exp {} is not a time between 1970 and 9999",
+                self.iat, self.exp
+            )));
+        }
+        if self.exp <= self.iat {
+            return Err(DecodeError::MalformedClaims(format!(
+                "exp {} is not after iat {}",
+                self.exp, self.iat
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -179,6 +204,36 @@ pub(crate) mod tests {
             IdToken::decode(&missing_exp),
             Err(DecodeError::MalformedClaims(_))
         ));
+    }
+
+    #[test]
+    fn absurd_times_are_not_a_token() {
+        for (iat, exp) in [
+            (i64::MIN, i64::MIN),
+            (1000, i64::MIN),
+            (-1, 4600),
+            (1000, -1),
+            (1000, i64::MAX),
+            (i64::MAX, i64::MAX),
+            (1000, LATEST_TIME + 1),
+            (4600, 1000),
+            (1000, 1000),
+        ] {
+            let claims = CLAIMS
+                .replace("\"iat\":1000", &format!("\"iat\":{iat}"))
+                .replace("\"exp\":4600", &format!("\"exp\":{exp}"));
+            let token = token_with(r#"{"alg":"RS256"}"#, &claims);
+            assert!(
+                matches!(IdToken::decode(&token), Err(DecodeError::MalformedClaims(_))),
+                "iat {iat} exp {exp}"
+            );
+        }
+        let latest = CLAIMS.replace("\"exp\":4600", &format!("\"exp\":{LATEST_TIME}"));
+        let token = IdToken::decode(&token_with(r#"{"alg":"RS256"}"#, &latest)).unwrap();
+        assert_eq!(token.claims.seconds_left(i64::MIN), i64::MAX, "saturates, never wraps");
+        // Beyond i64 altogether: serde refuses it.
+        let huge = CLAIMS.replace("\"exp\":4600", "\"exp\":99999999999999999999");
+        assert!(IdToken::decode(&token_with(r#"{"alg":"RS256"}"#, &huge)).is_err());
     }
 
     #[test]

@@ -745,3 +745,61 @@ async fn sigterm_ends_token_file_during_its_first_fetch() {
     assert_eq!(status.code(), Some(1), "no token was written: not a success");
     assert!(!path.exists());
 }
+
+/// A metadata server (on 127.0.0.1) that answers every request with `token`.
+async fn metadata_server_answering(token: String) -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let task = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let token = token.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request).await;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nMetadata-Flavor: Google\r\nContent-Type: application/text\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{token}",
+                    token.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    (host, task)
+}
+
+#[tokio::test]
+async fn token_file_never_keeps_a_token_with_absurd_times() {
+    use base64::Engine as _;
+    let encode = |json: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
+    let home = tempfile::tempdir().unwrap();
+    for (iat, exp) in [
+        (1_700_000_000_i64, i64::MIN),
+        (i64::MIN, i64::MAX),
+        (1_700_000_000, i64::MAX),
+    ] {
+        let claims = format!(
+            r#"{{"iss":"https://accounts.google.com","aud":"sts.amazonaws.com","azp":"1","sub":"1","iat":{iat},"exp":{exp}}}"#
+        );
+        let token = format!("{}.{}.c2ln", encode(r#"{"alg":"RS256"}"#), encode(&claims));
+        let (host, server) = metadata_server_answering(token).await;
+        let path = home.path().join("token");
+        let mut command = common::isolated_command(
+            &[
+                "token-file",
+                "--once",
+                "--timeout",
+                "5s",
+                "--path",
+                path.to_str().unwrap(),
+            ],
+            home.path(),
+        );
+        command.env("GCE_METADATA_HOST", host);
+        let run = Run::helper(command).await;
+        server.abort();
+        assert_eq!(run.code, 3, "iat {iat} exp {exp}: {run:?}");
+        assert!(run.stderr.contains("NotAToken"), "{}", run.stderr);
+        assert!(!path.exists(), "iat {iat} exp {exp}: the token was kept");
+    }
+}
