@@ -231,6 +231,9 @@ pub struct ClusterIdentity {
     pub namespace: Option<String>,
     pub service_account: Option<String>,
     pub pod: Option<String>,
+    /// Where the issuer's keys were found, when it was checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
     /// Set when the issuer was not checked (`--skip-issuer-check`) or is not GKE's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer_note: Option<String>,
@@ -253,6 +256,7 @@ impl ClusterIdentity {
                 .map(|s| s.name)
                 .or_else(|| from_sub.map(|(_, name)| name.to_owned())),
             pod: bound.pod.map(|p| p.name),
+            jwks_uri: None,
             issuer_note: None,
         }
     }

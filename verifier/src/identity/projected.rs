@@ -50,27 +50,7 @@ pub async fn checked_token(path: &Path, audience: &str, now: i64, deadline: Inst
 
 /// Reads and decodes the token at `path`, safely (see the module's notes), by `deadline`.
 pub async fn read_token(path: &Path, deadline: Instant) -> Result<KsaToken, StageError> {
-    let owned = path.to_owned();
-    let read = tokio::task::spawn_blocking(move || read_inside_volume(&owned));
-    let text = match tokio::time::timeout_at(deadline, read).await {
-        Err(_) => {
-            return Err(StageError::new(
-                STAGE,
-                "Timeout",
-                format!("reading {} did not finish before the deadline", path.display()),
-                "The token file's filesystem is not answering; a projected volume lives in memory and answers at once.",
-            ));
-        }
-        Ok(Err(join)) => {
-            return Err(StageError::new(
-                STAGE,
-                "TokenFileUnreadable",
-                join.to_string(),
-                "Report this as a bug.",
-            ));
-        }
-        Ok(Ok(result)) => result.map_err(|failure| diagnose(path, failure))?,
-    };
+    let text = read_text(path, deadline).await?;
     KsaToken::decode(&text).map_err(|why| {
         StageError::new(
             STAGE,
@@ -80,6 +60,28 @@ pub async fn read_token(path: &Path, deadline: Instant) -> Result<KsaToken, Stag
              which holds one Kubernetes service-account token (a JWT).",
         )
     })
+}
+
+/// The token file's text, read safely, by `deadline`: for a caller that decides what kind of
+/// token it holds (a Google ID token kept by `token-file`, or a projected KSA token).
+pub async fn read_text(path: &Path, deadline: Instant) -> Result<String, StageError> {
+    let owned = path.to_owned();
+    let read = tokio::task::spawn_blocking(move || read_inside_volume(&owned));
+    match tokio::time::timeout_at(deadline, read).await {
+        Err(_) => Err(StageError::new(
+            STAGE,
+            "Timeout",
+            format!("reading {} did not finish before the deadline", path.display()),
+            "The token file's filesystem is not answering; a projected volume lives in memory and answers at once.",
+        )),
+        Ok(Err(join)) => Err(StageError::new(
+            STAGE,
+            "TokenFileUnreadable",
+            join.to_string(),
+            "Report this as a bug.",
+        )),
+        Ok(Ok(result)) => result.map_err(|failure| diagnose(path, failure)),
+    }
 }
 
 fn diagnose(path: &Path, failure: ReadFailure) -> StageError {
