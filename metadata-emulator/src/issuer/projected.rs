@@ -12,7 +12,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::{KsaToken, Shared};
+use super::KsaToken;
+use super::state::Shared;
 
 /// A token file kept fresh by a task on the caller's runtime; the task stops when this is
 /// dropped (the file stays, as a volume outlives a crashed kubelet).

@@ -14,7 +14,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
-use super::{HANDSHAKE_TIMEOUT, IssuerFaults, Shared, lock};
+use super::state::Shared;
+use super::{HANDSHAKE_TIMEOUT, IssuerFaults};
 use crate::response::{APPLICATION_JSON, Refused, Reply, TEXT_PLAIN, reply};
 
 /// Largest accepted control body.
@@ -100,10 +101,11 @@ fn issuer_answer(shared: &Shared, request: &Request<Incoming>, endpoint: Endpoin
         Endpoint::Jwks => &shared.jwks_requests,
     };
     counter.fetch_add(1, Ordering::Relaxed);
-    if lock(&shared.faults).refuse {
+    let faults = shared.faults();
+    if faults.refuse {
         return Err(Refused);
     }
-    if lock(&shared.faults).unavailable || shared.take_server_error() {
+    if faults.unavailable || shared.take_server_error() {
         return Ok(reply(StatusCode::SERVICE_UNAVAILABLE, APPLICATION_JSON, UNAVAILABLE));
     }
     if request.method() != Method::GET {
