@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Offline checks of terraform/: fmt, init+validate, terraform test (plan + moto apply),
-# the end-to-end moto tests (IAM enforcement; the root with google stand-ins), the google schema check, checkov.
+# README tables, the end-to-end moto tests (IAM enforcement; the root with google stand-ins),
+# the google schema check, checkov.
 # Called by `make test` from the repo root with the venv's bin on PATH. A missing tool fails.
 set -euo pipefail
 
@@ -34,6 +35,10 @@ mkdir -p "$TF_PLUGIN_CACHE_DIR"
 
 step "1. terraform fmt -check -recursive $TF_DIR"
 terraform fmt -check -recursive -diff "$TF_DIR"
+
+step "1b. README inputs/outputs tables match the code (tests/terraform/tfdocs.py)"
+python "$HERE/tfdocs.py" --check "$TF_DIR"
+python "$HERE/test_tfdocs.py"
 # The rest runs on a copy: init would leave .terraform/ folders in the source tree, with
 # links into this run's plugin cache that dangle once it is gone.
 cp -r "$TF_DIR" "$WORK/tf"
