@@ -1,0 +1,136 @@
+//! The webhook's Prometheus metrics, in the text exposition format: few enough to write by
+//! hand, which keeps a metrics library out of the binary.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// How an admission ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Injected,
+    Skipped,
+    Denied,
+}
+
+/// Upper bounds of the latency buckets, in seconds: the API server's timeout is a few seconds,
+/// the goal is under 10 ms.
+const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    injected: AtomicU64,
+    skipped: AtomicU64,
+    denied: AtomicU64,
+    cache_size: AtomicU64,
+    cache_misses: AtomicU64,
+    latency_buckets: [AtomicU64; BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_sum_micros: AtomicU64,
+}
+
+impl Metrics {
+    pub fn admission(&self, outcome: Admission, took: Duration) {
+        let counter = match outcome {
+            Admission::Injected => &self.injected,
+            Admission::Skipped => &self.skipped,
+            Admission::Denied => &self.denied,
+        };
+        counter.fetch_add(1, Relaxed);
+        let seconds = took.as_secs_f64();
+        for (bound, bucket) in BUCKETS.iter().zip(&self.latency_buckets) {
+            if seconds <= *bound {
+                bucket.fetch_add(1, Relaxed);
+            }
+        }
+        self.latency_count.fetch_add(1, Relaxed);
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.latency_sum_micros.fetch_add(micros, Relaxed);
+    }
+
+    pub fn set_cache_size(&self, size: usize) {
+        self.cache_size.store(size as u64, Relaxed);
+    }
+
+    /// A KSA the cache did not hold, asked of the API server directly.
+    pub fn cache_miss(&self) {
+        self.cache_misses.fetch_add(1, Relaxed);
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP gke_aws_webhook_admissions_total Pod admissions by outcome."
+        );
+        let _ = writeln!(out, "# TYPE gke_aws_webhook_admissions_total counter");
+        for (outcome, counter) in [
+            ("injected", &self.injected),
+            ("skipped", &self.skipped),
+            ("denied", &self.denied),
+        ] {
+            let _ = writeln!(
+                out,
+                "gke_aws_webhook_admissions_total{{outcome=\"{outcome}\"}} {}",
+                counter.load(Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP gke_aws_webhook_ksa_cache_size ServiceAccounts in the watch cache."
+        );
+        let _ = writeln!(out, "# TYPE gke_aws_webhook_ksa_cache_size gauge");
+        let _ = writeln!(out, "gke_aws_webhook_ksa_cache_size {}", self.cache_size.load(Relaxed));
+        let _ = writeln!(
+            out,
+            "# HELP gke_aws_webhook_ksa_cache_misses_total KSA lookups the cache could not answer, sent to the API server."
+        );
+        let _ = writeln!(out, "# TYPE gke_aws_webhook_ksa_cache_misses_total counter");
+        let _ = writeln!(
+            out,
+            "gke_aws_webhook_ksa_cache_misses_total {}",
+            self.cache_misses.load(Relaxed)
+        );
+        let name = "gke_aws_webhook_admission_duration_seconds";
+        let _ = writeln!(out, "# HELP {name} Time to answer an admission review.");
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        for (bound, bucket) in BUCKETS.iter().zip(&self.latency_buckets) {
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {}", bucket.load(Relaxed));
+        }
+        let count = self.latency_count.load(Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(out, "{name}_sum {}", self.latency_sum_micros.load(Relaxed) as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count {count}");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_and_latency_are_counted() {
+        let m = Metrics::default();
+        m.admission(Admission::Injected, Duration::from_micros(800));
+        m.admission(Admission::Denied, Duration::from_millis(30));
+        m.cache_miss();
+        m.set_cache_size(7);
+        let text = m.render();
+        for line in [
+            "gke_aws_webhook_admissions_total{outcome=\"injected\"} 1",
+            "gke_aws_webhook_admissions_total{outcome=\"skipped\"} 0",
+            "gke_aws_webhook_admissions_total{outcome=\"denied\"} 1",
+            "gke_aws_webhook_ksa_cache_size 7",
+            "gke_aws_webhook_ksa_cache_misses_total 1",
+            "gke_aws_webhook_admission_duration_seconds_bucket{le=\"0.001\"} 1",
+            "gke_aws_webhook_admission_duration_seconds_bucket{le=\"0.025\"} 1",
+            "gke_aws_webhook_admission_duration_seconds_bucket{le=\"0.05\"} 2",
+            "gke_aws_webhook_admission_duration_seconds_bucket{le=\"+Inf\"} 2",
+            "gke_aws_webhook_admission_duration_seconds_sum 0.0308",
+            "gke_aws_webhook_admission_duration_seconds_count 2",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line:?} missing from\n{text}");
+        }
+    }
+}

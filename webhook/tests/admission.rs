@@ -1,0 +1,311 @@
+//! The webhook over real HTTPS, as the API server calls it, against the Kubernetes API
+//! stand-in: one test per rule, the cache's failure modes, metrics, certificate rotation,
+//! and the patched pods validated by kubernetes-validate --strict.
+
+mod common;
+
+use common::{ARN, GSA, Webhook, env_value, patched, pod};
+use serde_json::{Value, json};
+use testkit::kube_api::KubeApi;
+
+/// The stand-in with the KSAs the tests use, and a webhook that has synced with it.
+async fn started() -> (KubeApi, Webhook) {
+    let api = KubeApi::start().await;
+    api.add_service_account(
+        "team",
+        "reader",
+        &[("amazonaws.com/role-arn", ARN), ("iam.gke.io/gcp-service-account", GSA)],
+    );
+    api.add_service_account("team", "no-role", &[("iam.gke.io/gcp-service-account", GSA)]);
+    api.add_service_account("team", "no-gsa", &[("amazonaws.com/role-arn", ARN)]);
+    api.add_service_account("gke-aws-webhook", "reader", &[("amazonaws.com/role-arn", ARN)]);
+    api.add_service_account("kube-system", "reader", &[("amazonaws.com/role-arn", ARN)]);
+    let webhook = Webhook::start(&api.url(), &[]).await;
+    webhook.wait_ready(200).await;
+    (api, webhook)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opted_in_pod_gets_the_sidecar_volume_and_env() {
+    let (api, webhook) = started().await;
+    let pod = pod("reports-1", "reader");
+    let response = webhook.admit("team", &pod).await;
+    assert_eq!(response.get("warnings"), None, "{response}");
+    let p = patched(&pod, &response);
+    let inits: Vec<&str> = p["spec"]["initContainers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(inits, ["gke-aws-token", "gke-aws-token-init", "migrate"]);
+    assert_eq!(p["spec"]["initContainers"][0]["restartPolicy"], "Always");
+    assert_eq!(p["spec"]["initContainers"][0]["image"], common::IMAGE);
+    for c in [&p["spec"]["containers"][0], &p["spec"]["initContainers"][2]] {
+        assert_eq!(env_value(c, "AWS_ROLE_ARN"), Some(json!(ARN)));
+        assert_eq!(env_value(c, "AWS_REGION"), Some(json!("us-east-1")), "--default-region");
+        assert_eq!(env_value(c, "AWS_ROLE_SESSION_NAME"), Some(json!("reports-1")));
+        assert_eq!(c["volumeMounts"][0]["readOnly"], true);
+    }
+    assert_eq!(api.gets(), 0, "a synced cache needs no direct lookup");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_rule_over_https() {
+    let (_api, webhook) = started().await;
+    // Not ours: answered allowed, without a patch.
+    let mut unlabelled = pod("plain", "reader");
+    unlabelled["metadata"]["labels"] = json!({});
+    for (case, namespace, p) in [
+        ("no opt-in label", "team", unlabelled),
+        ("the webhook's own namespace", "gke-aws-webhook", pod("own", "reader")),
+        ("kube-system", "kube-system", pod("sys", "reader")),
+    ] {
+        let response = webhook.admit(namespace, &p).await;
+        assert_eq!(response["allowed"], true, "{case}: {response}");
+        assert_eq!(response.get("patch"), None, "{case}: {response}");
+    }
+    // Denials name the namespace, the KSA, the annotation and the command.
+    for (case, ksa, expected) in [
+        (
+            "KSA missing",
+            "ghost",
+            "kubectl create serviceaccount ghost --namespace team",
+        ),
+        (
+            "no role ARN",
+            "no-role",
+            "kubectl annotate serviceaccount no-role --namespace team amazonaws.com/role-arn=",
+        ),
+    ] {
+        let response = webhook.admit("team", &pod("denied", ksa)).await;
+        assert_eq!(response["allowed"], false, "{case}: {response}");
+        let message = response["status"]["message"].as_str().unwrap();
+        assert!(message.contains(expected), "{case}: {message}");
+        assert!(
+            message.contains("\"team\"") && message.contains(&format!("\"{ksa}\"")),
+            "{case}: {message}"
+        );
+    }
+    // Warnings for what fails at run time.
+    let mut risky = pod("risky", "no-gsa");
+    risky["spec"]["hostNetwork"] = json!(true);
+    risky["spec"]["nodeSelector"] = json!({ "kubernetes.io/os": "windows" });
+    let response = webhook.admit("team", &risky).await;
+    let warnings: Vec<&str> = response["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert_eq!(warnings.len(), 3, "{warnings:?}");
+    assert!(
+        warnings[0].contains("iam.gke.io/gcp-service-account")
+            && warnings[1].contains("hostNetwork")
+            && warnings[2].contains("Windows")
+    );
+    // Skip-containers, env the pod sets, reinvocation.
+    let mut p = pod("skips", "reader");
+    p["metadata"]["annotations"] = json!({ "gke-aws-verifier/skip-containers": "migrate" });
+    p["spec"]["containers"][0]["env"] = json!([{ "name": "AWS_REGION", "value": "eu-west-3" }]);
+    let injected = patched(&p, &webhook.admit("team", &p).await);
+    assert_eq!(
+        injected["spec"]["initContainers"][2],
+        json!({ "name": "migrate", "image": "app:1" })
+    );
+    assert_eq!(
+        env_value(&injected["spec"]["containers"][0], "AWS_REGION"),
+        Some(json!("eu-west-3"))
+    );
+    let again = webhook.admit("team", &injected).await;
+    assert_eq!(again["allowed"], true, "{again}");
+    assert_eq!(again.get("patch"), None, "a second admission changes nothing: {again}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ksa_the_cache_has_not_seen_is_looked_up_directly() {
+    let (api, webhook) = started().await;
+    api.add_unwatched_service_account(
+        "team",
+        "just-applied",
+        &[("amazonaws.com/role-arn", ARN), ("iam.gke.io/gcp-service-account", GSA)],
+    );
+    let pod = pod("fresh", "just-applied");
+    let p = patched(&pod, &webhook.admit("team", &pod).await);
+    assert_eq!(env_value(&p["spec"]["containers"][0], "AWS_ROLE_ARN"), Some(json!(ARN)));
+    assert_eq!(api.gets(), 1);
+    assert_eq!(
+        webhook
+            .metric("gke_aws_webhook_ksa_cache_misses_total")
+            .await
+            .as_deref(),
+        Some("1")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ksa_created_after_the_sync_arrives_by_the_watch() {
+    let (api, webhook) = started().await;
+    api.add_service_account(
+        "team",
+        "later",
+        &[("amazonaws.com/role-arn", ARN), ("iam.gke.io/gcp-service-account", GSA)],
+    );
+    webhook
+        .wait_for(
+            || async { webhook.metric("gke_aws_webhook_ksa_cache_size").await.as_deref() == Some("6") },
+            "the watch delivers the KSA",
+        )
+        .await;
+    let pod = pod("late", "later");
+    patched(&pod, &webhook.admit("team", &pod).await);
+    assert_eq!(api.gets(), 0, "served from the cache");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_ready_while_the_api_server_is_down() {
+    // Down from the start: a port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let webhook = Webhook::start(&url, &[]).await;
+    assert_eq!(webhook.get_plain("/healthz").await.0, 200, "alive, only not ready");
+    for _ in 0..5 {
+        assert_eq!(webhook.get_plain("/readyz").await.0, 503);
+    }
+    // Down after the sync: readiness is lost.
+    let (api, webhook) = started().await;
+    api.stop();
+    webhook.wait_ready(503).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_admissions_by_outcome() {
+    let (_api, webhook) = started().await;
+    webhook.admit("team", &pod("a", "reader")).await;
+    webhook.admit("team", &pod("b", "ghost")).await;
+    webhook.admit("kube-system", &pod("c", "reader")).await;
+    let (_, text) = webhook.get_plain("/metrics").await;
+    for line in [
+        "gke_aws_webhook_admissions_total{outcome=\"injected\"} 1",
+        "gke_aws_webhook_admissions_total{outcome=\"denied\"} 1",
+        "gke_aws_webhook_admissions_total{outcome=\"skipped\"} 1",
+        "gke_aws_webhook_ksa_cache_size 5",
+        "gke_aws_webhook_admission_duration_seconds_count 3",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line:?} not in\n{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewed_certificate_is_served_without_a_restart() {
+    let (_api, webhook) = started().await;
+    let renewed_dir = tempfile::tempdir().unwrap();
+    let renewed = common::serving_cert(renewed_dir.path());
+    // As the kubelet updates a Secret volume: whole new files in place of the old ones.
+    std::fs::rename(&renewed.key, &webhook.serving.key).unwrap();
+    std::fs::rename(&renewed.cert, &webhook.serving.cert).unwrap();
+    let body = common::review("team", &pod("r", "reader"));
+    let (status, response) = webhook.post_with("/mutate", &body, &renewed.cert_pem).await;
+    assert_eq!(status, 200, "{response}");
+    assert_eq!(response["response"]["allowed"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_clear_answers() {
+    let (_api, webhook) = started().await;
+    let cert = webhook.serving.cert_pem.clone();
+    let (status, body) = webhook.post_with("/mutate", &json!({ "not": "a review" }), &cert).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["response"]["allowed"], false, "{body}");
+    assert_eq!(webhook.post_with("/elsewhere", &json!({}), &cert).await.0, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_flags_are_refused_before_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let serving = common::serving_cert(dir.path());
+    let (cert, key) = (serving.cert.to_str().unwrap(), serving.key.to_str().unwrap());
+    for (case, flag, value, expected) in [
+        (
+            "missing cert",
+            "--tls-cert-file",
+            "/nonexistent/tls.crt",
+            "invalid --tls-cert-file",
+        ),
+        ("key is a cert", "--tls-key-file", cert, "invalid --tls-key-file"),
+        ("bad region", "--default-region", "mars", "invalid --default-region"),
+        ("blank image", "--sidecar-image", " ", "invalid --sidecar-image"),
+    ] {
+        let mut flags = vec![
+            ("--sidecar-image", "img"),
+            ("--tls-cert-file", cert),
+            ("--tls-key-file", key),
+        ];
+        flags.retain(|(f, _)| *f != flag);
+        flags.extend([
+            (flag, value),
+            ("--listen", "127.0.0.1:0"),
+            ("--metrics-listen", "127.0.0.1:0"),
+        ]);
+        let args: Vec<&str> = flags.iter().flat_map(|(f, v)| [*f, *v]).collect();
+        let out = tokio::process::Command::new(common::BIN)
+            .args(&args)
+            .env_clear()
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{case}: {stderr}");
+        assert!(stderr.contains(expected), "{case}: {stderr}");
+    }
+}
+
+/// kubernetes-validate from the project's .venv (make venv); missing is a failure.
+fn kubernetes_validate() -> std::path::PathBuf {
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/kubernetes-validate");
+    let on_path = std::env::var_os("PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("kubernetes-validate"))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let found = std::iter::once(venv).chain(on_path).find(|p| p.exists());
+    found.expect("kubernetes-validate is missing (in .venv/bin or on PATH): run `make venv`")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patched_pods_are_valid_kubernetes_1_29_and_1_33() {
+    let (_api, webhook) = started().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut generated = pod("", "reader");
+    generated["metadata"] =
+        json!({ "generateName": "reports-", "namespace": "team", "labels": { "gke-aws-verifier/inject": "true" } });
+    let mut with_lists = pod("lists", "reader");
+    with_lists["metadata"]["namespace"] = json!("team");
+    with_lists["spec"]["volumes"] = json!([{ "name": "data", "emptyDir": {} }]);
+    with_lists["spec"]["containers"][0]["env"] = json!([{ "name": "A", "value": "b" }]);
+    let mut plain = pod("plain", "reader");
+    plain["metadata"]["namespace"] = json!("team");
+    let mut files = Vec::new();
+    for (i, p) in [generated, with_lists, plain].iter().enumerate() {
+        let injected: Value = patched(p, &webhook.admit("team", p).await);
+        let file = dir.path().join(format!("pod-{i}.json"));
+        std::fs::write(&file, serde_json::to_string_pretty(&injected).unwrap()).unwrap();
+        files.push(file);
+    }
+    for version in ["1.29.0", "1.33.0"] {
+        let out = std::process::Command::new(kubernetes_validate())
+            .args(["--strict", "--quiet", "-k", version])
+            .args(&files)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "kubernetes-validate {version}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
