@@ -18,6 +18,7 @@ use tokio::time::Instant;
 
 use super::ksa_token::{self, KsaToken, STAGE};
 use crate::error::StageError;
+use crate::id_token::IdToken;
 use crate::secret_file::folder_of;
 
 /// Projected tokens are about 1 KiB; anything far larger is not one.
@@ -48,10 +49,32 @@ pub async fn checked_token(path: &Path, audience: &str, now: i64, deadline: Inst
     Ok(token)
 }
 
+/// What a token file holds: a projected KSA token (cluster mode), or a Google ID token (the
+/// file `token-file` keeps for the SDKs).
+#[derive(Debug, Clone)]
+pub enum FileToken {
+    Google(IdToken),
+    Kubernetes(KsaToken),
+}
+
+/// Reads the token file at `path` safely, by `deadline`, and tells which kind of token it holds
+/// by its issuer.
+pub async fn read_file_token(path: &Path, deadline: Instant) -> Result<FileToken, StageError> {
+    let text = read_text(path, deadline).await?;
+    match IdToken::decode(&text) {
+        Ok(google) if google.claims.issued_by_google() => Ok(FileToken::Google(google)),
+        _ => decode(path, &text).map(FileToken::Kubernetes),
+    }
+}
+
 /// Reads and decodes the token at `path`, safely (see the module's notes), by `deadline`.
 pub async fn read_token(path: &Path, deadline: Instant) -> Result<KsaToken, StageError> {
     let text = read_text(path, deadline).await?;
-    KsaToken::decode(&text).map_err(|why| {
+    decode(path, &text)
+}
+
+fn decode(path: &Path, text: &str) -> Result<KsaToken, StageError> {
+    KsaToken::decode(text).map_err(|why| {
         StageError::new(
             STAGE,
             "NotAToken",
@@ -343,6 +366,23 @@ mod tests {
         let error = diagnose(Path::new("/var/run/secrets/aws/token"), ReadFailure::Io(denied));
         assert_eq!(error.code, "TokenFileUnreadable");
         assert!(error.hint.contains("fsGroup"), "{}", error.hint);
+    }
+
+    #[tokio::test]
+    async fn a_file_is_told_google_or_kubernetes_by_its_issuer() {
+        let (_root, path) = kubelet_volume(&projected(AUD, 1000, 4600));
+        assert!(matches!(
+            read_file_token(&path, soon()).await,
+            Ok(FileToken::Kubernetes(_))
+        ));
+        let google = crate::id_token::tests::token_with(
+            r#"{"alg":"RS256"}"#,
+            r#"{"iss":"https://accounts.google.com","aud":"sts.amazonaws.com","azp":"1","sub":"1","iat":1,"exp":2}"#,
+        );
+        let (_root, path) = kubelet_volume(&google);
+        assert!(matches!(read_file_token(&path, soon()).await, Ok(FileToken::Google(_))));
+        let (_root, path) = kubelet_volume("<html>login</html>");
+        assert_eq!(read_file_token(&path, soon()).await.unwrap_err().code, "NotAToken");
     }
 
     #[tokio::test]
