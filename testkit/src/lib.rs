@@ -3,10 +3,12 @@
 //! faults moto never produces. Every server listens on 127.0.0.1, on a free port, and stops
 //! when its handle is dropped.
 
+pub mod hostile;
 pub mod kube_api;
 pub mod moto;
 pub mod proxy;
 
 pub use gke_metadata_emulator as emulator;
+pub use hostile::{HostilePeer, Reply};
 pub use moto::Moto;
 pub use proxy::{Fault, FaultProxy, Operation};

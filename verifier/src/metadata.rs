@@ -15,6 +15,9 @@ const IDENTITY_PATH: &str = "/computeMetadata/v1/instance/service-accounts/defau
 /// The first retry comes quickly: on a new pod the metadata server needs a few seconds.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// The metadata server's answers are under 4 KiB (a `format=full` token is about 1 KiB); a
+/// larger one is not from it, and is not read further.
+const MAX_ANSWER_BYTES: usize = 8 * 1024;
 
 /// The metadata server at `GCE_METADATA_HOST` (`host[:port]`).
 pub struct MetadataServer {
@@ -27,6 +30,8 @@ pub struct MetadataServer {
 /// One attempt's outcome, kept so that the last one can be diagnosed when retries run out.
 enum Attempt {
     Token(String),
+    /// A 200 that cannot be the metadata server's: no `Metadata-Flavor: Google`, or too large.
+    Impostor(String),
     Transport(String),
     Status(u16, String),
 }
@@ -36,6 +41,9 @@ impl MetadataServer {
         let client = reqwest::Client::builder()
             // The metadata server is link-local: a proxy could only be in the way.
             .no_proxy()
+            // The metadata server never redirects; following one would send the request
+            // (and trust the answer) elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(5))
             .build()
@@ -73,7 +81,7 @@ impl MetadataServer {
             let retryable = match &attempt {
                 Attempt::Transport(_) => true,
                 Attempt::Status(status, _) => *status >= 500,
-                Attempt::Token(_) => false,
+                Attempt::Token(_) | Attempt::Impostor(_) => false,
             };
             if !retryable || Instant::now() + backoff >= deadline {
                 return self.diagnose(attempt);
@@ -95,10 +103,25 @@ impl MetadataServer {
             Err(e) => return Attempt::Transport(error_chain(&e)),
         };
         let status = response.status().as_u16();
-        match response.text().await {
-            Ok(body) if status == 200 => Attempt::Token(body),
-            Ok(body) => Attempt::Status(status, one_line(&body)),
-            Err(e) => Attempt::Transport(error_chain(&e)),
+        let flavored = response
+            .headers()
+            .get("metadata-flavor")
+            .is_some_and(|v| v.as_bytes() == b"Google");
+        let body = match read_bounded(response).await {
+            Ok(Some(body)) => body,
+            Ok(None) if status == 200 => {
+                return Attempt::Impostor(format!("an answer larger than {MAX_ANSWER_BYTES} bytes"));
+            }
+            Ok(None) => return Attempt::Status(status, format!("(an answer larger than {MAX_ANSWER_BYTES} bytes)")),
+            Err(e) => return Attempt::Transport(error_chain(&e)),
+        };
+        match status {
+            200 if !flavored => Attempt::Impostor(format!(
+                "a 200 without the Metadata-Flavor: Google header ({})",
+                preview(&body)
+            )),
+            200 => Attempt::Token(body),
+            _ => Attempt::Status(status, one_line(&body)),
         }
     }
 
@@ -107,6 +130,11 @@ impl MetadataServer {
         match attempt {
             Attempt::Token(body) => IdToken::decode(&body)
                 .or_else(|e| err("NotAToken", format!("{e}; got {}", preview(&body)), NOT_A_TOKEN_HINT)),
+            Attempt::Impostor(what) => err(
+                "NotAToken",
+                format!("GET {}: got {what}, not the metadata server's answer", self.url),
+                NOT_A_TOKEN_HINT,
+            ),
             Attempt::Transport(e) => err(
                 "MetadataServerUnreachable",
                 format!("GET {}: {e}", self.url),
@@ -115,6 +143,10 @@ impl MetadataServer {
             Attempt::Status(404, body) if body.contains("not annotated") => {
                 let ksa = annotated_ksa(&body);
                 err("KsaNotAnnotated", format!("HTTP 404: {body}"), &ksa_hint(ksa))
+            }
+            Attempt::Status(403, body) if body.contains("IAM Service Account Credentials API") => {
+                let hint = credentials_api_hint(project_of(&body));
+                err("IamCredentialsApiDisabled", format!("HTTP 403: {body}"), &hint)
             }
             Attempt::Status(403, body) if body.contains("IAM") || body.contains("iam.") => err(
                 "WorkloadIdentityBindingMissing",
@@ -186,7 +218,8 @@ pub fn check_token(token: &IdToken, audience: &str, expected_gsa: Option<&str>, 
 const UNREACHABLE_HINT: &str = "Cannot reach the GKE metadata server. Check that: the pod runs on GKE with Workload Identity \
 enabled on the cluster (gcloud container clusters update CLUSTER --workload-pool=PROJECT_ID.svc.id.goog); the node pool \
 runs the GKE metadata server (--workload-metadata=GKE_METADATA); the pod is not hostNetwork: true; a NetworkPolicy allows \
-egress to 169.254.169.254:80 (and 169.254.169.252:988 on Dataplane V2). Outside GKE, set GCE_METADATA_HOST to an emulator.";
+egress to the metadata server: 169.254.169.254:80 on Dataplane V2, 169.254.169.252:988 with Calico on GKE 1.21 and later \
+(k8s/components/egress-allowlist allows both). Outside GKE, set GCE_METADATA_HOST to an emulator.";
 const BINDING_HINT: &str = "The KSA may not impersonate its Google service account: grant roles/iam.workloadIdentityUser \
 to serviceAccount:PROJECT_ID.svc.id.goog[NAMESPACE/KSA] on the GSA (the gcp-workload-sa Terraform module does this), e.g. \
 gcloud iam service-accounts add-iam-policy-binding GSA_EMAIL --role roles/iam.workloadIdentityUser \
@@ -198,6 +231,39 @@ check the gke-metadata-server pods in kube-system on this node (kubectl -n kube-
 const REFUSED_HINT: &str =
     "The metadata server refused the request. Check GCE_METADATA_HOST and that the audience is a plain string.";
 
+/// GKE passes on IAM's 403 when the project has the IAM Service Account Credentials API off:
+/// the metadata server mints the GSA's tokens through it.
+fn credentials_api_hint(project: Option<&str>) -> String {
+    let project = project.unwrap_or("PROJECT_ID");
+    format!(
+        "The IAM Service Account Credentials API (iamcredentials.googleapis.com) is disabled in project {project}; \
+         the GKE metadata server needs it to mint the service account's tokens. The workloadIdentityUser binding is not \
+         the problem. Enable the API: gcloud services enable iamcredentials.googleapis.com --project '{project}' \
+         (the gke-workload-pool Terraform module enables it), wait a minute, then retry."
+    )
+}
+
+/// Google names the project as `in project 123456789012 before or it is disabled`.
+fn project_of(body: &str) -> Option<&str> {
+    let after = body.split_once("in project ")?.1;
+    let project = after.split(|c: char| c.is_whitespace() || c == '.').next()?;
+    let valid =
+        !project.is_empty() && project.len() <= 30 && project.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    valid.then_some(project)
+}
+
+/// The body, or `None` past [`MAX_ANSWER_BYTES`]: read chunk by chunk, never buffered whole.
+async fn read_bounded(mut response: reqwest::Response) -> Result<Option<String>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(String::from_utf8_lossy(&body).into_owned()))
+}
+
 fn ksa_hint(ksa: Option<(&str, &str)>) -> String {
     let (namespace, name) = ksa.unwrap_or(("NAMESPACE", "KSA"));
     format!(
@@ -206,17 +272,25 @@ fn ksa_hint(ksa: Option<(&str, &str)>) -> String {
     )
 }
 
-/// GKE names the KSA in its 404 body as `(NAMESPACE/KSA)`.
+/// GKE names the KSA in its 404 body as `(NAMESPACE/KSA)`. Only names Kubernetes could have
+/// given are taken: the hint pastes them into a command.
 fn annotated_ksa(body: &str) -> Option<(&str, &str)> {
     let inside = body.split_once('(')?.1.split_once(')')?.0;
+    let kubernetes_name = |n: &str| {
+        !n.is_empty()
+            && n.len() <= 253
+            && n.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+    };
     inside
         .split_once('/')
-        .filter(|(ns, ksa)| !ns.is_empty() && !ksa.is_empty() && !ksa.contains(' '))
+        .filter(|(ns, ksa)| kubernetes_name(ns) && kubernetes_name(ksa))
 }
 
 fn describe(attempt: &Attempt) -> String {
     match attempt {
         Attempt::Token(_) => "token".into(),
+        Attempt::Impostor(what) => what.clone(),
         Attempt::Transport(e) => e.clone(),
         Attempt::Status(status, _) => format!("HTTP {status}"),
     }
@@ -292,6 +366,29 @@ mod tests {
             "Your Kubernetes service account (gke-aws/verifier) is not annotated with a target Google service account";
         assert_eq!(annotated_ksa(body), Some(("gke-aws", "verifier")));
         assert_eq!(annotated_ksa("not annotated"), None);
+        assert_eq!(annotated_ksa("account (ns/a;reboot) is not annotated"), None);
+    }
+
+    #[test]
+    fn a_disabled_credentials_api_is_told_apart_from_a_missing_binding() {
+        let body = "Unable to generate identity token; IAM returned 403 Forbidden: IAM Service Account Credentials API \
+                    has not been used in project 123456789012 before or it is disabled. Enable it by visiting \
+                    https://console.developers.google.com/apis/api/iamcredentials.googleapis.com/overview?project=123456789012 then retry.";
+        let server = MetadataServer::new("127.0.0.1:1");
+        let err = server.diagnose(Attempt::Status(403, body.into())).unwrap_err();
+        assert_eq!(err.code, "IamCredentialsApiDisabled");
+        assert!(
+            err.hint
+                .contains("gcloud services enable iamcredentials.googleapis.com --project '123456789012'"),
+            "{}",
+            err.hint
+        );
+        assert_eq!(project_of("in project $(rm -rf /) before"), None);
+        let binding = "Unable to generate identity token; IAM returned 403 Forbidden: Permission 'iam.serviceAccounts.getOpenIdToken' denied";
+        assert_eq!(
+            server.diagnose(Attempt::Status(403, binding.into())).unwrap_err().code,
+            "WorkloadIdentityBindingMissing"
+        );
     }
 
     #[test]

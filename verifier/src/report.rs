@@ -206,9 +206,12 @@ impl Details {
                 expires_in_s,
                 ..
             } => {
+                // Claims are the token issuer's text: shown so that none can forge a line.
                 format!(
-                    "email={} sub={sub} aud={aud} expires_in={expires_in_s}s",
-                    email.as_deref().unwrap_or("-")
+                    "email={} sub={} aud={} expires_in={expires_in_s}s",
+                    email.as_deref().map_or("-".to_owned(), shown),
+                    shown(sub),
+                    shown(aud)
                 )
             }
             Details::Sts {

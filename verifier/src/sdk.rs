@@ -5,27 +5,43 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use aws_smithy_http_client::{Builder, Connector};
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
+use std::os::unix::fs::OpenOptionsExt as _;
 
 use crate::error::InputError;
 use crate::input;
 
+/// Every AWS answer the chain reads is small: STS's under 2 KiB, a listing of five keys under
+/// 16 KiB. A larger one is cut off here instead of filling memory.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
 /// Loads the SDK's configuration for `region`, with the client from [`https_client`]. It
 /// honours `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_STS` and `AWS_ENDPOINT_URL_S3`, and never
 /// looks for credentials: the chain is keyless, and any keys lying around must not change
-/// what is proven.
-pub async fn load(region: &str, https_client: Option<SharedHttpClient>) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_owned()));
-    if let Some(client) = https_client {
-        loader = loader.http_client(client);
-    }
-    loader
+/// what is proven. It reads no AWS config or credentials file: the region is resolved before
+/// (flag, environment, partition), and an `endpoint_url` in a profile would send the token
+/// somewhere the documented variables do not say; a FIFO or a huge file there cannot stall it.
+pub async fn load(region: &str, https_client: SharedHttpClient) -> SdkConfig {
+    let no_files = EnvConfigFiles::builder()
+        .with_contents(EnvConfigFileKind::Config, "")
+        .with_contents(EnvConfigFileKind::Credentials, "")
+        .build();
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .http_client(https_client)
+        .profile_files(no_files)
         .no_credentials()
         // Throttling, 5xx and IDPCommunicationError are retried with jittered backoff;
         // --timeout bounds the whole run on top of this.
@@ -48,44 +64,97 @@ pub async fn load(region: &str, https_client: Option<SharedHttpClient>) -> SdkCo
 /// The CA bundle file Debian (and distroless) ship, unless `SSL_CERT_FILE` names another.
 const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
+/// Debian's bundle is about 200 KiB; anything past this is not a CA bundle.
+const MAX_BUNDLE_BYTES: u64 = 4 * 1024 * 1024;
+
 /// The SDK's default HTTPS client (rustls, `HTTPS_PROXY`/`NO_PROXY` honoured), trusting the
 /// CA bundle file alone: the default also walks /etc/ssl/certs and parses every root a
-/// second time, about 3 ms of each run (bench/FINDINGS.md). `None` (the SDK's default
-/// client) without a readable bundle. Built before any call: a bundle that does not parse
-/// is bad input, where the SDK's client would panic on it.
-pub fn https_client() -> Result<Option<SharedHttpClient>, InputError> {
+/// second time, about 3 ms of each run (bench/FINDINGS.md); without a bundle file, the
+/// platform's roots. Every answer is cut at [`MAX_ANSWER_BYTES`]. Built before any call: a
+/// bundle that does not parse, is not a regular file or is too large is bad input, where the
+/// SDK's client would panic or hang on it.
+pub fn https_client() -> Result<SharedHttpClient, InputError> {
     let path = std::env::var_os("SSL_CERT_FILE").unwrap_or_else(|| CA_BUNDLE.into());
-    let Ok(pem) = std::fs::read(&path) else {
-        return Ok(None);
-    };
-    check_bundle(&pem).map_err(|error| {
+    let bad = |problem: String| {
         InputError::new(
             "SSL_CERT_FILE",
             format!(
-                "the CA bundle {} does not parse ({error}); point SSL_CERT_FILE at a PEM file of CA certificates",
-                path.display()
+                "the CA bundle {} {problem}; point SSL_CERT_FILE at a PEM file of CA certificates",
+                std::path::Path::new(&path).display()
             ),
         )
-    })?;
-    let Ok(context) = TlsContext::builder()
-        .with_trust_store(TrustStore::empty().with_pem_certificate(pem))
-        .build()
-    else {
-        return Ok(None);
     };
-    Ok(Some(Builder::new().build_with_connector_fn(
-        move |settings, components| {
-            let mut connector = Connector::builder()
-                .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-                .tls_context(context.clone());
-            connector.set_connector_settings(settings.cloned());
-            if let Some(components) = components {
-                connector.set_sleep_impl(components.sleep_impl());
-            }
-            connector.set_proxy_config(Some(ProxyConfig::from_env()));
-            connector.build()
-        },
-    )))
+    let mut context = TlsContext::builder();
+    if let Some(pem) = read_bundle(std::path::Path::new(&path)).map_err(bad)? {
+        check_bundle(&pem).map_err(|error| bad(format!("does not parse ({error})")))?;
+        context = context.with_trust_store(TrustStore::empty().with_pem_certificate(pem));
+    }
+    let context = context
+        .build()
+        .map_err(|e| bad(format!("cannot be used ({})", crate::error::error_chain(&e))))?;
+    let client = Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut connector = Connector::builder()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+            .tls_context(context.clone());
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    });
+    Ok(SharedHttpClient::new(Bounded(client)))
+}
+
+/// The bundle's bytes; `None` when there is no file (the platform's roots then).
+fn read_bundle(path: &std::path::Path) -> Result<Option<Vec<u8>>, String> {
+    use std::io::Read as _;
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot be read ({e})")),
+        Ok(meta) if !meta.is_file() => return Err("is not a regular file".into()),
+        Ok(meta) if meta.len() > MAX_BUNDLE_BYTES => {
+            return Err(format!("is larger than {} MiB", MAX_BUNDLE_BYTES >> 20));
+        }
+        Ok(_) => {}
+    }
+    // Non-blocking open: a file swapped for a FIFO after the check cannot stall the run.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("cannot be read ({e})"))?;
+    let mut pem = Vec::new();
+    file.take(MAX_BUNDLE_BYTES + 1)
+        .read_to_end(&mut pem)
+        .map_err(|e| format!("cannot be read ({e})"))?;
+    if pem.len() as u64 > MAX_BUNDLE_BYTES {
+        return Err(format!("is larger than {} MiB", MAX_BUNDLE_BYTES >> 20));
+    }
+    Ok(Some(pem))
+}
+
+/// An HTTP client whose answers are cut at [`MAX_ANSWER_BYTES`].
+#[derive(Debug)]
+struct Bounded(SharedHttpClient);
+
+impl HttpClient for Bounded {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        SharedHttpConnector::new(BoundedConnector(self.0.http_connector(settings, components)))
+    }
+}
+
+#[derive(Debug)]
+struct BoundedConnector(SharedHttpConnector);
+
+impl HttpConnector for BoundedConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let answer = self.0.call(request);
+        HttpConnectorFuture::new(async move {
+            let response = answer.await?;
+            Ok(response.map(|body| SdkBody::from_body_1_x(http_body_util::Limited::new(body, MAX_ANSWER_BYTES))))
+        })
+    }
 }
 
 /// What the SDK's rustls client does with the bundle, as a `Result`: it would panic.
