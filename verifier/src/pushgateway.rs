@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::clock::unix_now;
 use crate::report::Report;
+use crate::{input, redact};
 
 /// Metrics for one run, in Prometheus' text format. `last_success` is only sent on
 /// success: pushed with POST, the previous value stays in place after a failure.
@@ -68,20 +69,50 @@ pub async fn push(url: &str, role: &str, bucket: &str, report: &Report) -> Resul
         .timeout(Duration::from_secs(5))
         .build()
         .map_err(|e| e.to_string())?;
+    // reqwest sends a URL's user:password as basic auth; they must not reach a message.
+    let hide_password = |text: String| match password_of(url) {
+        Some(password) => text.replace(&password, "<redacted>"),
+        None => text,
+    };
     let response = client
         .post(&endpoint)
         .header("Content-Type", "text/plain; version=0.0.4")
         .body(exposition(report, unix_now()))
         .send()
         .await
-        .map_err(|e| crate::error::error_chain(&e))?;
+        .map_err(|e| hide_password(crate::error::error_chain(&e.without_url())))?;
     match response.status() {
         status if status.is_success() => Ok(()),
-        status => Err(format!(
-            "{endpoint} answered HTTP {status}: {}",
-            response.text().await.unwrap_or_default()
-        )),
+        status => {
+            let body = bounded_text(response).await;
+            Err(hide_password(format!(
+                "{} answered HTTP {status}: {}",
+                input::describe_url(&endpoint),
+                redact::cap(&body)
+            )))
+        }
     }
+}
+
+/// Most of an error answer read: enough for the gateway's message, never a flood.
+const MAX_ERROR_BODY: usize = 4 * 1024;
+
+async fn bounded_text(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while body.len() < MAX_ERROR_BODY {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    body.truncate(MAX_ERROR_BODY);
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+/// The password in `http://user:password@host`, as written there.
+fn password_of(url: &str) -> Option<String> {
+    let password = url::Url::parse(url).ok()?.password()?.to_owned();
+    Some(password).filter(|p| !p.is_empty())
 }
 
 /// Pushes a `verify` run's outcome and logs how that went. A failed push does not change
@@ -95,8 +126,8 @@ pub async fn push_outcome(url: &str, settings: &crate::verify::Settings, report:
     )
     .await
     {
-        Ok(()) => tracing::info!(pushgateway = %url, "metrics pushed"),
-        Err(e) => tracing::error!(pushgateway = %url, "could not push metrics: {e}"),
+        Ok(()) => tracing::info!(pushgateway = %input::describe_url(url), "metrics pushed"),
+        Err(e) => tracing::error!(pushgateway = %input::describe_url(url), "could not push metrics: {e}"),
     }
 }
 
@@ -133,5 +164,12 @@ mod tests {
             text.contains("gke_aws_verifier_stage_ok{stage=\"gcp_identity\"} 1\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_password_of_a_url_is_found_to_be_hidden() {
+        assert_eq!(password_of("http://user:s3cret@gw:9091").as_deref(), Some("s3cret"));
+        assert_eq!(password_of("http://user@gw:9091"), None);
+        assert_eq!(password_of("http://gw:9091"), None);
     }
 }

@@ -156,3 +156,64 @@ async fn an_unreachable_pushgateway_does_not_change_the_verdict() {
     assert_eq!(run.code, 5, "the S3 verdict stands: {run:?}");
     assert!(run.stderr.contains("could not push metrics"), "{}", run.stderr);
 }
+
+/// A Pushgateway stand-in (127.0.0.1) that refuses every push with a 500 and a 1 MiB body.
+async fn refusing_gateway() -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let task = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0u8; 16 * 1024];
+                let _ = stream.read(&mut request).await;
+                let body = "pushgateway says no. ".repeat(50_000);
+                let head = format!(
+                    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes()).await;
+                let _ = stream.write_all(body.as_bytes()).await;
+            });
+        }
+    });
+    (address, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_in_the_pushgateway_url_is_never_logged_and_error_bodies_are_capped() {
+    let chain = Chain::start().await;
+    let gateway = Pushgateway::start().await;
+    let (refusing, server) = refusing_gateway().await;
+    let with_password = |address: &str| format!("http://pusher:Pa55w0rd-never-shown@{address}");
+    for (case, url) in [
+        ("pushed", with_password(gateway.url.trim_start_matches("http://"))),
+        ("unreachable", with_password(&common::closed_address())),
+        ("refused with a huge body", with_password(&refusing)),
+    ] {
+        let run = chain.verify(&["--pushgateway", &url]).await;
+        assert_eq!(run.code, 0, "{case}: the verdict stands: {run:?}");
+        assert!(
+            !run.stderr.contains("Pa55w0rd"),
+            "{case}: the password was logged:\n{}",
+            run.stderr
+        );
+        assert!(!run.stdout.contains("Pa55w0rd"), "{case}: {}", run.stdout);
+        let expected = if case == "pushed" {
+            "metrics pushed"
+        } else {
+            "could not push metrics"
+        };
+        assert!(run.stderr.contains(expected), "{case}: {}", run.stderr);
+        assert!(
+            run.stderr.len() < 64 * 1024,
+            "{case}: stderr of {} bytes",
+            run.stderr.len()
+        );
+    }
+    server.abort();
+    assert!(
+        gateway.metric("gke_aws_verifier_exit_code{").await.is_some(),
+        "the push with a password in the URL went through"
+    );
+}

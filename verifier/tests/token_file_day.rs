@@ -24,6 +24,20 @@ const REFRESH_EVERY: u64 = TOKEN_LIFETIME / 2;
 const LONG_OUTAGE: (u64, u64) = (12 * HOUR, 12 * HOUR + 5 * 60);
 /// The helper's longest pause between refresh attempts, plus the second it is read in.
 const RECOVERY: u64 = 30 + 1;
+/// An outage shorter than what is left of the token when its refresh falls due, placed to
+/// straddle that refresh: from 5 s before the refresh of the first token seen after 6 h, for
+/// 15 s. The file must keep the still-valid token through it.
+const SHORT_OUTAGE_AFTER: u64 = 6 * HOUR;
+const SHORT_OUTAGE_LEAD: i64 = 5;
+const SHORT_OUTAGE_LENGTH: i64 = 15;
+
+/// The short outage, once placed: the token it must not cost, and when it runs (Unix seconds).
+struct ShortOutage {
+    iat: i64,
+    from: i64,
+    issued_before: Option<u64>,
+    over: bool,
+}
 
 /// The emulator's `Clock::Tokio` seen from the helper: wall time at start, advanced by
 /// Tokio's paused clock.
@@ -49,15 +63,6 @@ fn fault_schedule() -> Vec<(u64, Faults)> {
                 ..Faults::default()
             },
         ),
-        // Shorter than what is left of the token when its refresh falls due.
-        (
-            6 * HOUR,
-            Faults {
-                refuse: true,
-                ..Faults::default()
-            },
-        ),
-        (6 * HOUR + 15, healthy.clone()),
         (
             LONG_OUTAGE.0,
             Faults {
@@ -113,11 +118,38 @@ async fn a_simulated_day_of_one_minute_tokens_never_leaves_an_expired_token_in_t
     let mut missing_at = Vec::new();
     let mut tokens_seen = 0;
     let mut last_iat = None;
+    let mut short_outage: Option<ShortOutage> = None;
     let observe_a_day = async {
         for second in 1..=DAY {
             tokio::time::sleep_until(clock.start + Duration::from_secs(second)).await;
             while let Some((_, faults)) = schedule.next_if(|(at, _)| *at <= second) {
                 emulator.set_faults(faults);
+            }
+            if let Some(outage) = short_outage.as_mut().filter(|o| !o.over) {
+                let now = clock.unix_now();
+                match outage.issued_before {
+                    None if now >= outage.from => {
+                        outage.issued_before = Some(emulator.tokens_issued());
+                        emulator.set_faults(Faults {
+                            refuse: true,
+                            ..Faults::default()
+                        });
+                    }
+                    Some(issued) if now >= outage.from + SHORT_OUTAGE_LENGTH => {
+                        // The refresh fell due inside the outage and was refused: the file
+                        // still holds the token from before it, which is still valid.
+                        assert!(
+                            now > outage.iat + REFRESH_EVERY as i64,
+                            "the outage straddled the refresh"
+                        );
+                        assert_eq!(emulator.tokens_issued(), issued, "the outage refused the refresh");
+                        let kept = read_token(&path).expect("the file keeps the valid token through a short outage");
+                        assert_eq!(kept.claims.iat, outage.iat);
+                        emulator.set_faults(Faults::default());
+                        outage.over = true;
+                    }
+                    _ => {}
+                }
             }
             let Some(token) = read_token(&path) else {
                 missing_at.push(second);
@@ -132,6 +164,14 @@ async fn a_simulated_day_of_one_minute_tokens_never_leaves_an_expired_token_in_t
             if last_iat != Some(token.claims.iat) {
                 last_iat = Some(token.claims.iat);
                 tokens_seen += 1;
+                if short_outage.is_none() && second >= SHORT_OUTAGE_AFTER {
+                    short_outage = Some(ShortOutage {
+                        iat: token.claims.iat,
+                        from: token.claims.iat + REFRESH_EVERY as i64 - SHORT_OUTAGE_LEAD,
+                        issued_before: None,
+                        over: false,
+                    });
+                }
             }
         }
     };
@@ -140,6 +180,7 @@ async fn a_simulated_day_of_one_minute_tokens_never_leaves_an_expired_token_in_t
         () = observe_a_day => {}
     }
 
+    assert!(short_outage.is_some_and(|o| o.over), "the short outage took place");
     let (outage_start, outage_end) = LONG_OUTAGE;
     assert!(
         !missing_at.is_empty(),
