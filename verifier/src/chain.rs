@@ -43,8 +43,9 @@ pub async fn assume_role(
     deadline: Instant,
 ) -> Result<Result<Assumed, Failed>, InputError> {
     let https_client = sdk::https_client()?;
+    let issuer_client = identity.issuer_client()?;
     let first_stage = identity.source_stage();
-    let token = Identity::obtain(identity, expected_gsa, deadline);
+    let token = Identity::obtain(identity, expected_gsa, issuer_client.as_ref(), deadline);
     let token = first_stage.run(deadline, identity.timeout, token);
     let ((token, elapsed_ms), sdk_config) = tokio::join!(token, sdk::load(&role.region, https_client));
     let token = match token {

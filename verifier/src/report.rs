@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::error::{Failure, StageError};
 use crate::exit_code::ExitCode;
+use crate::identity::ksa_token::ClusterIdentity;
 use crate::s3::Access;
 use crate::stage::Stage;
 
@@ -39,6 +40,8 @@ pub struct StageReport {
 #[serde(untagged)]
 pub enum Details {
     GcpIdentity {
+        /// Always `gsa`, beside cluster mode's `cluster`.
+        mode: &'static str,
         email: Option<String>,
         sub: String,
         azp: String,
@@ -47,6 +50,7 @@ pub enum Details {
         exp: i64,
         expires_in_s: i64,
     },
+    ClusterIdentity(ClusterIdentity),
     Sts {
         role_arn: String,
         assumed_role_arn: String,
@@ -214,6 +218,17 @@ impl Details {
                     shown(aud)
                 )
             }
+            Details::ClusterIdentity(identity) => format!(
+                "mode=cluster sub={} aud={} expires_in={}s{}",
+                shown(&identity.sub),
+                shown(&identity.aud.join(",")),
+                identity.expires_in_s,
+                identity
+                    .issuer_note
+                    .as_deref()
+                    .map(|n| format!(" note={}", shown(n)))
+                    .unwrap_or_default()
+            ),
             Details::Sts {
                 assumed_role_arn,
                 credential_expiration,

@@ -13,7 +13,7 @@ use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 
 use crate::error::{Stage, StageError, error_chain};
 use crate::id_token::Claims;
-use crate::identity::Identity;
+use crate::identity::{Identity, cluster_trust};
 use crate::input::RoleArn;
 use crate::redact;
 
@@ -132,6 +132,10 @@ fn diagnose<E: ProvideErrorMetadata + std::error::Error + 'static>(
     match code.as_str() {
         "InvalidIdentityToken" | "AccessDenied" | "IDPRejectedClaim" => match identity {
             Identity::Google(token) => err(&code, message, trust_hint(role, &token.claims)),
+            Identity::Cluster(token) => {
+                let (code, hint) = cluster_trust::refusal_hint(role, &code, &message, token.claims());
+                err(&code, message, hint)
+            }
         },
         "ExpiredTokenException" | "ExpiredToken" => err(&code, message,
             "STS saw the ID token as expired: the token was minted long before use, or the node's clock is off (clock skew). Fetch a fresh token; check NTP.".into()),

@@ -17,10 +17,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use self::cluster::ClusterToken;
+use self::issuer::IssuerClient;
+use self::projected::FileToken;
 use crate::clock::unix_now;
-use crate::error::StageError;
+use crate::error::{InputError, StageError};
 use crate::id_token::IdToken;
-use crate::metadata::MetadataServer;
+use crate::metadata::{self, MetadataServer};
 use crate::report::Details;
 use crate::stage::Stage;
 
@@ -64,33 +67,52 @@ impl IdentitySettings {
             IdentitySource::TokenFile { .. } => Stage::ClusterIdentity,
         }
     }
+
+    /// The HTTPS client that checks a cluster issuer, built before any call (a CA bundle
+    /// that does not parse is bad input); `None` when no issuer will be checked.
+    pub fn issuer_client(&self) -> Result<Option<IssuerClient>, InputError> {
+        match self.source {
+            IdentitySource::TokenFile { check_issuer: true, .. } => IssuerClient::from_env().map(Some),
+            _ => Ok(None),
+        }
+    }
 }
 
 /// A web-identity token that passed the local checks.
 #[derive(Debug, Clone)]
 pub enum Identity {
+    /// GSA mode: a Google ID token.
     Google(IdToken),
+    /// Cluster mode: a projected Kubernetes service-account token, and its issuer's check.
+    Cluster(ClusterToken),
 }
 
 impl Identity {
     /// Obtains the token from `settings.source` and checks it locally; `expected_gsa`
     /// applies to Google tokens.
+    /// A token file may hold either kind: a projected KSA token (cluster mode) or the Google ID
+    /// token `token-file` keeps there; its issuer says which. `issuer` checks a cluster issuer.
     pub async fn obtain(
         settings: &IdentitySettings,
         expected_gsa: Option<&str>,
+        issuer: Option<&IssuerClient>,
         deadline: Instant,
     ) -> Result<Self, StageError> {
+        let audience = &settings.audience;
         match &settings.source {
             IdentitySource::MetadataServer { host } => MetadataServer::new(host)
-                .checked_token(&settings.audience, expected_gsa, deadline)
+                .checked_token(audience, expected_gsa, deadline)
                 .await
                 .map(Identity::Google),
-            IdentitySource::TokenFile { .. } => Err(StageError::new(
-                Stage::ClusterIdentity,
-                "NotImplemented",
-                "token files are not read yet",
-                "Use the metadata server.",
-            )),
+            IdentitySource::TokenFile { path, .. } => match projected::read_file_token(path, deadline).await? {
+                FileToken::Google(token) => {
+                    metadata::check_token(&token, audience, expected_gsa, unix_now())?;
+                    Ok(Identity::Google(token))
+                }
+                FileToken::Kubernetes(token) => ClusterToken::check(token, audience, issuer, unix_now(), deadline)
+                    .await
+                    .map(Identity::Cluster),
+            },
         }
     }
 
@@ -98,6 +120,7 @@ impl Identity {
     pub fn stage(&self) -> Stage {
         match self {
             Identity::Google(_) => Stage::GcpIdentity,
+            Identity::Cluster(_) => Stage::ClusterIdentity,
         }
     }
 
@@ -105,6 +128,7 @@ impl Identity {
     pub fn expose(&self) -> &str {
         match self {
             Identity::Google(token) => token.expose(),
+            Identity::Cluster(token) => token.expose(),
         }
     }
 
@@ -114,6 +138,7 @@ impl Identity {
             Identity::Google(token) => {
                 let claims = &token.claims;
                 Details::GcpIdentity {
+                    mode: "gsa",
                     email: claims.email.clone(),
                     sub: claims.sub.clone(),
                     azp: claims.azp.clone(),
@@ -123,6 +148,7 @@ impl Identity {
                     expires_in_s: claims.seconds_left(unix_now()),
                 }
             }
+            Identity::Cluster(token) => Details::ClusterIdentity(token.details(unix_now())),
         }
     }
 }
