@@ -76,7 +76,9 @@ impl Entry {
         entry.credentials.complete(entry.expires_at).then_some(entry)
     }
 
-    fn fresh(&self, obtained_for: &ObtainedFor, now: i64) -> bool {
+    /// Whether this entry may be served for `obtained_for` at `now`: obtained for exactly
+    /// that, and not within [`REFRESH_MARGIN_SECS`] of expiry.
+    pub fn serves(&self, obtained_for: &ObtainedFor, now: i64) -> bool {
         self.obtained_for == *obtained_for && self.expires_at.saturating_sub(now) > REFRESH_MARGIN_SECS
     }
 }
@@ -140,7 +142,7 @@ impl CredentialCache {
             Err(e) => return Err(unsafe_file(&path, e)),
         };
         match Entry::parse(&bytes) {
-            Some(entry) if entry.fresh(obtained_for, now) => Ok(Some(entry.credentials)),
+            Some(entry) if entry.serves(obtained_for, now) => Ok(Some(entry.credentials)),
             Some(entry) if entry.obtained_for != *obtained_for => {
                 tracing::warn!(path = %path.display(), "ignoring a cache file obtained for something else; it will be replaced");
                 Ok(None)
@@ -190,24 +192,29 @@ impl CredentialCache {
     /// A readable name, the role's, and a SHA-256 of everything the entry is for, so that
     /// different inputs never share a file and the name is the same in every build.
     pub fn entry_path(&self, obtained_for: &ObtainedFor) -> PathBuf {
-        let role: String = obtained_for
-            .role_arn
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-            .take(40)
-            .collect();
-        let identity = serde_json::to_vec(obtained_for).unwrap_or_default();
-        let digest = Sha256::digest(&identity);
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        self.folder.join(format!("{role}-{hex}.json"))
+        self.folder.join(entry_file_name(obtained_for))
     }
 
     pub fn lock_path(&self, obtained_for: &ObtainedFor) -> PathBuf {
         self.entry_path(obtained_for).with_extension("lock")
     }
+}
+
+/// The entry's file name: one path component, whatever the role ARN holds.
+pub fn entry_file_name(obtained_for: &ObtainedFor) -> String {
+    let role: String = obtained_for
+        .role_arn
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(40)
+        .collect();
+    let identity = serde_json::to_vec(obtained_for).unwrap_or_default();
+    let digest = Sha256::digest(&identity);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{role}-{hex}.json")
 }
 
 fn unusable(folder: &Path, e: io::Error) -> InputError {

@@ -374,6 +374,27 @@ mod tests {
     }
 
     #[test]
+    fn what_another_user_owns_is_refused() {
+        // As root, a folder and a file handed to nobody; as anyone else, root's own.
+        let base = tempfile::tempdir().unwrap();
+        let (folder, file) = if running_user() == 0 {
+            let (folder, file) = (base.path().join("nobodys"), base.path().join("nobodys-file"));
+            fs::create_dir(&folder).unwrap();
+            fs::set_permissions(&folder, Permissions::from_mode(0o700)).unwrap();
+            fs::write(&file, b"x").unwrap();
+            std::os::unix::fs::chown(&folder, Some(65534), Some(65534)).unwrap();
+            std::os::unix::fs::chown(&file, Some(65534), Some(65534)).unwrap();
+            (folder, file)
+        } else {
+            (Path::new("/").to_owned(), Path::new("/etc/passwd").to_owned())
+        };
+        let error = check_private_folder(&folder).unwrap_err().to_string();
+        assert!(error.contains("not to this user"), "{error}");
+        let error = read_private(&file, 1 << 20).unwrap_err().to_string();
+        assert!(error.contains("not to this user"), "{error}");
+    }
+
+    #[test]
     fn leftovers_of_killed_writers_are_removed_and_live_ones_kept() {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("token");
