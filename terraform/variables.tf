@@ -4,7 +4,7 @@ variable "project_id" {
 }
 
 variable "cluster_location" {
-  description = "Region or zone of the GKE cluster, for example \"europe-west1\"."
+  description = "Region or zone of the GKE cluster, for example \"europe-west1\" (the zone of a zonal cluster: it is part of the cluster's issuer URL)."
   type        = string
 }
 
@@ -50,7 +50,7 @@ variable "aws_region" {
 }
 
 variable "audience" {
-  description = "Audience workloads request their Google ID token for; the roles pin it as accounts.google.com:oaud."
+  description = "Audience of every workload's token: requested from the metadata server (gsa, pinned as accounts.google.com:oaud) or projected (cluster, pinned as ISSUER:aud and the OIDC provider's client ID)."
   type        = string
   default     = "sts.amazonaws.com"
 }

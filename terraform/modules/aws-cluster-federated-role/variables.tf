@@ -29,7 +29,8 @@ variable "issuer_host_path" {
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z0-9.-]+(/[^\\s?#]*[^\\s?#/])?$", var.issuer_host_path))
+    # A port is accepted for local issuers (tests, the demo on moto); real IAM wants none.
+    condition     = can(regex("^[a-z0-9.-]+(:[0-9]{1,5})?(/[^\\s?#]*[^\\s?#/])?$", var.issuer_host_path))
     error_message = "issuer_host_path must be the issuer URL without \"https://\" and without a trailing slash, for example \"container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps\"."
   }
 }

@@ -37,8 +37,9 @@ variable "issuer_url" {
   default     = null
 
   validation {
-    condition     = var.issuer_url == null || can(regex("^https://[a-z0-9.-]+(/[^\\s?#]*[^\\s?#/])?$", var.issuer_url))
-    error_message = "issuer_url must be null or an https URL without a query, fragment, port or trailing slash, for example \"https://container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps\"."
+    # A port is accepted for local issuers (tests, the demo on moto); real IAM wants none.
+    condition     = var.issuer_url == null || can(regex("^https://[a-z0-9.-]+(:[0-9]{1,5})?(/[^\\s?#]*[^\\s?#/])?$", var.issuer_url))
+    error_message = "issuer_url must be null or an https URL without a query, fragment or trailing slash (and, for real AWS, without a port), for example \"https://container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps\"."
   }
 }
 

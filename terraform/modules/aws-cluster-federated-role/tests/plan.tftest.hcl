@@ -111,6 +111,12 @@ run "rejects_issuer_with_scheme" {
   expect_failures = [var.issuer_host_path]
 }
 
+run "rejects_issuer_with_trailing_slash" {
+  command = plan
+  variables { issuer_host_path = "container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps/" }
+  expect_failures = [var.issuer_host_path]
+}
+
 run "rejects_role_arn_as_provider" {
   command = plan
   variables { oidc_provider_arn = "arn:aws:iam::123456789012:role/apps" }

@@ -68,6 +68,19 @@ run "explicit_issuer_url_wins" {
   }
 }
 
+run "local_issuer_with_a_port_for_emulators" {
+  command = plan
+
+  variables {
+    issuer_url = "https://127.0.0.1:8443/v1/projects/my-project-123/locations/europe-west1/clusters/apps"
+  }
+
+  assert {
+    condition     = output.issuer_host_path == "127.0.0.1:8443/v1/projects/my-project-123/locations/europe-west1/clusters/apps"
+    error_message = "Unexpected issuer_host_path: ${output.issuer_host_path}"
+  }
+}
+
 run "rejects_missing_cluster_and_issuer" {
   command = plan
   variables {
