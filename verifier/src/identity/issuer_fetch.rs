@@ -163,15 +163,10 @@ async fn read_bounded(body: SdkBody) -> Result<Vec<u8>, Fetch> {
     Ok(bytes)
 }
 
-/// An error body on one line, cut short: issuer documents are public, but logs stay small.
+/// An error body as the report may show it: redacted, on one line (no forged report lines),
+/// cut short.
 fn preview(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    text.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(200)
-        .collect()
+    crate::redact::cap(&String::from_utf8_lossy(body))
 }
 
 /// The bundle as the SDK's rustls client would load it, but as a `Result` (it would panic).

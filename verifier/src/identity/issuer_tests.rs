@@ -94,7 +94,11 @@ async fn issuer() -> Server {
             ),
         ),
         "/html/.well-known/openid-configuration" => (200, vec![], "<html>proxy login</html>".into()),
-        "/failing/.well-known/openid-configuration" => (503, vec![], "backend unavailable".into()),
+        "/failing/.well-known/openid-configuration" => (
+            503,
+            vec![],
+            "backend\r\nFAIL forged line \x1b[31m eyJhbGciOi.eyJzdWIi.c2ln".into(),
+        ),
         "/plain-jwks/.well-known/openid-configuration" => {
             (200, vec![], r#"{"jwks_uri":"ftp://example.com/jwks"}"#.into())
         }
@@ -231,7 +235,13 @@ async fn server_errors_are_retried_then_diagnosed() {
         .await
         .unwrap_err();
     assert_eq!(error.code, "IssuerDiscoveryFailed");
-    assert!(error.message.contains("HTTP 503: backend unavailable"), "{error}");
+    // The body is the issuer's text: on one line, without control characters or tokens.
+    assert!(
+        error
+            .message
+            .ends_with("HTTP 503: backend FAIL forged line [31m <redacted>"),
+        "{error}"
+    );
     assert_eq!(
         server.hits.lock().unwrap()["/failing/.well-known/openid-configuration"],
         ATTEMPTS as usize
