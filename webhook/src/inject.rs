@@ -18,11 +18,13 @@ use crate::mutate::{SKIP_CONTAINERS, Settings};
 pub const TOKEN_DIR: &str = "/var/run/secrets/gke-aws";
 pub const TOKEN_FILE: &str = "/var/run/secrets/gke-aws/token";
 pub const VOLUME: &str = "gke-aws-token";
-/// The native sidecar that keeps the token fresh, and the init container that writes the first
-/// one: the image is distroless (no shell for a startup probe), so the init container's exit is
-/// what lets the application's init containers and containers start.
-pub const SIDECAR: &str = "gke-aws-token";
+/// The init container that writes the first token and exits, then the native sidecar that keeps
+/// it fresh, both ahead of the application's init containers. The image is distroless (no shell
+/// for a startup probe), so the first token's exit is what lets the application start. They run
+/// one after the other, never together: each container has its own PID namespace, so two
+/// writers of one file could both be PID 1 and clash on the writer's `.token.PID-N.tmp` names.
 pub const FIRST_TOKEN: &str = "gke-aws-token-init";
+pub const SIDECAR: &str = "gke-aws-token";
 /// The projected KSA token's lifetime in cluster mode; the kubelet renews it at 80%.
 const PROJECTED_TOKEN_SECONDS: i64 = 3600;
 
@@ -72,11 +74,11 @@ pub fn patch(pod: &Pod, c: &Credentials, settings: &Settings) -> Patch {
     if c.identity == Identity::Gke {
         let has = |name: &str| init_containers.iter().any(|ic| ic.name == name);
         let mut front = Vec::new();
-        if !has(SIDECAR) {
-            front.push(sidecar(SIDECAR, c, settings, false));
-        }
         if !has(FIRST_TOKEN) {
             front.push(sidecar(FIRST_TOKEN, c, settings, true));
+        }
+        if !has(SIDECAR) {
+            front.push(sidecar(SIDECAR, c, settings, false));
         }
         if spec.init_containers.is_none() && !front.is_empty() {
             add(&mut ops, &["spec", "initContainers"], Value::Array(front));

@@ -38,9 +38,9 @@ async fn an_opted_in_pod_gets_the_sidecar_volume_and_env() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(inits, ["gke-aws-token", "gke-aws-token-init", "migrate"]);
-    assert_eq!(p["spec"]["initContainers"][0]["restartPolicy"], "Always");
-    assert_eq!(p["spec"]["initContainers"][0]["image"], common::IMAGE);
+    assert_eq!(inits, ["gke-aws-token-init", "gke-aws-token", "migrate"]);
+    assert_eq!(p["spec"]["initContainers"][1]["restartPolicy"], "Always");
+    assert_eq!(p["spec"]["initContainers"][1]["image"], common::IMAGE);
     for c in [&p["spec"]["containers"][0], &p["spec"]["initContainers"][2]] {
         assert_eq!(env_value(c, "AWS_ROLE_ARN"), Some(json!(ARN)));
         assert_eq!(env_value(c, "AWS_REGION"), Some(json!("us-east-1")), "--default-region");

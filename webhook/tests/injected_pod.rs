@@ -135,7 +135,7 @@ async fn the_injected_pod_lists_a_bucket_with_boto3_and_the_aws_cli() {
     webhook.wait_ready(200).await;
     let pod = pod("reports-7f9c", "reader");
     let p = patched(&pod, &webhook.admit("team", &pod).await);
-    let (sidecar, first_token, app) = (
+    let (first_token, sidecar, app) = (
         &p["spec"]["initContainers"][0],
         &p["spec"]["initContainers"][1],
         &p["spec"]["containers"][0],

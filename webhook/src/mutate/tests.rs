@@ -164,13 +164,13 @@ fn bad_annotations_are_denied_naming_the_annotation() {
 }
 
 #[test]
-fn the_native_sidecar_comes_first_then_the_first_token_then_the_apps_init_containers() {
+fn the_first_token_then_the_native_sidecar_come_before_the_apps_init_containers() {
     let (p, warnings) = injected(&pod_json(), &ksa(&[]));
     assert_eq!(warnings, Vec::<String>::new());
     let inits = p["spec"]["initContainers"].as_array().unwrap();
     let names: Vec<&str> = inits.iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(names, [SIDECAR, FIRST_TOKEN, "migrate"]);
-    let (sidecar, first) = (&inits[0], &inits[1]);
+    assert_eq!(names, [FIRST_TOKEN, SIDECAR, "migrate"]);
+    let (first, sidecar) = (&inits[0], &inits[1]);
     assert_eq!(sidecar["restartPolicy"], "Always");
     assert_eq!(
         first.get("restartPolicy"),
@@ -340,7 +340,7 @@ fn region_and_audience_come_from_the_ksa_then_the_defaults() {
     assert_eq!(env_value(app, "AWS_REGION"), Some(json!("ap-south-1")));
     assert_eq!(env_value(app, "AWS_DEFAULT_REGION"), Some(json!("ap-south-1")));
     assert!(
-        p["spec"]["initContainers"][0]["args"]
+        p["spec"]["initContainers"][1]["args"]
             .as_array()
             .unwrap()
             .contains(&json!("my-aud"))
@@ -442,5 +442,5 @@ fn a_pod_without_init_containers_gets_the_list() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, [SIDECAR, FIRST_TOKEN]);
+    assert_eq!(names, [FIRST_TOKEN, SIDECAR]);
 }
