@@ -468,19 +468,29 @@ async fn s3_missing_bucket_wrong_region_and_slowdown() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_slowed_to_near_the_deadline_still_prove_access() {
+    const SLOW: Duration = Duration::from_secs(3);
     let chain = Chain::start().await;
     chain.set_faults(testkit::emulator::Faults {
-        slow: Some(Duration::from_secs(1)),
+        slow: Some(SLOW),
         ..faults()
     });
     let mut slow_sts = Fault::sts(400, "Throttling", "Rate exceeded", 1);
-    slow_sts.delay = Some(Duration::from_secs(1));
+    slow_sts.delay = Some(SLOW);
     chain.proxy.inject(Operation::AssumeRoleWithWebIdentity, slow_sts);
-    // 1 s for the token, 1 s for a throttled STS answer, up to 1 s of retry backoff, then
-    // the retry: about 3.5 s at most, inside 8.
-    let run = chain.verify(&["--timeout", "8s"]).await;
+    // 3 s for the token, 3 s for a throttled STS answer, up to 1 s of retry backoff, then
+    // the retry: the 9 s deadline is close, and not reached.
+    let started = std::time::Instant::now();
+    let run = chain.verify(&["--timeout", "9s"]).await;
+    let elapsed = started.elapsed();
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(chain.proxy.count(Operation::AssumeRoleWithWebIdentity), 2);
+    // The delays were applied (a lower bound, never flaky): each stage took its delay.
+    let report = run.json();
+    for (stage, at_least) in [(0, SLOW), (1, SLOW)] {
+        let took = report["stages"][stage]["duration_ms"].as_u64().unwrap();
+        assert!(took >= at_least.as_millis() as u64, "stage {stage} took {took} ms: {report}");
+    }
+    assert!(elapsed >= 2 * SLOW, "{elapsed:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
