@@ -23,6 +23,7 @@ pub mod process;
 mod response;
 mod server;
 mod state;
+pub mod sts_gate;
 mod token;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -37,6 +38,7 @@ pub use blocking::BlockingEmulator;
 pub use config::{Clock, Config, Faults};
 pub use issuer::{ClusterIssuer, IssuerConfig, IssuerFaults, IssuerHandle, KsaClaims, KsaToken, ProjectedToken};
 pub use state::Handle;
+pub use sts_gate::StsGate;
 pub use token::{Claims, ISSUER, SigningKey};
 
 /// A running emulator. It serves until [`shutdown`](Emulator::shutdown) or until dropped.

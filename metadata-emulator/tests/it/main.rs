@@ -8,3 +8,4 @@ mod issuer_binary;
 mod metadata;
 mod projected;
 mod readme;
+mod sts_gate;
