@@ -91,6 +91,8 @@ step "4. end to end on moto with IAM enforcement: assume the roles, prove S3 all
 python "$HERE/test_e2e_moto.py"
 echo "-- the root configuration, google modules replaced by stand-ins, both identity modes"
 python "$HERE/test_root_on_moto.py"
+echo "-- examples/demo with the cluster-issuer mode on, laid out as scripts/demo.sh does"
+python "$HERE/test_demo_example_on_moto.py"
 
 step "5. google_* blocks against the google provider schema (cdktn-provider-google)"
 python "$HERE/check_google_schema.py" "$TF_DIR"

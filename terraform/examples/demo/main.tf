@@ -27,6 +27,29 @@ module "reader" {
   access                           = "read"
 }
 
+# Cluster-issuer mode, when the demo runs the emulated cluster issuer: the same bucket, read
+# with the KSA's projected token. moto verifies no token against the provider; the verifier
+# checks the issuer's discovery and keys itself.
+module "cluster_issuer" {
+  source = "../../modules/aws-gke-oidc-provider"
+  count  = var.cluster_issuer_url == null ? 0 : 1
+
+  issuer_url = var.cluster_issuer_url
+}
+
+module "cluster_reader" {
+  source = "../../modules/aws-cluster-federated-role"
+  count  = var.cluster_issuer_url == null ? 0 : 1
+
+  role_name                   = "gke-aws-demo-cluster-reader"
+  oidc_provider_arn           = module.cluster_issuer[0].arn
+  issuer_host_path            = module.cluster_issuer[0].issuer_host_path
+  kubernetes_service_accounts = [var.cluster_ksa]
+  audience                    = "sts.amazonaws.com"
+  s3_bucket_arns              = [aws_s3_bucket.this.arn]
+  access                      = "read"
+}
+
 # Throwaway buckets on a local emulator: encryption, logging, versioning and the like
 # would only slow the demo down.
 resource "aws_s3_bucket" "this" {

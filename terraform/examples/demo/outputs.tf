@@ -3,6 +3,11 @@ output "role_arn" {
   value       = module.reader.role_arn
 }
 
+output "cluster_role_arn" {
+  description = "ARN of the role the cluster-mode workload assumes, or null without cluster_issuer_url."
+  value       = try(module.cluster_reader[0].role_arn, null)
+}
+
 output "bucket" {
   description = "Name of the bucket the role may read."
   value       = aws_s3_bucket.this.id

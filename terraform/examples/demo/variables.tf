@@ -24,3 +24,18 @@ variable "other_bucket" {
   type        = string
   default     = "gke-aws-demo-other-team"
 }
+
+variable "cluster_issuer_url" {
+  description = "Issuer URL of the emulated cluster (the emulator's gke-cluster-issuer); null leaves the cluster-issuer mode out."
+  type        = string
+  default     = null
+}
+
+variable "cluster_ksa" {
+  description = "Kubernetes service account { namespace, name } whose projected token the cluster-mode role trusts."
+  type = object({
+    namespace = string
+    name      = string
+  })
+  default = { namespace = "reports", name = "reports-reader" }
+}
