@@ -77,6 +77,9 @@ class RootOnMoto(unittest.TestCase):
                 raise RuntimeError(f"terraform {args[0]} failed:\n{run.stdout}\n{run.stderr}")
         out = subprocess.run(["terraform", "output", "-json"], cwd=root, env=env, capture_output=True, text=True, check=True)
         cls.outputs = json.loads(out.stdout)
+        show = subprocess.run(["terraform", "show", "-json"], cwd=root, env=env, capture_output=True, text=True, check=True)
+        cls.state = json.loads(show.stdout)["values"]["root_module"]
+        cls.root, cls.env = root, env
         cls.iam = boto3.client("iam", endpoint_url=cls.moto.url, region_name="us-east-1",
                                aws_access_key_id="test", aws_secret_access_key="test")
 
@@ -134,6 +137,36 @@ class RootOnMoto(unittest.TestCase):
     def test_roles_are_tagged_with_their_ksa(self):
         tags = {t["Key"]: t["Value"] for t in self.iam.list_role_tags(RoleName="gke-archive-lister")["Tags"]}
         self.assertEqual(tags, {"gke-workload": "archive/lister"})
+
+    def stub_input(self, module_values: dict, module: str, resource: str):
+        for child in module_values.get("child_modules", []):
+            if child["address"] == module:
+                for r in child.get("resources", []):
+                    if r["address"] == f"{module}.{resource}":
+                        return r["values"]["input"]
+        self.fail(f"{module}.{resource} not in the state or plan")
+
+    def test_gsa_workloads_enable_the_iam_apis(self):
+        self.assertEqual(self.stub_input(self.state, "module.project_services", "terraform_data.services"),
+                         ["container.googleapis.com", "iam.googleapis.com", "iamcredentials.googleapis.com"])
+        self.assertEqual(self.stub_input(self.state, "module.workload_pool[0]", "terraform_data.inputs"),
+                         {"create": False, "network": None, "subnetwork": None})
+
+    def test_cluster_only_workloads_need_no_pool_no_gsa_and_no_iam_api(self):
+        workloads = {"ledger-exporter": {"namespace": "payments", "ksa": "ledger", "identity": "cluster",
+                                         "s3_bucket_arns": ["arn:aws:s3:::acme-ledger"]}}
+        plan = subprocess.run(["terraform", "plan", "-input=false", "-no-color", "-out=cluster-only.tfplan",
+                               f"-var=workloads={json.dumps(workloads)}"],
+                              cwd=self.root, env=self.env, capture_output=True, text=True)
+        self.assertEqual(plan.returncode, 0, plan.stdout + plan.stderr)
+        show = subprocess.run(["terraform", "show", "-json", "cluster-only.tfplan"], cwd=self.root, env=self.env,
+                              capture_output=True, text=True, check=True)
+        planned = json.loads(show.stdout)["planned_values"]["root_module"]
+        modules = sorted(c["address"] for c in planned.get("child_modules", []))
+        self.assertEqual(modules, ["module.aws_cluster_role[\"ledger-exporter\"]", "module.cluster_issuer[0]",
+                                   "module.project_services"])
+        self.assertEqual(self.stub_input(planned, "module.project_services", "terraform_data.services"),
+                         ["container.googleapis.com"])
 
     def test_workload_pool_output(self):
         self.assertEqual(self.outputs["workload_pool"]["value"], "my-project-123.svc.id.goog")
