@@ -27,6 +27,10 @@ struct Args {
     /// The cluster's name.
     #[arg(long, env = "CLUSTER_ISSUER_CLUSTER", default_value = "demo-cluster")]
     cluster: String,
+    /// Serve the issuer as https://HOST/v1/... (e.g. container.googleapis.com, a URL IAM can
+    /// register); clients reach it with HTTPS_PROXY=http://127.0.0.1:PORT (this process).
+    #[arg(long, env = "CLUSTER_ISSUER_PUBLIC_HOST")]
+    public_host: Option<String>,
     /// Where to write the test CA's certificate (PEM), for clients' `SSL_CERT_FILE`.
     #[arg(long, env = "CLUSTER_ISSUER_CA_FILE")]
     ca_file: PathBuf,
@@ -79,6 +83,7 @@ async fn run(args: Args) -> Result<(), String> {
         project_id: args.project_id,
         location: args.location,
         cluster: args.cluster,
+        public_host: args.public_host,
         faults: args.faults,
         ..IssuerConfig::default()
     };

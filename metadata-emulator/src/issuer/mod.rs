@@ -37,6 +37,11 @@ pub struct IssuerConfig {
     pub location: String,
     /// The cluster's name.
     pub cluster: String,
+    /// Serve the issuer under this host instead of `127.0.0.1:PORT`, e.g.
+    /// `container.googleapis.com`: then the issuer URL has no port, as IAM requires of an
+    /// OIDC provider, and clients reach it through the issuer's own CONNECT proxy
+    /// ([`IssuerHandle::proxy_url`], for `HTTPS_PROXY`).
+    pub public_host: Option<String>,
     /// The faults in force at start; change them later with `set_faults`.
     pub faults: IssuerFaults,
     /// The clock that dates the tokens (see [`Clock`]).
@@ -49,6 +54,7 @@ impl Default for IssuerConfig {
             project_id: "demo-project".to_owned(),
             location: "europe-west1".to_owned(),
             cluster: "demo-cluster".to_owned(),
+            public_host: None,
             faults: IssuerFaults::default(),
             clock: Clock::System,
         }
@@ -78,6 +84,18 @@ impl IssuerConfig {
                 return Err(Error::new(
                     ErrorKind::InvalidInput,
                     format!("{field} {value:?}: use lowercase letters, digits and hyphens, as GKE names do"),
+                ));
+            }
+        }
+        if let Some(host) = &self.public_host {
+            let valid = !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+            if !valid {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("public_host {host:?}: a DNS name without port, e.g. container.googleapis.com"),
                 ));
             }
         }
@@ -136,15 +154,14 @@ impl ClusterIssuer {
             .map_err(Error::other)??;
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let url = format!("https://{addr}{}", config.issuer_path());
+        let acceptor = ca.acceptor(config.public_host.as_deref())?;
+        let url = match &config.public_host {
+            Some(host) => format!("https://{host}{}", config.issuer_path()),
+            None => format!("https://{addr}{}", config.issuer_path()),
+        };
         let shared = Arc::new(Shared::new(config, url, &ca.ca_pem, key));
         let (stop, stopped) = watch::channel(());
-        let task = tokio::spawn(serve::serve(
-            listener,
-            ca.acceptor.clone(),
-            Arc::clone(&shared),
-            stopped,
-        ));
+        let task = tokio::spawn(serve::serve(listener, acceptor, Arc::clone(&shared), stopped));
         tracing::debug!(url = %shared.url, "cluster issuer listening");
         Ok(ClusterIssuer {
             handle: IssuerHandle::new(shared, addr),

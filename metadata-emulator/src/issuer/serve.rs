@@ -10,6 +10,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
@@ -51,8 +52,66 @@ pub(super) async fn serve(
     tracing::debug!(?addr, "cluster issuer stopped");
 }
 
-async fn connection(stream: TcpStream, acceptor: TlsAcceptor, shared: Arc<Shared>, mut shutdown: watch::Receiver<()>) {
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+/// One connection: TLS straight to the issuer, or (first byte not a TLS handshake) a plain
+/// HTTP `CONNECT` to the issuer's public host, tunnelled into the same TLS server.
+async fn connection(stream: TcpStream, acceptor: TlsAcceptor, shared: Arc<Shared>, shutdown: watch::Receiver<()>) {
+    let mut first = [0; 1];
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await {
+        Ok(Ok(1)) => {}
+        _ => return,
+    }
+    // 0x16: a TLS record of type handshake (the ClientHello).
+    if first[0] == 0x16 {
+        serve_tls(stream, acceptor, shared, shutdown).await;
+        return;
+    }
+    let service = service_fn(move |request| connect(request, acceptor.clone(), Arc::clone(&shared), shutdown.clone()));
+    let conn = http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    if let Err(error) = conn.await {
+        tracing::debug!(%error, "proxy connection ended");
+    }
+}
+
+/// Answers a `CONNECT PUBLIC_HOST:443` with 200 and serves the tunnel; refuses anything else.
+async fn connect(
+    request: Request<Incoming>,
+    acceptor: TlsAcceptor,
+    shared: Arc<Shared>,
+    shutdown: watch::Receiver<()>,
+) -> Result<Reply, Refused> {
+    if request.method() != Method::CONNECT {
+        return Ok(reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            TEXT_PLAIN,
+            "This port speaks HTTPS, or CONNECT to the issuer's public host\n",
+        ));
+    }
+    let target = request.uri().authority().map(|a| a.as_str().to_owned());
+    let allowed = shared.config.public_host.as_ref().map(|host| format!("{host}:443"));
+    if target.is_none() || target != allowed {
+        tracing::debug!(?target, "CONNECT refused");
+        return Ok(reply(
+            StatusCode::FORBIDDEN,
+            TEXT_PLAIN,
+            "CONNECT only to the issuer's public host\n",
+        ));
+    }
+    tokio::spawn(async move {
+        match hyper::upgrade::on(request).await {
+            Ok(upgraded) => serve_tls(TokioIo::new(upgraded), acceptor, shared, shutdown).await,
+            Err(error) => tracing::debug!(%error, "CONNECT upgrade failed"),
+        }
+    });
+    Ok(reply(StatusCode::OK, TEXT_PLAIN, ""))
+}
+
+async fn serve_tls<IO>(io: IO, acceptor: TlsAcceptor, shared: Arc<Shared>, mut shutdown: watch::Receiver<()>)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(io)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(error)) => {
             tracing::debug!(%error, "TLS handshake failed");

@@ -151,6 +151,12 @@ impl IssuerHandle {
         &self.shared.url
     }
 
+    /// `http://127.0.0.1:PORT`: the issuer's CONNECT proxy, for `HTTPS_PROXY`. It tunnels only
+    /// to `PUBLIC_HOST:443` (see [`IssuerConfig::public_host`]), straight into this issuer.
+    pub fn proxy_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     /// The URL without `https://`, as IAM condition keys name the issuer.
     pub fn host_path(&self) -> &str {
         self.shared.url.trim_start_matches("https://")

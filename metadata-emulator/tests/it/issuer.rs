@@ -189,3 +189,43 @@ async fn faults_fail_discovery_and_jwks_until_cleared_while_control_keeps_workin
     issuer.set_faults(IssuerFaults::default());
     assert_eq!(get_json(&issuer, &issuer.discovery_url()).await.0, 200);
 }
+
+#[tokio::test]
+async fn a_public_host_is_served_through_the_issuers_own_connect_proxy() {
+    let issuer = ClusterIssuer::start(IssuerConfig {
+        public_host: Some("container.googleapis.com".to_owned()),
+        ..IssuerConfig::default()
+    })
+    .await
+    .expect("issuer starts");
+    let url = "https://container.googleapis.com/v1/projects/demo-project/locations/europe-west1/clusters/demo-cluster";
+    assert_eq!(issuer.url(), url);
+    assert_eq!(issuer.proxy_url(), format!("http://{}", issuer.addr()));
+    let through_proxy = |ca: &str| {
+        let roots = reqwest::Certificate::from_pem_bundle(ca.as_bytes()).expect("PEM");
+        reqwest::Client::builder()
+            .tls_certs_only(roots)
+            .proxy(reqwest::Proxy::https(issuer.proxy_url()).expect("proxy URL"))
+            .build()
+            .expect("client")
+    };
+    let answer = send(through_proxy(issuer.ca_pem()).get(issuer.discovery_url()))
+        .await
+        .expect("discovery through the proxy");
+    assert_eq!(answer.status, 200);
+    let discovery: Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(discovery["jwks_uri"], format!("{url}/jwks"));
+    assert_eq!(
+        crate::common::claims_of(&issuer.mint(&KsaToken::default()).unwrap())["iss"],
+        url
+    );
+    // The proxy tunnels to the issuer's host only.
+    let elsewhere = send(through_proxy(issuer.ca_pem()).get("https://sts.amazonaws.com/")).await;
+    assert!(elsewhere.is_err(), "{elsewhere:?}");
+    // Plain HTTP that is not CONNECT is told what the port speaks.
+    let plain = send(crate::common::client().get(format!("http://{}/", issuer.addr())))
+        .await
+        .expect("answer");
+    assert_eq!(plain.status, 405);
+    assert_eq!(issuer.stats().discovery_requests, 1);
+}
