@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use tracing::level_filters::LevelFilter;
 
 use crate::error::InputError;
+use crate::exit_code::ExitCode;
 use crate::identity::{IdentitySettings, IdentitySource};
 use crate::input::{self, RoleArn};
 use crate::logging::LogFormat;
@@ -16,10 +17,10 @@ use crate::session_name;
 use crate::sts::{RoleRequest, RoleSettings};
 use crate::verify::Settings;
 
-/// The exit codes, for `--help`; the numbers live in [`crate::exit_code::ExitCode`].
-const EXIT_CODES: &str = "Exit codes: 0 access proven (or credentials served) · 1 unexpected · \
-2 bad input or configuration, before any network call · 3 the identity stage failed (metadata \
-server, token, issuer) · 4 the STS stage failed · 5 the S3 stage failed.";
+/// `--help`'s closing section: the exit codes, from [`ExitCode`].
+fn exit_codes_help() -> String {
+    format!("Exit codes:\n{}", ExitCode::table())
+}
 
 /// `--version`: the crate version, the commit and the target it was built from.
 const VERSION: &str = concat!(
@@ -34,7 +35,7 @@ const VERSION: &str = concat!(
 /// Proves that a GKE workload can reach AWS through Workload Identity and STS, and serves
 /// the same chain to workloads as AWS credential helpers.
 #[derive(Debug, Parser)]
-#[command(name = "gke-aws-verifier", version = VERSION, after_long_help = EXIT_CODES)]
+#[command(name = "gke-aws-verifier", version = VERSION, after_long_help = exit_codes_help())]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -51,14 +52,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Prove the whole chain: identity token, STS AssumeRoleWithWebIdentity, S3 (list, and read).
-    #[command(after_long_help = EXIT_CODES)]
+    #[command(after_long_help = exit_codes_help())]
     Verify(VerifyArgs),
     /// Print credentials as AWS `credential_process` version 1 JSON, cached until shortly before expiry.
-    #[command(after_long_help = EXIT_CODES)]
+    #[command(after_long_help = exit_codes_help())]
     CredentialProcess(CredentialProcessArgs),
     /// Keep a Google ID token in a file for the AWS SDKs' own web-identity support
     /// (`AWS_WEB_IDENTITY_TOKEN_FILE` with `AWS_ROLE_ARN`).
-    #[command(after_long_help = EXIT_CODES)]
+    #[command(after_long_help = exit_codes_help())]
     TokenFile(TokenFileArgs),
 }
 

@@ -30,7 +30,7 @@ pub fn unix_now() -> i64 {
     unix_seconds(SystemTime::now())
 }
 
-fn unix_seconds(time: SystemTime) -> i64 {
+pub fn unix_seconds(time: SystemTime) -> i64 {
     // Before 1970 is 0, beyond i64 the largest: never a wrapped, negative "now".
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

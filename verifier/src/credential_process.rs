@@ -3,7 +3,6 @@
 //! and refreshes the cache while any others wait for it.
 
 use std::path::PathBuf;
-use std::time::UNIX_EPOCH;
 
 use tokio::time::Instant;
 
@@ -49,10 +48,7 @@ pub async fn run(settings: &Settings) -> Result<ProcessCredentials, Failure> {
     }
 
     let assumed = assume_role(settings, deadline).await?;
-    let expires_at = assumed
-        .expiration
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let expires_at = assumed.expires_at();
     let credentials = ProcessCredentials {
         version: 1,
         access_key_id: assumed.credentials.access_key_id().to_owned(),

@@ -2,7 +2,7 @@
 //! credentials on the role. The call is unsigned; the token is the only proof of identity.
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_oidc_user-id.html>
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
@@ -11,6 +11,7 @@ use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 
+use crate::clock;
 use crate::error::{Stage, StageError, error_chain};
 use crate::id_token::Claims;
 use crate::identity::{Identity, cluster_trust};
@@ -44,13 +45,16 @@ pub struct AssumedRole {
 }
 
 impl AssumedRole {
+    /// The credentials' expiry in Unix seconds.
+    pub fn expires_at(&self) -> i64 {
+        clock::unix_seconds(self.expiration)
+    }
+
     /// The credentials' expiry in RFC 3339, as AWS and `credential_process` write times.
     pub fn expiration_rfc3339(&self) -> String {
-        let secs = self
-            .expiration
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        DateTime::from_secs(secs).fmt(Format::DateTime).unwrap_or_default()
+        DateTime::from_secs(self.expires_at())
+            .fmt(Format::DateTime)
+            .unwrap_or_default()
     }
 }
 
