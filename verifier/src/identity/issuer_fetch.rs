@@ -28,6 +28,7 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// Fetches issuer documents: HTTPS only, anonymous, bounded in size, redirects kept on one host.
+#[derive(Debug)]
 pub struct IssuerClient {
     connector: Connector,
     /// Plain HTTP only for the unit tests' local server: AWS requires HTTPS issuers.
