@@ -16,13 +16,19 @@ pub struct StageError {
     pub hint: String,
 }
 
+/// Longest message or hint a diagnosis carries: the hints that print a trust condition are
+/// the longest, well under this.
+const MAX_DIAGNOSIS_CHARS: usize = 4000;
+
 impl StageError {
+    /// Every message and hint is redacted and bounded here, whatever built it: the last line
+    /// of defence between a peer's text and the report or the logs.
     pub fn new(stage: Stage, code: &str, message: impl Into<String>, hint: impl Into<String>) -> Self {
         Self {
             stage,
-            code: code.to_owned(),
-            message: message.into(),
-            hint: hint.into(),
+            code: bounded(code),
+            message: bounded(&message.into()),
+            hint: bounded(&hint.into()),
         }
     }
 
@@ -69,9 +75,18 @@ impl InputError {
     pub fn new(field: &'static str, problem: impl Into<String>) -> Self {
         Self {
             field,
-            problem: problem.into(),
+            problem: bounded(&problem.into()),
         }
     }
+}
+
+fn bounded(text: &str) -> String {
+    let redacted = crate::redact::redact(text);
+    if redacted.chars().count() <= MAX_DIAGNOSIS_CHARS {
+        return redacted;
+    }
+    let cut: String = redacted.chars().take(MAX_DIAGNOSIS_CHARS).collect();
+    format!("{cut}… (cut)")
 }
 
 impl fmt::Display for InputError {
@@ -103,7 +118,7 @@ impl fmt::Display for Failure {
         match self {
             Failure::Input(e) => e.fmt(f),
             Failure::Stage(e) => e.fmt(f),
-            Failure::Unexpected(e) => write!(f, "unexpected error: {e}"),
+            Failure::Unexpected(e) => write!(f, "unexpected error: {}", bounded(e)),
         }
     }
 }
@@ -131,4 +146,24 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     crate::redact::redact(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diagnoses_are_redacted_and_bounded_whoever_built_them() {
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln";
+        let error = StageError::new(
+            Stage::Sts,
+            "X",
+            format!("body: WebIdentityToken={jwt}&x=1 {}", "m".repeat(10_000)),
+            format!("hint {jwt}"),
+        );
+        assert!(!error.message.contains(jwt) && !error.hint.contains(jwt), "{error}");
+        assert!(error.message.chars().count() <= MAX_DIAGNOSIS_CHARS + 10);
+        let input = InputError::new("--role-arn", format!("{jwt:?} is not an ARN"));
+        assert!(!input.problem.contains(jwt), "{input}");
+    }
 }

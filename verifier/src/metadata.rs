@@ -22,7 +22,8 @@ const MAX_ANSWER_BYTES: usize = 8 * 1024;
 /// The metadata server at `GCE_METADATA_HOST` (`host[:port]`).
 pub struct MetadataServer {
     url: String,
-    client: reqwest::Client,
+    /// A plain-HTTP client cannot fail to build; if it ever did, every attempt says why.
+    client: Result<reqwest::Client, String>,
     /// What a token's `iat` and `exp` are checked against.
     clock: Arc<dyn Clock>,
 }
@@ -47,7 +48,7 @@ impl MetadataServer {
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(5))
             .build()
-            .expect("a plain HTTP client with no TLS builds");
+            .map_err(|e| error_chain(&e));
         Self {
             url: format!("http://{host}{IDENTITY_PATH}"),
             client,
@@ -93,8 +94,11 @@ impl MetadataServer {
     }
 
     async fn attempt(&self, audience: &str) -> Attempt {
-        let request = self
-            .client
+        let client = match &self.client {
+            Ok(client) => client,
+            Err(e) => return Attempt::Transport(format!("cannot make an HTTP client: {e}")),
+        };
+        let request = client
             .get(&self.url)
             .query(&[("audience", audience), ("format", "full")])
             .header("Metadata-Flavor", "Google");
