@@ -64,6 +64,12 @@ impl IssuerClient {
         Ok(Self::with_context(context, false))
     }
 
+    /// A client trusting `context`: the one the SDK's client for STS and S3 was built with
+    /// (`crate::sdk`), so that the bundle is read and parsed once per run.
+    pub fn new(context: TlsContext) -> Self {
+        Self::with_context(context, false)
+    }
+
     pub(super) fn with_context(context: TlsContext, allow_http: bool) -> Self {
         let settings = HttpConnectorSettings::builder()
             .connect_timeout(Duration::from_secs(3))
