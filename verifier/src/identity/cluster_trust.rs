@@ -46,6 +46,16 @@ pub fn refusal_hint(role: &RoleArn, code: &str, message: &str, claims: &Kubernet
             ),
         );
     }
+    if code == "IDPCommunicationError" {
+        return (
+            code.to_owned(),
+            format!(
+                "AWS could not reach the cluster's issuer {issuer} to fetch its keys (retried until the deadline). \
+                 GKE's issuer is public, so this is usually transient: try again in a few minutes. A self-managed \
+                 cluster's issuer must answer AWS over HTTPS from the internet."
+            ),
+        );
+    }
     if message.contains(NO_KEYS) {
         return (
             "IssuerKeysUnavailable".into(),
@@ -161,6 +171,19 @@ mod tests {
         assert_eq!(code, "IssuerKeysUnavailable");
         assert!(
             hint.contains(&format!("{ISSUER} (its /.well-known/openid-configuration")),
+            "{hint}"
+        );
+    }
+
+    #[test]
+    fn aws_failing_to_reach_the_issuer_names_the_issuer_not_google() {
+        let (code, hint) = hint(
+            "IDPCommunicationError",
+            "IDPCommunicationError: Couldn't connect to the identity provider",
+        );
+        assert_eq!(code, "IDPCommunicationError");
+        assert!(
+            hint.contains(&format!("issuer {ISSUER}")) && !hint.contains("Google's signing keys"),
             "{hint}"
         );
     }
