@@ -283,3 +283,24 @@ fn gke_issuers_get_no_note() {
 fn a_bundle_that_does_not_parse_is_refused() {
     assert!(bundle_context(b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n").is_err());
 }
+
+#[tokio::test]
+async fn an_issuer_that_never_answers_ends_at_the_deadline() {
+    // Accepts connections and reads, never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_millis(500);
+    let error = client()
+        .check(&token(&format!("http://{address}/x"), "key-1"), deadline)
+        .await
+        .unwrap_err();
+    silent.abort();
+    assert_eq!((error.code.as_str(), error.stage), ("Timeout", STAGE), "{error}");
+    assert!(error.hint.contains("--skip-issuer-check"), "{}", error.hint);
+}
