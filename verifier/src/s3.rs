@@ -208,3 +208,53 @@ fn diagnose_read(code: &str, message: String, request: &ListRequest, role: &Role
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> ListRequest {
+        ListRequest {
+            bucket: "acme-reports".into(),
+            prefix: Some("daily/".into()),
+            path_style: false,
+            access: Access::Read,
+        }
+    }
+
+    #[test]
+    fn a_refused_read_names_get_object_or_the_kms_key() {
+        let role = RoleArn::parse("arn:aws:iam::123456789012:role/reader").unwrap();
+        let denied = diagnose_read(
+            "AccessDenied",
+            "AccessDenied: Access Denied".into(),
+            &request(),
+            &role,
+            "daily/a.csv",
+        );
+        assert_eq!(denied.code, "AccessDenied");
+        assert!(
+            denied.message.contains("s3:GetObject") && denied.message.contains("arn:aws:s3:::acme-reports/daily/a.csv"),
+            "{denied}"
+        );
+        assert!(denied.hint.contains("access = \"read\""), "{denied}");
+        // S3's wording when the object's KMS key refuses the role.
+        let kms = "AccessDenied: User: arn:aws:sts::123456789012:assumed-role/reader/s is not authorized to perform: kms:Decrypt on the resource associated with this ciphertext because no identity-based policy allows the kms:Decrypt action";
+        let kms = diagnose_read("AccessDenied", kms.into(), &request(), &role, "daily/a.csv");
+        assert_eq!(kms.code, "KmsAccessDenied");
+        assert!(
+            kms.hint.contains("kms_key_arns") && kms.hint.contains("kms:Decrypt"),
+            "{kms}"
+        );
+    }
+
+    #[test]
+    fn listings_s3_could_not_have_sent_are_refused() {
+        let ok = check_listing(&["daily/a", "daily/b"], 2, &request());
+        assert!(ok.is_ok());
+        for (keys, objects) in [(vec!["other/a"], 1), (vec!["daily/a"], 2), (vec!["daily/a"; 6], 6)] {
+            let err = check_listing(&keys, objects, &request()).unwrap_err();
+            assert_eq!(err.code, "S3BadResponse", "{keys:?}");
+        }
+    }
+}
