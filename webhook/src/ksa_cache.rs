@@ -1,6 +1,9 @@
 //! The ServiceAccounts the webhook reads, from a kube-rs reflector (list, then watch), with a
 //! direct GET when the cache has not seen a KSA yet: a KSA applied together with its pod must
-//! not be refused. Ready once the first list is in; not ready while the watch is failing.
+//! not be refused. Ready once the first full list is in, and from then on: a later watch failure
+//! is retried with backoff (from the last resourceVersion, so no new full list need come), and
+//! the only caller of the webhook is the API server itself, so a replica taken out of the Service
+//! while the API server blinks would only refuse pods once it is back.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -60,11 +63,8 @@ impl KsaCache {
                         tracing::info!(service_accounts = store.len(), "KSA cache synced");
                     }
                     Ok(_) => {}
-                    Err(error) => {
-                        if ready.swap(false, Ordering::SeqCst) {
-                            tracing::warn!(%error, "KSA watch failed; not ready until the next full list");
-                        }
-                    }
+                    // Retried with backoff; each failure is said (e.g. RBAC: list serviceaccounts).
+                    Err(error) => tracing::warn!(%error, "KSA list or watch failed; retrying"),
                 }
                 metrics.set_cache_size(store.len());
             }
@@ -72,7 +72,7 @@ impl KsaCache {
         cache
     }
 
-    /// True once the cache holds every KSA (and the watch is healthy).
+    /// True once the cache has held every KSA (the first full list is in).
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
     }

@@ -163,7 +163,7 @@ async fn a_ksa_created_after_the_sync_arrives_by_the_watch() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn not_ready_while_the_api_server_is_down() {
+async fn not_ready_until_the_api_server_has_answered_the_list() {
     // Down from the start: a port nothing listens on.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", closed.local_addr().unwrap());
@@ -173,10 +173,28 @@ async fn not_ready_while_the_api_server_is_down() {
     for _ in 0..5 {
         assert_eq!(webhook.get_plain("/readyz").await.0, 503);
     }
-    // Down after the sync: readiness is lost.
+    let refused = webhook.admit("team", &pod("early", "reader")).await;
+    assert_eq!(refused["allowed"], false, "no cache and no API server: {refused}");
+    assert!(
+        refused["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot look up ServiceAccount \"reader\""),
+        "{refused}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_synced_the_cache_serves_while_the_api_server_is_away() {
     let (api, webhook) = started().await;
     api.stop();
-    webhook.wait_ready(503).await;
+    let p = pod("cached", "reader");
+    let injected = patched(&p, &webhook.admit("team", &p).await);
+    assert_eq!(
+        env_value(&injected["spec"]["containers"][0], "AWS_ROLE_ARN"),
+        Some(json!(ARN))
+    );
+    assert_eq!(webhook.get_plain("/readyz").await.0, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
