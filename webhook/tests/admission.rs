@@ -18,6 +18,14 @@ async fn started() -> (KubeApi, Webhook) {
     );
     api.add_service_account("team", "no-role", &[("iam.gke.io/gcp-service-account", GSA)]);
     api.add_service_account("team", "no-gsa", &[("amazonaws.com/role-arn", ARN)]);
+    api.add_service_account(
+        "team",
+        "cluster",
+        &[
+            ("amazonaws.com/role-arn", ARN),
+            ("gke-aws-verifier/identity", "cluster"),
+        ],
+    );
     api.add_service_account("gke-aws-webhook", "reader", &[("amazonaws.com/role-arn", ARN)]);
     api.add_service_account("kube-system", "reader", &[("amazonaws.com/role-arn", ARN)]);
     let webhook = Webhook::start(&api.url(), &[]).await;
@@ -153,7 +161,7 @@ async fn a_ksa_created_after_the_sync_arrives_by_the_watch() {
     );
     webhook
         .wait_for(
-            || async { webhook.metric("gke_aws_webhook_ksa_cache_size").await.as_deref() == Some("6") },
+            || async { webhook.metric("gke_aws_webhook_ksa_cache_size").await.as_deref() == Some("7") },
             "the watch delivers the KSA",
         )
         .await;
@@ -208,7 +216,7 @@ async fn metrics_count_admissions_by_outcome() {
         "gke_aws_webhook_admissions_total{outcome=\"injected\"} 1",
         "gke_aws_webhook_admissions_total{outcome=\"denied\"} 1",
         "gke_aws_webhook_admissions_total{outcome=\"skipped\"} 1",
-        "gke_aws_webhook_ksa_cache_size 5",
+        "gke_aws_webhook_ksa_cache_size 6",
         "gke_aws_webhook_admission_duration_seconds_count 3",
     ] {
         assert!(text.lines().any(|l| l == line), "{line:?} not in\n{text}");
@@ -306,8 +314,10 @@ async fn patched_pods_are_valid_kubernetes_1_29_and_1_33() {
     with_lists["spec"]["containers"][0]["env"] = json!([{ "name": "A", "value": "b" }]);
     let mut plain = pod("plain", "reader");
     plain["metadata"]["namespace"] = json!("team");
+    let mut cluster = pod("projected", "cluster");
+    cluster["metadata"]["namespace"] = json!("team");
     let mut files = Vec::new();
-    for (i, p) in [generated, with_lists, plain].iter().enumerate() {
+    for (i, p) in [generated, with_lists, plain, cluster].iter().enumerate() {
         let injected: Value = patched(p, &webhook.admit("team", p).await);
         let file = dir.path().join(format!("pod-{i}.json"));
         std::fs::write(&file, serde_json::to_string_pretty(&injected).unwrap()).unwrap();
