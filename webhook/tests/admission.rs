@@ -238,6 +238,22 @@ async fn a_renewed_certificate_is_served_without_a_restart() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_written_certificate_keeps_the_previous_one_in_service() {
+    let (_api, webhook) = started().await;
+    // cert-manager writes the two files one after the other: a key that does not go with the
+    // certificate, for a moment, must not break the handshake.
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = common::serving_cert(other_dir.path());
+    std::fs::rename(&other.key, &webhook.serving.key).unwrap();
+    let body = common::review("team", &pod("h", "reader"));
+    let (status, response) = webhook.post_with("/mutate", &body, &webhook.serving.cert_pem).await;
+    assert_eq!(status, 200, "{response}");
+    std::fs::write(&webhook.serving.cert, "not a certificate").unwrap();
+    let (status, _) = webhook.post_with("/mutate", &body, &webhook.serving.cert_pem).await;
+    assert_eq!(status, 200, "still the previous pair");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_clear_answers() {
     let (_api, webhook) = started().await;
     let cert = webhook.serving.cert_pem.clone();
