@@ -1,30 +1,56 @@
-//! `cache::Entry::parse`: a cache file as found on disk (another helper's, a truncated
-//! one, someone else's junk). Invariants: never panics; on `Some` the entry is complete
-//! (version 1, non-empty key id and secret), it serializes with serde_json and parses back
-//! to an equal entry, and its `Debug` (used in logs) renders without panicking and without
-//! the secret key.
+//! `cache::Entry::parse` and what decides whether an entry is served: a cache file as found on
+//! disk (another helper's, a truncated one, a planted one). Invariants: never panics; on
+//! `Some` the entry is complete (version 1, every key, an `Expiration` that is `expires_at`),
+//! it round-trips through its file format, its `Debug` (used in logs) hides the secret key;
+//! it is served only for exactly what it was obtained for, and only while usable; and its
+//! file name is one path component, whatever the role ARN holds.
 #![no_main]
 
-use gke_aws_verifier::cache::Entry;
+use gke_aws_verifier::cache::{self, Entry, ObtainedFor, REFRESH_MARGIN_SECS};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    // The file name comes from what the entry claims to be for: any text must make one
+    // component, never a path.
+    if let Ok(obtained_for) = serde_json::from_slice::<ObtainedFor>(data) {
+        check_file_name(&obtained_for);
+    }
     let Some(entry) = Entry::parse(data) else {
         return;
     };
-    assert_eq!(entry.credentials.version, 1);
-    assert!(!entry.credentials.access_key_id.is_empty());
-    assert!(!entry.credentials.secret_access_key.is_empty());
+    let creds = &entry.credentials;
+    assert_eq!(creds.version, 1);
+    assert!(!creds.access_key_id.is_empty() && !creds.secret_access_key.is_empty() && !creds.session_token.is_empty());
+    assert!(creds.complete(entry.expires_at));
+    check_file_name(&entry.obtained_for);
 
     let json = serde_json::to_vec(&entry).expect("an entry serializes");
     let again = Entry::parse(&json).expect("a serialized entry parses");
     assert_eq!(again, entry, "an entry round-trips through its file format");
 
-    // Debug of the whole entry must not panic (it is what a log line would show)...
+    // Served for what it was obtained for while fresh; never for anything else.
+    for now in [
+        i64::MIN,
+        0,
+        entry.expires_at.saturating_sub(REFRESH_MARGIN_SECS + 1),
+        entry.expires_at,
+        i64::MAX,
+    ] {
+        if entry.serves(&entry.obtained_for, now) {
+            assert!(creds.usable(entry.expires_at, now), "served an unusable entry at {now}");
+            assert!(entry.expires_at.saturating_sub(now) > REFRESH_MARGIN_SECS);
+        }
+        let mut other = entry.obtained_for.clone();
+        other.session_name.push('x');
+        assert!(!entry.serves(&other, now), "served for another session");
+        let mut other = entry.obtained_for.clone();
+        other.sts_endpoint.push('x');
+        assert!(!entry.serves(&other, now), "served for another STS endpoint");
+    }
+
     let _ = format!("{entry:?}");
-    // ...and the credentials' Debug must not show the secret key (unless the fuzzer made
-    // the secret a substring of what is meant to be shown, e.g. the expiration).
-    let creds = &entry.credentials;
+    // The credentials' Debug must not show the secret key (unless the fuzzer made the secret
+    // a substring of what is meant to be shown, e.g. the expiration).
     let shown = format!("{creds:?}");
     let secret = creds.secret_access_key.as_str();
     assert!(
@@ -35,3 +61,9 @@ fuzz_target!(|data: &[u8]| {
         "Debug of the credentials shows the secret key: {shown}"
     );
 });
+
+fn check_file_name(obtained_for: &ObtainedFor) {
+    let name = cache::entry_file_name(obtained_for);
+    assert!(!name.contains('/') && !name.contains('\0'), "{name:?}");
+    assert!(name.ends_with(".json") && name.len() <= 40 + 1 + 64 + 5, "{name:?}");
+}
