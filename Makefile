@@ -13,7 +13,7 @@ IMAGE ?=
 PLATFORMS ?= linux/amd64
 
 .PHONY: help venv build release lint test test-rust test-terraform test-k8s test-demo test-supply-chain test-fuzz fuzz \
-        demo bench plan apply destroy k8s-config verify smoke image
+        demo bench bench-webhook release-webhook plan apply destroy k8s-config verify smoke webhook-deploy image
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -26,8 +26,12 @@ demo: venv release ## Run the whole chain locally on emulators (moto, metadata e
 test: venv lint test-rust test-terraform test-k8s test-demo test-supply-chain test-fuzz ## Every check: Rust, Terraform, Kubernetes, demo, supply chain, fuzz smoke
 	@echo "==> all checks passed"
 
-bench: venv release ## Benchmark against today's Python credential_process pipeline
+bench: venv release release-webhook ## Benchmark against today's Python credential_process pipeline, then the webhook
 	bench/run.sh
+	bench/webhook_bench.sh
+
+bench-webhook: venv release release-webhook ## Webhook latency at 16 concurrent admissions, RSS with 10,000 KSAs
+	bench/webhook_bench.sh
 
 ## --- Platform engineers --------------------------------------------------------------------
 
@@ -57,6 +61,11 @@ smoke: ## Deploy the standing resources and the smoke-test CronJob (OVERLAY=...)
 	@echo "==> deploying $(OVERLAY) with its smoke-test CronJob"
 	kubectl $(if $(KUBE_CONTEXT),--context $(KUBE_CONTEXT)) apply -k $(OVERLAY) -l 'app.kubernetes.io/component!=verify'
 
+webhook-deploy: ## Deploy the injection webhook with its cert-manager certificate
+	@echo "==> kubectl apply -k k8s/webhook/overlays/cert-manager"
+	kubectl $(if $(KUBE_CONTEXT),--context $(KUBE_CONTEXT)) apply -k k8s/webhook/overlays/cert-manager
+	kubectl $(if $(KUBE_CONTEXT),--context $(KUBE_CONTEXT)) --namespace gke-aws-webhook rollout status deployment/gke-aws-webhook --timeout=180s
+
 image: ## Build and push the verifier image (IMAGE=REGISTRY/gke-aws-verifier:TAG)
 	@test -n "$(IMAGE)" || { echo "image: set IMAGE=REGISTRY/gke-aws-verifier:TAG (never latest)" >&2; exit 2; }
 	@echo "==> building and pushing $(IMAGE) for $(PLATFORMS)"
@@ -83,9 +92,14 @@ build: ## Debug build of the workspace
 	@echo "==> cargo build"
 	cargo build --workspace --locked
 
-release: ## Release build of the verifier and the emulator
+release: ## Release build of the verifier and the emulator (the webhook: make release-webhook)
 	@echo "==> cargo build --release"
 	cargo build --release --locked -p gke-aws-verifier -p gke-metadata-emulator
+
+# Built on its own: building it beside the verifier would unify features into the verifier's binary.
+release-webhook: ## Release build of the injection webhook
+	@echo "==> cargo build --release -p gke-aws-webhook"
+	cargo build --release --locked -p gke-aws-webhook
 
 lint: ## rustfmt and clippy, warnings are errors
 	@echo "==> cargo fmt --check, cargo clippy"
