@@ -515,6 +515,15 @@ async fn a_cache_folder_others_may_write_is_refused_and_its_entries_never_served
         run.stderr
     );
     assert_eq!(chain.proxy.count(Operation::AssumeRoleWithWebIdentity), 1);
+    // The fix the message gives, as in a pod whose emptyDir root is 0777: a folder inside it,
+    // which the helper creates owner-only.
+    let inside = cache_dir.join("gke-aws-verifier");
+    let run = Run::helper(chain.command(&["credential-process", "--cache-dir", inside.to_str().unwrap()])).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(std::fs::metadata(&inside).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(chain.proxy.count(Operation::AssumeRoleWithWebIdentity), 2);
+    // The secret check at the end allows credentials in the cache folder itself only.
+    std::fs::remove_dir_all(&inside).unwrap();
     std::fs::set_permissions(&cache_dir, Permissions::from_mode(0o700)).unwrap();
 }
 
