@@ -109,6 +109,7 @@ lint: ## rustfmt and clippy, warnings are errors
 test-rust: venv ## Unit and integration tests against moto, the emulator, the aws CLI, boto3, Pushgateway
 	@echo "==> cargo nextest (moto_server: $$(command -v moto_server))"
 	cargo nextest run --workspace --locked --no-fail-fast
+	tests/rust/unprivileged.sh
 
 test-terraform: venv ## fmt, validate, terraform test, end-to-end on moto, google schema, checkov
 	@echo "==> Terraform checks"

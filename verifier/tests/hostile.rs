@@ -425,7 +425,8 @@ async fn absurd_inputs_and_special_files_are_bad_input_not_a_panic_or_a_hang() {
     assert!(status.success());
     let fifo = fifo.to_str().unwrap();
     let long_prefix = "p".repeat(1025);
-    let cases: Vec<(&str, Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+    type Case<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "timeout overflows the clock",
             vec!["--timeout", "18446744073709551615s"],
