@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# make demo: the whole keyless chain on one machine, on emulators. The GKE metadata
-# emulator mints the Google ID token, moto plays AWS (IAM, STS, S3), Terraform creates
-# the role with modules/aws-federated-role, then the verifier and the AWS CLI (through
-# credential_process) prove access, and one realistic failure is shown and diagnosed.
+# make demo: the whole keyless chain on one machine, on emulators, in both identity modes.
+# GSA mode: the GKE metadata emulator mints the Google ID token, moto plays AWS (IAM, STS,
+# S3), Terraform creates the role with modules/aws-federated-role, then the verifier and the
+# AWS CLI (through credential_process) prove access, and one realistic failure is diagnosed.
+# Cluster mode: gke-cluster-issuer plays the cluster's OIDC issuer and the kubelet's projected
+# token, Terraform registers the issuer and a role trusting the KSA
+# (modules/aws-gke-oidc-provider, aws-cluster-federated-role), the verifier proves access from
+# the token file, and a missing OIDC provider is diagnosed. moto's STS checks no token, so in
+# this mode STS calls go through aws-sts-gate, which refuses as AWS does from moto's IAM.
 # Needs on PATH: moto_server and aws (make venv), terraform, cargo, curl.
 # DEMO_PIDFILE=FILE: write the PIDs of the processes started here (for tests).
 set -euo pipefail
@@ -15,7 +20,7 @@ BIN=$ROOT/target/release
 GSA_EMAIL=verifier@demo-project.iam.gserviceaccount.com
 UNIQUE_ID=112233445566778899001
 REGION=us-east-1
-STEPS=7
+STEPS=11
 
 step() { printf '\n==> [%s/%s] %s\n' "$1" "$STEPS" "$2"; }
 fail() { printf '\nFAIL: %s\n' "$*" >&2; exit 1; }
@@ -55,14 +60,16 @@ check_setup() {
   done
   for tool in terraform cargo curl; do command -v "$tool" >/dev/null || fail "$tool not on PATH"; done
   # `make demo` rebuilds first (target release); run directly, build only what is missing.
-  if [[ ! -x $BIN/gke-aws-verifier || ! -x $BIN/gke-metadata-emulator ]]; then
+  if [[ ! -x $BIN/gke-aws-verifier || ! -x $BIN/gke-metadata-emulator || ! -x $BIN/gke-cluster-issuer \
+    || ! -x $BIN/aws-sts-gate ]]; then
     cargo build --release --locked -p gke-aws-verifier -p gke-metadata-emulator \
       || fail "release build failed (cargo build --release --locked)"
   fi
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/gke-aws-demo.XXXXXX")
   # Nothing from the user's own AWS setup may leak in: the chain must prove itself.
   unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE \
-    AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE AWS_ENDPOINT_URL_STS AWS_ENDPOINT_URL_S3 "${!VERIFY_@}"
+    AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE AWS_ENDPOINT_URL_STS AWS_ENDPOINT_URL_S3 "${!VERIFY_@}" \
+    HTTPS_PROXY https_proxy HTTP_PROXY http_proxy NO_PROXY no_proxy SSL_CERT_FILE
   export AWS_CONFIG_FILE=$WORK/aws-config AWS_SHARED_CREDENTIALS_FILE=$WORK/credentials
   : >"$AWS_CONFIG_FILE"; : >"$AWS_SHARED_CREDENTIALS_FILE"
   terraform_cli_config "$WORK/cli.tfrc"
@@ -89,9 +96,9 @@ apply_terraform() {
   step 4 "terraform apply terraform/examples/demo (role from modules/aws-federated-role, 2 buckets) on moto"
   # A copy in the temp dir: .terraform, lock file and state stay out of the repository.
   local dir=$WORK/tf/examples/demo
-  mkdir -p "$dir" "$WORK/tf/modules/aws-federated-role"
+  mkdir -p "$dir"
   cp terraform/examples/demo/*.tf "$dir/"
-  cp terraform/modules/aws-federated-role/*.tf "$WORK/tf/modules/aws-federated-role/"
+  copy_modules
   # Fake keys for terraform's process only; moto accepts any.
   tf() { AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test terraform -chdir="$dir" "$@"; }
   tf init -input=false -no-color >"$WORK/tf.log" 2>&1 || { indent <"$WORK/tf.log"; fail "terraform init"; }
@@ -104,6 +111,14 @@ apply_terraform() {
   OTHER_BUCKET=$(tf output -raw other_bucket)
   OBJECTS=$(tf output -raw object_count)
   echo "    role $ROLE_ARN may read s3://$BUCKET ($OBJECTS objects), not s3://$OTHER_BUCKET"
+}
+
+# The modules, as they are in the repository, beside the configurations that use them.
+copy_modules() {
+  [[ -d $WORK/tf/modules ]] && return
+  mkdir -p "$WORK/tf/modules"
+  cp -r terraform/modules/. "$WORK/tf/modules/"
+  find "$WORK/tf/modules" -name tests -type d -prune -exec rm -rf {} +
 }
 
 run_verifier() {
@@ -151,6 +166,139 @@ show_expected_failure() {
   echo "    EXPECTED: exit 3 (Google identity stage), with the kubectl annotate fix; fault reset"
 }
 
+# --- cluster mode -----------------------------------------------------------------------
+CLUSTER_NS=gke-aws
+CLUSTER_KSA=verifier
+ISSUER_PATH=v1/projects/demo-project/locations/europe-west1/clusters/demo-cluster
+
+start_cluster_peers() {
+  # The issuer is served as on GKE (container.googleapis.com, no port: IAM refuses ports)
+  # through its own CONNECT proxy; only the verifier is pointed at that proxy.
+  start "$WORK/issuer.log" "$BIN/gke-cluster-issuer" --listen 127.0.0.1:0 \
+    --project-id demo-project --location europe-west1 --cluster demo-cluster \
+    --public-host container.googleapis.com --ca-file "$WORK/issuer-ca.pem" \
+    --token-file "$WORK/token" --namespace "$CLUSTER_NS" --ksa "$CLUSTER_KSA" --token-lifetime 1h
+  ISSUER_PORT=$(peer_port "$WORK/issuer.log" gke-cluster-issuer "listening on ")
+  ISSUER_URL=https://container.googleapis.com/$ISSUER_PATH
+  grep -qF "issuer $ISSUER_URL" "$WORK/issuer.log" || fail "the issuer does not announce $ISSUER_URL"
+  local issuer_pid=${PEER_PIDS[-1]}
+  start "$WORK/gate.log" "$BIN/aws-sts-gate" --upstream "$AWS_ENDPOINT_URL" --listen 127.0.0.1:0
+  GATE_PORT=$(peer_port "$WORK/gate.log" aws-sts-gate "listening on ")
+  step 8 "cluster mode: started the cluster issuer (pid $issuer_pid) and the STS gate on 127.0.0.1:$GATE_PORT (pid ${PEER_PIDS[-1]})"
+  echo "    issuer $ISSUER_URL (HTTPS via 127.0.0.1:$ISSUER_PORT)"
+  echo "    projected token for system:serviceaccount:$CLUSTER_NS:$CLUSTER_KSA in $WORK/token (refreshed at 80% of 1h)"
+}
+
+apply_cluster_terraform() {
+  step 9 "terraform apply: modules/aws-gke-oidc-provider + aws-cluster-federated-role on moto"
+  local dir=$WORK/tf/cluster
+  mkdir -p "$dir"
+  copy_modules
+  # The cluster-mode counterpart of terraform/examples/demo, on the same bucket.
+  cat >"$dir/main.tf" <<'HCL'
+variable "aws_endpoint" { type = string }
+variable "bucket" { type = string }
+
+provider "aws" {
+  region                      = "us-east-1"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  s3_use_path_style           = true
+  endpoints {
+    iam = var.aws_endpoint
+    sts = var.aws_endpoint
+    s3  = var.aws_endpoint
+  }
+}
+
+module "cluster_issuer" {
+  source       = "../modules/aws-gke-oidc-provider"
+  project_id   = "demo-project"
+  location     = "europe-west1"
+  cluster_name = "demo-cluster"
+}
+
+module "reader" {
+  source                      = "../modules/aws-cluster-federated-role"
+  role_name                   = "gke-aws-demo-cluster-reader"
+  oidc_provider_arn           = module.cluster_issuer.arn
+  issuer_host_path            = module.cluster_issuer.issuer_host_path
+  kubernetes_service_accounts = [{ namespace = "gke-aws", name = "verifier" }]
+  s3_bucket_arns              = ["arn:aws:s3:::${var.bucket}"]
+  access                      = "read"
+}
+
+output "role_arn" { value = module.reader.role_arn }
+output "provider_arn" { value = module.cluster_issuer.arn }
+HCL
+  tfc() { AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test terraform -chdir="$dir" "$@"; }
+  tfc init -input=false -no-color >"$WORK/tf-cluster.log" 2>&1 || { indent <"$WORK/tf-cluster.log"; fail "terraform init (cluster mode)"; }
+  tfc apply -auto-approve -input=false -no-color -var "aws_endpoint=$AWS_ENDPOINT_URL" -var "bucket=$BUCKET" \
+    >>"$WORK/tf-cluster.log" 2>&1 || { indent <"$WORK/tf-cluster.log"; fail "terraform apply (cluster mode)"; }
+  grep -E '^Apply complete' "$WORK/tf-cluster.log" | indent
+  CLUSTER_ROLE_ARN=$(tfc output -raw role_arn)
+  PROVIDER_ARN=$(tfc output -raw provider_arn)
+  echo "    OIDC provider $PROVIDER_ARN"
+  echo "    role $CLUSTER_ROLE_ARN trusts system:serviceaccount:$CLUSTER_NS:$CLUSTER_KSA, may read s3://$BUCKET"
+}
+
+# verify in cluster mode: the token file, the issuer over HTTPS (its CA, its proxy), STS
+# through the gate, S3 on moto.
+cluster_verify() {
+  HTTPS_PROXY=http://127.0.0.1:$ISSUER_PORT NO_PROXY=127.0.0.1 SSL_CERT_FILE=$WORK/issuer-ca.pem \
+    AWS_ENDPOINT_URL_STS=http://127.0.0.1:$GATE_PORT \
+    "$BIN/gke-aws-verifier" verify --token-file "$WORK/token" --bucket "$BUCKET" \
+    --role-arn "$CLUSTER_ROLE_ARN" --region "$REGION" "$@"
+}
+
+run_cluster_verifier() {
+  step 10 "gke-aws-verifier verify --token-file: KSA token -> issuer check -> STS -> S3"
+  local rc=0
+  cluster_verify >"$WORK/verify-cluster.out" 2>"$WORK/verify-cluster.log" || rc=$?
+  indent <"$WORK/verify-cluster.out"
+  ((rc == 0)) || { indent <"$WORK/verify-cluster.log"; fail "verify --token-file did not prove access (exit $rc)"; }
+  # The issuer check really went to the issuer (through its proxy), as AWS's would.
+  local stats
+  stats=$(curl -fsS --cacert "$WORK/issuer-ca.pem" "https://127.0.0.1:$ISSUER_PORT/emulator/v1/stats") \
+    || fail "cannot read the issuer's stats"
+  [[ $stats =~ \"discovery_requests\":([1-9][0-9]*) && $stats =~ \"jwks_requests\":([1-9][0-9]*) ]] \
+    || fail "the verifier did not fetch the issuer's discovery document and keys: $stats"
+  echo "    issuer consulted: $stats"
+  # No helper at all: the AWS CLI reads the projected token itself (web_identity_token_file).
+  cat >>"$AWS_CONFIG_FILE" <<CFG
+
+[profile demo-cluster]
+region = $REGION
+role_arn = $CLUSTER_ROLE_ARN
+web_identity_token_file = $WORK/token
+s3 =
+    addressing_style = path
+CFG
+  echo "    \$ aws --profile demo-cluster s3 ls s3://$BUCKET/ --recursive   # web_identity_token_file, no helper"
+  AWS_ENDPOINT_URL_STS=http://127.0.0.1:$GATE_PORT aws --profile demo-cluster s3 ls "s3://$BUCKET/" --recursive \
+    >"$WORK/ls-cluster.txt" || fail "aws s3 ls with the projected token failed"
+  indent <"$WORK/ls-cluster.txt"
+  [[ $(wc -l <"$WORK/ls-cluster.txt") -eq $OBJECTS ]] || fail "aws s3 ls listed $(wc -l <"$WORK/ls-cluster.txt") objects, expected $OBJECTS"
+}
+
+# A first-day mistake of this mode: the cluster's issuer is not registered in the account
+# (here: its OIDC provider deleted), so STS refuses every token the cluster signs.
+show_cluster_failure() {
+  step 11 "EXPECTED FAILURE: no OIDC provider for the cluster's issuer (provider deleted)"
+  echo "    \$ aws iam delete-open-id-connect-provider --open-id-connect-provider-arn $PROVIDER_ARN"
+  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=$REGION \
+    aws iam delete-open-id-connect-provider --open-id-connect-provider-arn "$PROVIDER_ARN" \
+    || fail "cannot delete the OIDC provider in moto"
+  local rc=0
+  cluster_verify >"$WORK/fail-cluster.txt" 2>"$WORK/verify-cluster.log" || rc=$?
+  indent <"$WORK/fail-cluster.txt"
+  [[ $rc -eq 4 ]] || { indent <"$WORK/verify-cluster.log"; fail "expected exit 4 (STS stage), got $rc"; }
+  grep -qF "No OpenIDConnect provider found in your account for $ISSUER_URL" "$WORK/fail-cluster.txt" \
+    || fail "expected STS's 'No OpenIDConnect provider found' for $ISSUER_URL"
+  echo "    EXPECTED: exit 4 (STS stage), no OIDC provider for $ISSUER_URL, with the fix"
+}
+
 set_faults() {
   curl -fsS -X PUT -H 'Content-Type: application/json' --data "$1" \
     "http://$GCE_METADATA_HOST/emulator/v1/faults" >/dev/null || fail "cannot set emulator faults $1"
@@ -163,6 +311,10 @@ summary() {
   echo "  - S3 ListObjectsV2 on s3://$BUCKET: $OBJECTS objects"
   echo "  - credential_process served the AWS CLI: aws s3 ls listed $CLI_OBJECTS objects"
   echo "  - expected failure diagnosed: unannotated KSA -> exit 3 with the kubectl fix"
+  echo "  - cluster mode: projected KSA token from $ISSUER_URL"
+  echo "    -> STS (OIDC provider, audience and trust policy checked) -> $CLUSTER_ROLE_ARN -> S3"
+  echo "  - the AWS CLI read the same token file natively (web_identity_token_file): $OBJECTS objects"
+  echo "  - expected failure diagnosed: no OIDC provider for the issuer -> exit 4 with the fix"
 }
 
 SECONDS=0
@@ -173,4 +325,8 @@ apply_terraform
 run_verifier
 run_aws_cli
 show_expected_failure
+start_cluster_peers
+apply_cluster_terraform
+run_cluster_verifier
+show_cluster_failure
 summary

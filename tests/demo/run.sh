@@ -44,17 +44,21 @@ step "1. scripts/demo.sh passes and leaves nothing running"
 rc=0
 DEMO_PIDFILE=$WORK/full.pids scripts/demo.sh >"$WORK/full.out" 2>&1 || rc=$?
 [[ $rc -eq 0 ]] || { cat "$WORK/full.out"; die "demo exited $rc"; }
-for text in '==> [2/7] started moto' 'PASS: keyless chain proven on emulators' \
+for text in '==> [2/11] started moto' 'PASS: keyless chain proven on emulators' \
   'PASS s3' 'credential_process served the AWS CLI' 'EXPECTED FAILURE' 'EXPECTED: exit 3' \
-  '==> teardown'; do
+  'PASS cluster_identity' 'mode=cluster sub=system:serviceaccount:gke-aws:verifier' \
+  'assumed-role/gke-aws-demo-cluster-reader/' 'issuer consulted:' 'web_identity_token_file, no helper' \
+  'ERROR sts: OidcProviderMissing: InvalidIdentityToken: No OpenIDConnect provider found' \
+  'EXPECTED: exit 4 (STS stage), no OIDC provider' '==> teardown'; do
   assert_contains "$WORK/full.out" "$text"
 done
 grep -q '^FAIL:' "$WORK/full.out" && { cat "$WORK/full.out"; die "a FAIL line in a passing run"; }
-[[ $(wc -l <"$WORK/full.pids") -eq 2 ]] || die "expected 2 PIDs (moto, emulator), got: $(cat "$WORK/full.pids")"
+[[ $(wc -l <"$WORK/full.pids") -eq 4 ]] \
+  || die "expected 4 PIDs (moto, metadata emulator, cluster issuer, STS gate), got: $(cat "$WORK/full.pids")"
 assert_gone "$WORK/full.pids"
-echo "ok: exit 0, PASS summary, EXPECTED failure section"
+echo "ok: exit 0, PASS summary, both modes proven, both EXPECTED failure sections"
 
-# Interrupted once both peers run (moto alone for SIGINT): teardown must still happen.
+# Interrupted with moto alone (SIGINT) and with all four peers (SIGTERM): teardown must still happen.
 interrupt() {
   local n=$1 signal=$2 after=$3 out=$WORK/$2.out pids=$WORK/$2.pids rc=0
   step "$n. $signal after '$after': the demo tears down"
@@ -79,7 +83,7 @@ interrupt() {
   assert_gone "$pids"
   echo "ok: exit $rc, teardown ran"
 }
-interrupt 2 INT '==> [2/7] started moto'
-interrupt 3 TERM '==> [3/7] started the GKE metadata emulator'
+interrupt 2 INT '==> [2/11] started moto'
+interrupt 3 TERM '==> [8/11] cluster mode: started the cluster issuer'
 
 printf '\ndemo checks: all passed\n'
