@@ -393,10 +393,12 @@ mod tests {
         let wanted = obtained_for();
         let entry = cache.entry_path(&wanted);
         let leftover = folder.path().join(format!(
-            ".{}.4194305-0.tmp",
+            ".{}.4194305-0-00000000000000ab.tmp",
             entry.file_name().unwrap().to_str().unwrap()
         ));
         fs::write(&leftover, b"{\"half").unwrap();
+        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        fs::File::options().write(true).open(&leftover).unwrap().set_modified(an_hour_ago).unwrap();
         cache.store(&wanted, EXPIRES_AT, &credentials()).unwrap();
         assert!(!leftover.exists());
     }

@@ -136,8 +136,12 @@ pub fn read_private(path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
 }
 
 /// Longest suffix a temporary file adds to its target's name: `.` before, and
-/// `.{pid}-{sequence}.tmp` after (two 10-digit numbers).
-pub const TEMPORARY_NAME_EXTRA: usize = 1 + 1 + 10 + 1 + 10 + 4;
+/// `.{pid}-{sequence}-{nonce}.tmp` after (10, 10 and 16 characters).
+pub const TEMPORARY_NAME_EXTRA: usize = 1 + 1 + 10 + 1 + 10 + 1 + 16 + 4;
+
+/// A temporary file this old is a killed writer's: a write takes milliseconds. Its age, not
+/// its pid, says so: containers of one pod share the folder but not the pid namespace.
+const LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Writes `contents` to a temporary file beside `path`, then renames it over `path`: a reader
 /// sees the old file or the new one, never half of one. The file has exactly `mode` from
@@ -147,8 +151,13 @@ pub fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> io::Result<(
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "path has no file name"))?;
+    // The nonce keeps two writers apart that share a folder but not a pid namespace (both
+    // may be pid 1); create_new refuses a clash anyway.
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
     let temporary = folder_of(path).join(format!(
-        ".{}.{}-{}.tmp",
+        ".{}.{}-{}-{nonce:016x}.tmp",
         name.to_string_lossy(),
         std::process::id(),
         SEQUENCE.fetch_add(1, Ordering::Relaxed)
@@ -173,8 +182,7 @@ pub fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> io::Result<(
 }
 
 /// Removes the temporary files of `path` that a writer killed mid-write left (SIGKILL, OOM):
-/// those of a process that is gone, or of this very process id (a restarted container reuses
-/// it, and this process has not written yet).
+/// those older than [`LEFTOVER_AGE`], whoever wrote them.
 pub fn remove_leftover_temporaries(path: &Path) {
     let (Some(name), Ok(entries)) = (path.file_name(), fs::read_dir(folder_of(path))) else {
         return;
@@ -182,24 +190,23 @@ pub fn remove_leftover_temporaries(path: &Path) {
     let prefix = format!(".{}.", name.to_string_lossy());
     for entry in entries.flatten() {
         let file_name = entry.file_name();
-        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+        let ours = file_name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+            .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'));
+        let age = entry
+            .metadata()
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|modified| modified.elapsed().ok());
+        if !ours || age.is_none_or(|age| age < LEFTOVER_AGE) {
             continue;
-        };
-        let Some((pid, sequence)) = rest.strip_suffix(".tmp").and_then(|r| r.split_once('-')) else {
-            continue;
-        };
-        let (Ok(pid), Ok(_)) = (pid.parse::<u32>(), sequence.parse::<u32>()) else {
-            continue;
-        };
-        let gone = !Path::new(&format!("/proc/{pid}")).exists();
-        if gone || pid == std::process::id() {
-            match fs::remove_file(entry.path()) {
-                Ok(()) => {
-                    tracing::info!(file = %entry.path().display(), "removed a temporary file a killed writer left")
-                }
-                Err(e) => {
-                    tracing::warn!(file = %entry.path().display(), error = %e, "cannot remove a leftover temporary file")
-                }
+        }
+        match fs::remove_file(entry.path()) {
+            Ok(()) => tracing::info!(file = %entry.path().display(), "removed a temporary file a killed writer left"),
+            Err(e) => {
+                tracing::warn!(file = %entry.path().display(), error = %e, "cannot remove a leftover temporary file")
             }
         }
     }
@@ -398,22 +405,27 @@ mod tests {
     fn leftovers_of_killed_writers_are_removed_and_live_ones_kept() {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("token");
-        // Pid 1 always runs; a pid past the kernel's maximum never does.
-        let live = ".token.1-0.tmp";
-        let mine = format!(".token.{}-3.tmp", std::process::id());
-        for name in [
-            live,
-            ".token.4194305-0.tmp",
-            &mine,
-            ".other.4194305-0.tmp",
-            ".token.x-0.tmp",
-        ] {
-            fs::write(folder.path().join(name), b"half").unwrap();
+        let old = std::time::SystemTime::now() - 2 * LEFTOVER_AGE;
+        let files = [
+            (".token.1-0-00000000000000ab.tmp", Some(old)),
+            (".token.1-1-00000000000000cd.tmp", None),
+            (".other.1-0-00000000000000ab.tmp", Some(old)),
+            (".token.not-a-temporary", Some(old)),
+        ];
+        for (name, modified) in files {
+            let file = File::create(folder.path().join(name)).unwrap();
+            if let Some(modified) = modified {
+                file.set_modified(modified).unwrap();
+            }
         }
         remove_leftover_temporaries(&path);
         assert_eq!(
             names_in(folder.path()),
-            vec![".other.4194305-0.tmp", live, ".token.x-0.tmp"]
+            vec![
+                ".other.1-0-00000000000000ab.tmp",
+                ".token.1-1-00000000000000cd.tmp",
+                ".token.not-a-temporary"
+            ]
         );
     }
 }

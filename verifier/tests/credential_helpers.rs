@@ -703,9 +703,11 @@ async fn token_file_refuses_special_files_symlinks_and_names_too_long() {
 async fn token_file_has_exactly_its_mode_whatever_the_umask_and_clears_leftovers() {
     let chain = Chain::start().await;
     let path = chain.token_path();
-    // A temporary file a SIGKILLed writer left (a pid past the kernel's maximum is never alive).
-    let leftover = chain.home.path().join(".token.4194305-0.tmp");
+    // A temporary file a SIGKILLed writer left a while ago (a live write takes milliseconds).
+    let leftover = chain.home.path().join(".token.4194305-0-00000000000000ab.tmp");
     std::fs::write(&leftover, b"eyJhalf").unwrap();
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(&leftover).unwrap().set_modified(an_hour_ago).unwrap();
     for (umask, flag, mode) in [
         ("077", None, 0o640),
         ("000", None, 0o640),
