@@ -6,8 +6,8 @@
 # Cluster mode: gke-cluster-issuer plays the cluster's OIDC issuer and the kubelet's projected
 # token, Terraform registers the issuer and a role trusting the KSA
 # (modules/aws-gke-oidc-provider, aws-cluster-federated-role), the verifier proves access from
-# the token file, and a missing OIDC provider is diagnosed. moto's STS checks no token, so in
-# this mode STS calls go through aws-sts-gate, which refuses as AWS does from moto's IAM.
+# the token file, and a missing OIDC provider is diagnosed. moto's STS checks no token, so
+# STS calls go through aws-sts-gate, which refuses as AWS does from what moto's IAM holds.
 # Needs on PATH: moto_server and aws (make venv), terraform, cargo, curl.
 # DEMO_PIDFILE=FILE: write the PIDs of the processes started here (for tests).
 set -euo pipefail
@@ -80,8 +80,14 @@ check_setup() {
 start_moto() {
   start "$WORK/moto.log" moto_server -H 127.0.0.1 -p 0
   MOTO_PORT=$(peer_port "$WORK/moto.log" moto_server "Running on http://")
+  local moto_pid=${PEER_PIDS[-1]}
   export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT
-  step 2 "started moto (IAM, STS, S3) on 127.0.0.1:$MOTO_PORT, pid ${PEER_PIDS[-1]}"
+  # moto's STS reads no token: every STS call goes through the gate, which refuses as AWS
+  # would (OIDC provider, audience, expiry, the role's trust policy) from moto's IAM.
+  start "$WORK/gate.log" "$BIN/aws-sts-gate" --upstream "$AWS_ENDPOINT_URL" --listen 127.0.0.1:0
+  GATE_PORT=$(peer_port "$WORK/gate.log" aws-sts-gate "listening on ")
+  export AWS_ENDPOINT_URL_STS=http://127.0.0.1:$GATE_PORT
+  step 2 "started moto (IAM, STS, S3) on 127.0.0.1:$MOTO_PORT, pid $moto_pid, and aws-sts-gate in front of its STS on 127.0.0.1:$GATE_PORT, pid ${PEER_PIDS[-1]}"
 }
 
 start_emulator() {
@@ -129,6 +135,9 @@ run_verifier() {
     --expected-gsa "$GSA_EMAIL" >"$WORK/verify.out" 2>"$WORK/verify.log" || rc=$?
   indent <"$WORK/verify.out"
   ((rc == 0)) || { indent <"$WORK/verify.log"; fail "verify did not prove access (exit $rc)"; }
+  grep -qF "AssumeRoleWithWebIdentity allowed by the trust policy role_arn=\"$ROLE_ARN\"" "$WORK/gate.log" \
+    || fail "the STS gate did not check the token against $ROLE_ARN's trust policy"
+  echo "    aws-sts-gate: the token met the role's trust policy (accounts.google.com:aud, :sub, :oaud)"
 }
 
 run_aws_cli() {
@@ -150,8 +159,6 @@ CFG
 }
 
 # A first-day mistake: the pod's Kubernetes service account lacks the GSA annotation.
-# (moto checks no trust policy, and with IAM enforcement on it rejects the unsigned
-# AssumeRoleWithWebIdentity, so the emulator is the peer that can really fail here.)
 show_expected_failure() {
   step 7 "EXPECTED FAILURE: the KSA is not annotated with the GSA (emulator fault)"
   set_faults '{"ksa_not_annotated": true}'
@@ -181,11 +188,8 @@ start_cluster_peers() {
   ISSUER_PORT=$(peer_port "$WORK/issuer.log" gke-cluster-issuer "listening on ")
   ISSUER_URL=https://container.googleapis.com/$ISSUER_PATH
   grep -qF "issuer $ISSUER_URL" "$WORK/issuer.log" || fail "the issuer does not announce $ISSUER_URL"
-  local issuer_pid=${PEER_PIDS[-1]}
-  start "$WORK/gate.log" "$BIN/aws-sts-gate" --upstream "$AWS_ENDPOINT_URL" --listen 127.0.0.1:0
-  GATE_PORT=$(peer_port "$WORK/gate.log" aws-sts-gate "listening on ")
-  step 8 "cluster mode: started the cluster issuer (pid $issuer_pid) and the STS gate on 127.0.0.1:$GATE_PORT (pid ${PEER_PIDS[-1]})"
-  echo "    issuer $ISSUER_URL (HTTPS via 127.0.0.1:$ISSUER_PORT)"
+  step 8 "cluster mode: started the cluster issuer on 127.0.0.1:$ISSUER_PORT, pid ${PEER_PIDS[-1]}"
+  echo "    issuer $ISSUER_URL (HTTPS through its proxy on 127.0.0.1:$ISSUER_PORT)"
   echo "    projected token for system:serviceaccount:$CLUSTER_NS:$CLUSTER_KSA in $WORK/token (refreshed at 80% of 1h)"
 }
 
@@ -247,7 +251,6 @@ HCL
 # through the gate, S3 on moto.
 cluster_verify() {
   HTTPS_PROXY=http://127.0.0.1:$ISSUER_PORT NO_PROXY=127.0.0.1 SSL_CERT_FILE=$WORK/issuer-ca.pem \
-    AWS_ENDPOINT_URL_STS=http://127.0.0.1:$GATE_PORT \
     "$BIN/gke-aws-verifier" verify --token-file "$WORK/token" --bucket "$BUCKET" \
     --role-arn "$CLUSTER_ROLE_ARN" --region "$REGION" "$@"
 }
@@ -276,7 +279,7 @@ s3 =
     addressing_style = path
 CFG
   echo "    \$ aws --profile demo-cluster s3 ls s3://$BUCKET/ --recursive   # web_identity_token_file, no helper"
-  AWS_ENDPOINT_URL_STS=http://127.0.0.1:$GATE_PORT aws --profile demo-cluster s3 ls "s3://$BUCKET/" --recursive \
+  aws --profile demo-cluster s3 ls "s3://$BUCKET/" --recursive \
     >"$WORK/ls-cluster.txt" || fail "aws s3 ls with the projected token failed"
   indent <"$WORK/ls-cluster.txt"
   [[ $(wc -l <"$WORK/ls-cluster.txt") -eq $OBJECTS ]] || fail "aws s3 ls listed $(wc -l <"$WORK/ls-cluster.txt") objects, expected $OBJECTS"
@@ -307,7 +310,7 @@ set_faults() {
 summary() {
   printf '\nPASS: keyless chain proven on emulators in %ss\n' "$SECONDS"
   echo "  - GKE metadata emulator minted an ID token for $GSA_EMAIL (audience sts.amazonaws.com)"
-  echo "  - STS AssumeRoleWithWebIdentity -> $ROLE_ARN (created by modules/aws-federated-role)"
+  echo "  - STS AssumeRoleWithWebIdentity (trust policy checked by the gate) -> $ROLE_ARN (modules/aws-federated-role)"
   echo "  - S3 ListObjectsV2 on s3://$BUCKET: $OBJECTS objects"
   echo "  - credential_process served the AWS CLI: aws s3 ls listed $CLI_OBJECTS objects"
   echo "  - expected failure diagnosed: unannotated KSA -> exit 3 with the kubectl fix"

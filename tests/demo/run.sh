@@ -44,9 +44,9 @@ step "1. scripts/demo.sh passes and leaves nothing running"
 rc=0
 DEMO_PIDFILE=$WORK/full.pids scripts/demo.sh >"$WORK/full.out" 2>&1 || rc=$?
 [[ $rc -eq 0 ]] || { cat "$WORK/full.out"; die "demo exited $rc"; }
-for text in '==> [2/11] started moto' 'PASS: keyless chain proven on emulators' \
+for text in '==> [2/11] started moto' 'and aws-sts-gate in front of its STS' 'PASS: keyless chain proven on emulators' \
   'PASS s3' 'credential_process served the AWS CLI' 'EXPECTED FAILURE' 'EXPECTED: exit 3' \
-  'PASS cluster_identity' 'mode=cluster sub=system:serviceaccount:gke-aws:verifier' \
+  'the token met the role'"'"'s trust policy' 'PASS cluster_identity' 'mode=cluster sub=system:serviceaccount:gke-aws:verifier' \
   'assumed-role/gke-aws-demo-cluster-reader/' 'issuer consulted:' 'web_identity_token_file, no helper' \
   'ERROR sts: OidcProviderMissing: InvalidIdentityToken: No OpenIDConnect provider found' \
   'EXPECTED: exit 4 (STS stage), no OIDC provider' '==> teardown'; do

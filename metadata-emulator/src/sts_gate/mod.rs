@@ -159,6 +159,7 @@ async fn handle(gate: &Gate, counters: &GateCounters, request: Request<Incoming>
         match admit(gate, token, role_arn).await {
             Ok(()) => {
                 counters.passed.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(role_arn, "AssumeRoleWithWebIdentity allowed by the trust policy");
             }
             Err(refusal) => {
                 counters.refused.fetch_add(1, Ordering::Relaxed);
@@ -179,7 +180,11 @@ async fn admit(gate: &Gate, token: &str, role_arn: &str) -> Result<(), Refusal> 
         message,
     };
     let host_path = trust::issuer_host_path(&claims).unwrap_or_default();
-    let provider = gate.iam.provider(host_path).await.map_err(internal)?;
+    let provider = if host_path == trust::GOOGLE {
+        Some(trust::google())
+    } else {
+        gate.iam.provider(host_path).await.map_err(internal)?
+    };
     let policy = gate.iam.trust_policy(role_arn).await.map_err(internal)?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -65,6 +65,30 @@ pub fn issuer_host_path(claims: &Value) -> Option<&str> {
     claims["iss"].as_str().map(|iss| iss.trim_start_matches("https://"))
 }
 
+/// Google's issuer, which AWS has built in: no OIDC provider, `Principal.Federated` is
+/// `accounts.google.com`, and its condition keys map differently (see [`claim_for`]).
+pub const GOOGLE: &str = "accounts.google.com";
+
+/// The provider STS uses for Google's tokens, without asking IAM.
+pub fn google() -> Provider {
+    Provider {
+        arn: GOOGLE.to_owned(),
+        client_ids: Vec::new(),
+    }
+}
+
+/// The claim values a condition key `ISSUER:name` reads. For Google, AWS fills
+/// `accounts.google.com:aud` from the token's `azp` (when present) and `:oaud` from its `aud`.
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#condition-keys-wif>
+fn claim_for(claims: &Value, host_path: &str, name: &str) -> Vec<String> {
+    let name = match (host_path, name) {
+        (GOOGLE, "aud") if claims["azp"].is_string() => "azp",
+        (GOOGLE, "oaud") => "aud",
+        (_, name) => name,
+    };
+    string_or_list(&claims[name])
+}
+
 /// STS's checks in its order: provider, audience, expiry, then the trust policy.
 pub fn check(claims: &Value, now: u64, provider: Option<&Provider>, trust: Option<&Value>) -> Result<(), Refusal> {
     let iss = claims["iss"].as_str().unwrap_or_default();
@@ -74,10 +98,9 @@ pub fn check(claims: &Value, now: u64, provider: Option<&Provider>, trust: Optio
         )));
     };
     let audiences = string_or_list(&claims["aud"]);
-    if !audiences
-        .iter()
-        .any(|aud| provider.client_ids.iter().any(|id| id == aud))
-    {
+    // Google's built-in provider has no client ID list: the trust policy pins the audience.
+    let known = |aud: &String| provider.client_ids.iter().any(|id| id == aud);
+    if provider.arn != GOOGLE && !audiences.iter().any(known) {
         return Err(Refusal::invalid("Incorrect token audience"));
     }
     let exp = claims["exp"].as_u64().unwrap_or(0);
@@ -119,7 +142,7 @@ fn conditions_hold(conditions: &Value, host_path: &str, claims: &Value) -> bool 
                 let claim = key
                     .strip_prefix(host_path)
                     .and_then(|rest| rest.strip_prefix(':'))
-                    .map(|name| string_or_list(&claims[name]))
+                    .map(|name| claim_for(claims, host_path, name))
                     .unwrap_or_default();
                 let expected = string_or_list(expected);
                 claim.iter().any(|value| {
@@ -263,6 +286,34 @@ mod tests {
         for bad in ["", "a.b", "a.eyJpc3MiOiJ4In0.c.d", "a.!!.c", "a.MQ.c"] {
             assert_eq!(claims(bad).unwrap_err().code, "InvalidIdentityToken", "{bad}");
         }
+    }
+
+    #[test]
+    fn googles_built_in_provider_maps_aud_to_azp_and_oaud_to_aud() {
+        let claims = json!({
+            "iss": "https://accounts.google.com", "sub": "1122", "azp": "1122",
+            "aud": "sts.amazonaws.com", "exp": 2000,
+        });
+        let policy = |aud: &str, oaud: &str| {
+            json!({"Statement": {
+                "Effect": "Allow", "Principal": {"Federated": "accounts.google.com"},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {
+                    "accounts.google.com:aud": aud, "accounts.google.com:sub": "1122",
+                    "accounts.google.com:oaud": oaud,
+                }},
+            }})
+        };
+        let google = google();
+        assert_eq!(
+            check(&claims, 1000, Some(&google), Some(&policy("1122", "sts.amazonaws.com"))),
+            Ok(())
+        );
+        let swapped = policy("sts.amazonaws.com", "1122");
+        assert_eq!(
+            check(&claims, 1000, Some(&google), Some(&swapped)),
+            Err(Refusal::access_denied())
+        );
     }
 
     #[test]
