@@ -25,10 +25,10 @@ pub struct ProjectedToken {
     task: JoinHandle<()>,
 }
 
-type Ack = oneshot::Sender<std::io::Result<()>>;
+pub(super) type Ack = oneshot::Sender<std::io::Result<()>>;
 
 #[derive(Debug)]
-enum Command {
+pub(super) enum Command {
     /// Write a fresh token now and resume refreshing.
     Refresh(Ack),
     /// Write a token that expired an hour ago and stop refreshing.
@@ -44,6 +44,8 @@ impl ProjectedToken {
         // Timed from this write, not from when the task first runs.
         let first_refresh = Instant::now() + refresh_after(&token);
         let (commands, receiver) = mpsc::channel(4);
+        // The control endpoints act on the issuer's latest projected token.
+        shared.set_projected(commands.clone());
         let task = tokio::spawn(refresh_loop(
             shared,
             path.clone(),
@@ -82,11 +84,16 @@ impl ProjectedToken {
     }
 
     async fn send(&self, command: fn(Ack) -> Command) -> std::io::Result<()> {
-        let (ack, done) = oneshot::channel();
-        let gone = || std::io::Error::other("the projected token's task has stopped");
-        self.commands.send(command(ack)).await.map_err(|_| gone())?;
-        done.await.map_err(|_| gone())?
+        send(&self.commands, command).await
     }
+}
+
+/// Sends `command` to a projected token's task and waits for the write's outcome.
+pub(super) async fn send(commands: &mpsc::Sender<Command>, command: fn(Ack) -> Command) -> std::io::Result<()> {
+    let (ack, done) = oneshot::channel();
+    let gone = || std::io::Error::other("the projected token's task has stopped");
+    commands.send(command(ack)).await.map_err(|_| gone())?;
+    done.await.map_err(|_| gone())?
 }
 
 impl Drop for ProjectedToken {

@@ -181,8 +181,9 @@ fn issuer_answer(shared: &Shared, request: &Request<Incoming>, endpoint: Endpoin
     Ok(reply(StatusCode::OK, APPLICATION_JSON, body.to_string()))
 }
 
-/// `/emulator/v1/faults` (GET, PUT), `/emulator/v1/stats` (GET), `/emulator/v1/rotate-key`
-/// (POST): for scripts that run the binary. No fault applies to them.
+/// `/emulator/v1/faults` (GET, PUT), `/emulator/v1/stats` (GET), `/emulator/v1/rotate-key`,
+/// `/emulator/v1/token/refresh`, `/emulator/v1/token/expire` (POST): for scripts that run the
+/// binary. No fault applies to them.
 async fn control(shared: &Shared, request: Request<Incoming>) -> Reply {
     let json = |value: serde_json::Value| reply(StatusCode::OK, APPLICATION_JSON, value.to_string());
     let path = request.uri().path().to_owned();
@@ -201,9 +202,23 @@ async fn control(shared: &Shared, request: Request<Incoming>) -> Reply {
             Ok(kid) => json(serde_json::json!({ "kid": kid })),
             Err(error) => reply(StatusCode::INTERNAL_SERVER_ERROR, TEXT_PLAIN, format!("{error}\n")),
         },
-        (_, "/emulator/v1/faults" | "/emulator/v1/stats" | "/emulator/v1/rotate-key") => {
-            reply(StatusCode::METHOD_NOT_ALLOWED, TEXT_PLAIN, "Method Not Allowed\n")
+        (Method::POST, "/emulator/v1/token/refresh" | "/emulator/v1/token/expire") => {
+            match shared.command_projected(path.ends_with("/expire")).await {
+                Ok(()) => json(serde_json::json!({ "written": true })),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                    reply(StatusCode::NOT_FOUND, TEXT_PLAIN, format!("{error}\n"))
+                }
+                Err(error) => reply(StatusCode::INTERNAL_SERVER_ERROR, TEXT_PLAIN, format!("{error}\n")),
+            }
         }
+        (
+            _,
+            "/emulator/v1/faults"
+            | "/emulator/v1/stats"
+            | "/emulator/v1/rotate-key"
+            | "/emulator/v1/token/refresh"
+            | "/emulator/v1/token/expire",
+        ) => reply(StatusCode::METHOD_NOT_ALLOWED, TEXT_PLAIN, "Method Not Allowed\n"),
         _ => reply(StatusCode::NOT_FOUND, TEXT_PLAIN, "Not Found\n"),
     }
 }

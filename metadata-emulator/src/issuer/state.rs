@@ -8,8 +8,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::projected::{self, Ack, Command};
 use super::{IssuerConfig, IssuerFaults, IssuerStats, KsaClaims, KsaToken, ProjectedToken};
 use crate::config::Clock;
 use crate::token::SigningKey;
@@ -25,6 +27,7 @@ pub(crate) struct Shared {
     pub(super) discovery_requests: AtomicU64,
     pub(super) jwks_requests: AtomicU64,
     tokens_minted: AtomicU64,
+    projected: Mutex<Option<mpsc::Sender<Command>>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -51,6 +54,7 @@ impl Shared {
             discovery_requests: AtomicU64::new(0),
             jwks_requests: AtomicU64::new(0),
             tokens_minted: AtomicU64::new(0),
+            projected: Mutex::new(None),
         }
     }
 
@@ -108,6 +112,23 @@ impl Shared {
         tracing::info!(%kid, "issuer key rotated");
         *lock(&self.key) = Arc::new(key);
         Ok(kid)
+    }
+
+    pub(super) fn set_projected(&self, commands: mpsc::Sender<Command>) {
+        *lock(&self.projected) = Some(commands);
+    }
+
+    /// Refreshes (`expire == false`) or expires the latest projected token, for the control
+    /// endpoints.
+    pub(super) async fn command_projected(&self, expire: bool) -> std::io::Result<()> {
+        let commands = lock(&self.projected).clone().ok_or_else(|| {
+            Error::new(
+                std::io::ErrorKind::NotFound,
+                "no projected token: start with --token-file",
+            )
+        })?;
+        let command: fn(Ack) -> Command = if expire { Command::Expire } else { Command::Refresh };
+        projected::send(&commands, command).await
     }
 
     pub(super) fn faults(&self) -> IssuerFaults {

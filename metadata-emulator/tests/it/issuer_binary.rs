@@ -58,6 +58,19 @@ async fn writes_the_ca_and_a_projected_token_then_serves_the_issuer() {
     assert_eq!(claims["sub"], "system:serviceaccount:apps:reports");
     assert_eq!(claims["aud"], serde_json::json!(["sts.amazonaws.com"]));
     assert_eq!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(), 600);
+
+    // On demand, over the control endpoints: an expired token, then a fresh one.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let control = |what: &str| client.post(format!("https://{host}/emulator/v1/token/{what}"));
+    assert_eq!(send(control("expire")).await.unwrap().status, 200);
+    let expired = crate::common::claims_of(&std::fs::read_to_string(&token).unwrap());
+    assert!(expired["exp"].as_u64().unwrap() < now, "{expired}");
+    assert_eq!(send(control("refresh")).await.unwrap().status, 200);
+    let fresh = crate::common::claims_of(&std::fs::read_to_string(&token).unwrap());
+    assert!(fresh["exp"].as_u64().unwrap() >= now + 590, "{fresh}");
     terminate(child).await;
 }
 
@@ -105,5 +118,8 @@ async fn fault_flags_start_the_issuer_unavailable_until_the_control_endpoint_cle
     let clear = client.put(format!("https://{host}/emulator/v1/faults")).body("{}");
     assert_eq!(send(clear).await.unwrap().status, 200);
     assert_eq!(send(client.get(&discovery)).await.unwrap().status, 200);
+    // No --token-file: nothing to refresh.
+    let refresh = client.post(format!("https://{host}/emulator/v1/token/refresh"));
+    assert_eq!(send(refresh).await.unwrap().status, 404);
     terminate(child).await;
 }
