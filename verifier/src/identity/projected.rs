@@ -359,12 +359,20 @@ mod tests {
         assert!(error.message.contains("a device"), "{error}");
     }
 
-    #[test]
-    fn unreadable_files_name_the_fix() {
-        // Diagnosed directly: the tests run as root, who reads any file.
-        let denied = io::Error::from(io::ErrorKind::PermissionDenied);
-        let error = diagnose(Path::new("/var/run/secrets/aws/token"), ReadFailure::Io(denied));
-        assert_eq!(error.code, "TokenFileUnreadable");
+    #[tokio::test]
+    async fn unreadable_files_name_the_fix() {
+        let error = if crate::secret_file::running_user() == 0 {
+            // Root reads any file: the diagnosis alone (tests/rust/unprivileged.sh runs the
+            // real case as nobody).
+            let denied = io::Error::from(io::ErrorKind::PermissionDenied);
+            diagnose(Path::new("/var/run/secrets/aws/token"), ReadFailure::Io(denied))
+        } else {
+            use std::os::unix::fs::PermissionsExt;
+            let (_root, path) = kubelet_volume(&projected(AUD, 1000, 4600));
+            fs::set_permissions(fs::canonicalize(&path).unwrap(), fs::Permissions::from_mode(0o000)).unwrap();
+            read_token(&path, soon()).await.unwrap_err()
+        };
+        assert_eq!(error.code, "TokenFileUnreadable", "{error}");
         assert!(error.hint.contains("fsGroup"), "{}", error.hint);
     }
 
