@@ -10,6 +10,7 @@
 #   5. scripts/verify-job.sh's control flow, against a kubectl stand-in
 #   6. pytest: scripts/k8s_config.py against a fixture of Terraform's `workloads` output, and the
 #      manifests' own rules (what the base holds, the egress policy per GKE dataplane)
+#   7. every ```yaml snippet of README.md, docs/ and k8s/**/README.md (tests/docs/snippets.py)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -103,6 +104,9 @@ run "verify-job.sh tests" tests/k8s/verify-job.test.sh
 
 step "pytest: scripts/k8s_config.py with a fixture of Terraform's workloads output; the manifests"
 run "k8s_config.py and manifest tests" python3 -m pytest -q -p no:cacheprovider tests/k8s
+
+step "documentation: every yaml snippet (kubernetes-validate --strict, kustomization fields)"
+run "yaml snippets in README.md, docs/, k8s/**/README.md" python3 tests/docs/snippets.py
 
 echo
 if [[ "$failed" != 0 ]]; then
