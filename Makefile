@@ -49,17 +49,17 @@ destroy: ## terraform destroy of terraform/
 	@echo "==> terraform destroy"
 	terraform -chdir=terraform destroy -input=false
 
-k8s-config: ## Write k8s/overlays/<workload>/ from `terraform output -json workloads`
+k8s-config: ## Write k8s/overlays/<workload>/ from Terraform's workloads (IMAGE= required; DEDICATED=, COMPONENTS=)
 	@echo "==> writing kustomize overlays from Terraform's workloads output"
 	scripts/k8s-config.sh
 
 verify: ## Prove the chain in the cluster with a one-off Job (OVERLAY=...); fails if not proven
 	@echo "==> verifying $(OVERLAY) with a one-off Job"
-	OVERLAY=$(OVERLAY) KUBE_CONTEXT=$(KUBE_CONTEXT) scripts/verify-job.sh
+	OVERLAY=$(OVERLAY) KUBE_CONTEXT=$(KUBE_CONTEXT) scripts/verify-job.sh verify
 
-smoke: ## Deploy the standing resources and the smoke-test CronJob (OVERLAY=...)
+smoke: ## Deploy the smoke-test CronJob (OVERLAY=...); the script says which namespace mode it applies
 	@echo "==> deploying $(OVERLAY) with its smoke-test CronJob"
-	kubectl $(if $(KUBE_CONTEXT),--context $(KUBE_CONTEXT)) apply -k $(OVERLAY) -l 'app.kubernetes.io/component!=verify'
+	OVERLAY=$(OVERLAY) KUBE_CONTEXT=$(KUBE_CONTEXT) scripts/verify-job.sh smoke
 
 webhook-deploy: ## Deploy the injection webhook with its cert-manager certificate
 	@echo "==> kubectl apply -k k8s/webhook/overlays/cert-manager"
