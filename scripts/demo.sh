@@ -194,55 +194,18 @@ start_cluster_peers() {
 }
 
 apply_cluster_terraform() {
-  step 9 "terraform apply: modules/aws-gke-oidc-provider + aws-cluster-federated-role on moto"
-  local dir=$WORK/tf/cluster
-  mkdir -p "$dir"
-  copy_modules
-  # The cluster-mode counterpart of terraform/examples/demo, on the same bucket.
-  cat >"$dir/main.tf" <<'HCL'
-variable "aws_endpoint" { type = string }
-variable "bucket" { type = string }
-
-provider "aws" {
-  region                      = "us-east-1"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  s3_use_path_style           = true
-  endpoints {
-    iam = var.aws_endpoint
-    sts = var.aws_endpoint
-    s3  = var.aws_endpoint
-  }
-}
-
-module "cluster_issuer" {
-  source       = "../modules/aws-gke-oidc-provider"
-  project_id   = "demo-project"
-  location     = "europe-west1"
-  cluster_name = "demo-cluster"
-}
-
-module "reader" {
-  source                      = "../modules/aws-cluster-federated-role"
-  role_name                   = "gke-aws-demo-cluster-reader"
-  oidc_provider_arn           = module.cluster_issuer.arn
-  issuer_host_path            = module.cluster_issuer.issuer_host_path
-  kubernetes_service_accounts = [{ namespace = "gke-aws", name = "verifier" }]
-  s3_bucket_arns              = ["arn:aws:s3:::${var.bucket}"]
-  access                      = "read"
-}
-
-output "role_arn" { value = module.reader.role_arn }
-output "provider_arn" { value = module.cluster_issuer.arn }
-HCL
-  tfc() { AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test terraform -chdir="$dir" "$@"; }
-  tfc init -input=false -no-color >"$WORK/tf-cluster.log" 2>&1 || { indent <"$WORK/tf-cluster.log"; fail "terraform init (cluster mode)"; }
-  tfc apply -auto-approve -input=false -no-color -var "aws_endpoint=$AWS_ENDPOINT_URL" -var "bucket=$BUCKET" \
-    >>"$WORK/tf-cluster.log" 2>&1 || { indent <"$WORK/tf-cluster.log"; fail "terraform apply (cluster mode)"; }
+  step 9 "terraform apply terraform/examples/demo again, with cluster_issuer_url: modules/aws-gke-oidc-provider + aws-cluster-federated-role on moto"
+  # The same configuration and state as step 4: it adds the cluster issuer's OIDC provider and
+  # a role on the same bucket that trusts the KSA.
+  local dir=$WORK/tf/examples/demo
+  tf() { AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test terraform -chdir="$dir" "$@"; }
+  tf apply -auto-approve -input=false -no-color -var "aws_endpoint=$AWS_ENDPOINT_URL" \
+    -var "google_service_account_unique_id=$UNIQUE_ID" -var "cluster_issuer_url=$ISSUER_URL" \
+    -var "cluster_ksa={ namespace = \"$CLUSTER_NS\", name = \"$CLUSTER_KSA\" }" \
+    >"$WORK/tf-cluster.log" 2>&1 || { indent <"$WORK/tf-cluster.log"; fail "terraform apply (cluster mode)"; }
   grep -E '^Apply complete' "$WORK/tf-cluster.log" | indent
-  CLUSTER_ROLE_ARN=$(tfc output -raw role_arn)
-  PROVIDER_ARN=$(tfc output -raw provider_arn)
+  CLUSTER_ROLE_ARN=$(tf output -raw cluster_role_arn)
+  PROVIDER_ARN=$(tf output -raw oidc_provider_arn)
   echo "    OIDC provider $PROVIDER_ARN"
   echo "    role $CLUSTER_ROLE_ARN trusts system:serviceaccount:$CLUSTER_NS:$CLUSTER_KSA, may read s3://$BUCKET"
 }

@@ -57,6 +57,7 @@ class DemoExampleOnMoto(unittest.TestCase):
         self.assertEqual(self.outputs, {
             "role_arn": "arn:aws:iam::123456789012:role/gke-aws-demo-reader",
             "cluster_role_arn": "arn:aws:iam::123456789012:role/gke-aws-demo-cluster-reader",
+            "oidc_provider_arn": f"arn:aws:iam::123456789012:oidc-provider/{ISSUER.removeprefix('https://')}",
             "bucket": "gke-aws-demo-reports",
             "other_bucket": "gke-aws-demo-other-team",
             "object_count": 3,

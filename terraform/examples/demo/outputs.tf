@@ -8,6 +8,11 @@ output "cluster_role_arn" {
   value       = try(module.cluster_reader[0].role_arn, null)
 }
 
+output "oidc_provider_arn" {
+  description = "ARN of the IAM OIDC provider of the emulated cluster issuer, or null without cluster_issuer_url."
+  value       = try(module.cluster_issuer[0].arn, null)
+}
+
 output "bucket" {
   description = "Name of the bucket the role may read."
   value       = aws_s3_bucket.this.id
