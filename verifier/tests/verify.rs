@@ -488,7 +488,10 @@ async fn answers_slowed_to_near_the_deadline_still_prove_access() {
     let report = run.json();
     for (stage, at_least) in [(0, SLOW), (1, SLOW)] {
         let took = report["stages"][stage]["duration_ms"].as_u64().unwrap();
-        assert!(took >= at_least.as_millis() as u64, "stage {stage} took {took} ms: {report}");
+        assert!(
+            took >= at_least.as_millis() as u64,
+            "stage {stage} took {took} ms: {report}"
+        );
     }
     assert!(elapsed >= 2 * SLOW, "{elapsed:?}");
 }
