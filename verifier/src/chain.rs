@@ -42,8 +42,10 @@ pub async fn assume_role(
     expected_gsa: Option<&str>,
     deadline: Instant,
 ) -> Result<Result<Assumed, Failed>, InputError> {
-    let https_client = sdk::https_client()?;
-    let issuer_client = identity.issuer_client()?;
+    // One read of the CA bundle for STS, S3 and a cluster issuer.
+    let tls = sdk::tls_context()?;
+    let issuer_client = identity.issuer_client(&tls);
+    let https_client = sdk::https_client(tls);
     let first_stage = identity.source_stage();
     let token = Identity::obtain(identity, expected_gsa, issuer_client.as_ref(), deadline);
     let token = first_stage.run(deadline, identity.timeout, token);

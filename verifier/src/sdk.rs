@@ -67,13 +67,12 @@ const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 /// Debian's bundle is about 200 KiB; anything past this is not a CA bundle.
 const MAX_BUNDLE_BYTES: u64 = 4 * 1024 * 1024;
 
-/// The SDK's default HTTPS client (rustls, `HTTPS_PROXY`/`NO_PROXY` honoured), trusting the
-/// CA bundle file alone: the default also walks /etc/ssl/certs and parses every root a
-/// second time, about 3 ms of each run (bench/FINDINGS.md); without a bundle file, the
-/// platform's roots. Every answer is cut at [`MAX_ANSWER_BYTES`]. Built before any call: a
-/// bundle that does not parse, is not a regular file or is too large is bad input, where the
-/// SDK's client would panic or hang on it.
-pub fn https_client() -> Result<SharedHttpClient, InputError> {
+/// The TLS trust of every HTTPS call in a run (STS, S3, a cluster issuer): the CA bundle file
+/// alone (the SDK's default also walks /etc/ssl/certs and parses every root a second time,
+/// about 3 ms of each run, bench/FINDINGS.md); without a bundle file, the platform's roots.
+/// Built before any call: a bundle that does not parse, is not a regular file or is too large
+/// is bad input, where the SDK's client would panic or hang on it.
+pub fn tls_context() -> Result<TlsContext, InputError> {
     let path = std::env::var_os("SSL_CERT_FILE").unwrap_or_else(|| CA_BUNDLE.into());
     let bad = |problem: String| {
         InputError::new(
@@ -89,9 +88,14 @@ pub fn https_client() -> Result<SharedHttpClient, InputError> {
         check_bundle(&pem).map_err(|error| bad(format!("does not parse ({error})")))?;
         context = context.with_trust_store(TrustStore::empty().with_pem_certificate(pem));
     }
-    let context = context
+    context
         .build()
-        .map_err(|e| bad(format!("cannot be used ({})", crate::error::error_chain(&e))))?;
+        .map_err(|e| bad(format!("cannot be used ({})", crate::error::error_chain(&e))))
+}
+
+/// The SDK's default HTTPS client (rustls, `HTTPS_PROXY`/`NO_PROXY` honoured) trusting
+/// `context` ([`tls_context`]). Every answer is cut at [`MAX_ANSWER_BYTES`].
+pub fn https_client(context: TlsContext) -> SharedHttpClient {
     let client = Builder::new().build_with_connector_fn(move |settings, components| {
         let mut connector = Connector::builder()
             .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
@@ -103,7 +107,7 @@ pub fn https_client() -> Result<SharedHttpClient, InputError> {
         connector.set_proxy_config(Some(ProxyConfig::from_env()));
         connector.build()
     });
-    Ok(SharedHttpClient::new(Bounded(client)))
+    SharedHttpClient::new(Bounded(client))
 }
 
 /// The bundle's bytes; `None` when there is no file (the platform's roots then).

@@ -143,8 +143,14 @@ fn diagnose<E: ProvideErrorMetadata + std::error::Error + 'static>(
         },
         "ExpiredTokenException" | "ExpiredToken" => err(&code, message,
             "STS saw the ID token as expired: the token was minted long before use, or the node's clock is off (clock skew). Fetch a fresh token; check NTP.".into()),
-        "IDPCommunicationError" => err(&code, message,
-            "AWS could not fetch Google's signing keys (retried until the deadline). This is on AWS's side or Google's; try again in a few minutes.".into()),
+        "IDPCommunicationError" => match identity {
+            Identity::Google(_) => err(&code, message,
+                "AWS could not fetch Google's signing keys (retried until the deadline). This is on AWS's side or Google's; try again in a few minutes.".into()),
+            Identity::Cluster(token) => {
+                let (code, hint) = cluster_trust::refusal_hint(role, &code, &message, token.claims());
+                err(&code, message, hint)
+            }
+        },
         "Throttling" | "ThrottlingException" | "RequestLimitExceeded" => err(&code, message,
             "STS rate-limited this account (retried until the deadline). Reuse credentials: the credential-process helper caches them, and token-file lets the SDK refresh them only near expiry.".into()),
         "ValidationError" if message.contains("DurationSeconds") || message.contains("MaxSessionDuration") => err(&code, message, format!(

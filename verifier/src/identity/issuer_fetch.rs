@@ -1,13 +1,13 @@
-//! Fetching an issuer's public documents as AWS does: anonymous GETs over HTTPS (the CA
-//! bundle `SSL_CERT_FILE` names, `HTTPS_PROXY`/`NO_PROXY` honoured), bounded in size, with
-//! redirects kept on one host. The AWS SDK's own HTTP client sends them: no second TLS stack.
+//! Fetching an issuer's public documents as AWS does: anonymous GETs over HTTPS (the run's CA
+//! bundle, [`crate::sdk::tls_context`]; `HTTPS_PROXY`/`NO_PROXY` honoured), bounded in size,
+//! with redirects kept on one host. The AWS SDK's own HTTP client sends them: no second TLS stack.
 
 use std::time::Duration;
 
 use aws_smithy_http_client::Connector;
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
-use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+use aws_smithy_http_client::tls::{self, TlsContext};
 use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorSettings};
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_types::body::SdkBody;
@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::error::{InputError, error_chain};
+use crate::error::error_chain;
 
 /// Discovery documents and key sets are a few KiB; more is not one.
 pub(super) const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
@@ -24,8 +24,6 @@ const MAX_REDIRECTS: usize = 3;
 /// Connection failures and 5xx are tried this often, inside the deadline.
 pub(super) const ATTEMPTS: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
-/// Debian's (and distroless's) CA bundle, unless `SSL_CERT_FILE` names another: as for STS.
-const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// Fetches issuer documents: HTTPS only, anonymous, bounded in size, redirects kept on one host.
 #[derive(Debug)]
@@ -44,26 +42,6 @@ pub(super) enum Fetch {
 }
 
 impl IssuerClient {
-    /// A client trusting the CA bundle at `SSL_CERT_FILE` (default Debian's), through
-    /// `HTTPS_PROXY`/`NO_PROXY`. A bundle that does not parse is bad input.
-    pub fn from_env() -> Result<Self, InputError> {
-        let path = std::env::var_os("SSL_CERT_FILE").unwrap_or_else(|| CA_BUNDLE.into());
-        let context = match std::fs::read(&path) {
-            Ok(pem) => bundle_context(&pem).map_err(|why| {
-                InputError::new(
-                    "SSL_CERT_FILE",
-                    format!(
-                        "the CA bundle {} does not parse ({why}); point SSL_CERT_FILE at a PEM file of CA certificates",
-                        path.display()
-                    ),
-                )
-            })?,
-            // No bundle file: the system's roots, as the SDK's default client does.
-            Err(_) => TlsContext::default(),
-        };
-        Ok(Self::with_context(context, false))
-    }
-
     /// A client trusting `context`: the one the SDK's client for STS and S3 was built with
     /// (`crate::sdk`), so that the bundle is read and parsed once per run.
     pub fn new(context: TlsContext) -> Self {
@@ -174,21 +152,4 @@ async fn read_bounded(body: SdkBody) -> Result<Vec<u8>, Fetch> {
 /// cut short.
 fn preview(body: &[u8]) -> String {
     crate::redact::cap(&String::from_utf8_lossy(body))
-}
-
-/// The bundle as the SDK's rustls client would load it, but as a `Result` (it would panic).
-pub(super) fn bundle_context(pem: &[u8]) -> Result<TlsContext, String> {
-    use rustls_pki_types::CertificateDer;
-    use rustls_pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for certificate in CertificateDer::pem_slice_iter(pem) {
-        let certificate = certificate.map_err(|e| format!("not PEM: {e}"))?;
-        roots
-            .add(certificate)
-            .map_err(|e| format!("a certificate does not parse: {e}"))?;
-    }
-    TlsContext::builder()
-        .with_trust_store(TrustStore::empty().with_pem_certificate(pem.to_vec()))
-        .build()
-        .map_err(|e| e.to_string())
 }

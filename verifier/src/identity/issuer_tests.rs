@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::*;
-use crate::identity::issuer_fetch::{ATTEMPTS, MAX_DOCUMENT_BYTES, bundle_context};
+use crate::identity::issuer_fetch::{ATTEMPTS, MAX_DOCUMENT_BYTES};
 use crate::identity::ksa_token::tests::projected_by;
 
 /// A real HTTP server on 127.0.0.1 answering each path with a fixed response, counting
@@ -277,11 +277,6 @@ fn gke_issuers_get_no_note() {
             .unwrap()
             .contains("not GKE's")
     );
-}
-
-#[test]
-fn a_bundle_that_does_not_parse_is_refused() {
-    assert!(bundle_context(b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n").is_err());
 }
 
 #[tokio::test]

@@ -15,13 +15,14 @@ pub mod projected;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use aws_smithy_http_client::tls::TlsContext;
 use tokio::time::Instant;
 
 use self::cluster::ClusterToken;
 use self::issuer::IssuerClient;
 use self::projected::FileToken;
 use crate::clock::unix_now;
-use crate::error::{InputError, StageError};
+use crate::error::StageError;
 use crate::id_token::IdToken;
 use crate::metadata::{self, MetadataServer};
 use crate::report::Details;
@@ -68,12 +69,12 @@ impl IdentitySettings {
         }
     }
 
-    /// The HTTPS client that checks a cluster issuer, built before any call (a CA bundle
-    /// that does not parse is bad input); `None` when no issuer will be checked.
-    pub fn issuer_client(&self) -> Result<Option<IssuerClient>, InputError> {
+    /// The HTTPS client that checks a cluster issuer, trusting `tls` (the run's CA bundle,
+    /// [`crate::sdk::tls_context`]); `None` when no issuer will be checked.
+    pub fn issuer_client(&self, tls: &TlsContext) -> Option<IssuerClient> {
         match self.source {
-            IdentitySource::TokenFile { check_issuer: true, .. } => IssuerClient::from_env().map(Some),
-            _ => Ok(None),
+            IdentitySource::TokenFile { check_issuer: true, .. } => Some(IssuerClient::new(tls.clone())),
+            _ => None,
         }
     }
 }
