@@ -398,7 +398,12 @@ mod tests {
         ));
         fs::write(&leftover, b"{\"half").unwrap();
         let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-        fs::File::options().write(true).open(&leftover).unwrap().set_modified(an_hour_ago).unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&leftover)
+            .unwrap()
+            .set_modified(an_hour_ago)
+            .unwrap();
         cache.store(&wanted, EXPIRES_AT, &credentials()).unwrap();
         assert!(!leftover.exists());
     }

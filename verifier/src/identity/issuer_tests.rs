@@ -1,5 +1,5 @@
 //! The issuer check against a real HTTP server on 127.0.0.1 (TLS to a real issuer stand-in
-//! is covered by `tests/cluster_mode.rs`).
+//! is covered by `tests/it/cluster_mode.rs`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

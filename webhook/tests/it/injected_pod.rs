@@ -4,13 +4,11 @@
 //! the volume) against the metadata emulator; then boto3 and the aws CLI, with nothing but the
 //! application container's env, list a bucket in moto.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use common::{GSA, Webhook, patched, pod};
+use crate::common::{GSA, Webhook, patched, pod};
 use gke_aws_webhook::inject::TOKEN_DIR;
 use serde_json::Value;
 use testkit::Moto;
@@ -25,7 +23,7 @@ const KEYS: [&str; 2] = ["reports/2026-11-01.csv", "readme.txt"];
 fn verifier_bin() -> PathBuf {
     let path = std::env::var_os("GKE_AWS_VERIFIER_BIN")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(common::BIN).with_file_name("gke-aws-verifier"));
+        .unwrap_or_else(|| Path::new(crate::common::BIN).with_file_name("gke-aws-verifier"));
     assert!(
         path.exists(),
         "{} is missing: cargo build -p gke-aws-verifier (make test builds it)",

@@ -1,11 +1,9 @@
 //! `verify --pushgateway`: the outcome as Prometheus metrics, pushed to Debian's real
 //! `prometheus-pushgateway`, so that a failing CronJob can page without reading logs.
 
-mod common;
-
 use std::process::{Child, Command, Stdio};
 
-use common::{Chain, OTHER_BUCKET, Run};
+use crate::common::{Chain, OTHER_BUCKET, Run};
 
 /// A Pushgateway on a free loopback port, killed on drop.
 struct Pushgateway {
@@ -141,7 +139,7 @@ async fn runs_push_their_outcome_and_a_failure_keeps_the_last_success() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_pushgateway_does_not_change_the_verdict() {
     let chain = Chain::start().await;
-    let closed = common::closed_address();
+    let closed = crate::common::closed_address();
     let mut command = chain.command(&[
         "verify",
         "--format",
@@ -188,7 +186,7 @@ async fn a_password_in_the_pushgateway_url_is_never_logged_and_error_bodies_are_
     let with_password = |address: &str| format!("http://pusher:Pa55w0rd-never-shown@{address}");
     for (case, url) in [
         ("pushed", with_password(gateway.url.trim_start_matches("http://"))),
-        ("unreachable", with_password(&common::closed_address())),
+        ("unreachable", with_password(&crate::common::closed_address())),
         ("refused with a huge body", with_password(&refusing)),
     ] {
         let run = chain.verify(&["--pushgateway", &url]).await;

@@ -4,7 +4,6 @@
 //! Secret hygiene is checked on every run, at the most verbose log level: each output as it
 //! comes ([`Run`]), and when a test's [`Chain`] is dropped, every file under its HOME and
 //! every output against the exact secrets that passed through the proxy.
-#![allow(dead_code)] // each test file uses a different part
 
 use std::fs::Permissions;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

@@ -1,6 +1,5 @@
 //! The webhook binary as the API server meets it: started with its real flags against the
 //! Kubernetes API stand-in, spoken to over HTTPS with AdmissionReviews.
-#![allow(dead_code)] // each test file uses a different part
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -39,10 +38,12 @@ pub fn serving_cert(dir: &Path) -> ServingCert {
 }
 
 pub struct Webhook {
-    pub child: tokio::process::Child,
+    /// Held for its drop: the process is killed with the test.
+    _child: tokio::process::Child,
     pub https: String,
     pub metrics: String,
-    pub dir: tempfile::TempDir,
+    /// Held for its drop: the certificate and kubeconfig go with the test.
+    _dir: tempfile::TempDir,
     pub serving: ServingCert,
 }
 
@@ -103,8 +104,8 @@ impl Webhook {
         Webhook {
             https: field("listen"),
             metrics: field("metrics"),
-            child,
-            dir,
+            _child: child,
+            _dir: dir,
             serving,
         }
     }

@@ -3,11 +3,9 @@
 //! fault proxy, and the real binary. The metadata server is pointed at a closed port: this mode
 //! must never ask it.
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::{Chain, Run, closed_address};
+use crate::common::{Chain, Run, closed_address};
 use testkit::Operation;
 use testkit::emulator::{ClusterIssuer, IssuerConfig, IssuerFaults, KsaToken, ProjectedToken, StsGate};
 
@@ -62,7 +60,7 @@ impl Cluster {
             "--format",
             "json",
             "--bucket",
-            common::BUCKET,
+            crate::common::BUCKET,
             "--timeout",
             "10s",
         ];
@@ -223,7 +221,7 @@ async fn sts_refusals_in_awss_words_are_each_diagnosed_until_the_trust_is_right(
         }},
     }]});
     let access = serde_json::json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": "s3:ListBucket", "Resource": format!("arn:aws:s3:::{}", common::BUCKET),
+        "Effect": "Allow", "Action": "s3:ListBucket", "Resource": format!("arn:aws:s3:::{}", crate::common::BUCKET),
     }]});
     iam(
         moto,
@@ -246,7 +244,10 @@ async fn sts_refusals_in_awss_words_are_each_diagnosed_until_the_trust_is_right(
     .await;
     let role = "arn:aws:iam::123456789012:role/cluster-reader";
     let verify = |projected: &ProjectedToken| {
-        let mut command = cluster.command(projected, &["verify", "--format", "json", "--bucket", common::BUCKET]);
+        let mut command = cluster.command(
+            projected,
+            &["verify", "--format", "json", "--bucket", crate::common::BUCKET],
+        );
         command
             .env("AWS_ENDPOINT_URL_STS", gate.endpoint())
             .env("AWS_ROLE_ARN", role);

@@ -1,9 +1,7 @@
 //! What a real AWS account needs beyond listing: proving read access, and helpers that work
 //! when pasted, with no region anywhere (the AWS CLI passes none to `credential_process`).
 
-mod common;
-
-use common::{BIN, BUCKET, Chain, KEYS, Run};
+use crate::common::{BIN, BUCKET, Chain, KEYS, Run};
 use serde_json::Value;
 
 /// The report of a run that proved access.

@@ -1,11 +1,9 @@
 //! `verify` against the real chain on this machine: the healthy path and every failure a
 //! user of the chain meets, each with its exit code and hint.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{BUCKET, Chain, MISSING_BUCKET, OTHER_BUCKET, Run, faults, isolated_command};
+use crate::common::{BUCKET, Chain, MISSING_BUCKET, OTHER_BUCKET, Run, faults, isolated_command};
 use testkit::emulator::{Config, Emulator};
 use testkit::{Fault, Operation};
 
@@ -299,7 +297,7 @@ async fn token_for_another_service_account_is_caught() {
 
 #[tokio::test]
 async fn unreachable_metadata_server_names_the_causes() {
-    let closed = common::closed_address();
+    let closed = crate::common::closed_address();
     let home = tempfile::tempdir().unwrap();
     let args = [
         "verify",
@@ -412,7 +410,7 @@ async fn sts_throttling_5xx_and_idp_errors_in_bursts_are_retried() {
 async fn s3_access_denied_names_the_action_and_the_resource() {
     let chain = Chain::start().await;
     let mut command = chain.command(&["verify", "--format", "json", "--bucket", OTHER_BUCKET]);
-    command.env("AWS_REGION", common::REGION);
+    command.env("AWS_REGION", crate::common::REGION);
     let error = Run::of(command).await.expect_failure(5, "AccessDenied");
     let message = error["message"].as_str().unwrap();
     assert!(
@@ -576,7 +574,7 @@ async fn https_endpoints_are_trusted_through_the_ca_bundle() {
     // Trusted: STS answers over TLS, and so does S3 (with moto's real "no such bucket").
     verify(Some(&ca), None).await.expect_failure(5, "NoSuchBucket");
     // HTTPS_PROXY is honoured (here a proxy that is down), and so is NO_PROXY.
-    let down = format!("http://{}", common::closed_address());
+    let down = format!("http://{}", crate::common::closed_address());
     verify(Some(&ca), Some((&down, "")))
         .await
         .expect_failure(4, "StsUnreachable");

@@ -2,9 +2,7 @@
 //! stand-in: one test per rule, the cache's failure modes, metrics, certificate rotation,
 //! and the patched pods validated by kubernetes-validate --strict.
 
-mod common;
-
-use common::{ARN, GSA, Webhook, env_value, patched, pod};
+use crate::common::{ARN, GSA, Webhook, env_value, patched, pod};
 use serde_json::{Value, json};
 use testkit::kube_api::KubeApi;
 
@@ -48,7 +46,7 @@ async fn an_opted_in_pod_gets_the_sidecar_volume_and_env() {
         .collect();
     assert_eq!(inits, ["gke-aws-token-init", "gke-aws-token", "migrate"]);
     assert_eq!(p["spec"]["initContainers"][1]["restartPolicy"], "Always");
-    assert_eq!(p["spec"]["initContainers"][1]["image"], common::IMAGE);
+    assert_eq!(p["spec"]["initContainers"][1]["image"], crate::common::IMAGE);
     for c in [&p["spec"]["containers"][0], &p["spec"]["initContainers"][2]] {
         assert_eq!(env_value(c, "AWS_ROLE_ARN"), Some(json!(ARN)));
         assert_eq!(env_value(c, "AWS_REGION"), Some(json!("us-east-1")), "--default-region");
@@ -227,11 +225,11 @@ async fn metrics_count_admissions_by_outcome() {
 async fn a_renewed_certificate_is_served_without_a_restart() {
     let (_api, webhook) = started().await;
     let renewed_dir = tempfile::tempdir().unwrap();
-    let renewed = common::serving_cert(renewed_dir.path());
+    let renewed = crate::common::serving_cert(renewed_dir.path());
     // As the kubelet updates a Secret volume: whole new files in place of the old ones.
     std::fs::rename(&renewed.key, &webhook.serving.key).unwrap();
     std::fs::rename(&renewed.cert, &webhook.serving.cert).unwrap();
-    let body = common::review("team", &pod("r", "reader"));
+    let body = crate::common::review("team", &pod("r", "reader"));
     let (status, response) = webhook.post_with("/mutate", &body, &renewed.cert_pem).await;
     assert_eq!(status, 200, "{response}");
     assert_eq!(response["response"]["allowed"], true);
@@ -243,9 +241,9 @@ async fn a_half_written_certificate_keeps_the_previous_one_in_service() {
     // cert-manager writes the two files one after the other: a key that does not go with the
     // certificate, for a moment, must not break the handshake.
     let other_dir = tempfile::tempdir().unwrap();
-    let other = common::serving_cert(other_dir.path());
+    let other = crate::common::serving_cert(other_dir.path());
     std::fs::rename(&other.key, &webhook.serving.key).unwrap();
-    let body = common::review("team", &pod("h", "reader"));
+    let body = crate::common::review("team", &pod("h", "reader"));
     let (status, response) = webhook.post_with("/mutate", &body, &webhook.serving.cert_pem).await;
     assert_eq!(status, 200, "{response}");
     std::fs::write(&webhook.serving.cert, "not a certificate").unwrap();
@@ -266,7 +264,7 @@ async fn bad_requests_get_clear_answers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_flags_are_refused_before_serving() {
     let dir = tempfile::tempdir().unwrap();
-    let serving = common::serving_cert(dir.path());
+    let serving = crate::common::serving_cert(dir.path());
     let (cert, key) = (serving.cert.to_str().unwrap(), serving.key.to_str().unwrap());
     for (case, flag, value, expected) in [
         (
@@ -291,7 +289,7 @@ async fn bad_flags_are_refused_before_serving() {
             ("--metrics-listen", "127.0.0.1:0"),
         ]);
         let args: Vec<&str> = flags.iter().flat_map(|(f, v)| [*f, *v]).collect();
-        let out = tokio::process::Command::new(common::BIN)
+        let out = tokio::process::Command::new(crate::common::BIN)
             .args(&args)
             .env_clear()
             .output()

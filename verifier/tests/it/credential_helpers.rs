@@ -1,14 +1,12 @@
 //! The credential helpers with their real clients: the `aws` CLI runs `credential-process`,
 //! boto3 reads the file `token-file` keeps. STS calls are counted by the proxy.
 
-mod common;
-
 use std::fs::Permissions;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{BIN, BUCKET, Chain, KEYS, Run, faults};
+use crate::common::{BIN, BUCKET, Chain, KEYS, Run, faults};
 use gke_aws_verifier::cache::{Entry, ProcessCredentials};
 use testkit::emulator::{Config, Faults};
 use testkit::{Fault, Operation};
@@ -343,7 +341,7 @@ async fn token_file_path_in_a_missing_folder_is_bad_input() {
     let home = tempfile::tempdir().unwrap();
     let path = home.path().join("missing/token");
     let mut command =
-        common::isolated_command(&["token-file", "--once", "--path", path.to_str().unwrap()], home.path());
+        crate::common::isolated_command(&["token-file", "--once", "--path", path.to_str().unwrap()], home.path());
     command.env("GCE_METADATA_HOST", "127.0.0.1:9");
     let run = Run::helper(command).await;
     assert_eq!(run.code, 2, "{run:?}");
@@ -366,10 +364,10 @@ async fn unreadable_cache_and_read_only_folders_are_bad_input_before_any_network
     assert_eq!(Run::helper(chain.command(&cache_args)).await.code, 0);
     std::fs::set_permissions(&cache_dir, Permissions::from_mode(0o755)).unwrap();
     let entry = cache_entries(&cache_dir).pop().unwrap();
-    if common::running_as_root() {
+    if crate::common::running_as_root() {
         // The helper runs as nobody: the folders are nobody's, the entry stays root's 0600.
-        std::os::unix::fs::chown(&cache_dir, Some(common::NOBODY), Some(common::NOBODY)).unwrap();
-        std::os::unix::fs::chown(&read_only, Some(common::NOBODY), Some(common::NOBODY)).unwrap();
+        std::os::unix::fs::chown(&cache_dir, Some(crate::common::NOBODY), Some(crate::common::NOBODY)).unwrap();
+        std::os::unix::fs::chown(&read_only, Some(crate::common::NOBODY), Some(crate::common::NOBODY)).unwrap();
     } else {
         std::fs::set_permissions(&entry, Permissions::from_mode(0o000)).unwrap();
     }
@@ -542,7 +540,10 @@ async fn credentials_obtained_through_another_sts_endpoint_are_not_served() {
     let entry = only_entry(&cache_dir);
     // Same role, audience and session, another STS: the cached entry is not theirs to give.
     let mut command = chain.command(&args);
-    command.env("AWS_ENDPOINT_URL_STS", format!("http://{}", common::closed_address()));
+    command.env(
+        "AWS_ENDPOINT_URL_STS",
+        format!("http://{}", crate::common::closed_address()),
+    );
     let run = Run::helper(command).await;
     assert_eq!(run.code, 4, "asked the configured STS instead: {run:?}");
     assert_eq!(run.stdout, "");
@@ -647,8 +648,8 @@ async fn unusable_sts_credentials_are_neither_printed_nor_cached() {
 /// `token-file` with only a metadata host that nothing answers on: for checks made before
 /// any network call.
 fn token_file_offline(home: &Path, args: &[&str]) -> tokio::process::Command {
-    let mut command = common::isolated_command(&[&["token-file"], args].concat(), home);
-    command.env("GCE_METADATA_HOST", common::closed_address());
+    let mut command = crate::common::isolated_command(&[&["token-file"], args].concat(), home);
+    command.env("GCE_METADATA_HOST", crate::common::closed_address());
     command
 }
 
@@ -707,7 +708,12 @@ async fn token_file_has_exactly_its_mode_whatever_the_umask_and_clears_leftovers
     let leftover = chain.home.path().join(".token.4194305-0-00000000000000ab.tmp");
     std::fs::write(&leftover, b"eyJhalf").unwrap();
     let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    std::fs::File::options().write(true).open(&leftover).unwrap().set_modified(an_hour_ago).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&leftover)
+        .unwrap()
+        .set_modified(an_hour_ago)
+        .unwrap();
     for (umask, flag, mode) in [
         ("077", None, 0o640),
         ("000", None, 0o640),
@@ -795,7 +801,7 @@ async fn token_file_never_keeps_a_token_with_absurd_times() {
         let token = format!("{}.{}.c2ln", encode(r#"{"alg":"RS256"}"#), encode(&claims));
         let (host, server) = metadata_server_answering(token).await;
         let path = home.path().join("token");
-        let mut command = common::isolated_command(
+        let mut command = crate::common::isolated_command(
             &[
                 "token-file",
                 "--once",

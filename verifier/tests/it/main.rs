@@ -1,0 +1,11 @@
+//! The verifier's integration tests, one binary (one link, shared helpers in `common`): the
+//! real binary against real local peers, one module per area.
+
+mod aws_side;
+mod cluster_mode;
+mod common;
+mod credential_helpers;
+mod hostile;
+mod pushgateway;
+mod token_file_day;
+mod verify;

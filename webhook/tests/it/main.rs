@@ -1,0 +1,6 @@
+//! The webhook's integration tests, one binary: the webhook over real HTTPS against a
+//! Kubernetes API stand-in, and the injected pod run for real.
+
+mod admission;
+mod common;
+mod injected_pod;
