@@ -16,8 +16,8 @@
 #   dedicated mode (the overlay renders a Namespace and a ServiceAccount, from the component
 #     dedicated-namespace): this repository owns both, and applies them.
 #
-# Exit status: 0 access proven (or deployed); the verifier's own exit code when it failed (2 bad
-# input or configuration, 3 Google or Kubernetes identity, 4 STS, 5 S3, 1 unexpected); 1 when the
+# Exit status: 0 access proven (or deployed); the verifier's own exit code when it failed (what
+# each means: `gke-aws-verifier --help`, docs/verify.md#exit-codes); 1 when the
 # Job failed without a verifier exit code (deadline exceeded, image pull, ...); 124 on timeout;
 # 2 on a bad setting here, a placeholder image or a missing application KSA.
 #
@@ -216,7 +216,7 @@ case "$outcome" in
       -o jsonpath='{.status.conditions[?(@.type=="Failed")].reason}: {.status.conditions[?(@.type=="Failed")].message}' || true)
     say "job/$job failed (${reason:-no reason given})"
     if [[ "$code" =~ ^[0-9]+$ && "$code" != 0 ]]; then
-      say "verifier exit code $code (2 bad input, 3 Google or Kubernetes identity, 4 STS, 5 S3, 1 unexpected)"
+      say "verifier exit code $code (see docs/verify.md#exit-codes; the report above has the code and the fix)"
       exit "$code"
     fi
     exit 1

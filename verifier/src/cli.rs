@@ -348,21 +348,12 @@ fn default_cache_dir(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result
 
 impl TokenFileArgs {
     pub fn settings(&self) -> Result<crate::token_file::Settings, InputError> {
-        let identity = self.identity.validate()?;
-        let IdentitySource::MetadataServer { host: metadata_host } = identity.source else {
-            return Err(InputError::new(
-                "--path",
-                "token-file writes a token from the metadata server; it reads no token file",
-            ));
-        };
         // The path is checked by token_file::run, first thing.
         Ok(crate::token_file::Settings {
-            metadata_host,
-            audience: identity.audience,
+            identity: self.identity.validate()?,
             path: self.path.clone(),
             once: self.once,
             file_mode: self.file_mode,
-            timeout: self.identity.timeout,
         })
     }
 }

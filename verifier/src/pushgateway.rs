@@ -36,7 +36,7 @@ pub fn exposition(report: &Report, now: i64) -> String {
     }
     gauge(
         "exit_code",
-        "Exit code of the last run (0 access proven, 3 identity, 4 STS, 5 S3).",
+        "Exit code of the last run: 0 access proven, else the failed stage's (gke-aws-verifier --help lists them).",
         &[(String::new(), f64::from(i32::from(report.exit_code())))],
     );
     let durations: Vec<(String, f64)> = report

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use crate::clock::Clock;
 use crate::error::{Failure, InputError};
 use crate::id_token::IdToken;
+use crate::identity::{IdentitySettings, IdentitySource};
 use crate::metadata::MetadataServer;
 use crate::secret_file;
 
@@ -29,13 +30,12 @@ const MAX_PAUSE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub metadata_host: String,
-    pub audience: String,
+    /// The metadata server's identity: `token-file` is what makes a token file.
+    pub identity: IdentitySettings,
     pub path: PathBuf,
     pub once: bool,
     /// One of [`FILE_MODES`].
     pub file_mode: u32,
-    pub timeout: Duration,
 }
 
 /// `--file-mode`: 0600, 0640 or 0644 (the leading 0 optional).
@@ -110,9 +110,17 @@ pub async fn run(settings: &Settings, clock: Arc<dyn Clock>) -> Result<(), Failu
         Shutdown::listen().map_err(|e| Failure::Unexpected(format!("cannot listen for signals: {e}")))?;
     check_path(&settings.path)?;
     secret_file::remove_leftover_temporaries(&settings.path);
-    let server = MetadataServer::new(&settings.metadata_host).with_clock(Arc::clone(&clock));
+    let IdentitySource::MetadataServer { host } = &settings.identity.source else {
+        return Err(InputError::new(
+            "--path",
+            "token-file writes the metadata server's token; it reads no token file",
+        )
+        .into());
+    };
+    let (audience, timeout) = (&settings.identity.audience, settings.identity.timeout);
+    let server = MetadataServer::new(host).with_clock(Arc::clone(&clock));
     let clock = clock.as_ref();
-    let first = server.checked_token(&settings.audience, None, Instant::now() + settings.timeout);
+    let first = server.checked_token(audience, None, Instant::now() + timeout);
     let mut token = tokio::select! {
         token = first => token?,
         () = shutdown.received() => {
@@ -150,13 +158,11 @@ async fn refresh(
         current.claims.exp.saturating_sub(EXPIRY_MARGIN_SECS.min(lifetime / 4)),
         clock,
     );
+    let (audience, timeout) = (&settings.identity.audience, settings.identity.timeout);
     let attempts = async {
         let mut pause = Duration::from_secs(1);
         loop {
-            match server
-                .checked_token(&settings.audience, None, Instant::now() + settings.timeout)
-                .await
-            {
+            match server.checked_token(audience, None, Instant::now() + timeout).await {
                 // A caching server may answer the same token again: not a refresh, and
                 // taking it as one would fetch again at once (its half life is past).
                 Ok(token) if token.claims.iat > current.claims.iat => return token,

@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use gke_aws_verifier::clock::Clock;
 use gke_aws_verifier::id_token::IdToken;
+use gke_aws_verifier::identity::{IdentitySettings, IdentitySource};
 use gke_aws_verifier::token_file::{self, Settings};
 use testkit::emulator::{self, Config, Emulator, Faults};
 use tokio::time::Instant;
@@ -106,12 +107,14 @@ async fn a_simulated_day_of_one_minute_tokens_never_leaves_an_expired_token_in_t
     let folder = tempfile::tempdir().unwrap();
     let path = folder.path().join("token");
     let settings = Settings {
-        metadata_host: emulator.host(),
-        audience: "sts.amazonaws.com".to_owned(),
+        identity: IdentitySettings {
+            source: IdentitySource::MetadataServer { host: emulator.host() },
+            audience: "sts.amazonaws.com".to_owned(),
+            timeout: Duration::from_secs(10),
+        },
         path: path.clone(),
         once: false,
         file_mode: 0o640,
-        timeout: Duration::from_secs(10),
     };
 
     let mut schedule = fault_schedule().into_iter().peekable();
