@@ -11,8 +11,8 @@ cd "$repo"
 source scripts/lib/peers.sh
 export PATH="$repo/${VENV:-.venv}/bin:$PATH"
 
-verifier="$repo/target/release/gke-aws-verifier"
-emulator="$repo/target/release/gke-metadata-emulator"
+verifier="${CARGO_TARGET_DIR:-$repo/target}/release/gke-aws-verifier"
+emulator="${CARGO_TARGET_DIR:-$repo/target}/release/gke-metadata-emulator"
 for bin in "$verifier" "$emulator"; do
   [[ -x "$bin" ]] || { echo "bench: $bin is missing; run make release" >&2; exit 1; }
 done

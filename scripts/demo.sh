@@ -16,7 +16,8 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 # shellcheck source=scripts/lib/peers.sh
 source scripts/lib/peers.sh
-BIN=$ROOT/target/release
+# Where cargo put the release binaries (CARGO_TARGET_DIR if set, as cargo itself reads it).
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 GSA_EMAIL=verifier@demo-project.iam.gserviceaccount.com
 UNIQUE_ID=112233445566778899001
 REGION=us-east-1
@@ -74,7 +75,7 @@ check_setup() {
   : >"$AWS_CONFIG_FILE"; : >"$AWS_SHARED_CREDENTIALS_FILE"
   terraform_cli_config "$WORK/cli.tfrc"
   export TF_CLI_CONFIG_FILE=$WORK/cli.tfrc TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
-  echo "    tools ok, binaries in target/release, temp dir $WORK"
+  echo "    tools ok, binaries in $BIN, temp dir $WORK"
 }
 
 start_moto() {
