@@ -320,7 +320,7 @@ impl CredentialProcessArgs {
     pub fn settings(&self) -> Result<crate::credential_process::Settings, InputError> {
         let identity = self.identity.validate_with(&self.source)?;
         let role = self.role.validate()?;
-        Endpoints::from_env(|v| std::env::var(v).ok())?;
+        let endpoints = Endpoints::from_env(|v| std::env::var(v).ok())?;
         let cache_dir = match &self.cache_dir {
             Some(dir) => dir.clone(),
             None => default_cache_dir(|v| std::env::var_os(v).filter(|v| !v.is_empty()))?,
@@ -329,6 +329,7 @@ impl CredentialProcessArgs {
             identity,
             role,
             cache_dir,
+            endpoints,
         })
     }
 }

@@ -11,6 +11,7 @@ use crate::chain;
 use crate::clock::unix_now;
 use crate::error::{Failure, Stage, StageError};
 use crate::identity::IdentitySettings;
+use crate::sdk::Endpoints;
 use crate::sts::{AssumedRole, RoleSettings};
 
 #[derive(Debug, Clone)]
@@ -18,6 +19,8 @@ pub struct Settings {
     pub identity: IdentitySettings,
     pub role: RoleSettings,
     pub cache_dir: PathBuf,
+    /// Where STS calls go: part of what a cached entry was obtained for.
+    pub endpoints: Endpoints,
 }
 
 pub async fn run(settings: &Settings) -> Result<ProcessCredentials, Failure> {
@@ -56,10 +59,6 @@ pub async fn run(settings: &Settings) -> Result<ProcessCredentials, Failure> {
         session_token: assumed.credentials.session_token().unwrap_or_default().to_owned(),
         expiration: assumed.expiration_rfc3339(),
     };
-    // An SDK given these would fail later and more obscurely: STS's fault, not served or cached.
-    if !credentials.usable(expires_at, unix_now()) {
-        return Err(unusable_answer().into());
-    }
     if let Err(e) = cache.store(&obtained_for, expires_at, &credentials) {
         tracing::warn!(error = %e, "could not write the credential cache; the next call will ask STS again");
     }
@@ -75,17 +74,9 @@ fn obtained_for(settings: &Settings) -> ObtainedFor {
         audience: settings.identity.audience.clone(),
         session_name: role.session_name.clone(),
         duration_seconds: role.duration_seconds,
-        sts_endpoint: sts_endpoint(&settings.role.region, |v| std::env::var(v).ok()),
+        sts_endpoint: settings.endpoints.sts_url(&settings.role.region),
         identity_source: settings.identity.source.describe(),
     }
-}
-
-/// The STS endpoint the SDK calls: `AWS_ENDPOINT_URL_STS`, else `AWS_ENDPOINT_URL`, else the region's.
-fn sts_endpoint(region: &str, env: impl Fn(&str) -> Option<String>) -> String {
-    ["AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"]
-        .into_iter()
-        .find_map(|v| env(v).filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| format!("https://sts.{region}.amazonaws.com"))
 }
 
 /// The deadline passed while another helper held the cache lock: no network call was made.
@@ -103,51 +94,10 @@ fn lock_held(lock: &std::path::Path, settings: &Settings) -> StageError {
     )
 }
 
-fn unusable_answer() -> StageError {
-    StageError::new(
-        Stage::Sts,
-        "InvalidCredentials",
-        "STS answered credentials with an empty key or an expiration in the past; they were neither printed nor cached",
-        "A proxy or endpoint other than AWS STS may be answering (check AWS_ENDPOINT_URL, HTTPS_PROXY), \
-         or the local clock is wrong (check NTP).",
-    )
-}
-
 /// The chain's identity and STS stages, as `verify` runs them.
 async fn assume_role(settings: &Settings, deadline: Instant) -> Result<AssumedRole, Failure> {
     match chain::assume_role(&settings.identity, &settings.role, None, deadline).await? {
         Ok(assumed) => Ok(assumed.role.value),
         Err(failed) => Err(failed.error.value.into()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_sts_endpoint_is_the_one_the_sdk_calls() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned())
-        };
-        assert_eq!(
-            sts_endpoint("eu-west-1", env(&[])),
-            "https://sts.eu-west-1.amazonaws.com"
-        );
-        assert_eq!(
-            sts_endpoint("eu-west-1", env(&[("AWS_ENDPOINT_URL", "http://a")])),
-            "http://a"
-        );
-        assert_eq!(
-            sts_endpoint(
-                "eu-west-1",
-                env(&[("AWS_ENDPOINT_URL", "http://a"), ("AWS_ENDPOINT_URL_STS", "http://s")])
-            ),
-            "http://s"
-        );
-        assert_eq!(
-            sts_endpoint("eu-west-1", env(&[("AWS_ENDPOINT_URL_STS", "")])),
-            "https://sts.eu-west-1.amazonaws.com"
-        );
     }
 }

@@ -174,9 +174,12 @@ fn check_bundle(pem: &[u8]) -> Result<(), String> {
 }
 
 /// Endpoint overrides from the environment, checked before any call is made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Endpoints {
     /// A custom S3 endpoint (moto, MinIO, a VPC endpoint URL) needs path-style addressing.
     pub custom_s3: bool,
+    /// `AWS_ENDPOINT_URL_STS`, else `AWS_ENDPOINT_URL`: where the SDK sends STS calls.
+    custom_sts: Option<String>,
 }
 
 impl Endpoints {
@@ -186,9 +189,49 @@ impl Endpoints {
                 input::endpoint_url(variable, &value)?;
             }
         }
-        let set = |v: &str| env(v).is_some_and(|v| !v.is_empty());
+        let set = |v: &str| env(v).filter(|v| !v.is_empty());
         Ok(Self {
-            custom_s3: set("AWS_ENDPOINT_URL_S3") || set("AWS_ENDPOINT_URL"),
+            custom_s3: set("AWS_ENDPOINT_URL_S3").or_else(|| set("AWS_ENDPOINT_URL")).is_some(),
+            custom_sts: set("AWS_ENDPOINT_URL_STS").or_else(|| set("AWS_ENDPOINT_URL")),
         })
+    }
+
+    /// The STS endpoint the SDK calls in `region`: the override, else the region's own.
+    pub fn sts_url(&self, region: &str) -> String {
+        self.custom_sts
+            .clone()
+            .unwrap_or_else(|| format!("https://sts.{region}.amazonaws.com"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sts_endpoint_is_the_one_the_sdk_calls() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned())
+        };
+        let sts_endpoint = |region: &str, env| Endpoints::from_env(env).unwrap().sts_url(region);
+        assert_eq!(
+            sts_endpoint("eu-west-1", env(&[])),
+            "https://sts.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            sts_endpoint("eu-west-1", env(&[("AWS_ENDPOINT_URL", "http://a")])),
+            "http://a"
+        );
+        assert_eq!(
+            sts_endpoint(
+                "eu-west-1",
+                env(&[("AWS_ENDPOINT_URL", "http://a"), ("AWS_ENDPOINT_URL_STS", "http://s")])
+            ),
+            "http://s"
+        );
+        assert_eq!(
+            sts_endpoint("eu-west-1", env(&[("AWS_ENDPOINT_URL_STS", "")])),
+            "https://sts.eu-west-1.amazonaws.com"
+        );
     }
 }
