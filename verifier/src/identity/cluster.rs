@@ -1,13 +1,10 @@
 //! Cluster mode's identity stage, whole: the projected token read safely, checked locally,
 //! then its issuer checked as AWS will (unless `--skip-issuer-check`).
 
-use std::path::Path;
-
 use tokio::time::Instant;
 
 use super::issuer::{IssuerCheck, IssuerClient};
 use super::ksa_token::{self, ClusterIdentity, KsaToken, KubernetesClaims};
-use super::projected;
 use crate::error::StageError;
 
 /// A projected KSA token that passed the checks, and what its issuer check found.
@@ -19,20 +16,8 @@ pub struct ClusterToken {
 }
 
 impl ClusterToken {
-    /// Reads the token at `path`, checks it for `audience` at `now` (Unix seconds), then its
+    /// Checks a token read from its file for `audience` at `now` (Unix seconds), then its
     /// issuer through `issuer` (`None`: skipped), all by `deadline`.
-    pub async fn obtain(
-        path: &Path,
-        audience: &str,
-        issuer: Option<&IssuerClient>,
-        now: i64,
-        deadline: Instant,
-    ) -> Result<Self, StageError> {
-        let token = projected::read_token(path, deadline).await?;
-        Self::check(token, audience, issuer, now, deadline).await
-    }
-
-    /// The checks of [`Self::obtain`] for a token already read.
     pub async fn check(
         token: KsaToken,
         audience: &str,
@@ -75,6 +60,7 @@ mod tests {
 
     use super::*;
     use crate::identity::ksa_token::tests::projected as projected_token;
+    use crate::identity::projected;
 
     #[tokio::test]
     async fn a_skipped_issuer_check_is_said_in_the_report() {
@@ -82,7 +68,8 @@ mod tests {
         let path = folder.path().join("token");
         std::fs::write(&path, projected_token(r#"["sts.amazonaws.com"]"#, 1000, 4600)).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
-        let token = ClusterToken::obtain(&path, "sts.amazonaws.com", None, 2000, deadline)
+        let read = || async { projected::read_token(&path, deadline).await.unwrap() };
+        let token = ClusterToken::check(read().await, "sts.amazonaws.com", None, 2000, deadline)
             .await
             .unwrap();
         let details = token.details(2000);
@@ -91,7 +78,7 @@ mod tests {
             Some("issuer not checked (--skip-issuer-check)")
         );
         assert_eq!((details.jwks_uri, details.expires_in_s), (None, 2600));
-        let wrong = ClusterToken::obtain(&path, "other", None, 2000, deadline)
+        let wrong = ClusterToken::check(read().await, "other", None, 2000, deadline)
             .await
             .unwrap_err();
         assert_eq!(wrong.code, "AudienceMismatch");

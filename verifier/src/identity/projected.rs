@@ -16,7 +16,7 @@ use std::path::{Component, Path, PathBuf};
 
 use tokio::time::Instant;
 
-use super::ksa_token::{self, KsaToken, STAGE};
+use super::ksa_token::{KsaToken, STAGE};
 use crate::error::StageError;
 use crate::id_token::IdToken;
 use crate::secret_file::folder_of;
@@ -39,14 +39,6 @@ impl From<io::Error> for ReadFailure {
     fn from(e: io::Error) -> Self {
         ReadFailure::Io(e)
     }
-}
-
-/// Reads and decodes the token at `path`, then makes the local checks for `audience` at `now`
-/// (Unix seconds). Gives up at `deadline`.
-pub async fn checked_token(path: &Path, audience: &str, now: i64, deadline: Instant) -> Result<KsaToken, StageError> {
-    let token = read_token(path, deadline).await?;
-    ksa_token::check(&token, audience, now)?;
-    Ok(token)
 }
 
 /// What a token file holds: a projected KSA token (cluster mode), or a Google ID token (the
@@ -272,7 +264,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::identity::ksa_token::tests::projected;
+    use crate::identity::ksa_token::{self, tests::projected};
 
     const AUD: &str = r#"["sts.amazonaws.com"]"#;
 
@@ -290,6 +282,13 @@ mod tests {
         symlink("..2026_11_30_08_00_00.123456789", volume.join("..data")).unwrap();
         symlink("..data/token", volume.join("token")).unwrap();
         (root, volume.join("token"))
+    }
+
+    /// Read, then the local checks, as the cluster identity stage does.
+    async fn checked_token(path: &Path, audience: &str, now: i64, deadline: Instant) -> Result<KsaToken, StageError> {
+        let token = read_token(path, deadline).await?;
+        ksa_token::check(&token, audience, now)?;
+        Ok(token)
     }
 
     #[tokio::test]
