@@ -101,17 +101,6 @@ impl KubeApi {
         let _ = self.state.events.send((rv, line));
     }
 
-    /// `count` KSAs at once, listed and got (for a large cache).
-    pub fn add_many(&self, namespace: &str, count: usize, annotations: &[(&str, &str)]) {
-        let mut accounts = self.state.accounts.lock().unwrap();
-        for i in 0..count {
-            accounts.resource_version += 1;
-            let name = format!("ksa-{i}");
-            let object = service_account(namespace, &name, annotations, accounts.resource_version);
-            accounts.listed.insert((namespace.to_owned(), name), object);
-        }
-    }
-
     /// A KSA only a direct get finds: the watch has not told anyone yet.
     pub fn add_unwatched_service_account(&self, namespace: &str, name: &str, annotations: &[(&str, &str)]) {
         let mut accounts = self.state.accounts.lock().unwrap();
