@@ -5,6 +5,7 @@
 
 pub mod hostile;
 pub mod kube_api;
+pub mod kube_cluster;
 pub mod moto;
 pub mod proxy;
 
