@@ -2,65 +2,11 @@
 
 use std::fmt;
 
-use serde::Serialize;
-
 use crate::exit_code::ExitCode;
-pub use crate::stage::Stage;
-
-/// A stage's failure, diagnosed: a stable `code`, what happened, and what to do about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StageError {
-    pub stage: Stage,
-    pub code: String,
-    pub message: String,
-    pub hint: String,
-}
-
-/// Longest message or hint a diagnosis carries: the hints that print a trust condition are
-/// the longest, well under this.
-const MAX_DIAGNOSIS_CHARS: usize = 4000;
-
-impl StageError {
-    /// Every message and hint is redacted and bounded here, whatever built it: the last line
-    /// of defence between a peer's text and the report or the logs.
-    pub fn new(stage: Stage, code: &str, message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self {
-            stage,
-            code: bounded(code),
-            message: bounded(&message.into()),
-            hint: bounded(&hint.into()),
-        }
-    }
-
-    /// The run's `--timeout` ran out while this stage was still working (or retrying).
-    pub fn timed_out(stage: Stage, timeout: std::time::Duration) -> Self {
-        Self::new(
-            stage,
-            "Timeout",
-            format!(
-                "the {} stage did not finish within --timeout ({})",
-                stage.name(),
-                humantime::format_duration(timeout)
-            ),
-            "The peer was unreachable or kept failing with retryable errors until the deadline; \
-             the log lines above show each retry. Check the network path (NetworkPolicy egress, proxies) \
-             or raise --timeout.",
-        )
-    }
-}
-
-impl fmt::Display for StageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} failed: {}: {}\n  hint: {}",
-            self.stage.name(),
-            self.code,
-            self.message,
-            self.hint
-        )
-    }
-}
+use crate::redact::bounded;
+// The stage's failure lives beside the stages (`stage.rs`), which need it to run one; it is
+// named here too, beside the other failures.
+pub use crate::stage::{Stage, StageError};
 
 /// Bad input, caught before any network call: names the field and the fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,19 +21,13 @@ impl InputError {
     pub fn new(field: &'static str, problem: impl Into<String>) -> Self {
         Self {
             field,
-            problem: bounded(&problem.into()),
+            problem: bounded(&problem.into(), MAX_DIAGNOSIS_CHARS),
         }
     }
 }
 
-fn bounded(text: &str) -> String {
-    let redacted = crate::redact::redact(text);
-    if redacted.chars().count() <= MAX_DIAGNOSIS_CHARS {
-        return redacted;
-    }
-    let cut: String = redacted.chars().take(MAX_DIAGNOSIS_CHARS).collect();
-    format!("{cut}… (cut)")
-}
+/// Longest problem or unexpected error text carried.
+const MAX_DIAGNOSIS_CHARS: usize = crate::stage::MAX_DIAGNOSIS_CHARS;
 
 impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -118,7 +58,7 @@ impl fmt::Display for Failure {
         match self {
             Failure::Input(e) => e.fmt(f),
             Failure::Stage(e) => e.fmt(f),
-            Failure::Unexpected(e) => write!(f, "unexpected error: {}", bounded(e)),
+            Failure::Unexpected(e) => write!(f, "unexpected error: {}", bounded(e, MAX_DIAGNOSIS_CHARS)),
         }
     }
 }

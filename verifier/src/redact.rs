@@ -36,6 +36,33 @@ pub fn cap(text: &str) -> String {
     }
 }
 
+/// `text` redacted and cut to `limit` characters, its lines kept: for diagnoses, whose hints
+/// may run long but never without end.
+pub fn bounded(text: &str, limit: usize) -> String {
+    let redacted = redact(text);
+    if redacted.chars().count() <= limit {
+        return redacted;
+    }
+    let cut: String = redacted.chars().take(limit).collect();
+    format!("{cut}… (cut)")
+}
+
+/// How much of a peer's body a report quotes: enough to recognise a proxy's page or an error
+/// code, not enough to carry a document into the report.
+pub const EXCERPT_LIMIT: usize = 120;
+
+/// A peer's body as a report may quote it: redacted, on one line, at most [`EXCERPT_LIMIT`]
+/// characters, and said to be an excerpt.
+pub fn excerpt(body: &[u8]) -> String {
+    let folded = cap(&String::from_utf8_lossy(body));
+    let folded = folded.strip_suffix("… (cut)").unwrap_or(&folded);
+    if folded.chars().count() <= EXCERPT_LIMIT {
+        return format!("{folded:?}");
+    }
+    let cut: String = folded.chars().take(EXCERPT_LIMIT).collect();
+    format!("{cut:?}… ({} bytes in all)", body.len())
+}
+
 fn is_base64url(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'='
 }
@@ -149,6 +176,19 @@ mod tests {
         ] {
             assert_eq!(redact(text), text);
         }
+    }
+
+    #[test]
+    fn excerpts_are_short_quoted_and_redacted() {
+        let body = format!("<html>\n{} {JWT}</html>", "p".repeat(5000));
+        let shown = excerpt(body.as_bytes());
+        assert!(
+            shown.starts_with("\"<html> ppp") && shown.ends_with(&format!("({} bytes in all)", body.len())),
+            "{shown}"
+        );
+        assert!(shown.chars().count() < EXCERPT_LIMIT + 40, "{shown}");
+        assert_eq!(excerpt(format!("no {JWT}").as_bytes()), "\"no <redacted>\"");
+        assert_eq!(bounded(&"x".repeat(50), 10), format!("{}… (cut)", "x".repeat(10)));
     }
 
     #[test]

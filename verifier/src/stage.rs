@@ -1,4 +1,5 @@
-//! The stages of the chain and how one runs: bounded by the run's deadline, timed, logged.
+//! The stages of the chain, how one runs (bounded by the run's deadline, timed, logged) and
+//! how one fails ([`StageError`]).
 
 use std::future::Future;
 use std::time::Duration;
@@ -6,8 +7,8 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::error::StageError;
 use crate::exit_code::ExitCode;
+use crate::redact::bounded;
 
 /// The stages of the chain, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -65,5 +66,60 @@ impl Stage {
 impl std::fmt::Display for Stage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.pad(self.name())
+    }
+}
+
+/// A stage's failure, diagnosed: a stable `code`, what happened, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StageError {
+    pub stage: Stage,
+    pub code: String,
+    pub message: String,
+    pub hint: String,
+}
+
+/// Longest message or hint a diagnosis carries: the hints that print a trust condition are
+/// the longest, well under this.
+pub const MAX_DIAGNOSIS_CHARS: usize = 4000;
+
+impl StageError {
+    /// Every message and hint is redacted and bounded here, whatever built it: the last line
+    /// of defence between a peer's text and the report or the logs.
+    pub fn new(stage: Stage, code: &str, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self {
+            stage,
+            code: bounded(code, MAX_DIAGNOSIS_CHARS),
+            message: bounded(&message.into(), MAX_DIAGNOSIS_CHARS),
+            hint: bounded(&hint.into(), MAX_DIAGNOSIS_CHARS),
+        }
+    }
+
+    /// The run's `--timeout` ran out while this stage was still working (or retrying).
+    pub fn timed_out(stage: Stage, timeout: std::time::Duration) -> Self {
+        Self::new(
+            stage,
+            "Timeout",
+            format!(
+                "the {} stage did not finish within --timeout ({})",
+                stage.name(),
+                humantime::format_duration(timeout)
+            ),
+            "The peer was unreachable or kept failing with retryable errors until the deadline; \
+             the log lines above show each retry. Check the network path (NetworkPolicy egress, proxies) \
+             or raise --timeout.",
+        )
+    }
+}
+
+impl std::fmt::Display for StageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} failed: {}: {}\n  hint: {}",
+            self.stage.name(),
+            self.code,
+            self.message,
+            self.hint
+        )
     }
 }

@@ -3,8 +3,10 @@
 //! here served over HTTPS on `127.0.0.1` with a test CA, and the projected Kubernetes
 //! service-account tokens that the cluster signs.
 
+mod handle;
 mod ksa;
 mod projected;
+mod refresh;
 mod serve;
 mod state;
 mod tls;
@@ -20,9 +22,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use handle::IssuerHandle;
 pub use ksa::{KsaClaims, KsaToken, KubernetesClaim, ObjectRef};
 pub use projected::ProjectedToken;
-pub use state::IssuerHandle;
 use state::Shared;
 
 use crate::config::Clock;

@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::KsaToken;
+use super::refresh::{self, Ack, Command};
 use super::state::Shared;
 
 /// A token file kept fresh by a task on the caller's runtime; the task stops when this is
@@ -23,16 +24,6 @@ pub struct ProjectedToken {
     commands: mpsc::Sender<Command>,
     writes: Arc<AtomicU64>,
     task: JoinHandle<()>,
-}
-
-pub(super) type Ack = oneshot::Sender<std::io::Result<()>>;
-
-#[derive(Debug)]
-pub(super) enum Command {
-    /// Write a fresh token now and resume refreshing.
-    Refresh(Ack),
-    /// Write a token that expired an hour ago and stop refreshing.
-    Expire(Ack),
 }
 
 impl ProjectedToken {
@@ -84,16 +75,8 @@ impl ProjectedToken {
     }
 
     async fn send(&self, command: fn(Ack) -> Command) -> std::io::Result<()> {
-        send(&self.commands, command).await
+        refresh::send(&self.commands, command).await
     }
-}
-
-/// Sends `command` to a projected token's task and waits for the write's outcome.
-pub(super) async fn send(commands: &mpsc::Sender<Command>, command: fn(Ack) -> Command) -> std::io::Result<()> {
-    let (ack, done) = oneshot::channel();
-    let gone = || std::io::Error::other("the projected token's task has stopped");
-    commands.send(command(ack)).await.map_err(|_| gone())?;
-    done.await.map_err(|_| gone())?
 }
 
 impl Drop for ProjectedToken {
