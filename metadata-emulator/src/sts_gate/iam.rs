@@ -69,10 +69,9 @@ impl Iam {
             .next()
             .ok_or_else(|| format!("GetRole {name}: HTTP {status}, no trust policy in the answer"))?;
         // IAM returns the document URL-encoded; moto sometimes as plain JSON.
-        let decoded = percent_encoding::percent_decode_str(&document).decode_utf8_lossy();
-        serde_json::from_str(&decoded)
+        trust_policy::document::parse(&document)
             .map(Some)
-            .map_err(|error| format!("GetRole {name}: the trust policy is not JSON: {error}"))
+            .map_err(|error| format!("GetRole {name}: {error}"))
     }
 
     async fn call(&self, params: &[(&str, &str)]) -> Result<(u16, String), IamError> {

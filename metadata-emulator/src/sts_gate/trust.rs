@@ -2,16 +2,13 @@
 //! pure function: the issuer is a registered OIDC provider, the audience is one of its client
 //! IDs, the token is unexpired, and the role's trust policy allows this provider with these
 //! claims. The token's signature is not checked here (the verifier checks the issuer's keys).
+//! The provider checks and the trust policy are the shared evaluator's ([`trust_policy`]); the
+//! gate adds what only STS sees: the token itself and the clock.
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_oidc.html>
 
 use serde_json::Value;
-
-/// An IAM OIDC provider as IAM stores it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Provider {
-    pub arn: String,
-    pub client_ids: Vec<String>,
-}
+pub use trust_policy::{GOOGLE, Provider, issuer_host_path};
+use trust_policy::{Outcome, ProviderLookup, Verdict};
 
 /// Why STS refuses, with AWS's error code, HTTP status and message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,47 +57,25 @@ pub fn claims(token: &str) -> Result<Value, Refusal> {
         .ok_or_else(not_jwt)
 }
 
-/// The token's issuer as IAM names providers: the URL without `https://`.
-pub fn issuer_host_path(claims: &Value) -> Option<&str> {
-    claims["iss"].as_str().map(|iss| iss.trim_start_matches("https://"))
-}
-
-/// Google's issuer, which AWS has built in: no OIDC provider, `Principal.Federated` is
-/// `accounts.google.com`, and its condition keys map differently (see [`claim_for`]).
-pub const GOOGLE: &str = "accounts.google.com";
-
 /// The provider STS uses for Google's tokens, without asking IAM.
 pub fn google() -> Provider {
-    Provider {
-        arn: GOOGLE.to_owned(),
-        client_ids: Vec::new(),
-    }
-}
-
-/// The claim values a condition key `ISSUER:name` reads. For Google, AWS fills
-/// `accounts.google.com:aud` from the token's `azp` (when present) and `:oaud` from its `aud`.
-/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#condition-keys-wif>
-fn claim_for(claims: &Value, host_path: &str, name: &str) -> Vec<String> {
-    let name = match (host_path, name) {
-        (GOOGLE, "aud") if claims["azp"].is_string() => "azp",
-        (GOOGLE, "oaud") => "aud",
-        (_, name) => name,
-    };
-    string_or_list(&claims[name])
+    Provider::google()
 }
 
 /// STS's checks in its order: provider, audience, expiry, then the trust policy.
 pub fn check(claims: &Value, now: u64, provider: Option<&Provider>, trust: Option<&Value>) -> Result<(), Refusal> {
-    let iss = claims["iss"].as_str().unwrap_or_default();
-    let Some(provider) = provider else {
+    let lookup = match provider {
+        Some(provider) => ProviderLookup::Registered(provider.clone()),
+        None => ProviderLookup::Missing,
+    };
+    let explanation = trust_policy::explain(claims, &lookup, trust);
+    if explanation.provider.registered == Outcome::Fails {
+        let iss = claims["iss"].as_str().unwrap_or_default();
         return Err(Refusal::invalid(format!(
             "No OpenIDConnect provider found in your account for {iss}"
         )));
-    };
-    let audiences = string_or_list(&claims["aud"]);
-    // Google's built-in provider has no client ID list: the trust policy pins the audience.
-    let known = |aud: &String| provider.client_ids.iter().any(|id| id == aud);
-    if provider.arn != GOOGLE && !audiences.iter().any(known) {
+    }
+    if explanation.provider.audience == Outcome::Fails {
         return Err(Refusal::invalid("Incorrect token audience"));
     }
     let exp = claims["exp"].as_u64().unwrap_or(0);
@@ -111,89 +86,11 @@ pub fn check(claims: &Value, now: u64, provider: Option<&Provider>, trust: Optio
             message: format!("Token expired: current date/time {now} must be before the expiration date/time {exp}"),
         });
     }
-    let host_path = issuer_host_path(claims).unwrap_or_default();
-    let allowed = trust
-        .map(|policy| list(&policy["Statement"]))
-        .unwrap_or_default()
-        .into_iter()
-        .any(|statement| allows(statement, &provider.arn, host_path, claims));
-    if allowed { Ok(()) } else { Err(Refusal::access_denied()) }
-}
-
-fn allows(statement: &Value, provider_arn: &str, host_path: &str, claims: &Value) -> bool {
-    statement["Effect"] == "Allow"
-        && string_or_list(&statement["Action"])
-            .iter()
-            .any(|action| action == "sts:AssumeRoleWithWebIdentity" || action == "sts:*" || action == "*")
-        && string_or_list(&statement["Principal"]["Federated"])
-            .iter()
-            .any(|principal| principal == provider_arn)
-        && conditions_hold(&statement["Condition"], host_path, claims)
-}
-
-/// Every operator and key must hold (IAM ANDs them); a key the token lacks fails.
-fn conditions_hold(conditions: &Value, host_path: &str, claims: &Value) -> bool {
-    let Some(operators) = conditions.as_object() else {
-        return conditions.is_null();
-    };
-    operators.iter().all(|(operator, keys)| {
-        keys.as_object().is_some_and(|keys| {
-            keys.iter().all(|(key, expected)| {
-                let claim = key
-                    .strip_prefix(host_path)
-                    .and_then(|rest| rest.strip_prefix(':'))
-                    .map(|name| claim_for(claims, host_path, name))
-                    .unwrap_or_default();
-                let expected = string_or_list(expected);
-                claim.iter().any(|value| {
-                    expected.iter().any(|pattern| match operator.as_str() {
-                        "StringEquals" => value == pattern,
-                        "StringLike" => glob(pattern, value),
-                        // Anything else is not modelled here: refuse rather than guess.
-                        _ => false,
-                    })
-                })
-            })
-        })
-    })
-}
-
-fn list(value: &Value) -> Vec<&Value> {
-    match value {
-        Value::Array(items) => items.iter().collect(),
-        Value::Null => Vec::new(),
-        other => vec![other],
+    // What the evaluator cannot tell, STS here refuses rather than guess.
+    match explanation.verdict {
+        Verdict::Accept => Ok(()),
+        Verdict::Refuse | Verdict::NotEvaluated => Err(Refusal::access_denied()),
     }
-}
-
-fn string_or_list(value: &Value) -> Vec<String> {
-    list(value)
-        .into_iter()
-        .filter_map(|item| item.as_str().map(str::to_owned))
-        .collect()
-}
-
-/// IAM's `StringLike`: `*` any run of characters, `?` one character.
-fn glob(pattern: &str, value: &str) -> bool {
-    let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
-    let (mut pi, mut vi, mut star, mut mark) = (0, 0, None, 0);
-    while vi < v.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
-            pi += 1;
-            vi += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = vi;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            vi = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
 }
 
 #[cfg(test)]
@@ -276,8 +173,13 @@ mod tests {
         let mut policy = trust("StringEquals", "system:serviceaccount:payments:ledger");
         policy["Statement"][0]["Principal"]["Federated"] = json!("arn:aws:iam::123456789012:oidc-provider/other");
         assert!(check(&token_claims(), 1000, Some(&provider()), Some(&policy)).is_err());
-        let odd = trust("ForAllValues:StringEquals", "system:serviceaccount:payments:ledger");
-        assert!(check(&token_claims(), 1000, Some(&provider()), Some(&odd)).is_err());
+        let odd = trust("NumericEquals", "system:serviceaccount:payments:ledger");
+        assert_eq!(
+            check(&token_claims(), 1000, Some(&provider()), Some(&odd)),
+            Err(Refusal::access_denied())
+        );
+        let all = trust("ForAllValues:StringEquals", "system:serviceaccount:payments:ledger");
+        assert_eq!(check(&token_claims(), 1000, Some(&provider()), Some(&all)), Ok(()));
     }
 
     #[test]
@@ -316,9 +218,147 @@ mod tests {
         );
     }
 
-    #[test]
-    fn string_like_globs() {
-        assert!(glob("a*c", "abbc") && glob("a?c", "abc") && glob("*", "") && glob("a*", "a"));
-        assert!(!glob("a?c", "ac") && !glob("a*c", "ab") && !glob("abc", "abcd"));
+    mod properties {
+        use proptest::prelude::*;
+        use serde_json::{Value, json};
+
+        use super::super::*;
+        use super::{ARN, HOST_PATH};
+
+        fn pick<T: Clone + std::fmt::Debug + 'static>(items: &'static [T]) -> impl Strategy<Value = T> {
+            proptest::sample::select(items)
+        }
+
+        const VALUES: &[&str] = &[
+            "sts.amazonaws.com",
+            "1122",
+            "3344",
+            "system:serviceaccount:payments:ledger",
+            "system:serviceaccount:payments:*",
+            "SYSTEM:SERVICEACCOUNT:PAYMENTS:LEDGER",
+            "vault",
+            "*",
+            "true",
+            "false",
+        ];
+
+        fn value() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                pick(VALUES).prop_map(|v| json!(v)),
+                proptest::collection::vec(pick(VALUES), 0..3).prop_map(|v| json!(v)),
+            ]
+        }
+
+        fn key() -> impl Strategy<Value = String> {
+            let names = pick(&["sub", "aud", "oaud", "amr", "SUB", "Aud"]);
+            let prefixes = pick(&[
+                HOST_PATH,
+                "accounts.google.com",
+                "ACCOUNTS.google.com",
+                "aws",
+                "other.example.com",
+            ]);
+            (prefixes, names).prop_map(|(p, n)| format!("{p}:{n}"))
+        }
+
+        fn condition() -> impl Strategy<Value = Value> {
+            let operators = pick(&[
+                "StringEquals",
+                "StringNotEquals",
+                "StringLike",
+                "StringNotLike",
+                "StringEqualsIgnoreCase",
+                "StringNotEqualsIgnoreCase",
+                "ForAnyValue:StringEquals",
+                "ForAllValues:StringLike",
+                "ForAllValues:StringNotEquals",
+                "StringEqualsIfExists",
+                "Null",
+                "NumericEquals",
+            ]);
+            proptest::collection::vec((operators, key(), value()), 0..4).prop_map(|entries| {
+                let mut block = serde_json::Map::new();
+                for (operator, key, value) in entries {
+                    let keys = block.entry(operator).or_insert_with(|| json!({}));
+                    keys[key] = value;
+                }
+                Value::Object(block)
+            })
+        }
+
+        fn statement() -> impl Strategy<Value = Value> {
+            let effects = pick(&["Allow", "Allow", "Deny", "allow"]);
+            let principals = pick(&[
+                ARN,
+                "accounts.google.com",
+                "arn:aws:iam::123456789012:oidc-provider/other",
+            ]);
+            let actions = pick(&[
+                "sts:AssumeRoleWithWebIdentity",
+                "sts:*",
+                "*",
+                "sts:AssumeRole",
+                "STS:assumerolewithwebidentity",
+            ]);
+            (effects, principals, actions, condition()).prop_map(|(effect, principal, action, condition)| {
+                json!({"Effect": effect, "Principal": {"Federated": principal}, "Action": action, "Condition": condition})
+            })
+        }
+
+        fn claims() -> impl Strategy<Value = Value> {
+            let issuers = pick(&[
+                "https://accounts.google.com",
+                "accounts.google.com",
+                "https://container.googleapis.com/v1/projects/p/locations/l/clusters/c",
+            ]);
+            let subs = pick(&[
+                "1122",
+                "system:serviceaccount:payments:ledger",
+                "system:serviceaccount:payment:ledger",
+            ]);
+            let azp = proptest::option::of(pick(&["1122", "3344"]));
+            (issuers, subs, azp, value()).prop_map(|(iss, sub, azp, aud)| {
+                let mut claims = json!({"iss": iss, "sub": sub, "aud": aud, "exp": 2000});
+                if let Some(azp) = azp {
+                    claims["azp"] = json!(azp);
+                }
+                claims
+            })
+        }
+
+        fn provider() -> impl Strategy<Value = Option<Provider>> {
+            let ids = proptest::collection::vec(pick(&["sts.amazonaws.com", "vault"]), 0..3);
+            proptest::option::of((pick(&[ARN, GOOGLE]), ids)).prop_map(|p| {
+                p.map(|(arn, client_ids)| Provider {
+                    arn: arn.to_owned(),
+                    client_ids: client_ids.into_iter().map(str::to_owned).collect(),
+                })
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+            /// The gate lets a token through exactly when the explanation's verdict accepts,
+            /// and its InvalidIdentityToken refusals are the explanation's provider checks.
+            #[test]
+            fn the_gate_and_the_explanation_agree(
+                claims in claims(),
+                provider in provider(),
+                statements in proptest::collection::vec(statement(), 0..4),
+            ) {
+                let policy = json!({"Version": "2012-10-17", "Statement": statements});
+                let lookup = provider.clone().map_or(ProviderLookup::Missing, ProviderLookup::Registered);
+                let explanation = trust_policy::explain(&claims, &lookup, Some(&policy));
+                let gate = check(&claims, 1000, provider.as_ref(), Some(&policy));
+                prop_assert_eq!(gate.is_ok(), explanation.verdict == Verdict::Accept, "{:?} {:#?}", gate, explanation);
+                let provider_refused = explanation.provider.registered == Outcome::Fails
+                    || explanation.provider.audience == Outcome::Fails;
+                prop_assert_eq!(gate.as_ref().err().map(|r| r.code == "InvalidIdentityToken"), gate.is_err().then_some(provider_refused));
+                // Expired: refused whatever the policy says.
+                let expired = check(&claims, 2000, provider.as_ref(), Some(&policy));
+                prop_assert!(expired.is_err());
+            }
+        }
     }
 }
