@@ -1,8 +1,11 @@
-# Per workload, one of two identities, and an AWS role that trusts it:
+# Per workload, one of two identities, and AWS roles that trust it (its default role and any
+# named roles, all trusting the same identity):
 # - identity = "gsa": a Google service account the KSA may impersonate (GKE Workload
-#   Identity), and a role trusting ID tokens Google signs for that service account;
-# - identity = "cluster": no Google service account; a role trusting the cluster's own
+#   Identity), and roles trusting ID tokens Google signs for that service account;
+# - identity = "cluster": no Google service account; roles trusting the cluster's own
 #   service-account tokens through an IAM OIDC provider for the cluster's issuer.
+# Each role has one address, module.aws_role[KEY], in both modes: switching a workload's mode
+# updates its roles' trust policies in place (same ARNs).
 
 provider "google" {
   project = var.project_id
@@ -30,7 +33,7 @@ module "workloads" {
       kubernetes_annotations = sa.kubernetes_annotations
     }
   }
-  role_arns  = merge({ for name, r in module.aws_role : name => r.role_arn }, { for name, r in module.aws_cluster_role : name => r.role_arn })
+  role_arns  = { for key, r in module.aws_role : key => r.role_arn }
   issuer_url = try(module.cluster_issuer[0].issuer_url, null)
 }
 
@@ -82,22 +85,6 @@ module "service_account" {
   depends_on = [module.project_services]
 }
 
-module "aws_role" {
-  source   = "./modules/aws-federated-role"
-  for_each = module.workloads.gsa_workloads
-
-  role_name                        = each.value.role_name
-  google_service_account_unique_id = module.service_account[each.key].unique_id
-  audience                         = var.audience
-  s3_bucket_arns                   = each.value.s3_bucket_arns
-  s3_prefixes                      = each.value.s3_prefixes
-  access                           = each.value.access
-  kms_key_arns                     = each.value.kms_key_arns
-  max_session_duration             = var.max_session_duration
-  permissions_boundary             = var.permissions_boundary
-  tags                             = each.value.tags
-}
-
 # --- identity = "cluster" ---
 
 # One per cluster and AWS account (IAM registers an issuer URL once per account).
@@ -112,23 +99,38 @@ module "cluster_issuer" {
   tags         = var.tags
 }
 
-module "aws_cluster_role" {
-  source   = "./modules/aws-cluster-federated-role"
-  for_each = module.workloads.cluster_workloads
+# --- the roles, both modes ---
 
-  role_name         = each.value.role_name
-  oidc_provider_arn = module.cluster_issuer[0].arn
-  issuer_host_path  = module.cluster_issuer[0].issuer_host_path
-  kubernetes_service_accounts = [{
-    namespace = each.value.namespace
-    name      = each.value.ksa
-  }]
-  audience             = var.audience
-  s3_bucket_arns       = each.value.s3_bucket_arns
-  s3_prefixes          = each.value.s3_prefixes
-  access               = each.value.access
-  kms_key_arns         = each.value.kms_key_arns
-  max_session_duration = var.max_session_duration
-  permissions_boundary = var.permissions_boundary
-  tags                 = each.value.tags
+locals {
+  gsa_unique_ids = { for name, sa in module.service_account : name => sa.unique_id }
+}
+
+# Keyed WORKLOAD (the default role) or WORKLOAD/NAME (a named role).
+module "aws_role" {
+  source   = "./modules/aws-workload-role"
+  for_each = module.workloads.roles
+
+  role_name                        = each.value.role_name
+  identity                         = each.value.identity
+  google_service_account_unique_id = each.value.identity == "gsa" ? lookup(local.gsa_unique_ids, each.value.workload, null) : null
+  oidc_provider_arn                = each.value.identity == "cluster" ? one(module.cluster_issuer[*].arn) : null
+  issuer_host_path                 = each.value.identity == "cluster" ? one(module.cluster_issuer[*].issuer_host_path) : null
+  kubernetes_service_accounts      = each.value.identity == "cluster" ? [{ namespace = each.value.namespace, name = each.value.ksa }] : []
+  audience                         = var.audience
+  s3_bucket_arns                   = each.value.s3_bucket_arns
+  s3_prefixes                      = each.value.s3_prefixes
+  access                           = each.value.access
+  kms_key_arns                     = each.value.kms_key_arns
+  max_session_duration             = var.max_session_duration
+  permissions_boundary             = var.permissions_boundary
+  tags                             = each.value.tags
+}
+
+# State from before the one role module: GSA-mode roles were module.aws_role[NAME] already
+# (same address, same resources inside, nothing to move); cluster-mode roles were
+# module.aws_cluster_role[NAME]. Each instance moves to module.aws_role[NAME], whose key no
+# GSA role can hold (a workload has one mode), so one statement covers every workload.
+moved {
+  from = module.aws_cluster_role
+  to   = module.aws_role
 }

@@ -86,7 +86,7 @@ variable "tags" {
 }
 
 variable "workloads" {
-  description = "Map of workload name to the Kubernetes service account that runs it, its identity mode, AWS region and S3 access. Each gets one IAM role, and a Google service account when identity = \"gsa\"."
+  description = "Map of workload name to the Kubernetes service account that runs it, its identity mode, AWS region, S3 access and named roles. Each gets one IAM role (and one per named role), and a Google service account when identity = \"gsa\"."
   type = map(object({
     namespace      = string
     ksa            = string
@@ -96,6 +96,13 @@ variable "workloads" {
     s3_prefixes    = optional(list(string), [])
     access         = optional(string, "read")
     kms_key_arns   = optional(list(string), [])
+    roles = optional(map(object({
+      s3_bucket_arns = list(string)
+      s3_prefixes    = optional(list(string), [])
+      access         = optional(string, "read")
+      kms_key_arns   = optional(list(string), [])
+      aws_region     = optional(string)
+    })), {})
   }))
   # Checked in modules/workloads (names, identity, region) and in the modules it feeds.
 }

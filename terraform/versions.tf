@@ -7,8 +7,12 @@ terraform {
       version = ">= 5.31, < 8"
     }
     aws = {
-      source  = "hashicorp/aws"
-      version = ">= 5.0, < 7"
+      source = "hashicorp/aws"
+      # 5.81.0 (December 2024) made aws_iam_openid_connect_provider's thumbprint_list
+      # optional (provider changelog: "Make `thumbprint_list` attribute optional", #37255);
+      # modules/aws-gke-oidc-provider (cluster mode) leaves it unset, so a lock file on an
+      # older 5.x could not plan a cluster-mode workload.
+      version = ">= 5.81, < 7"
     }
   }
 }

@@ -1,11 +1,11 @@
-"""End to end: apply modules/aws-federated-role (and the cluster-issuer pair,
-aws-gke-oidc-provider + aws-cluster-federated-role) to moto with IAM enforcement on, assume the
+"""End to end: apply modules/aws-workload-role in both identity modes (GSA mode, and the
+cluster-issuer pair aws-gke-oidc-provider + identity = "cluster") to moto with IAM enforcement on, assume the
 roles with a (fake) Google ID token, and prove what the roles can and cannot do in S3.
 
 moto checks signatures and evaluates identity policies once INITIAL_NO_AUTH_ACTION_COUNT
 calls have passed. It does not evaluate trust policies for web identity, nor the
 s3:prefix condition (it ignores StringLike), so those are asserted at plan level in
-modules/aws-federated-role/tests/plan.tftest.hcl; here we prove the S3 permission side.
+modules/aws-workload-role/tests/plan.tftest.hcl; here we prove the S3 permission side.
 
 Needs on PATH: moto_server, terraform (with TF_CLI_CONFIG_FILE pointing at a mirror or
 the registry). Run: python tests/terraform/test_e2e_moto.py
@@ -45,7 +45,7 @@ provider "aws" {{
 }}
 
 module "reader" {{
-  source                           = "{modules}/aws-federated-role"
+  source                           = "{modules}/aws-workload-role"
   role_name                        = "e2e-reader"
   google_service_account_unique_id = "{unique_id}"
   s3_bucket_arns                   = ["arn:aws:s3:::reports"]
@@ -54,7 +54,7 @@ module "reader" {{
 }}
 
 module "lister" {{
-  source                           = "{modules}/aws-federated-role"
+  source                           = "{modules}/aws-workload-role"
   role_name                        = "e2e-lister"
   google_service_account_unique_id = "{unique_id}"
   s3_bucket_arns                   = ["arn:aws:s3:::reports"]
@@ -70,7 +70,8 @@ module "cluster_issuer" {{
 }}
 
 module "cluster_reader" {{
-  source                      = "{modules}/aws-cluster-federated-role"
+  source                      = "{modules}/aws-workload-role"
+  identity                    = "cluster"
   role_name                   = "e2e-cluster-reader"
   oidc_provider_arn           = module.cluster_issuer.arn
   issuer_host_path            = module.cluster_issuer.issuer_host_path

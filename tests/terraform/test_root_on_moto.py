@@ -42,6 +42,43 @@ def stub_unique_id(account_id: str) -> str:
     return f"{int(hashlib.sha1(account_id.encode()).hexdigest()[:12], 16):021d}"
 
 
+def root_with_google_stubs(work: Path) -> Path:
+    """A copy of terraform/ in WORK with the google modules replaced by stand-ins and
+    terraform.tfvars.example as terraform.tfvars; returns its path."""
+    root = work / "terraform"
+    shutil.copytree(TERRAFORM, root, ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*", "terraform.tfvars"))
+    for stub in STUBS.iterdir():
+        if stub.is_dir():
+            module = root / "modules" / stub.name
+            for tf in module.glob("*.tf"):
+                if tf.name != "variables.tf":
+                    tf.unlink()
+            for tf in stub.glob("*.tf"):
+                shutil.copy(tf, module / tf.name)
+    main = root / "main.tf"
+    main.write_text(without_google(main.read_text(), r'provider "google" \{.*?\n\}\n', 'provider "google" block'))
+    versions = root / "versions.tf"
+    versions.write_text(without_google(versions.read_text(), r'\n    google = \{.*?\n    \}', "google required_provider"))
+    shutil.copy(root / "terraform.tfvars.example", root / "terraform.tfvars")
+    return root
+
+
+def moto_env(moto: Moto) -> dict:
+    env = dict(os.environ, AWS_ENDPOINT_URL=moto.url, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
+               TF_IN_AUTOMATION="1")
+    env.pop("AWS_PROFILE", None)
+    return env
+
+
+def terraform(root: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
+    """Runs terraform in ROOT; raises with its output when it fails."""
+    log(f"terraform {' '.join(args)} ({root.name})")
+    run = subprocess.run(["terraform", *args, "-no-color"], cwd=root, env=env, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise RuntimeError(f"terraform {' '.join(args)} failed:\n{run.stdout}\n{run.stderr}")
+    return run
+
+
 class RootOnMoto(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -50,31 +87,10 @@ class RootOnMoto(unittest.TestCase):
         work = Path(cls.tmp.name)
         cls.moto = Moto(work, enforce=False)
         cls.addClassCleanup(cls.moto.stop)
-
-        root = work / "terraform"
-        shutil.copytree(TERRAFORM, root, ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*", "terraform.tfvars"))
-        for stub in STUBS.iterdir():
-            if stub.is_dir():
-                module = root / "modules" / stub.name
-                for tf in module.glob("*.tf"):
-                    if tf.name != "variables.tf":
-                        tf.unlink()
-                for tf in stub.glob("*.tf"):
-                    shutil.copy(tf, module / tf.name)
-        main = root / "main.tf"
-        main.write_text(without_google(main.read_text(), r'provider "google" \{.*?\n\}\n', 'provider "google" block'))
-        versions = root / "versions.tf"
-        versions.write_text(without_google(versions.read_text(), r'\n    google = \{.*?\n    \}', "google required_provider"))
-        shutil.copy(root / "terraform.tfvars.example", root / "terraform.tfvars")
-
-        env = dict(os.environ, AWS_ENDPOINT_URL=cls.moto.url, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
-                   TF_IN_AUTOMATION="1")
-        env.pop("AWS_PROFILE", None)
-        for args in (["init", "-backend=false", "-input=false"], ["apply", "-auto-approve", "-input=false"]):
-            log(f"terraform {' '.join(args)} (root, google stand-ins)")
-            run = subprocess.run(["terraform", *args, "-no-color"], cwd=root, env=env, capture_output=True, text=True)
-            if run.returncode != 0:
-                raise RuntimeError(f"terraform {args[0]} failed:\n{run.stdout}\n{run.stderr}")
+        root = root_with_google_stubs(work)
+        env = moto_env(cls.moto)
+        terraform(root, env, "init", "-backend=false", "-input=false")
+        terraform(root, env, "apply", "-auto-approve", "-input=false")
         out = subprocess.run(["terraform", "output", "-json"], cwd=root, env=env, capture_output=True, text=True, check=True)
         cls.outputs = json.loads(out.stdout)
         show = subprocess.run(["terraform", "show", "-json"], cwd=root, env=env, capture_output=True, text=True, check=True)
@@ -94,6 +110,11 @@ class RootOnMoto(unittest.TestCase):
                 "role_arn": "arn:aws:iam::123456789012:role/gke-reports-reader",
                 "audience": "sts.amazonaws.com", "aws_region": "eu-west-1", "access": "read",
                 "s3_buckets": ["acme-reports"], "s3_prefixes": ["daily/"], "issuer_url": None,
+                "roles": {"exports": {
+                    "role_arn": "arn:aws:iam::123456789012:role/gke-reports-reader.exports",
+                    "role_name": "gke-reports-reader.exports", "aws_region": "us-east-1", "access": "read",
+                    "s3_buckets": ["acme-exports"], "s3_prefixes": ["reports/"],
+                }},
             },
             "archive-lister": {
                 "identity": "gsa", "namespace": "archive", "ksa": "lister",
@@ -102,6 +123,7 @@ class RootOnMoto(unittest.TestCase):
                 "role_arn": "arn:aws:iam::123456789012:role/gke-archive-lister",
                 "audience": "sts.amazonaws.com", "aws_region": "us-east-1", "access": "list",
                 "s3_buckets": ["acme-archive", "acme-archive-eu"], "s3_prefixes": [], "issuer_url": None,
+                "roles": {},
             },
             "ledger-exporter": {
                 "identity": "cluster", "namespace": "payments", "ksa": "ledger",
@@ -109,6 +131,11 @@ class RootOnMoto(unittest.TestCase):
                 "role_arn": "arn:aws:iam::123456789012:role/gke-ledger-exporter",
                 "audience": "sts.amazonaws.com", "aws_region": "eu-west-1", "access": "read",
                 "s3_buckets": ["acme-ledger"], "s3_prefixes": [], "issuer_url": ISSUER,
+                "roles": {"audit-log": {
+                    "role_arn": "arn:aws:iam::123456789012:role/gke-ledger-exporter.audit-log",
+                    "role_name": "gke-ledger-exporter.audit-log", "aws_region": "eu-west-1", "access": "list",
+                    "s3_buckets": ["acme-audit-log"], "s3_prefixes": [],
+                }},
             },
         })
 
@@ -125,6 +152,17 @@ class RootOnMoto(unittest.TestCase):
         host = ISSUER.removeprefix("https://")
         self.assertEqual(cluster["Statement"][0]["Condition"]["StringEquals"],
                          {f"{host}:sub": "system:serviceaccount:payments:ledger", f"{host}:aud": "sts.amazonaws.com"})
+
+    def test_named_roles_trust_the_same_identity_as_the_default_role(self):
+        for default, named in (("gke-reports-reader", "gke-reports-reader.exports"),
+                               ("gke-ledger-exporter", "gke-ledger-exporter.audit-log")):
+            trust = {name: self.iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]["Statement"]
+                     for name in (default, named)}
+            self.assertEqual(trust[named], trust[default], named)
+        doc = self.iam.get_role_policy(RoleName="gke-reports-reader.exports", PolicyName="s3-read")["PolicyDocument"]
+        self.assertEqual(doc["Statement"][1]["Resource"], "arn:aws:s3:::acme-exports/reports/*")
+        tags = {t["Key"]: t["Value"] for t in self.iam.list_role_tags(RoleName="gke-ledger-exporter.audit-log")["Tags"]}
+        self.assertEqual(tags, {"gke-workload": "payments/ledger", "gke-workload-role": "audit-log"})
 
     def test_kms_key_of_the_cluster_workload_is_decryptable_through_s3_only(self):
         doc = self.iam.get_role_policy(RoleName="gke-ledger-exporter", PolicyName="s3-read")["PolicyDocument"]
@@ -163,7 +201,7 @@ class RootOnMoto(unittest.TestCase):
                               capture_output=True, text=True, check=True)
         planned = json.loads(show.stdout)["planned_values"]["root_module"]
         modules = sorted(c["address"] for c in planned.get("child_modules", []))
-        self.assertEqual(modules, ["module.aws_cluster_role[\"ledger-exporter\"]", "module.cluster_issuer[0]",
+        self.assertEqual(modules, ["module.aws_role[\"ledger-exporter\"]", "module.cluster_issuer[0]",
                                    "module.project_services"])
         self.assertEqual(self.stub_input(planned, "module.project_services", "terraform_data.services"),
                          ["container.googleapis.com"])

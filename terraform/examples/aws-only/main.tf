@@ -6,7 +6,7 @@ provider "aws" {
 }
 
 module "reader" {
-  source = "../../modules/aws-federated-role"
+  source = "../../modules/aws-workload-role"
 
   role_name                        = "gke-reports-reader"
   google_service_account_unique_id = var.google_service_account_unique_id
@@ -15,7 +15,7 @@ module "reader" {
 }
 
 module "lister" {
-  source = "../../modules/aws-federated-role"
+  source = "../../modules/aws-workload-role"
 
   role_name                        = "gke-reports-lister"
   google_service_account_unique_id = var.google_service_account_unique_id

@@ -16,7 +16,9 @@ module "cluster_issuer" {
 }
 
 module "ledger_reader" {
-  source = "../../modules/aws-cluster-federated-role"
+  source = "../../modules/aws-workload-role"
+
+  identity = "cluster"
 
   role_name                   = "gke-ledger-reader"
   oidc_provider_arn           = module.cluster_issuer.arn

@@ -3,8 +3,11 @@ terraform {
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
-      version = ">= 5.0, < 7"
+      source = "hashicorp/aws"
+      # 5.81.0 (December 2024) made aws_iam_openid_connect_provider's thumbprint_list
+      # optional (provider changelog: "Make `thumbprint_list` attribute optional", #37255);
+      # ../../modules/aws-gke-oidc-provider leaves it unset.
+      version = ">= 5.81, < 7"
     }
   }
 }

@@ -1,5 +1,5 @@
-# The AWS side of the demo (scripts/demo.sh), applied to moto on loopback: the role the
-# demo assumes is the one modules/aws-federated-role really creates. Not for real AWS.
+# The AWS side of the demo (scripts/demo.sh), applied to moto on loopback: the roles the
+# demo assumes are the ones modules/aws-workload-role really creates. Not for real AWS.
 
 provider "aws" {
   region = "us-east-1"
@@ -18,7 +18,7 @@ provider "aws" {
 }
 
 module "reader" {
-  source = "../../modules/aws-federated-role"
+  source = "../../modules/aws-workload-role"
 
   role_name                        = "gke-aws-demo-reader"
   google_service_account_unique_id = var.google_service_account_unique_id
@@ -38,8 +38,10 @@ module "cluster_issuer" {
 }
 
 module "cluster_reader" {
-  source = "../../modules/aws-cluster-federated-role"
+  source = "../../modules/aws-workload-role"
   count  = var.cluster_issuer_url == null ? 0 : 1
+
+  identity = "cluster"
 
   role_name                   = "gke-aws-demo-cluster-reader"
   oidc_provider_arn           = module.cluster_issuer[0].arn

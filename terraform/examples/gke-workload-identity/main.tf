@@ -1,6 +1,6 @@
 # GSA mode, Google side only: the APIs, a check that the existing cluster serves Workload
 # Identity (the plan fails with the gcloud fix otherwise), and a GSA that the KSA
-# reports/reports-reader may impersonate. Its unique_id goes to aws-federated-role.
+# reports/reports-reader may impersonate. Its unique_id goes to aws-workload-role.
 
 provider "google" {
   project = var.project_id

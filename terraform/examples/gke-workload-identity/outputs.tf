@@ -1,5 +1,5 @@
 output "unique_id" {
-  description = "Numeric unique id of the GSA, for aws-federated-role's google_service_account_unique_id."
+  description = "Numeric unique id of the GSA, for aws-workload-role's google_service_account_unique_id."
   value       = module.service_account.unique_id
 }
 

@@ -1,5 +1,5 @@
 output "arn" {
-  description = "ARN of the IAM OIDC provider; aws-cluster-federated-role trusts it."
+  description = "ARN of the IAM OIDC provider; aws-workload-role trusts it in cluster mode."
   value       = aws_iam_openid_connect_provider.this.arn
 }
 

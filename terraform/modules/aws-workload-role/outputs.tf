@@ -1,5 +1,5 @@
 output "role_arn" {
-  description = "ARN of the role; the workload passes it to AssumeRoleWithWebIdentity."
+  description = "ARN of the role; the workload passes it to AssumeRoleWithWebIdentity (AWS_ROLE_ARN, the KSA annotation amazonaws.com/role-arn)."
   value       = try(aws_iam_role.this[0].arn, null)
 }
 

@@ -14,25 +14,88 @@ variable "role_name" {
   }
 }
 
-variable "google_service_account_unique_id" {
-  description = "Numeric unique id of the Google service account whose ID tokens may assume the role (its `uniqueId`, not its email)."
+variable "identity" {
+  description = "Who the role trusts: \"gsa\" (Google's ID tokens for one Google service account) or \"cluster\" (the cluster issuer's tokens for named Kubernetes service accounts)."
   type        = string
+  default     = "gsa"
+
+  validation {
+    condition     = contains(["gsa", "cluster"], var.identity)
+    error_message = "identity must be \"gsa\" (google_service_account_unique_id) or \"cluster\" (oidc_provider_arn, issuer_host_path, kubernetes_service_accounts)."
+  }
+}
+
+variable "google_service_account_unique_id" {
+  description = "GSA mode: numeric unique id of the Google service account whose ID tokens may assume the role (its `uniqueId`, not its email)."
+  type        = string
+  default     = null
 
   validation {
     # AWS matches accounts.google.com:aud (the token's azp) and :sub against this string exactly.
-    condition     = can(regex("^[0-9]{10,30}$", var.google_service_account_unique_id))
+    condition     = var.google_service_account_unique_id == null || can(regex("^[0-9]{10,30}$", var.google_service_account_unique_id))
     error_message = "google_service_account_unique_id must be the service account's numeric uniqueId, digits only (21 digits typical, for example \"112233445566778899001\"); the email address does not work here."
   }
 }
 
+variable "oidc_provider_arn" {
+  description = "Cluster mode: ARN of the IAM OIDC provider of the cluster's issuer (aws-gke-oidc-provider's arn)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.oidc_provider_arn == null || can(regex("^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:oidc-provider/.+$", var.oidc_provider_arn))
+    error_message = "oidc_provider_arn must be an IAM OIDC provider ARN such as \"arn:aws:iam::123456789012:oidc-provider/container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps\"."
+  }
+}
+
+variable "issuer_host_path" {
+  description = "Cluster mode: issuer URL without https:// (aws-gke-oidc-provider's issuer_host_path); the condition keys are ISSUER_HOST_PATH:sub and :aud."
+  type        = string
+  default     = null
+
+  validation {
+    # A port is accepted for local issuers (tests, the demo on moto); real IAM wants none.
+    condition     = var.issuer_host_path == null || can(regex("^[a-z0-9.-]+(:[0-9]{1,5})?(/[^\\s?#]*[^\\s?#/])?$", var.issuer_host_path))
+    error_message = "issuer_host_path must be the issuer URL without \"https://\" and without a trailing slash, for example \"container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps\"."
+  }
+}
+
+variable "kubernetes_service_accounts" {
+  description = "Cluster mode: list of Kubernetes service accounts (namespace and name) whose tokens may assume the role."
+  type = list(object({
+    namespace = string
+    name      = string
+  }))
+  default = []
+
+  validation {
+    condition = alltrue([
+      for ksa in var.kubernetes_service_accounts :
+      can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", ksa.namespace)) && can(regex("^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$", ksa.name))
+    ])
+    error_message = "Each namespace must be a DNS label (lowercase letters, digits, hyphens, at most 63) and each name a DNS subdomain, for example { namespace = \"reports\", name = \"reader\" }."
+  }
+}
+
 variable "audience" {
-  description = "Audience the workload requests its ID token for; pinned as accounts.google.com:oaud. Same default as the verifier."
+  description = "Audience of the workload's token: requested from the metadata server (gsa, pinned as accounts.google.com:oaud) or projected (cluster, pinned as ISSUER:aud and one of the OIDC provider's client IDs)."
   type        = string
   default     = "sts.amazonaws.com"
 
   validation {
     condition     = can(regex("^[^\\s*?]+$", var.audience))
     error_message = "audience must be a non-empty string without spaces or wildcards (for example \"sts.amazonaws.com\")."
+  }
+}
+
+variable "trust_policy_length_quota" {
+  description = "The account's IAM quota \"Role trust policy length\" in characters (2048 unless raised, at most 8192); the plan fails when the trust policy is longer."
+  type        = number
+  default     = 2048
+
+  validation {
+    condition     = var.trust_policy_length_quota >= 2048 && var.trust_policy_length_quota <= 8192
+    error_message = "trust_policy_length_quota must be from 2048 (IAM's default) to 8192 (the most Service Quotas grants): the value of \"Role trust policy length\" in your account."
   }
 }
 

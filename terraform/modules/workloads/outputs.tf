@@ -1,6 +1,16 @@
 output "settings" {
-  description = "Per workload: identity, namespace, ksa, aws_region, access, S3 and KMS inputs, role_name and tags, with defaults filled in."
+  description = "Per workload: identity, namespace, ksa, aws_region, access, S3 and KMS inputs, role_name, tags and named roles, with defaults filled in."
   value       = local.settings
+}
+
+output "roles" {
+  description = "Every IAM role, keyed WORKLOAD (the default role) or WORKLOAD/NAME (a named role): workload, name, identity, namespace, ksa, aws_region, S3 and KMS inputs, role_name, tags."
+  value       = local.roles
+
+  precondition {
+    condition     = alltrue([for r in values(local.roles) : length(r.role_name) <= 64])
+    error_message = "IAM role names stop at 64 characters, and these would be longer: ${join(", ", [for r in values(local.roles) : r.role_name if length(r.role_name) > 64])}. Shorten the named role's NAME, the workload name or role_name_prefix."
+  }
 }
 
 output "gsa_workloads" {
@@ -40,6 +50,17 @@ output "kubernetes" {
       s3_buckets     = [for arn in s.s3_bucket_arns : try(split(":::", arn)[1], arn)]
       s3_prefixes    = s.s3_prefixes
       issuer_url     = s.identity == "cluster" ? var.issuer_url : null
+      # Named roles: the KSA annotations gke-aws-verifier/role.NAME and region.NAME.
+      roles = {
+        for role, r in s.roles : role => {
+          role_arn    = lookup(var.role_arns, "${name}/${role}", null)
+          role_name   = r.role_name
+          aws_region  = r.aws_region
+          access      = r.access
+          s3_buckets  = [for arn in r.s3_bucket_arns : try(split(":::", arn)[1], arn)]
+          s3_prefixes = r.s3_prefixes
+        }
+      }
     }
   }
 }

@@ -1,5 +1,5 @@
 variable "workloads" {
-  description = "Map of workload name to its Kubernetes service account, identity mode, region and S3 access (the root's workloads input)."
+  description = "Map of workload name to its Kubernetes service account, identity mode, region, S3 access and named roles (the root's workloads input)."
   type = map(object({
     namespace      = string
     ksa            = string
@@ -9,6 +9,13 @@ variable "workloads" {
     s3_prefixes    = optional(list(string), [])
     access         = optional(string, "read")
     kms_key_arns   = optional(list(string), [])
+    roles = optional(map(object({
+      s3_bucket_arns = list(string)
+      s3_prefixes    = optional(list(string), [])
+      access         = optional(string, "read")
+      kms_key_arns   = optional(list(string), [])
+      aws_region     = optional(string)
+    })), {})
   }))
 
   validation {
@@ -26,6 +33,23 @@ variable "workloads" {
   validation {
     condition     = alltrue([for w in values(var.workloads) : w.aws_region == null || can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$", w.aws_region))])
     error_message = "Each workload's aws_region must be null (the root's aws_region) or an AWS region such as \"eu-west-1\"."
+  }
+
+  validation {
+    condition     = alltrue([for w in values(var.workloads) : length(w.roles) <= 10])
+    error_message = "A workload may have at most 10 named roles (roles = { NAME = { ... } }): the pod gets one AWS profile per role, and the KSA one annotation each."
+  }
+
+  validation {
+    # NAME becomes the KSA annotations gke-aws-verifier/role.NAME and region.NAME (at most 63
+    # characters after the "/"), an AWS profile name, and the end of the IAM role name.
+    condition     = alltrue(flatten([for w in values(var.workloads) : [for role in keys(w.roles) : can(regex("^[A-Za-z0-9_-]{1,56}$", role)) && role != "default"]]))
+    error_message = "Each named role's NAME (the key in roles) must be 1 to 56 letters, digits, \"-\" or \"_\" (for example \"exports\" or \"log_shipper\"), and not \"default\" (the pod's default profile is the workload's own role)."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for w in values(var.workloads) : [for r in values(w.roles) : r.aws_region == null || can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$", r.aws_region))]]))
+    error_message = "Each named role's aws_region must be null (the workload's region) or an AWS region such as \"eu-west-1\"."
   }
 }
 
@@ -61,7 +85,7 @@ variable "service_accounts" {
 }
 
 variable "role_arns" {
-  description = "Map of workload name to its IAM role ARN, once created."
+  description = "Map of role key (WORKLOAD for the default role, WORKLOAD/NAME for a named role) to its IAM role ARN, once created."
   type        = map(string)
   default     = {}
 }

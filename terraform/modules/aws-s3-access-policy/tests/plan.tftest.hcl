@@ -167,3 +167,27 @@ run "rejects_unknown_access_level" {
   variables { access = "write" }
   expect_failures = [var.access]
 }
+
+# 20 buckets x 15 prefixes: 300 object ARNs, past IAM's 10,240 characters for a role's inline
+# policies. The plan fails here, naming the size, instead of PutRolePolicy failing at apply.
+run "rejects_a_policy_over_the_inline_limit" {
+  command = plan
+  variables {
+    s3_bucket_arns = [for i in range(20) : "arn:aws:s3:::acme-team-reports-${i}"]
+    s3_prefixes    = [for i in range(15) : "exports/daily/${i}/"]
+  }
+  expect_failures = [data.aws_iam_policy_document.this]
+}
+
+# Just under it: 10 buckets x 10 prefixes still plans.
+run "a_policy_under_the_inline_limit_plans" {
+  command = plan
+  variables {
+    s3_bucket_arns = [for i in range(10) : "arn:aws:s3:::acme-team-reports-${i}"]
+    s3_prefixes    = [for i in range(10) : "exports/daily/${i}/"]
+  }
+  assert {
+    condition     = length(output.minified_json) > 5000 && length(output.minified_json) <= 10240
+    error_message = "Expected a large policy under the limit, got ${length(output.minified_json)} characters."
+  }
+}

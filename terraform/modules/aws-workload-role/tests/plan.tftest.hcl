@@ -1,4 +1,5 @@
-# Plan-level checks: the exact trust and permissions documents, and every input validation.
+# Plan-level checks in both identity modes: the exact trust and permissions documents, and
+# every input validation (the S3 inputs are checked in modules/aws-s3-access-policy).
 # aws_iam_policy_document keeps Resource as a set (hash order, a bare string when single),
 # so the permission assertions sort Resource into a list and compare jsonencode()d
 # values (a list and a tuple with equal elements are not == in Terraform).
@@ -281,4 +282,190 @@ run "rejects_tag_value_longer_than_256" {
   command = plan
   variables { tags = { gke-workload = "${join("", [for i in range(257) : "x"])}" } }
   expect_failures = [var.tags]
+}
+
+# --- identity = "cluster": the cluster's issuer, pinned to the KSA and the audience ---
+
+run "cluster_trust_pins_the_ksa_and_audience" {
+  command = plan
+
+  variables {
+    identity                         = "cluster"
+    google_service_account_unique_id = null
+    oidc_provider_arn                = "arn:aws:iam::123456789012:oidc-provider/container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps"
+    issuer_host_path                 = "container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps"
+    kubernetes_service_accounts      = [{ namespace = "payments", name = "ledger" }]
+  }
+
+  assert {
+    condition = jsondecode(aws_iam_role.this[0].assume_role_policy) == {
+      Version = "2012-10-17"
+      Statement = [{
+        Sid       = "KubernetesServiceAccounts"
+        Effect    = "Allow"
+        Action    = "sts:AssumeRoleWithWebIdentity"
+        Principal = { Federated = "arn:aws:iam::123456789012:oidc-provider/container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps" }
+        Condition = {
+          StringEquals = {
+            "container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps:sub" = "system:serviceaccount:payments:ledger"
+            "container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps:aud" = "sts.amazonaws.com"
+          }
+        }
+      }]
+    }
+    error_message = "Unexpected trust policy: ${aws_iam_role.this[0].assume_role_policy}"
+  }
+
+  assert {
+    condition     = aws_iam_role.this[0].name == "gke-reports-reader" && aws_iam_role.this[0].description == "Assumed by Kubernetes service accounts of container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps"
+    error_message = "The role keeps its name whatever the mode; the description names the issuer: ${aws_iam_role.this[0].description}"
+  }
+
+  # The permissions do not depend on the mode.
+  assert {
+    condition     = aws_iam_role_policy.s3[0].name == "s3-read" && length(jsondecode(aws_iam_role_policy.s3[0].policy).Statement) == 2
+    error_message = "Unexpected permissions: ${aws_iam_role_policy.s3[0].policy}"
+  }
+}
+
+run "cluster_several_ksas_and_a_custom_audience" {
+  command = plan
+
+  variables {
+    identity                         = "cluster"
+    google_service_account_unique_id = null
+    oidc_provider_arn                = "arn:aws:iam::123456789012:oidc-provider/container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps"
+    issuer_host_path                 = "container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps"
+    audience                         = "https://example.com/aws"
+    kubernetes_service_accounts = [
+      { namespace = "payments", name = "ledger" },
+      { namespace = "payments", name = "ledger-batch" },
+    ]
+  }
+
+  assert {
+    condition = jsonencode(jsondecode(aws_iam_role.this[0].assume_role_policy).Statement[0].Condition.StringEquals) == jsonencode({
+      "container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps:aud" = "https://example.com/aws"
+      "container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps:sub" = ["system:serviceaccount:payments:ledger", "system:serviceaccount:payments:ledger-batch"]
+    })
+    error_message = "Unexpected trust conditions: ${aws_iam_role.this[0].assume_role_policy}"
+  }
+}
+
+run "rejects_cluster_mode_without_a_ksa" {
+  command = plan
+  variables {
+    identity                         = "cluster"
+    google_service_account_unique_id = null
+    oidc_provider_arn                = "arn:aws:iam::123456789012:oidc-provider/container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps"
+    issuer_host_path                 = "container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps"
+    kubernetes_service_accounts      = []
+  }
+  expect_failures = [data.aws_iam_policy_document.trust]
+}
+
+run "rejects_cluster_mode_with_a_google_service_account" {
+  command = plan
+  variables {
+    identity                         = "cluster"
+    oidc_provider_arn                = "arn:aws:iam::123456789012:oidc-provider/container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps"
+    issuer_host_path                 = "container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps"
+    kubernetes_service_accounts      = [{ namespace = "payments", name = "ledger" }]
+    google_service_account_unique_id = "112233445566778899001"
+  }
+  expect_failures = [data.aws_iam_policy_document.trust]
+}
+
+run "rejects_gsa_mode_with_cluster_inputs" {
+  command = plan
+  variables {
+    kubernetes_service_accounts = [{ namespace = "payments", name = "ledger" }]
+  }
+  expect_failures = [data.aws_iam_policy_document.trust]
+}
+
+run "rejects_gsa_mode_without_a_unique_id" {
+  command = plan
+  variables {
+    google_service_account_unique_id = null
+  }
+  expect_failures = [data.aws_iam_policy_document.trust]
+}
+
+run "rejects_provider_of_another_issuer" {
+  command = plan
+  variables {
+    identity                         = "cluster"
+    google_service_account_unique_id = null
+    oidc_provider_arn                = "arn:aws:iam::123456789012:oidc-provider/container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps"
+    kubernetes_service_accounts      = [{ namespace = "payments", name = "ledger" }]
+    issuer_host_path                 = "container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/other"
+  }
+  expect_failures = [data.aws_iam_policy_document.trust]
+}
+
+run "rejects_unknown_identity" {
+  command = plan
+  variables { identity = "aws" }
+  expect_failures = [var.identity]
+}
+
+run "rejects_issuer_with_scheme" {
+  command = plan
+  variables { issuer_host_path = "https://container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps" }
+  expect_failures = [var.issuer_host_path]
+}
+
+run "rejects_issuer_with_trailing_slash" {
+  command = plan
+  variables { issuer_host_path = "container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps/" }
+  expect_failures = [var.issuer_host_path]
+}
+
+run "rejects_role_arn_as_provider" {
+  command = plan
+  variables { oidc_provider_arn = "arn:aws:iam::123456789012:role/apps" }
+  expect_failures = [var.oidc_provider_arn]
+}
+
+run "rejects_wildcard_ksa" {
+  command = plan
+  variables { kubernetes_service_accounts = [{ namespace = "payments", name = "*" }] }
+  expect_failures = [var.kubernetes_service_accounts]
+}
+
+# 40 KSAs make about 2,600 characters: over the default quota the plan fails, naming the size;
+# with the quota raised (and said so) it plans.
+run "rejects_a_trust_policy_over_the_quota" {
+  command = plan
+  variables {
+    identity                         = "cluster"
+    google_service_account_unique_id = null
+    oidc_provider_arn                = "arn:aws:iam::123456789012:oidc-provider/container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps"
+    issuer_host_path                 = "container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps"
+    kubernetes_service_accounts      = [for i in range(40) : { namespace = "payments", name = "ledger-${i}" }]
+  }
+  expect_failures = [aws_iam_role.this]
+}
+
+run "a_raised_quota_allows_a_longer_trust_policy" {
+  command = plan
+  variables {
+    identity                         = "cluster"
+    google_service_account_unique_id = null
+    oidc_provider_arn                = "arn:aws:iam::123456789012:oidc-provider/container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps"
+    issuer_host_path                 = "container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps"
+    kubernetes_service_accounts      = [for i in range(40) : { namespace = "payments", name = "ledger-${i}" }]
+    trust_policy_length_quota        = 4096
+  }
+  assert {
+    condition     = length(jsondecode(aws_iam_role.this[0].assume_role_policy).Statement[0].Condition.StringEquals["container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps:sub"]) == 40
+    error_message = "Expected 40 subjects in the trust policy."
+  }
+}
+
+run "rejects_a_quota_iam_does_not_grant" {
+  command = plan
+  variables { trust_policy_length_quota = 10000 }
+  expect_failures = [var.trust_policy_length_quota]
 }

@@ -20,6 +20,9 @@ variables {
       aws_region     = "us-east-2"
       s3_bucket_arns = ["arn:aws:s3:::acme-ledger", "arn:aws:s3:::acme-ledger-dr"]
       access         = "list"
+      roles = {
+        archive = { s3_bucket_arns = ["arn:aws:s3:::acme-archive"], s3_prefixes = ["ledger/"], aws_region = "eu-west-1" }
+      }
     }
   }
   service_accounts = {
@@ -30,8 +33,9 @@ variables {
     }
   }
   role_arns = {
-    "reports-reader"  = "arn:aws:iam::123456789012:role/gke-reports-reader"
-    "ledger-exporter" = "arn:aws:iam::123456789012:role/gke-ledger-exporter"
+    "reports-reader"          = "arn:aws:iam::123456789012:role/gke-reports-reader"
+    "ledger-exporter"         = "arn:aws:iam::123456789012:role/gke-ledger-exporter"
+    "ledger-exporter/archive" = "arn:aws:iam::123456789012:role/gke-ledger-exporter.archive"
   }
   issuer_url = "https://container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps"
 }
@@ -55,6 +59,16 @@ run "kubernetes_output_has_the_exact_shape" {
         s3_buckets     = ["acme-ledger", "acme-ledger-dr"]
         s3_prefixes    = []
         issuer_url     = "https://container.googleapis.com/v1/projects/my-project-123/locations/europe-west1/clusters/apps"
+        roles = {
+          archive = {
+            role_arn    = "arn:aws:iam::123456789012:role/gke-ledger-exporter.archive"
+            role_name   = "gke-ledger-exporter.archive"
+            aws_region  = "eu-west-1"
+            access      = "read"
+            s3_buckets  = ["acme-archive"]
+            s3_prefixes = ["ledger/"]
+          }
+        }
       }
       "reports-reader" = {
         identity       = "gsa"
@@ -70,6 +84,7 @@ run "kubernetes_output_has_the_exact_shape" {
         s3_buckets     = ["acme-reports"]
         s3_prefixes    = ["daily/"]
         issuer_url     = null
+        roles          = {}
       }
     })
     error_message = "Unexpected workloads output: ${jsonencode(output.kubernetes)}"
@@ -90,6 +105,59 @@ run "modes_split_and_settings_complete" {
       team           = "platform"
     })
     error_message = "Unexpected settings: ${jsonencode(output.settings["reports-reader"])}"
+  }
+}
+
+run "named_roles_are_roles_of_their_own_trusting_the_same_identity" {
+  command = plan
+
+  assert {
+    condition     = keys(output.roles) == ["ledger-exporter", "ledger-exporter/archive", "reports-reader"]
+    error_message = "Unexpected role keys: ${jsonencode(keys(output.roles))}"
+  }
+
+  assert {
+    condition = jsonencode(output.roles["ledger-exporter/archive"]) == jsonencode({
+      access         = "read"
+      aws_region     = "eu-west-1"
+      identity       = "cluster"
+      kms_key_arns   = []
+      ksa            = "ledger"
+      name           = "archive"
+      namespace      = "payments"
+      role_name      = "gke-ledger-exporter.archive"
+      s3_bucket_arns = ["arn:aws:s3:::acme-archive"]
+      s3_prefixes    = ["ledger/"]
+      tags           = { "gke-workload" = "payments/ledger", "gke-workload-role" = "archive", team = "platform" }
+      workload       = "ledger-exporter"
+    })
+    error_message = "Unexpected named role: ${jsonencode(output.roles["ledger-exporter/archive"])}"
+  }
+
+  assert {
+    condition     = output.roles["ledger-exporter"].name == null && output.roles["ledger-exporter"].role_name == "gke-ledger-exporter" && output.roles["ledger-exporter"].aws_region == "us-east-2"
+    error_message = "Unexpected default role: ${jsonencode(output.roles["ledger-exporter"])}"
+  }
+}
+
+run "a_named_role_without_region_takes_the_workloads" {
+  command = plan
+
+  variables {
+    workloads = {
+      "reports-reader" = {
+        namespace      = "reports"
+        ksa            = "reader"
+        aws_region     = "ap-southeast-2"
+        s3_bucket_arns = ["arn:aws:s3:::acme-reports"]
+        roles          = { "log_shipper" = { s3_bucket_arns = ["arn:aws:s3:::acme-logs"], access = "list" } }
+      }
+    }
+  }
+
+  assert {
+    condition     = output.roles["reports-reader/log_shipper"].aws_region == "ap-southeast-2" && output.roles["reports-reader/log_shipper"].identity == "gsa"
+    error_message = "Unexpected named role: ${jsonencode(output.roles["reports-reader/log_shipper"])}"
   }
 }
 
@@ -159,4 +227,45 @@ run "rejects_availability_zone_as_region" {
     workloads = { "reports-reader" = { namespace = "reports", ksa = "reader", aws_region = "eu-west-1a", s3_bucket_arns = ["arn:aws:s3:::acme-reports"] } }
   }
   expect_failures = [var.workloads]
+}
+
+run "rejects_more_than_10_named_roles" {
+  command = plan
+  variables {
+    workloads = { "reports-reader" = { namespace = "reports", ksa = "reader", s3_bucket_arns = ["arn:aws:s3:::acme-reports"], roles = { for i in range(11) : "r${i}" => { s3_bucket_arns = ["arn:aws:s3:::acme-reports"] } } } }
+  }
+  expect_failures = [var.workloads]
+}
+
+run "rejects_a_named_role_with_a_dot" {
+  command = plan
+  variables {
+    workloads = { "reports-reader" = { namespace = "reports", ksa = "reader", s3_bucket_arns = ["arn:aws:s3:::acme-reports"], roles = { "ex.ports" = { s3_bucket_arns = ["arn:aws:s3:::acme-reports"] } } } }
+  }
+  expect_failures = [var.workloads]
+}
+
+run "rejects_a_named_role_called_default" {
+  command = plan
+  variables {
+    workloads = { "reports-reader" = { namespace = "reports", ksa = "reader", s3_bucket_arns = ["arn:aws:s3:::acme-reports"], roles = { "default" = { s3_bucket_arns = ["arn:aws:s3:::acme-reports"] } } } }
+  }
+  expect_failures = [var.workloads]
+}
+
+run "rejects_a_named_role_region_that_is_a_zone" {
+  command = plan
+  variables {
+    workloads = { "reports-reader" = { namespace = "reports", ksa = "reader", s3_bucket_arns = ["arn:aws:s3:::acme-reports"], roles = { exports = { s3_bucket_arns = ["arn:aws:s3:::acme-reports"], aws_region = "eu-west-1b" } } } }
+  }
+  expect_failures = [var.workloads]
+}
+
+# gke- + 30 + "." + 40 = 75 characters: over IAM's 64, refused at plan with the names.
+run "rejects_a_role_name_over_64_characters" {
+  command = plan
+  variables {
+    workloads = { "a-workload-name-of-thirty-char" = { namespace = "reports", ksa = "reader", s3_bucket_arns = ["arn:aws:s3:::acme-reports"], roles = { "a-named-role-name-of-forty-characters-xx" = { s3_bucket_arns = ["arn:aws:s3:::acme-reports"] } } } }
+  }
+  expect_failures = [output.roles]
 }
