@@ -5,16 +5,26 @@
 
 Reads the Terraform root's `workloads` output, a map of
   { "<name>": { "identity": "gsa"|"cluster", "namespace", "ksa", "gsa_email", "role_arn",
-                "audience", "aws_region", "access", "s3_buckets", "s3_prefixes", "issuer_url", ... } }
+                "audience", "aws_region", "access", "s3_buckets", "s3_prefixes", "issuer_url",
+                "roles": { "<NAME>": { "role_arn", "aws_region", ... } }, ... } }
 from WORKLOADS_JSON if given (a file, or - for stdin; that map or the whole
 `terraform output -json` object), else from `terraform -chdir=$TF_DIR output -json workloads`.
-A workload without `identity` is a "gsa" one (outputs from before the cluster mode).
+A workload without `identity` is a "gsa" one (outputs from before the cluster mode); one
+without `roles` has no named roles (outputs from before them).
 
 For each workload it writes $OUT_DIR/<name>/ (default k8s/overlays/<name>/):
   kustomization.yaml          base + namespace + names suffixed -<name> + the KSA's exact name
   config.env                  the verifier's settings (merged into the base ConfigMap)
   workload.yaml               the KSA name and audience, as local-config values (not deployed)
   serviceaccount_patch.yaml   dedicated mode only: the owned KSA's annotations
+  app-identity/               cluster mode only: a kustomize Component for the application's own
+                              pods (the cluster-identity component with this workload's role,
+                              region and token audience), for `components:` of the app's overlay
+
+The KSA's annotations (applied by `make verify`, or by serviceaccount_patch.yaml): the default
+role `amazonaws.com/role-arn`, the token's `amazonaws.com/audience`, per named role
+`gke-aws-verifier/role.NAME` and `gke-aws-verifier/region.NAME`, and the mode's own one
+(`iam.gke.io/gcp-service-account`, or `gke-aws-verifier/identity: cluster`).
 
 Two namespace modes. By default (application mode) the overlay holds only the verifier's own
 objects; the namespace and the KSA are the application's, and `make verify` / `make smoke`
@@ -63,6 +73,13 @@ RULES = {  # field: (pattern, longest, what a valid value looks like)
                    "https://container.googleapis.com/v1/projects/PROJECT/locations/LOCATION/clusters/NAME"),
 }
 IDENTITY_FIELDS = {"gsa": ["gsa_email"], "cluster": ["issuer_url"]}
+# A named role's NAME: an AWS profile name and the tail of two annotation keys
+# (gke-aws-verifier/region.NAME: at most 63 characters after the "/"). "default" is the
+# workload's own role.
+ROLE_NAME = re.compile(r"[A-Za-z0-9_-]{1,56}")
+MAX_NAMED_ROLES = 10
+# The application-facing Component of a cluster-mode workload, inside its overlay folder.
+APP_IDENTITY = os.path.join("app-identity", "kustomization.yaml")
 IMAGE = re.compile(
     r"(?P<name>[a-z0-9][^@\s:]*(:[0-9]+/[^@\s:]+)?)(?::(?P<tag>\w[\w.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?"
 )
@@ -72,6 +89,14 @@ IMAGE_HINT = ("pass the image `make image` pushed, e.g. "
 
 class InputError(Exception):
     """Invalid input: the message names the field and what a valid value looks like."""
+
+
+@dataclass(frozen=True)
+class NamedRole:
+    """One of a workload's named roles: the AWS profile NAME, its role and region."""
+    name: str
+    role_arn: str
+    region: str
 
 
 @dataclass(frozen=True)
@@ -89,13 +114,25 @@ class Workload:
     gsa_email: str | None
     issuer_url: str | None
     dedicated: bool
+    roles: tuple[NamedRole, ...] = ()
 
     def ksa_annotations(self) -> dict[str, str]:
-        """The KSA's two annotations: the role, and the Google service account (gsa mode) or the
-        mode itself (cluster: what the injection webhook reads to project the KSA token)."""
-        if self.gsa_email:
-            return {"amazonaws.com/role-arn": self.role_arn, "iam.gke.io/gcp-service-account": self.gsa_email}
-        return {"amazonaws.com/role-arn": self.role_arn, "gke-aws-verifier/identity": "cluster"}
+        """The KSA's annotations: the default role and the token's audience; the Google service
+        account (gsa mode) or the mode itself (cluster: what the injection webhook reads to
+        project the KSA token); per named role its ARN and region (the webhook's profiles)."""
+        mode = ({"iam.gke.io/gcp-service-account": self.gsa_email} if self.gsa_email
+                else {"gke-aws-verifier/identity": "cluster"})
+        named = {}
+        for r in self.roles:
+            named[f"gke-aws-verifier/role.{r.name}"] = r.role_arn
+            named[f"gke-aws-verifier/region.{r.name}"] = r.region
+        return {"amazonaws.com/role-arn": self.role_arn, "amazonaws.com/audience": self.audience, **mode, **named}
+
+    def verify_annotations(self) -> dict[str, str]:
+        """The two annotations `make verify` and `make smoke` set on an application's KSA (what
+        the verifier's own Job needs): the default role, and the GSA or the mode."""
+        keep = ("amazonaws.com/role-arn", "iam.gke.io/gcp-service-account", "gke-aws-verifier/identity")
+        return {k: v for k, v in self.ksa_annotations().items() if k in keep}
 
 
 def load(text: str) -> dict:
@@ -140,6 +177,7 @@ def check(name: str, w: object, dedicated: bool) -> Workload:
         raise InputError(f"{where}.s3_buckets: missing; expected a list of at least one S3 bucket name")
     if not isinstance(prefixes, list):
         raise InputError(f"{where}.s3_prefixes: expected a list of S3 key prefixes")
+    region = _value(where, "region", w.get("aws_region"))
     # The verifier proves the first bucket, under the first prefix when the role is limited to some.
     return Workload(
         name=name,
@@ -148,14 +186,37 @@ def check(name: str, w: object, dedicated: bool) -> Workload:
         ksa=_value(where, "ksa", w.get("ksa")),
         role_arn=_value(where, "role_arn", w.get("role_arn")),
         audience=_value(where, "audience", w.get("audience") or "sts.amazonaws.com"),
-        region=_value(where, "region", w.get("aws_region")),
+        region=region,
         access=_value(where, "access", w.get("access")),
         bucket=_value(where, "bucket", buckets[0]),
         prefix=_value(where, "prefix", prefixes[0]) if prefixes else None,
         gsa_email=_value(where, "gsa_email", w.get("gsa_email")) if identity == "gsa" else None,
         issuer_url=_value(where, "issuer_url", w.get("issuer_url")) if identity == "cluster" else None,
         dedicated=dedicated,
+        roles=_named_roles(where, w.get("roles"), region),
     )
+
+
+def _named_roles(where: str, roles: object, region: str) -> tuple[NamedRole, ...]:
+    """A workload's named roles, validated, in name order; none when Terraform gives none."""
+    if roles is None:
+        return ()
+    if not isinstance(roles, dict):
+        raise InputError(f"{where}.roles: expected a map of NAME to {{ role_arn, aws_region }}")
+    if len(roles) > MAX_NAMED_ROLES:
+        raise InputError(f"{where}.roles: {len(roles)} named roles, at most {MAX_NAMED_ROLES}")
+    named = []
+    for name in sorted(roles):
+        if not isinstance(name, str) or not ROLE_NAME.fullmatch(name) or name == "default":
+            raise InputError(f"{where}.roles[{name!r}]: a role NAME is 1 to 56 letters, digits, '-' or '_', "
+                             "and not 'default' (the workload's own role)")
+        r = roles[name]
+        at = f"{where}.roles[{name!r}]"
+        if not isinstance(r, dict):
+            raise InputError(f"{at}: expected an object {{ role_arn, aws_region }}")
+        named.append(NamedRole(name=name, role_arn=_value(at, "role_arn", r.get("role_arn")),
+                               region=_value(at, "region", r.get("aws_region") or region)))
+    return tuple(named)
 
 
 def image_entry(image: str) -> str:
@@ -181,7 +242,8 @@ def _kustomization(w: Workload, base_rel: str, components: list[str], image: str
     comp_rel = os.path.join(os.path.dirname(base_rel), "components")
     own = (["dedicated-namespace"] if w.dedicated else []) + (
         ["verifier-cluster-identity"] if w.identity == "cluster" else [])
-    annotate = " ".join(f"{k}={v}" for k, v in sorted(w.ksa_annotations().items()))
+    annotate = " ".join(f"{k}={v}" for k, v in sorted(w.verify_annotations().items()))
+    rest = " ".join(f"{k}={v}" for k, v in sorted(w.ksa_annotations().items()) if k not in w.verify_annotations())
     if w.dedicated:
         mode = (f"# Dedicated mode: this overlay owns the namespace {w.namespace} and the KSA {w.ksa}\n"
                 "# (creates them; `kubectl delete -k` deletes them).\n")
@@ -189,7 +251,9 @@ def _kustomization(w: Workload, base_rel: str, components: list[str], image: str
         mode = (f"# Application mode: only the verifier's own objects, in the application's namespace\n"
                 f"# {w.namespace}. The KSA is the application's: `make verify` and `make smoke` only run\n"
                 f"#   kubectl annotate --overwrite serviceaccount {w.ksa} --namespace {w.namespace} \\\n"
-                f"#     {annotate}\n")
+                f"#     {annotate}\n"
+                f"# The application's own pods (the injection webhook) also read, from the same KSA:\n"
+                f"#   {rest}\n")
     chain = (f"{w.gsa_email} -> " if w.gsa_email else f"{w.issuer_url} -> ") + w.role_arn
     targets = ([("ServiceAccount", "metadata.name")] if w.dedicated else []) + [
         ("Job", "spec.template.spec.serviceAccountName"),
@@ -281,7 +345,54 @@ data:
         files["serviceaccount_patch.yaml"] = HEADER + "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n" \
             "  name: gke-aws-verifier\n  annotations:\n" + "".join(
                 f"    {k}: {json.dumps(v)}\n" for k, v in sorted(w.ksa_annotations().items()))
+    if w.identity == "cluster":
+        files[APP_IDENTITY] = _app_identity(w, os.path.join("..", os.path.dirname(base_rel), "components"))
     return files
+
+
+def _app_identity(w: Workload, comp_rel: str) -> str:
+    """A Component for the application's own pods in cluster mode: the cluster-identity
+    component, the ConfigMap it reads (this workload's role and region), and the projected
+    token's audience, which the component alone leaves at sts.amazonaws.com."""
+    return HEADER + f"""# Workload {w.name} (cluster): the application's pods get AWS credentials for
+# {w.role_arn}
+# from a projected token of the KSA {w.namespace}/{w.ksa} for the audience {w.audience}. In your
+# application's kustomization (namespace {w.namespace}, pods running as serviceAccountName {w.ksa},
+# pod templates labelled aws-credentials: cluster-identity, the container named app):
+#   components:
+#     - PATH/TO/k8s/overlays/{w.name}/app-identity
+# Named roles reach the pod as AWS profiles through the injection webhook, not through this.
+apiVersion: kustomize.config.k8s.io/v1alpha1
+kind: Component
+components:
+  - {comp_rel}/cluster-identity
+configMapGenerator:
+  - name: aws-web-identity
+    literals:
+      - AWS_ROLE_ARN={w.role_arn}
+      - AWS_REGION={w.region}
+patches:
+  # The token's audience must be the one the IAM OIDC provider and the role trust (Terraform's
+  # audience), or STS answers InvalidIdentityToken: Incorrect token audience.
+  - target:
+      labelSelector: aws-credentials=cluster-identity
+    patch: |-
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata:
+        name: any-workload-labelled-aws-credentials-cluster-identity
+      spec:
+        template:
+          spec:
+            volumes:
+              - name: gke-aws-token
+                projected:
+                  sources:
+                    - serviceAccountToken:
+                        audience: {json.dumps(w.audience)}
+                        expirationSeconds: 3600
+                        path: token
+"""
 
 
 def _write(path: str, text: str) -> None:
@@ -339,11 +450,16 @@ def main(argv: list[str], env: dict[str, str]) -> int:
         os.makedirs(d, exist_ok=True)
         files = render(w, base_rel, components, env["IMAGE"])
         for name, text in files.items():
+            os.makedirs(os.path.dirname(os.path.join(d, name)), exist_ok=True)
             _write(os.path.join(d, name), text)
-        # A file from the other mode (the KSA patch of a workload no longer dedicated) would mislead.
-        stale = os.path.join(d, "serviceaccount_patch.yaml")
-        if "serviceaccount_patch.yaml" not in files and os.path.exists(stale):
-            os.remove(stale)
+        # A file from the other mode (the KSA patch of a workload no longer dedicated, the app
+        # Component of a workload no longer in cluster mode) would mislead.
+        for name in ("serviceaccount_patch.yaml", APP_IDENTITY):
+            stale = os.path.join(d, name)
+            if name not in files and os.path.exists(stale):
+                os.remove(stale)
+                if name == APP_IDENTITY and not os.listdir(os.path.dirname(stale)):
+                    os.rmdir(os.path.dirname(stale))
         mode = "dedicated namespace and KSA" if w.dedicated else "application's namespace and KSA"
         print(f"k8s-config: wrote {os.path.relpath(d)}/ ({w.identity}, {mode}: {w.namespace}/{w.ksa} -> {w.role_arn})",
               file=sys.stderr)

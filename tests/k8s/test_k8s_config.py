@@ -66,14 +66,20 @@ def test_writes_one_overlay_per_workload(overlays):
     assert sorted(p.name for p in overlays.iterdir()) == ["example", "example-cluster", "reports"]
 
 
+def files_under(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
 def test_committed_overlays_are_exactly_its_output(overlays):
     for name in ["example", "example-cluster", "reports"]:
         written, committed = overlays / name, REPO / "k8s/overlays" / name
-        assert sorted(p.name for p in written.iterdir()) == sorted(p.name for p in committed.iterdir()), name
-        for f in written.iterdir():
+        assert files_under(written) == files_under(committed), name
+        for rel in files_under(written):
+            f = written / rel
             # Only the path to k8s/ differs: it is relative to where the overlay was written.
-            text = f.read_text().replace(os.path.relpath(REPO / "k8s", written), "../..")
-            assert text == (committed / f.name).read_text(), f"k8s/overlays/{name}/{f.name}"
+            text = f.read_text().replace(os.path.relpath(REPO / "k8s", f.parent),
+                                         os.path.relpath(REPO / "k8s", (committed / rel).parent))
+            assert text == (committed / rel).read_text(), f"k8s/overlays/{name}/{rel}"
 
 
 def test_application_mode_creates_only_the_verifiers_own_objects(overlays):
@@ -105,7 +111,12 @@ def test_application_mode_runs_as_the_applications_ksa(overlays):
     # The overlay says what the scripts do to the KSA, as the command to run by hand.
     assert ("kubectl annotate --overwrite serviceaccount reports-reader --namespace payments \\\n"
             "#     amazonaws.com/role-arn=arn:aws:iam::123456789012:role/reports-reader "
-            "iam.gke.io/gcp-service-account=reports-reader@example-project.iam.gserviceaccount.com") in kustomization
+            "iam.gke.io/gcp-service-account=reports-reader@example-project.iam.gserviceaccount.com\n") in kustomization
+    # What only the application's pods read (the webhook) is named beside it, not applied.
+    assert ("# The application's own pods (the injection webhook) also read, from the same KSA:\n"
+            "#   amazonaws.com/audience=sts.amazonaws.com "
+            "gke-aws-verifier/region.exports=eu-west-1 "
+            "gke-aws-verifier/role.exports=arn:aws:iam::123456789012:role/reports-reader.exports\n") in kustomization
     assert not (overlays / "reports/serviceaccount_patch.yaml").exists()
 
 
@@ -149,7 +160,8 @@ def test_dedicated_mode_owns_a_restricted_namespace_and_the_ksa(overlays):
     assert ksa["metadata"]["name"] == "gke-aws-verifier"  # Terraform's exact name, no suffix
     assert ksa["metadata"]["annotations"] == {
         "iam.gke.io/gcp-service-account": "s3-verifier@example-project.iam.gserviceaccount.com",
-        "amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/gke-aws-verifier-example"}
+        "amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/gke-aws-verifier-example",
+        "amazonaws.com/audience": "sts.amazonaws.com"}
     assert ksa["automountServiceAccountToken"] is False
 
 
@@ -187,12 +199,97 @@ def test_cluster_mode_audience_reaches_the_token(tmp_path):
         assert spec["volumes"][0]["projected"]["sources"][0]["serviceAccountToken"]["audience"] == "aws.example.com", kind
 
 
+def app_render(tmp_path: Path, overlay: Path) -> list[dict]:
+    """Renders an application's own kustomization (the cluster-identity example's Job, in the
+    workload's namespace) that takes the overlay's app-identity Component."""
+    app = tmp_path / "app"
+    app.mkdir()
+    shutil.copy(REPO / "k8s/examples/cluster-identity/job.yaml", app / "job.yaml")
+    rel = os.path.relpath(overlay / "app-identity", app)
+    (app / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: payments\n"
+        f"resources:\n  - job.yaml\ncomponents:\n  - {rel}\n")
+    return render(app)
+
+
+def test_cluster_mode_app_identity_gives_the_applications_pods_role_region_and_audience(tmp_path):
+    def edit(d):
+        d["example-cluster"]["audience"] = "aws.example.com"
+    done = gen(tmp_path / "o", str(with_workload(tmp_path, edit)))
+    assert done.returncode == 0, done.stderr
+    objs = app_render(tmp_path, tmp_path / "o/example-cluster")
+    config = one(objs, "ConfigMap")
+    assert config["metadata"]["name"].startswith("aws-web-identity-")
+    assert config["data"] == {"AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/ledger-reader", "AWS_REGION": "eu-west-2"}
+    spec = one(objs, "Job")["spec"]["template"]["spec"]
+    assert [v for v in spec["volumes"] if v["name"] == "gke-aws-token"] == [{
+        "name": "gke-aws-token", "projected": {"sources": [{"serviceAccountToken": {
+            "audience": "aws.example.com", "expirationSeconds": 3600, "path": "token"}}]}}]
+    (app,) = spec["containers"]
+    refs = {e["name"]: e["valueFrom"]["configMapKeyRef"]["name"]
+            for e in app["env"] if "configMapKeyRef" in e.get("valueFrom", {})}
+    assert refs == {"AWS_ROLE_ARN": config["metadata"]["name"], "AWS_REGION": config["metadata"]["name"]}
+
+
+def test_the_committed_app_identity_renders_with_the_default_audience(tmp_path):
+    spec = one(app_render(tmp_path, REPO / "k8s/overlays/example-cluster"), "Job")["spec"]["template"]["spec"]
+    (token,) = [v for v in spec["volumes"] if v["name"] == "gke-aws-token"]
+    assert token["projected"]["sources"][0]["serviceAccountToken"]["audience"] == "sts.amazonaws.com"
+
+
+def test_gsa_mode_has_no_app_identity_and_a_switch_removes_it(tmp_path):
+    assert gen(tmp_path, str(FIXTURE)).returncode == 0
+    assert not (tmp_path / "reports/app-identity").exists()
+    assert (tmp_path / "example-cluster/app-identity/kustomization.yaml").exists()
+
+    def edit(d):
+        w = d["example-cluster"]
+        w["identity"], w["issuer_url"] = "gsa", None
+        w["gsa_email"] = "ledger@example-project.iam.gserviceaccount.com"
+    assert gen(tmp_path, str(with_workload(tmp_path, edit))).returncode == 0
+    assert not (tmp_path / "example-cluster/app-identity").exists()
+
+
+def test_named_roles_and_the_audience_reach_the_dedicated_ksa(tmp_path):
+    def edit(d):
+        d["reports"]["audience"] = "aws.example.com"
+        d["reports"]["roles"]["log_shipper"] = {"role_arn": "arn:aws:iam::123456789012:role/reports-reader.log_shipper"}
+    done = gen(tmp_path / "o", str(with_workload(tmp_path, edit)), DEDICATED="reports")
+    assert done.returncode == 0, done.stderr
+    objs = render(tmp_path / "o/reports")
+    assert one(objs, "ServiceAccount")["metadata"]["annotations"] == {
+        "amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/reports-reader",
+        "amazonaws.com/audience": "aws.example.com",
+        "iam.gke.io/gcp-service-account": "reports-reader@example-project.iam.gserviceaccount.com",
+        "gke-aws-verifier/role.exports": "arn:aws:iam::123456789012:role/reports-reader.exports",
+        "gke-aws-verifier/region.exports": "eu-west-1",
+        # No region of its own: the workload's.
+        "gke-aws-verifier/role.log_shipper": "arn:aws:iam::123456789012:role/reports-reader.log_shipper",
+        "gke-aws-verifier/region.log_shipper": "us-east-1",
+    }
+    assert one(objs, "ConfigMap")["data"]["VERIFY_AUDIENCE"] == "aws.example.com"
+
+
+def test_outputs_from_before_named_roles_have_none(tmp_path):
+    def edit(d):
+        for w in d.values():
+            del w["roles"]
+    done = gen(tmp_path / "o", str(with_workload(tmp_path, edit)), DEDICATED="example-cluster")
+    assert done.returncode == 0, done.stderr
+    annotations = one(render(tmp_path / "o/example-cluster"), "ServiceAccount")["metadata"]["annotations"]
+    assert not [k for k in annotations if k.startswith("gke-aws-verifier/role.")]
+
+
 def test_cluster_mode_dedicated_ksa_has_no_google_annotation(tmp_path):
     done = gen(tmp_path, str(FIXTURE), DEDICATED="example-cluster")
     assert done.returncode == 0, done.stderr
     ksa = one(render(tmp_path / "example-cluster"), "ServiceAccount")
-    assert ksa["metadata"]["annotations"] == {"amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/ledger-reader",
-                                              "gke-aws-verifier/identity": "cluster"}
+    assert ksa["metadata"]["annotations"] == {
+        "amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/ledger-reader",
+        "amazonaws.com/audience": "sts.amazonaws.com",
+        "gke-aws-verifier/identity": "cluster",
+        "gke-aws-verifier/role.audit-log": "arn:aws:iam::123456789012:role/ledger-reader.audit-log",
+        "gke-aws-verifier/region.audit-log": "eu-west-2"}
 
 
 def test_a_workload_no_longer_dedicated_loses_its_ksa_patch(tmp_path):
@@ -323,6 +420,20 @@ def w_edit(code: str):
      "gsa_email is set on a 'cluster' workload"),
     ("an issuer that is not https", "d['example-cluster']['issuer_url'] = 'http://x'", "issuer_url = 'http://x'"),
     ("an empty map", "d.clear()", "non-empty map"),
+    ("named roles that are not a map", "w['roles'] = ['exports']", "workloads['reports'].roles: expected a map"),
+    ("more than 10 named roles", "w['roles'] = dict.fromkeys([f'r{i}' for i in range(11)], w['roles']['exports'])",
+     "workloads['reports'].roles: 11 named roles, at most 10"),
+    ("a named role with a dot", "w['roles']['ex.ports'] = w['roles'].pop('exports')",
+     "workloads['reports'].roles['ex.ports']: a role NAME is 1 to 56 letters"),
+    ("a named role called default", "w['roles']['default'] = w['roles'].pop('exports')",
+     "roles['default']: a role NAME is 1 to 56 letters, digits, '-' or '_', and not 'default'"),
+    ("a named role name of 57 characters", "w['roles']['r' * 57] = w['roles'].pop('exports')", "a role NAME is 1 to 56"),
+    ("a named role without ARN", "del w['roles']['exports']['role_arn']",
+     "workloads['reports'].roles['exports'].role_arn: missing"),
+    ("a named role ARN with a newline", "w['roles']['exports']['role_arn'] += '\\nAWS_PROFILE=x'",
+     "workloads['reports'].roles['exports'].role_arn"),
+    ("a named role in an availability zone", "w['roles']['exports']['aws_region'] = 'eu-west-1a'",
+     "workloads['reports'].roles['exports'].region = 'eu-west-1a'"),
 ])
 def test_invalid_input_fails_naming_the_field(tmp_path, situation, code, says):
     done = gen(tmp_path / "o", str(with_workload(tmp_path, w_edit(code))))
