@@ -14,6 +14,7 @@ pub mod identity;
 pub mod input;
 pub mod logging;
 pub mod metadata;
+pub mod profiles;
 pub mod pushgateway;
 pub mod redact;
 pub mod report;
