@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::projected::ProjectedToken;
 use super::state::Shared;
 use super::{IssuerFaults, IssuerStats, KsaClaims, KsaToken};
+use crate::token::SigningKey;
 
 /// A cheap, cloneable handle on a running issuer. It does not keep the server alive.
 #[derive(Clone, Debug)]
@@ -87,6 +88,16 @@ impl IssuerHandle {
     /// Signs `claims` as they are, with the current key.
     pub fn sign(&self, claims: &KsaClaims) -> std::io::Result<String> {
         self.shared.sign(claims)
+    }
+
+    /// Signs `claims` with a fresh key the issuer does not publish, under the current key's
+    /// `kid`: a key reused under a known `kid` (another cluster's, a forger's). The JWKS lists
+    /// that `kid`, but the signature does not verify with its key, so AWS refuses the token.
+    pub async fn sign_with_unpublished_key(&self, claims: &KsaClaims) -> std::io::Result<String> {
+        let other = tokio::task::spawn_blocking(SigningKey::generate)
+            .await
+            .map_err(std::io::Error::other)??;
+        other.sign_json(&serde_json::json!({ "alg": "RS256", "kid": self.kid() }), claims)
     }
 
     /// Replaces the signing key with a new one; the JWKS then lists only the new key, so

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::error::error_chain;
+use crate::redact;
 
 /// Discovery documents and key sets are a few KiB; more is not one.
 pub(super) const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
@@ -68,8 +69,12 @@ impl IssuerClient {
         if !scheme_ok || url.host_str().is_none() {
             return Err("is not an https:// URL with a host".into());
         }
-        if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
-            return Err("has credentials, a query or a fragment, which an OIDC issuer may not".into());
+        if !url.username().is_empty() || url.password().is_some() {
+            // Said without the userinfo: it may be a password.
+            return Err("has userinfo (user:password@), which an OIDC issuer URL may not carry".into());
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err("has a query or a fragment, which an OIDC issuer may not".into());
         }
         Ok(url)
     }
@@ -92,7 +97,13 @@ impl IssuerClient {
                 result => break result?,
             }
         };
-        serde_json::from_slice(&body).map_err(|e| Fetch::Refused(format!("not the expected JSON: {e}")))
+        // serde's messages quote the values they did not expect: an excerpt only.
+        serde_json::from_slice(&body).map_err(|e| {
+            Fetch::Refused(format!(
+                "not the expected JSON: {}",
+                redact::excerpt(e.to_string().as_bytes())
+            ))
+        })
     }
 
     async fn get(&self, url: &str) -> Result<Vec<u8>, Fetch> {
@@ -111,6 +122,11 @@ impl IssuerClient {
                 let next = current
                     .join(location)
                     .map_err(|_| Fetch::Refused(format!("HTTP {status} to an unreadable location")))?;
+                if !next.username().is_empty() || next.password().is_some() {
+                    return Err(Fetch::Refused(format!(
+                        "HTTP {status} redirects to a URL with userinfo (user:password@), not followed"
+                    )));
+                }
                 if host_port(&next) != host_port(&current) || next.scheme() != current.scheme() {
                     return Err(Fetch::Refused(format!(
                         "HTTP {status} redirects to another host, {next}"
@@ -121,7 +137,7 @@ impl IssuerClient {
             }
             let body = read_bounded(response.into_body()).await?;
             if status != 200 {
-                return Err(Fetch::Status(status, preview(&body)));
+                return Err(Fetch::Status(status, redact::excerpt(&body)));
             }
             return Ok(body);
         }
@@ -148,8 +164,51 @@ async fn read_bounded(body: SdkBody) -> Result<Vec<u8>, Fetch> {
     Ok(bytes)
 }
 
-/// An error body as the report may show it: redacted, on one line (no forged report lines),
-/// cut short.
-fn preview(body: &[u8]) -> String {
-    crate::redact::cap(&String::from_utf8_lossy(body))
+/// `text` as a diagnosis may quote a URL: any userinfo (`user:password@`) replaced, whether
+/// or not the rest parses.
+pub(super) fn without_userinfo(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://<userinfo>{}", &rest[at..]),
+        None => text.to_owned(),
+    }
+}
+
+/// A host AWS can reach from the public internet by name: not an address literal, not
+/// `localhost`, and not a name only a private network resolves (one label, `.local`,
+/// `.internal`, `.localdomain`, `.home.arpa`, `.corp`, `.lan`).
+pub(super) fn public_name(url: &Url) -> Result<(), String> {
+    const PRIVATE_SUFFIXES: [&str; 7] = [
+        "localhost",
+        "local",
+        "internal",
+        "localdomain",
+        "home.arpa",
+        "corp",
+        "lan",
+    ];
+    match url.host() {
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            let private = !name.contains('.')
+                || PRIVATE_SUFFIXES
+                    .iter()
+                    .any(|suffix| name == *suffix || name.ends_with(&format!(".{suffix}")));
+            if private {
+                Err(format!(
+                    "is on {name}, a name only a private network resolves; AWS fetches the keys from the public internet"
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        Some(address) => Err(format!(
+            "is on the address {address}, not a public DNS name: AWS fetches the keys by name from the public internet, \
+             and a link-local, private or loopback address is the pod's network, not the issuer's"
+        )),
+        None => Err("has no host".into()),
+    }
 }

@@ -1,6 +1,6 @@
 //! The Kubernetes service-account token (cluster mode): its claims, the checks that can be
-//! made locally, and what the report shows of it. As for Google's tokens, the signature is
-//! AWS's to check; [`super::issuer`] makes sure AWS will find the key.
+//! made locally, and what the report shows of it. [`super::issuer`] fetches the issuer's keys
+//! as AWS will and verifies the signature with them.
 //! <https://kubernetes.io/docs/reference/access-authn-authz/service-accounts-admin/#bound-service-account-token-volume>
 
 use std::fmt;
@@ -133,6 +133,13 @@ impl KsaToken {
     /// The token itself: for STS only, never for logs or reports.
     pub fn expose(&self) -> &str {
         &self.raw
+    }
+
+    /// What the signature covers (`HEADER.CLAIMS`, as sent) and the signature's bytes.
+    pub fn signed_parts(&self) -> (&str, Vec<u8>) {
+        let (input, signature) = self.raw.rsplit_once('.').unwrap_or_default();
+        // `decode` checked that the signature is base64url.
+        (input, URL_SAFE_NO_PAD.decode(signature).unwrap_or_default())
     }
 }
 

@@ -3,7 +3,10 @@
 //! fault proxy, and the real binary. The metadata server is pointed at a closed port: this mode
 //! must never ask it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::common::{Chain, Run, closed_address};
 use testkit::Operation;
@@ -46,15 +49,34 @@ impl Cluster {
     /// The binary as a pod in cluster mode runs it: the token file, the issuer's CA trusted,
     /// no metadata server.
     fn command(&self, projected: &ProjectedToken, args: &[&str]) -> tokio::process::Command {
+        self.command_for(projected.path(), args)
+    }
+
+    /// The same for any token file, e.g. one holding a token altered after signing.
+    fn command_for(&self, token_file: &Path, args: &[&str]) -> tokio::process::Command {
         let mut command = self.chain.command(args);
         command
-            .env("AWS_WEB_IDENTITY_TOKEN_FILE", projected.path())
+            .env("AWS_WEB_IDENTITY_TOKEN_FILE", token_file)
             .env("SSL_CERT_FILE", &self.ca_file)
             .env("GCE_METADATA_HOST", closed_address());
         command
     }
 
     async fn verify(&self, projected: &ProjectedToken, extra: &[&str]) -> Run {
+        self.verify_file(projected.path(), extra).await
+    }
+
+    /// A token file the test wrote, owner-only, in a volume of its own.
+    fn write_token(&self, name: &str, token: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt as _;
+        let path = self.volume.path().join(name).join("token");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, token).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        path
+    }
+
+    async fn verify_file(&self, token_file: &Path, extra: &[&str]) -> Run {
         let mut args = vec![
             "verify",
             "--format",
@@ -65,7 +87,7 @@ impl Cluster {
             "10s",
         ];
         args.extend_from_slice(extra);
-        Run::of(self.command(projected, &args)).await
+        Run::of(self.command_for(token_file, &args)).await
     }
 
     fn sts_calls(&self) -> usize {
@@ -122,6 +144,47 @@ async fn a_rotated_signing_key_is_diagnosed_before_sts() {
     assert_eq!(error["stage"], "cluster_identity");
     assert!(error["hint"].as_str().unwrap().contains("rotated"), "{error}");
     assert_eq!(cluster.sts_calls(), 0, "a token AWS will refuse is not sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signature_that_does_not_verify_is_diagnosed_before_sts() {
+    let cluster = Cluster::start().await;
+    // Signed by the issuer, then its subject changed: the signature no longer covers it.
+    let signed = cluster.issuer.mint(&reader()).unwrap();
+    let [header, claims, signature]: [&str; 3] = signed.split('.').collect::<Vec<_>>().try_into().unwrap();
+    let claims = String::from_utf8(URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap();
+    let altered = claims.replace("team:reader", "team:admin");
+    assert_ne!(altered, claims);
+    let altered = format!("{header}.{}.{signature}", URL_SAFE_NO_PAD.encode(altered));
+    // Signed whole, by a key the issuer does not publish, under the kid it does publish.
+    let reused_kid = cluster
+        .issuer
+        .sign_with_unpublished_key(&cluster.issuer.claims(&reader()))
+        .await
+        .unwrap();
+    for (case, token) in [("altered", altered), ("reused-kid", reused_kid)] {
+        let file = cluster.write_token(case, &token);
+        let before = cluster.sts_calls();
+        let error = cluster
+            .verify_file(&file, &[])
+            .await
+            .expect_failure(3, "SignatureInvalid");
+        assert_eq!(error["stage"], "cluster_identity", "{case}");
+        assert!(
+            error["message"].as_str().unwrap().contains(&cluster.issuer.kid()),
+            "{case}: {error}"
+        );
+        assert!(error["hint"].as_str().unwrap().contains("altered"), "{case}: {error}");
+        assert_eq!(
+            cluster.sts_calls(),
+            before,
+            "{case}: a token AWS will refuse is not sent"
+        );
+        // --skip-issuer-check leaves the judgement to AWS (moto does not judge signatures).
+        let skipped = cluster.verify_file(&file, &["--skip-issuer-check"]).await;
+        assert_eq!(skipped.code, 0, "{case}: {skipped:?}");
+        assert_eq!(cluster.sts_calls(), before + 1, "{case}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
