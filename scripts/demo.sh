@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # make demo: the whole keyless chain on one machine, on emulators, in both identity modes.
 # GSA mode: the GKE metadata emulator mints the Google ID token, moto plays AWS (IAM, STS,
-# S3), Terraform creates the role with modules/aws-federated-role, then the verifier and the
+# S3), Terraform creates the role with modules/aws-workload-role, then the verifier and the
 # AWS CLI (through credential_process) prove access, and one realistic failure is diagnosed.
 # Cluster mode: gke-cluster-issuer plays the cluster's OIDC issuer and the kubelet's projected
 # token, Terraform registers the issuer and a role trusting the KSA
-# (modules/aws-gke-oidc-provider, aws-cluster-federated-role), the verifier proves access from
+# (modules/aws-gke-oidc-provider, aws-workload-role in cluster mode), the verifier proves access from
 # the token file, and a missing OIDC provider is diagnosed. moto's STS checks no token, so
 # STS calls go through aws-sts-gate, which refuses as AWS does from what moto's IAM holds.
 # Needs on PATH: moto_server and aws (make venv), terraform, cargo, curl.
@@ -100,7 +100,7 @@ start_emulator() {
 }
 
 apply_terraform() {
-  step 4 "terraform apply terraform/examples/demo (role from modules/aws-federated-role, 2 buckets) on moto"
+  step 4 "terraform apply terraform/examples/demo (role from modules/aws-workload-role, 2 buckets) on moto"
   # A copy in the temp dir: .terraform, lock file and state stay out of the repository.
   local dir=$WORK/tf/examples/demo
   mkdir -p "$dir"
@@ -195,7 +195,7 @@ start_cluster_peers() {
 }
 
 apply_cluster_terraform() {
-  step 9 "terraform apply terraform/examples/demo again, with cluster_issuer_url: modules/aws-gke-oidc-provider + aws-cluster-federated-role on moto"
+  step 9 "terraform apply terraform/examples/demo again, with cluster_issuer_url: modules/aws-gke-oidc-provider + aws-workload-role (identity = cluster) on moto"
   # The same configuration and state as step 4: it adds the cluster issuer's OIDC provider and
   # a role on the same bucket that trusts the KSA.
   local dir=$WORK/tf/examples/demo
@@ -274,7 +274,7 @@ set_faults() {
 summary() {
   printf '\nPASS: keyless chain proven on emulators in %ss\n' "$SECONDS"
   echo "  - GKE metadata emulator minted an ID token for $GSA_EMAIL (audience sts.amazonaws.com)"
-  echo "  - STS AssumeRoleWithWebIdentity (trust policy checked by the gate) -> $ROLE_ARN (modules/aws-federated-role)"
+  echo "  - STS AssumeRoleWithWebIdentity (trust policy checked by the gate) -> $ROLE_ARN (modules/aws-workload-role)"
   echo "  - S3 ListObjectsV2 on s3://$BUCKET: $OBJECTS objects"
   echo "  - credential_process served the AWS CLI: aws s3 ls listed $CLI_OBJECTS objects"
   echo "  - expected failure diagnosed: unannotated KSA -> exit 3 with the kubectl fix"

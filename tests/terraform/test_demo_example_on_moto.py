@@ -57,6 +57,8 @@ class DemoExampleOnMoto(unittest.TestCase):
         self.assertEqual(self.outputs, {
             "role_arn": "arn:aws:iam::123456789012:role/gke-aws-demo-reader",
             "cluster_role_arn": "arn:aws:iam::123456789012:role/gke-aws-demo-cluster-reader",
+            "other_role_arn": "arn:aws:iam::123456789012:role/gke-aws-demo-reader.other",
+            "cluster_other_role_arn": "arn:aws:iam::123456789012:role/gke-aws-demo-cluster-reader.other",
             "oidc_provider_arn": f"arn:aws:iam::123456789012:oidc-provider/{ISSUER.removeprefix('https://')}",
             "bucket": "gke-aws-demo-reports",
             "other_bucket": "gke-aws-demo-other-team",
@@ -78,6 +80,15 @@ class DemoExampleOnMoto(unittest.TestCase):
         cluster = self.iam.get_role_policy(RoleName="gke-aws-demo-cluster-reader", PolicyName="s3-read")["PolicyDocument"]
         self.assertEqual(cluster, gsa)
         self.assertEqual(gsa["Statement"][1]["Resource"], "arn:aws:s3:::gke-aws-demo-reports/*")
+
+    def test_named_roles_trust_the_same_identity_and_read_only_the_other_bucket(self):
+        for default, named in (("gke-aws-demo-reader", "gke-aws-demo-reader.other"),
+                               ("gke-aws-demo-cluster-reader", "gke-aws-demo-cluster-reader.other")):
+            trust = {n: self.iam.get_role(RoleName=n)["Role"]["AssumeRolePolicyDocument"] for n in (default, named)}
+            self.assertEqual(trust[named], trust[default], named)
+            doc = self.iam.get_role_policy(RoleName=named, PolicyName="s3-read")["PolicyDocument"]
+            self.assertEqual([s["Resource"] for s in doc["Statement"]],
+                             ["arn:aws:s3:::gke-aws-demo-other-team", "arn:aws:s3:::gke-aws-demo-other-team/*"], named)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,33 @@ module "cluster_reader" {
   access                      = "read"
 }
 
+# Named roles of the same workload (the role profile "other"): they trust the same GSA, or the
+# same KSA, and read only the other team's bucket, which the default roles may not. A pod with
+# both roles proves each reaches its own bucket and not the other's.
+module "other_reader" {
+  source = "../../modules/aws-workload-role"
+
+  role_name                        = "gke-aws-demo-reader.other"
+  google_service_account_unique_id = var.google_service_account_unique_id
+  audience                         = "sts.amazonaws.com"
+  s3_bucket_arns                   = [aws_s3_bucket.other.arn]
+  access                           = "read"
+}
+
+module "cluster_other_reader" {
+  source = "../../modules/aws-workload-role"
+  count  = var.cluster_issuer_url == null ? 0 : 1
+
+  identity                    = "cluster"
+  role_name                   = "gke-aws-demo-cluster-reader.other"
+  oidc_provider_arn           = module.cluster_issuer[0].arn
+  issuer_host_path            = module.cluster_issuer[0].issuer_host_path
+  kubernetes_service_accounts = [var.cluster_ksa]
+  audience                    = "sts.amazonaws.com"
+  s3_bucket_arns              = [aws_s3_bucket.other.arn]
+  access                      = "read"
+}
+
 # Throwaway buckets on a local emulator: encryption, logging, versioning and the like
 # would only slow the demo down.
 resource "aws_s3_bucket" "this" {

@@ -8,6 +8,16 @@ output "cluster_role_arn" {
   value       = try(module.cluster_reader[0].role_arn, null)
 }
 
+output "other_role_arn" {
+  description = "ARN of the workload's named role \"other\" (the same GSA), which reads only the other bucket."
+  value       = module.other_reader.role_arn
+}
+
+output "cluster_other_role_arn" {
+  description = "ARN of the cluster-mode workload's named role \"other\" (the same KSA), or null without cluster_issuer_url."
+  value       = try(module.cluster_other_reader[0].role_arn, null)
+}
+
 output "oidc_provider_arn" {
   description = "ARN of the IAM OIDC provider of the emulated cluster issuer, or null without cluster_issuer_url."
   value       = try(module.cluster_issuer[0].arn, null)
