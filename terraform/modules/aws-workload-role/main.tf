@@ -33,6 +33,9 @@ locals {
     ]
   }
 
+  # Checked against the quota by length alone, so that a failure shows a number, not the document.
+  trust_policy_length = length(data.aws_iam_policy_document.trust.minified_json)
+
   description = local.gsa ? "Assumed by GKE workloads through Google service account ${coalesce(var.google_service_account_unique_id, "-")}" : "Assumed by Kubernetes service accounts of ${coalesce(var.issuer_host_path, "-")}"
 }
 
@@ -98,8 +101,8 @@ resource "aws_iam_role" "this" {
     # "Role trust policy length" (2,048 characters by default, up to 8,192 on request). Each
     # KSA adds about 50 characters. Fail at plan, not at CreateRole.
     precondition {
-      condition     = length(data.aws_iam_policy_document.trust.minified_json) <= var.trust_policy_length_quota
-      error_message = "The trust policy of ${var.role_name} is ${length(data.aws_iam_policy_document.trust.minified_json)} characters, over trust_policy_length_quota (${var.trust_policy_length_quota}): split the KSAs over several roles, or raise the account's quota \"Role trust policy length\" in Service Quotas (up to 8,192) and set trust_policy_length_quota to the new value."
+      condition     = local.trust_policy_length <= var.trust_policy_length_quota
+      error_message = "The trust policy of ${var.role_name} is ${local.trust_policy_length} characters, over trust_policy_length_quota (${var.trust_policy_length_quota}): split the KSAs over several roles, or raise the account's quota \"Role trust policy length\" in Service Quotas (up to 8,192) and set trust_policy_length_quota to the new value."
     }
   }
 }

@@ -176,7 +176,7 @@ run "rejects_a_policy_over_the_inline_limit" {
     s3_bucket_arns = [for i in range(20) : "arn:aws:s3:::acme-team-reports-${i}"]
     s3_prefixes    = [for i in range(15) : "exports/daily/${i}/"]
   }
-  expect_failures = [data.aws_iam_policy_document.this]
+  expect_failures = [output.json]
 }
 
 # Just under it: 10 buckets x 10 prefixes still plans.
