@@ -21,10 +21,12 @@ For each workload it writes $OUT_DIR/<name>/ (default k8s/overlays/<name>/):
                               pods (the cluster-identity component with this workload's role,
                               region and token audience), for `components:` of the app's overlay
 
-The KSA's annotations (applied by `make verify`, or by serviceaccount_patch.yaml): the default
-role `amazonaws.com/role-arn`, the token's `amazonaws.com/audience`, per named role
-`gke-aws-verifier/role.NAME` and `gke-aws-verifier/region.NAME`, and the mode's own one
-(`iam.gke.io/gcp-service-account`, or `gke-aws-verifier/identity: cluster`).
+The KSA's annotations: the default role `amazonaws.com/role-arn`, the token's
+`amazonaws.com/audience`, per named role `gke-aws-verifier/role.NAME` and
+`gke-aws-verifier/region.NAME`, and the mode's own one (`iam.gke.io/gcp-service-account`, or
+`gke-aws-verifier/identity: cluster`). In dedicated mode serviceaccount_patch.yaml sets them
+all; in application mode `make verify` sets the two the verifier's Job needs (role and mode)
+and the kustomization's header lists the rest, which the application's pods read.
 
 Two namespace modes. By default (application mode) the overlay holds only the verifier's own
 objects; the namespace and the KSA are the application's, and `make verify` / `make smoke`
