@@ -2,6 +2,7 @@
 //! [`metadata`] (Google ID token) → [`sts`] (AssumeRoleWithWebIdentity) → [`s3`] (ListObjectsV2)
 //! → [`report`]. The subcommands [`verify`], [`credential_process`] and [`token_file`] compose them.
 
+pub mod aws_answer;
 pub mod cache;
 pub mod chain;
 pub mod cli;

@@ -5,6 +5,7 @@ use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
+use crate::aws_answer::{MalformedAnswer, WholeAnswer};
 use crate::error::{Stage, StageError, error_chain};
 use crate::input::RoleArn;
 use crate::redact;
@@ -58,6 +59,8 @@ pub async fn list_objects(
         .bucket(&request.bucket)
         .set_prefix(request.prefix.clone())
         .max_keys(MAX_KEYS)
+        .customize()
+        .interceptor(WholeAnswer::new())
         .send()
         .await
         .map_err(|e| diagnose(e, request, role, region, &Action::List))?;
@@ -95,6 +98,8 @@ fn check_listing(keys: &[&str], objects: usize, request: &ListRequest) -> Result
         Some(format!("{objects} objects for max-keys {MAX_KEYS}"))
     } else if keys.len() != objects {
         Some("an object without a key".to_owned())
+    } else if keys.iter().any(|k| k.is_empty()) {
+        Some("an object with an empty key".to_owned())
     } else {
         keys.iter()
             .find(|k| !k.starts_with(prefix))
@@ -106,10 +111,13 @@ fn check_listing(keys: &[&str], objects: usize, request: &ListRequest) -> Result
             Stage::S3,
             "S3BadResponse",
             format!("the listing of {} is malformed: {problem}", request.bucket),
-            "Something other than Amazon S3 answered, or the answer was damaged: check AWS_ENDPOINT_URL_S3 and any proxy in between.",
+            MALFORMED_HINT,
         )),
     }
 }
+
+const MALFORMED_HINT: &str = "Something other than Amazon S3 answered, or the answer was cut or damaged on the way: \
+check AWS_ENDPOINT_URL_S3 and any proxy in between. Access is not proven by an answer S3 could not have sent.";
 
 /// The S3 call that failed, for the diagnosis.
 enum Action<'a> {
@@ -126,6 +134,13 @@ fn diagnose<E: ProvideErrorMetadata + std::error::Error + 'static>(
 ) -> StageError {
     let err = |code: &str, message: String, hint: String| StageError::new(Stage::S3, code, message, hint);
     let bucket = &request.bucket;
+    if let Some(malformed) = MalformedAnswer::in_error(&e) {
+        return err(
+            "S3BadResponse",
+            format!("S3 answered 200 but {malformed}: the listing of {bucket} does not count"),
+            MALFORMED_HINT.into(),
+        );
+    }
     let SdkError::ServiceError(_) = &e else {
         return match e {
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => err("S3Unreachable", error_chain(&e),
@@ -252,6 +267,11 @@ mod tests {
     fn listings_s3_could_not_have_sent_are_refused() {
         let ok = check_listing(&["daily/a", "daily/b"], 2, &request());
         assert!(ok.is_ok());
+        let empty_key = ListRequest {
+            prefix: None,
+            ..request()
+        };
+        assert_eq!(check_listing(&[""], 1, &empty_key).unwrap_err().code, "S3BadResponse");
         for (keys, objects) in [(vec!["other/a"], 1), (vec!["daily/a"], 2), (vec!["daily/a"; 6], 6)] {
             let err = check_listing(&keys, objects, &request()).unwrap_err();
             assert_eq!(err.code, "S3BadResponse", "{keys:?}");

@@ -11,6 +11,7 @@ use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 
+use crate::aws_answer::{MalformedAnswer, WholeAnswer};
 use crate::clock;
 use crate::error::{Stage, StageError, error_chain};
 use crate::id_token::Claims;
@@ -64,12 +65,15 @@ pub async fn assume_role(
     identity: &Identity,
 ) -> Result<AssumedRole, StageError> {
     let client = aws_sdk_sts::Client::new(config);
+    let answer = WholeAnswer::new();
     let output = client
         .assume_role_with_web_identity()
         .role_arn(request.role_arn.as_str())
         .role_session_name(&request.session_name)
         .web_identity_token(identity.expose())
         .set_duration_seconds(request.duration_seconds)
+        .customize()
+        .interceptor(answer.clone())
         .send()
         .await
         .map_err(|e| diagnose(e, request, identity))?;
@@ -115,6 +119,15 @@ fn diagnose<E: ProvideErrorMetadata + std::error::Error + 'static>(
 ) -> StageError {
     let role = &request.role_arn;
     let err = |code: &str, message: String, hint: String| StageError::new(Stage::Sts, code, message, hint);
+    if let Some(malformed) = MalformedAnswer::in_error(&e) {
+        return err(
+            "StsBadResponse",
+            format!("STS answered 200 but {malformed}"),
+            "Something other than AWS STS answered, or the answer was cut or damaged on the way: check \
+             AWS_ENDPOINT_URL_STS and any proxy in between. These credentials were not used."
+                .into(),
+        );
+    }
     let SdkError::ServiceError(_) = &e else {
         return match e {
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => err("StsUnreachable", error_chain(&e),

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use testkit::hostile::Seen;
+use testkit::hostile::{ReplyBody, Seen};
 use testkit::{HostilePeer, Reply};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gke-aws-verifier");
@@ -70,6 +70,33 @@ fn listing(keys: usize) -> Reply {
         "<Contents><Key>k</Key><Size>1</Size></Contents>",
         keys,
         "</ListBucketResult>",
+    )
+    .header("content-type", "application/xml")
+}
+
+/// `reply` with its body rewritten by `change`.
+fn with_body(reply: Reply, change: impl Fn(&str) -> String) -> Reply {
+    let ReplyBody::Bytes(body) = &reply.body else {
+        panic!("a fixed body")
+    };
+    Reply {
+        body: ReplyBody::Bytes(change(&String::from_utf8_lossy(body)).into_bytes()),
+        ..reply
+    }
+}
+
+/// A whole listing of `keys`, in one fixed body.
+fn listing_of(keys: &[&str]) -> Reply {
+    let contents: String = keys
+        .iter()
+        .map(|k| format!("<Contents><Key>{k}</Key><Size>1</Size></Contents>"))
+        .collect();
+    Reply::new(
+        200,
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><KeyCount>{}</KeyCount><MaxKeys>5</MaxKeys><IsTruncated>false</IsTruncated>{contents}</ListBucketResult>"#,
+            keys.len()
+        ),
     )
     .header("content-type", "application/xml")
 }
@@ -273,6 +300,7 @@ async fn sts_that_echoes_floods_or_lies_is_an_sts_failure_with_nothing_leaked() 
     };
     let past = "2001-01-01T00:00:00Z".to_owned();
     let expiration = future_expiration();
+    let (junk_after, cut_after) = (expiration.clone(), expiration.clone());
     type Case = (&'static str, Box<dyn Fn(&Seen) -> Reply + Send + Sync>, &'static str);
     let cases: Vec<Case> = vec![
         ("an error that echoes the request", Box::new(echo), "ValidationError"),
@@ -307,6 +335,20 @@ async fn sts_that_echoes_floods_or_lies_is_an_sts_failure_with_nothing_leaked() 
         (
             "credentials expired long ago",
             Box::new(move |_: &Seen| sts_credentials("ASIAHOSTILE", &past)),
+            "StsBadResponse",
+        ),
+        (
+            "junk after a whole answer",
+            Box::new(move |_: &Seen| with_body(sts_credentials("ASIAHOSTILE", &junk_after), |b| format!("{b}<junk"))),
+            "StsBadResponse",
+        ),
+        (
+            "cut short after the credentials",
+            Box::new(move |_: &Seen| {
+                with_body(sts_credentials("ASIAHOSTILE", &cut_after), |b| {
+                    b[..b.find("<AssumedRoleUser>").unwrap()].to_owned()
+                })
+            }),
             "StsBadResponse",
         ),
     ];
@@ -364,6 +406,15 @@ async fn malformed_or_huge_listings_are_an_s3_failure() {
         ("ten keys for max-keys 5", listing(10)),
         ("two million keys", listing(2_000_000)),
         ("an endless listing", Reply::endless(200)),
+        (
+            "a listing cut short",
+            with_body(listing_of(&["k"]), |b| b.replace("</ListBucketResult>", "")),
+        ),
+        (
+            "junk after the listing",
+            with_body(listing_of(&["k"]), |b| format!("{b}<ListBucketResult>")),
+        ),
+        ("an empty key", listing_of(&[""])),
     ];
     for (case, reply) in cases {
         let expiration = future_expiration();
