@@ -1,23 +1,36 @@
 //! What an opted-in pod gets, as JSON Patch `add` operations: the token volume, its read-only
-//! mount and the AWS env in every application container, and in the `gke` identity mode the
-//! token-file sidecar. Each piece is added only when missing, so a second admission of an
-//! injected pod (reinvocation) yields no operation at all.
+//! mount and the AWS env in the containers that get a role, in the `gke` identity mode the
+//! token-file writers, and for a KSA with named roles the shared config file. Each piece is
+//! added only when missing, so a second admission of an injected pod (reinvocation) yields no
+//! operation at all. The decision ([`crate::mutate`]) has already refused pods whose names
+//! clash with ours, so a piece of our name is ours.
 
-use std::collections::HashSet;
+use std::collections::BTreeMap;
 
 use gke_aws_verifier::input::RoleArn;
+use gke_aws_verifier::profiles::{DEFAULT_PROFILE, Profile};
 use gke_aws_verifier::session_name;
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, Patch, PatchOperation};
-use k8s_openapi::api::core::v1::{Container, Pod};
+use k8s_openapi::api::core::v1::{Container, EnvVar, Pod};
 use serde_json::{Value, json};
 
-use crate::mutate::{SKIP_CONTAINERS, Settings};
+use crate::choice::Choice;
+use crate::keys::AWS_CONFIG;
+use crate::paths::normalise;
+use crate::resources::Resources;
+use crate::roles::NamedRole;
 
 /// The token's folder in every container; the SDKs read `AWS_WEB_IDENTITY_TOKEN_FILE`.
 pub const TOKEN_DIR: &str = "/var/run/secrets/gke-aws";
 pub const TOKEN_FILE: &str = "/var/run/secrets/gke-aws/token";
 pub const VOLUME: &str = "gke-aws-token";
+/// The shared config file's folder, beside the token's: a `downwardAPI` volume of the pod's
+/// own annotation, so no process of ours writes it. Its own folder because the token's is an
+/// `emptyDir` in GSA mode, which a second volume cannot share.
+pub const CONFIG_DIR: &str = "/var/run/secrets/gke-aws-config";
+pub const CONFIG_FILE: &str = "/var/run/secrets/gke-aws-config/config";
+pub const CONFIG_VOLUME: &str = "gke-aws-config";
 /// The init container that writes the first token and exits, then the native sidecar that keeps
 /// it fresh, both ahead of the application's init containers. The image is distroless (no shell
 /// for a startup probe), so the first token's exit is what lets the application start. They run
@@ -27,6 +40,11 @@ pub const FIRST_TOKEN: &str = "gke-aws-token-init";
 pub const SIDECAR: &str = "gke-aws-token";
 /// The projected KSA token's lifetime in cluster mode; the kubelet renews it at 80%.
 const PROJECTED_TOKEN_SECONDS: i64 = 3600;
+
+/// The variables that are one unit each: a container that sets any of a unit keeps the whole
+/// unit its own (our token with its role ARN, or its region beside ours, would mix two setups).
+const ROLE_UNIT: [&str; 3] = ["AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME"];
+const REGION_UNIT: [&str; 2] = ["AWS_REGION", "AWS_DEFAULT_REGION"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Identity {
@@ -43,16 +61,66 @@ pub struct Credentials {
     pub region: Option<String>,
     pub audience: String,
     pub identity: Identity,
+    /// `gke-aws-verifier/role.NAME` roles, sorted by name; empty for a single-role KSA.
+    pub named: Vec<NamedRole>,
+}
+
+/// Everything the patch is built from.
+pub struct Plan<'a> {
+    pub credentials: &'a Credentials,
+    /// The token writers' CPU and memory.
+    pub resources: &'a Resources,
+    pub sidecar_image: &'a str,
+    /// Each container's choice, by name (containers not in it get nothing).
+    pub choices: &'a BTreeMap<String, Choice>,
+    /// The shared config file, rendered from [`profiles`], when the KSA has named roles.
+    pub config: Option<&'a str>,
+}
+
+/// The patch, and warnings about containers that keep settings of their own.
+pub struct Injection {
+    pub patch: Patch,
+    pub warnings: Vec<String>,
+}
+
+/// The pod's profiles: `[default]` for the default role, then one per named role.
+pub fn profiles(pod: &Pod, c: &Credentials) -> Vec<Profile> {
+    let session = known_session_name(pod);
+    let profile = |name: &str, arn: &RoleArn, region: &Option<String>| Profile {
+        name: name.to_owned(),
+        role_arn: arn.as_str().to_owned(),
+        web_identity_token_file: TOKEN_FILE.to_owned(),
+        role_session_name: session.clone(),
+        region: region.clone(),
+    };
+    let mut all = vec![profile(DEFAULT_PROFILE, &c.role_arn, &c.region)];
+    all.extend(c.named.iter().map(|r| profile(&r.name, &r.role_arn, &r.region)));
+    all
 }
 
 /// The operations that bring `pod` to its injected form; empty when it is already there.
-pub fn patch(pod: &Pod, c: &Credentials, settings: &Settings) -> Patch {
-    let mut ops = Vec::new();
-    let Some(spec) = pod.spec.as_ref() else {
-        return Patch(ops);
+pub fn patch(pod: &Pod, plan: &Plan) -> Injection {
+    let mut injection = Injection {
+        patch: Patch(Vec::new()),
+        warnings: Vec::new(),
     };
-    let skipped = skipped_containers(pod);
-    let env = env(pod, c);
+    let Some(spec) = pod.spec.as_ref() else {
+        return injection;
+    };
+    let ops = &mut injection.patch.0;
+    let c = plan.credentials;
+    if let Some(config) = plan.config {
+        let current = pod.metadata.annotations.as_ref();
+        match current {
+            None => add(ops, &["metadata", "annotations"], json!({ AWS_CONFIG: config })),
+            Some(a) if a.get(AWS_CONFIG).map(String::as_str) != Some(config) => {
+                // `add` on an existing member replaces it (RFC 6902): a value set by hand is ours now.
+                add(ops, &["metadata", "annotations", AWS_CONFIG], json!(config));
+            }
+            Some(_) => {}
+        }
+    }
+    let session = session_name(pod);
     // Application containers first, at their original indices: the sidecars are inserted at
     // the front of initContainers last, which shifts those indices.
     let init_containers = spec.init_containers.as_deref().unwrap_or_default();
@@ -61,109 +129,183 @@ pub fn patch(pod: &Pod, c: &Credentials, settings: &Settings) -> Patch {
         ("initContainers", init_containers),
     ] {
         for (i, container) in containers.iter().enumerate() {
-            let ours = container.name == SIDECAR || container.name == FIRST_TOKEN;
-            if !ours && !skipped.contains(container.name.as_str()) {
-                container_ops(&mut ops, kind, i, container, &env);
-            }
+            let choice = plan.choices.get(&container.name).unwrap_or(&Choice::Nothing);
+            let target = Target {
+                kind,
+                index: i,
+                container,
+            };
+            container_ops(&mut injection.warnings, ops, &target, choice, plan, &session);
         }
     }
     let volumes = spec.volumes.as_deref().unwrap_or_default();
+    let mut new_volumes = Vec::new();
     if !volumes.iter().any(|v| v.name == VOLUME) {
-        add_to_list(&mut ops, &["spec", "volumes"], spec.volumes.is_none(), volume(c));
+        new_volumes.push(token_volume(c));
     }
+    if plan.config.is_some() && !volumes.iter().any(|v| v.name == CONFIG_VOLUME) {
+        new_volumes.push(config_volume());
+    }
+    add_all(ops, &["spec", "volumes"], spec.volumes.is_none(), new_volumes);
     if c.identity == Identity::Gke {
         let has = |name: &str| init_containers.iter().any(|ic| ic.name == name);
         let mut front = Vec::new();
         if !has(FIRST_TOKEN) {
-            front.push(sidecar(FIRST_TOKEN, c, settings, true));
+            front.push(writer(FIRST_TOKEN, plan, true));
         }
         if !has(SIDECAR) {
-            front.push(sidecar(SIDECAR, c, settings, false));
+            front.push(writer(SIDECAR, plan, false));
         }
         if spec.init_containers.is_none() && !front.is_empty() {
-            add(&mut ops, &["spec", "initContainers"], Value::Array(front));
+            add(ops, &["spec", "initContainers"], Value::Array(front));
         } else {
             for (i, container) in front.into_iter().enumerate() {
-                add(&mut ops, &["spec", "initContainers", &i.to_string()], container);
+                add(ops, &["spec", "initContainers", &i.to_string()], container);
             }
         }
     }
-    Patch(ops)
+    injection
 }
 
-fn skipped_containers(pod: &Pod) -> HashSet<&str> {
-    let annotations = pod.metadata.annotations.as_ref();
-    let list = annotations
-        .and_then(|a| a.get(SKIP_CONTAINERS))
-        .map(String::as_str)
-        .unwrap_or_default();
-    list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect()
-}
-
-/// The AWS SDKs' web-identity env, in the order the SDKs document it.
-fn env(pod: &Pod, c: &Credentials) -> Vec<(&'static str, Value)> {
-    let literal = |v: &str| json!({ "value": v });
-    let mut env = vec![
-        ("AWS_ROLE_ARN", literal(c.role_arn.as_str())),
-        ("AWS_WEB_IDENTITY_TOKEN_FILE", literal(TOKEN_FILE)),
-        ("AWS_ROLE_SESSION_NAME", session_name(pod)),
-    ];
-    if let Some(region) = &c.region {
-        env.push(("AWS_REGION", literal(region)));
-        env.push(("AWS_DEFAULT_REGION", literal(region)));
-    }
-    env.push(("AWS_STS_REGIONAL_ENDPOINTS", literal("regional")));
-    env
+/// The pod's name as STS's session name, when it is known at admission.
+fn known_session_name(pod: &Pod) -> Option<String> {
+    let name = pod.metadata.name.as_deref().filter(|n| !n.is_empty());
+    let generated = pod.metadata.generate_name.as_deref().is_some_and(|g| !g.is_empty());
+    (name.is_some() || !generated).then(|| session_name::from_pod_name(name))
 }
 
 /// The pod's name, within STS's 64 characters. A pod named by `generateName` (every pod of a
 /// Deployment or Job) has no name yet at admission; the API server then generates one of at
 /// most 63 characters of `[a-z0-9.-]`, which STS accepts as is, so the kubelet fills it in.
 fn session_name(pod: &Pod) -> Value {
-    let name = pod.metadata.name.as_deref().filter(|n| !n.is_empty());
-    let generated = pod.metadata.generate_name.as_deref().is_some_and(|g| !g.is_empty());
-    if name.is_none() && generated {
-        return json!({ "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } } });
+    match known_session_name(pod) {
+        Some(name) => json!({ "value": name }),
+        None => json!({ "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } } }),
     }
-    json!({ "value": session_name::from_pod_name(name) })
 }
 
-fn container_ops(ops: &mut Vec<PatchOperation>, kind: &str, i: usize, c: &Container, env: &[(&str, Value)]) {
-    let index = i.to_string();
+/// One container of the pod and where it sits.
+struct Target<'a> {
+    kind: &'static str,
+    index: usize,
+    container: &'a Container,
+}
+
+fn container_ops(
+    warnings: &mut Vec<String>,
+    ops: &mut Vec<PatchOperation>,
+    t: &Target,
+    choice: &Choice,
+    plan: &Plan,
+    session: &Value,
+) {
+    if *choice == Choice::Nothing {
+        return;
+    }
+    let c = t.container;
     let existing = c.env.as_deref().unwrap_or_default();
-    let missing = env.iter().filter(|(name, _)| !existing.iter().any(|e| e.name == *name));
-    if c.env.is_none() {
-        let all: Vec<Value> = missing.map(|(name, v)| env_var(name, v)).collect();
-        if !all.is_empty() {
-            add(ops, &["spec", kind, &index, "env"], Value::Array(all));
-        }
-    } else {
-        for (name, v) in missing {
-            add(ops, &["spec", kind, &index, "env", "-"], env_var(name, v));
-        }
-    }
+    let find = |name: &str| existing.iter().find(|e| e.name == name);
+    let sets = |unit: &[&str]| unit.iter().any(|name| find(name).is_some());
     let mounts = c.volume_mounts.as_deref().unwrap_or_default();
-    let mounted = mounts
-        .iter()
-        .any(|m| m.name == VOLUME || m.mount_path.trim_end_matches('/') == TOKEN_DIR);
-    if !mounted {
-        let mount = json!({ "name": VOLUME, "mountPath": TOKEN_DIR, "readOnly": true });
-        add_to_list(
-            ops,
-            &["spec", kind, &index, "volumeMounts"],
-            c.volume_mounts.is_none(),
-            mount,
-        );
+    let mounted = |volume: &str, dir: &str| {
+        mounts
+            .iter()
+            .any(|m| m.name == volume && normalise(&m.mount_path) == dir)
+    };
+    let has_token = mounted(VOLUME, TOKEN_DIR);
+    // Its own role, not ours from an earlier admission (ours comes with our mount).
+    let own_role = sets(&ROLE_UNIT) && !has_token;
+    if own_role {
+        warnings.push(format!(
+            "gke-aws-verifier: container {} sets its own AWS_ROLE_ARN/…TOKEN_FILE/…SESSION_NAME: it gets no token",
+            c.name
+        ));
     }
+    let literal = |v: &str| json!({ "value": v });
+    let mut env: Vec<(&str, Value)> = Vec::new();
+    let mut new_mounts = Vec::new();
+    match plan.config {
+        // One role: the SDKs' web identity variables, which every SDK reads.
+        None => {
+            if !own_role {
+                if !sets(&ROLE_UNIT) {
+                    env.push(("AWS_ROLE_ARN", literal(plan.credentials.role_arn.as_str())));
+                    env.push(("AWS_WEB_IDENTITY_TOKEN_FILE", literal(TOKEN_FILE)));
+                    env.push(("AWS_ROLE_SESSION_NAME", session.clone()));
+                }
+                if !has_token {
+                    new_mounts.push(json!({ "name": VOLUME, "mountPath": TOKEN_DIR, "readOnly": true }));
+                }
+            }
+            if let Some(region) = &plan.credentials.region
+                && !sets(&REGION_UNIT)
+            {
+                env.push(("AWS_REGION", literal(region)));
+                env.push(("AWS_DEFAULT_REGION", literal(region)));
+            }
+        }
+        // Named roles: everything from the config file, no web identity variables (botocore and
+        // the Java SDK let AWS_ROLE_ARN override a profile's role_arn, so `--profile` would
+        // silently get the default role), no region variables (they override a profile's region).
+        Some(_) if !own_role => {
+            if find("AWS_ROLE_SESSION_NAME").is_none() {
+                env.push(("AWS_ROLE_SESSION_NAME", session.clone()));
+            }
+            let own_config = find("AWS_CONFIG_FILE").is_some_and(|e| !is_literal(e, CONFIG_FILE));
+            if own_config {
+                warnings.push(format!(
+                    "gke-aws-verifier: container {} sets its own AWS_CONFIG_FILE: the pod's profiles are not in it",
+                    c.name
+                ));
+            } else {
+                if find("AWS_CONFIG_FILE").is_none() {
+                    env.push(("AWS_CONFIG_FILE", literal(CONFIG_FILE)));
+                }
+                if let Choice::Profile(profile) = choice {
+                    match find("AWS_PROFILE") {
+                        None => env.push(("AWS_PROFILE", literal(profile))),
+                        Some(e) if !is_literal(e, profile) => warnings.push(format!(
+                            "gke-aws-verifier: container {} sets its own AWS_PROFILE, not {profile}",
+                            c.name
+                        )),
+                        Some(_) => {}
+                    }
+                }
+                if !mounted(CONFIG_VOLUME, CONFIG_DIR) {
+                    new_mounts.push(json!({ "name": CONFIG_VOLUME, "mountPath": CONFIG_DIR, "readOnly": true }));
+                }
+            }
+            if !has_token {
+                new_mounts.push(json!({ "name": VOLUME, "mountPath": TOKEN_DIR, "readOnly": true }));
+            }
+        }
+        Some(_) => {}
+    }
+    if find("AWS_STS_REGIONAL_ENDPOINTS").is_none() {
+        env.push(("AWS_STS_REGIONAL_ENDPOINTS", literal("regional")));
+    }
+    let index = t.index.to_string();
+    let env: Vec<Value> = env.into_iter().map(|(name, v)| env_var(name, v)).collect();
+    add_all(ops, &["spec", t.kind, &index, "env"], c.env.is_none(), env);
+    add_all(
+        ops,
+        &["spec", t.kind, &index, "volumeMounts"],
+        c.volume_mounts.is_none(),
+        new_mounts,
+    );
 }
 
-fn env_var(name: &str, value: &Value) -> Value {
-    let mut var = value.clone();
+fn is_literal(var: &EnvVar, value: &str) -> bool {
+    var.value_from.is_none() && var.value.as_deref() == Some(value)
+}
+
+fn env_var(name: &str, value: Value) -> Value {
+    let mut var = value;
     var["name"] = json!(name);
     var
 }
 
-fn volume(c: &Credentials) -> Value {
+fn token_volume(c: &Credentials) -> Value {
     match c.identity {
         // In memory: the token never touches the node's disk.
         Identity::Gke => json!({ "name": VOLUME, "emptyDir": { "medium": "Memory", "sizeLimit": "1Mi" } }),
@@ -172,20 +314,32 @@ fn volume(c: &Credentials) -> Value {
     }
 }
 
+/// The `fieldPath` of the pod's config annotation, as the downward API spells it.
+pub fn config_field_path() -> String {
+    format!("metadata.annotations['{AWS_CONFIG}']")
+}
+
+fn config_volume() -> Value {
+    json!({ "name": CONFIG_VOLUME, "downwardAPI": { "items": [
+        { "path": "config", "fieldRef": { "fieldPath": config_field_path() } }
+    ] } })
+}
+
 /// The token writer, hardened like the verify Job. `--file-mode 0644`: every container of the
 /// pod may read the token whatever its user (they could all ask the metadata server anyway),
-/// and the pod's fsGroup stays the application's.
-fn sidecar(name: &str, c: &Credentials, settings: &Settings, once: bool) -> Value {
-    let mut args = vec!["token-file", "--path", TOKEN_FILE, "--audience", &c.audience];
+/// and the pod's fsGroup stays the application's. Requests equal limits (see `resources.rs`).
+fn writer(name: &str, plan: &Plan, once: bool) -> Value {
+    let audience = plan.credentials.audience.as_str();
+    let mut args = vec!["token-file", "--path", TOKEN_FILE, "--audience", audience];
     args.extend(["--file-mode", "0644", "--log-format", "json"]);
     if once {
         args.push("--once");
     }
     let mut container = json!({
         "name": name,
-        "image": settings.sidecar_image,
+        "image": plan.sidecar_image,
         "args": args,
-        "resources": { "requests": { "cpu": "10m", "memory": "32Mi" }, "limits": { "memory": "64Mi" } },
+        "resources": plan.resources.json(),
         "securityContext": {
             "runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532,
             "allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "privileged": false,
@@ -199,6 +353,20 @@ fn sidecar(name: &str, c: &Credentials, settings: &Settings, once: bool) -> Valu
         container["restartPolicy"] = json!("Always");
     }
     container
+}
+
+/// Appends `values` to the list at `path`, creating the list when the field is absent.
+fn add_all(ops: &mut Vec<PatchOperation>, path: &[&str], absent: bool, values: Vec<Value>) {
+    if values.is_empty() {
+        return;
+    }
+    if absent {
+        add(ops, path, Value::Array(values));
+    } else {
+        for value in values {
+            add_to_list(ops, path, false, value);
+        }
+    }
 }
 
 /// Appends `value` to the list at `path`, creating the list when the field is absent.

@@ -38,6 +38,14 @@ struct Cli {
     /// AWS region for pods whose KSA has no amazonaws.com/region annotation.
     #[arg(long)]
     default_region: Option<String>,
+    /// CPU of the injected init container and sidecar, requests = limits (10m to 2); a pod may
+    /// override it with the annotation gke-aws-verifier/sidecar-cpu.
+    #[arg(long, default_value = gke_aws_webhook::resources::DEFAULT_CPU)]
+    sidecar_cpu: String,
+    /// Memory of the injected init container and sidecar, requests = limits (32Mi to 1Gi); a pod
+    /// may override it with the annotation gke-aws-verifier/sidecar-memory.
+    #[arg(long, default_value = gke_aws_webhook::resources::DEFAULT_MEMORY)]
+    sidecar_memory: String,
     /// The webhook's own namespace, whose pods are never mutated.
     #[arg(long, env = "POD_NAMESPACE", default_value = "gke-aws-webhook")]
     namespace: String,
@@ -85,6 +93,12 @@ async fn run(cli: Cli) -> Result<(), (u8, String)> {
             "invalid --sidecar-image: expected an image reference such as REGISTRY/gke-aws-verifier:0.1.0".into(),
         ));
     }
+    let resources = gke_aws_webhook::resources::Resources {
+        cpu: gke_aws_webhook::resources::cpu(&cli.sidecar_cpu)
+            .map_err(|problem| bad_input(format!("invalid --sidecar-cpu: {:?} {problem}", cli.sidecar_cpu)))?,
+        memory: gke_aws_webhook::resources::memory(&cli.sidecar_memory)
+            .map_err(|problem| bad_input(format!("invalid --sidecar-memory: {:?} {problem}", cli.sidecar_memory)))?,
+    };
     let tls = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| (1, format!("TLS setup: {e}")))?
@@ -112,6 +126,7 @@ async fn run(cli: Cli) -> Result<(), (u8, String)> {
         sidecar_image: cli.sidecar_image,
         default_region,
         own_namespace: cli.namespace,
+        resources,
     };
     let app = Arc::new(App {
         cache,

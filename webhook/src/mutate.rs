@@ -1,27 +1,29 @@
 //! The admission decision, pure: a pod, its namespace, its KSA's annotations (or `None` when
 //! the KSA does not exist) and the webhook's settings in; a patch with warnings, a skip or a
-//! denial out. No I/O and no clock, so every rule is a table test.
+//! denial out. No I/O and no clock, so every rule is a table test. A pod it touches either
+//! gets everything it needs to run or is refused with the fix: nothing half-injected.
 
 use std::collections::BTreeMap;
 
 use gke_aws_verifier::input::{self, RoleArn};
+use gke_aws_verifier::profiles;
 use json_patch::Patch;
 use k8s_openapi::api::core::v1::Pod;
 
-use crate::inject::{self, Credentials, Identity};
-
-/// The pod label that opts a pod in (the webhook configuration's objectSelector matches it).
-pub const INJECT_LABEL: &str = "gke-aws-verifier/inject";
-/// Pod annotation: comma-separated names of containers that get nothing.
-pub const SKIP_CONTAINERS: &str = "gke-aws-verifier/skip-containers";
-/// KSA annotations read here. The role ARN is the one this project's Terraform outputs.
-pub const ROLE_ARN: &str = "amazonaws.com/role-arn";
-pub const REGION: &str = "amazonaws.com/region";
-pub const AUDIENCE: &str = "amazonaws.com/audience";
-pub const GSA: &str = "iam.gke.io/gcp-service-account";
-/// `gke` (default): a Google ID token from the metadata server, kept fresh by a sidecar;
-/// `cluster`: the KSA's own token, projected by the kubelet (the role trusts the cluster's issuer).
-pub const IDENTITY: &str = "gke-aws-verifier/identity";
+use crate::choice::{self, Choice};
+use crate::clash;
+use crate::inject::{self, Credentials, FIRST_TOKEN, Identity, Plan, SIDECAR};
+// The names and the settings live in their own modules; re-exported for the callers that
+// took them from here.
+pub use crate::keys::{
+    AUDIENCE, GSA, IDENTITY, INCLUDE_CONTAINERS, INJECT_LABEL, REGION, ROLE_ARN, SIDECAR_CPU, SIDECAR_MEMORY,
+    SKIP_CONTAINERS,
+};
+use crate::message::{self, quoted};
+use crate::platform;
+use crate::resources::{self, Resources};
+use crate::roles::{self, BadAnnotation};
+pub use crate::settings::Settings;
 
 pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
 
@@ -29,17 +31,6 @@ pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
 const KUBE_SYSTEM: &str = "kube-system";
 
 pub type Annotations = BTreeMap<String, String>;
-
-/// The webhook's own configuration (from its flags).
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Image of the token-file sidecar (the gke-aws-verifier image).
-    pub sidecar_image: String,
-    /// Region for pods whose KSA has no `amazonaws.com/region`.
-    pub default_region: Option<String>,
-    /// The webhook's own namespace: its pods must start even when it is down.
-    pub own_namespace: String,
-}
 
 /// What the webhook answers.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,13 +43,16 @@ pub enum Outcome {
     Deny { message: String },
 }
 
-/// The KSA to look up for this pod, or why the pod is not ours to mutate (no lookup then).
-pub fn ksa_to_look_up(pod: &Pod, namespace: &str, settings: &Settings) -> Result<String, &'static str> {
+/// The KSA to look up for this pod; or, with no lookup, the answer: a skip when the pod is not
+/// ours to mutate, a denial when its `serviceAccountName` is no valid name (it would otherwise
+/// go into the lookup's URL path as it is).
+pub fn ksa_to_look_up(pod: &Pod, namespace: &str, settings: &Settings) -> Result<String, Outcome> {
+    let skip = |reason| Err(Outcome::Skip { reason });
     if namespace == settings.own_namespace {
-        return Err("the webhook's own namespace is never mutated");
+        return skip("the webhook's own namespace is never mutated");
     }
     if namespace == KUBE_SYSTEM {
-        return Err("kube-system is never mutated");
+        return skip("kube-system is never mutated");
     }
     let opted_in = pod
         .metadata
@@ -67,10 +61,31 @@ pub fn ksa_to_look_up(pod: &Pod, namespace: &str, settings: &Settings) -> Result
         .and_then(|l| l.get(INJECT_LABEL))
         .is_some_and(|v| v == "true");
     if !opted_in {
-        return Err("the pod is not labelled gke-aws-verifier/inject=true");
+        return skip("the pod is not labelled gke-aws-verifier/inject=true");
     }
     let spec_ksa = pod.spec.as_ref().and_then(|s| s.service_account_name.as_deref());
-    Ok(spec_ksa.filter(|s| !s.is_empty()).unwrap_or("default").to_owned())
+    let name = spec_ksa.filter(|s| !s.is_empty()).unwrap_or("default");
+    if !dns_subdomain(name) {
+        return Err(Outcome::Deny {
+            message: format!(
+                "gke-aws-verifier: spec.serviceAccountName {} is no ServiceAccount name (lower-case letters, digits, '-' and '.', at most 253 characters); name the pod's ServiceAccount",
+                quoted(name)
+            ),
+        });
+    }
+    Ok(name.to_owned())
+}
+
+/// A Kubernetes object name of the DNS subdomain kind (RFC 1123).
+fn dns_subdomain(name: &str) -> bool {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    name.len() <= 253 && name.split('.').all(label_ok)
 }
 
 /// The whole decision for one pod. `ksa` is `None` when the KSA does not exist (after the
@@ -78,36 +93,124 @@ pub fn ksa_to_look_up(pod: &Pod, namespace: &str, settings: &Settings) -> Result
 pub fn review(pod: &Pod, namespace: &str, ksa: Option<&Annotations>, settings: &Settings) -> Outcome {
     let ksa_name = match ksa_to_look_up(pod, namespace, settings) {
         Ok(name) => name,
-        Err(reason) => return Outcome::Skip { reason },
+        Err(outcome) => return outcome,
     };
-    let Some(annotations) = ksa else {
-        return Outcome::Deny {
-            message: format!(
-                "gke-aws-verifier: the pod asks for AWS credentials (label {INJECT_LABEL}=true) but its ServiceAccount {ksa_name:?} does not exist in namespace {namespace:?}; create it, then give it the role: kubectl create serviceaccount {ksa_name} --namespace {namespace} && {}",
-                annotate_command(&ksa_name, namespace, ROLE_ARN, "arn:aws:iam::ACCOUNT_ID:role/ROLE_NAME")
-            ),
-        };
-    };
-    let credentials = match credentials(annotations, &ksa_name, namespace, settings) {
-        Ok(c) => c,
-        Err(message) => return Outcome::Deny { message },
-    };
-    let warnings = warnings(pod, annotations, &credentials, &ksa_name, namespace);
-    let patch = inject::patch(pod, &credentials, settings);
-    if patch.0.is_empty() {
-        return Outcome::Skip {
-            reason: "already injected",
-        };
+    match decide(pod, namespace, &ksa_name, ksa, settings) {
+        Ok(outcome) => outcome,
+        Err(message) => Outcome::Deny { message },
     }
-    Outcome::Inject { patch, warnings }
+}
+
+fn decide(
+    pod: &Pod,
+    namespace: &str,
+    ksa_name: &str,
+    ksa: Option<&Annotations>,
+    settings: &Settings,
+) -> Result<Outcome, String> {
+    let Some(annotations) = ksa else {
+        return Err(format!(
+            "gke-aws-verifier: the pod asks for AWS credentials (label {INJECT_LABEL}=true) but its ServiceAccount {ksa_name:?} does not exist in namespace {namespace:?}; create it, then give it the role: kubectl create serviceaccount {ksa_name} --namespace {namespace} && {}",
+            annotate_command(ksa_name, namespace, ROLE_ARN, "arn:aws:iam::ACCOUNT_ID:role/ROLE_NAME")
+        ));
+    };
+    let (credentials, mut warnings) = credentials(annotations, ksa_name, namespace, settings)?;
+    let spec = pod.spec.clone().unwrap_or_default();
+    if credentials.identity == Identity::Gke {
+        let refuse = |why: String| {
+            format!(
+                "gke-aws-verifier: {why}; in GSA mode the token sidecar runs in the pod and cannot work there. Run the AWS client in another pod, or use the cluster identity (annotate the KSA {IDENTITY}=cluster, with a role that trusts the cluster's issuer)"
+            )
+        };
+        if let Some(why) = platform::windows_only(&spec) {
+            return Err(refuse(format!(
+                "the pod runs on Windows nodes ({why}), and the token sidecar is Linux-only"
+            )));
+        }
+        if platform::host_network(&spec) {
+            return Err(refuse(
+                "the pod uses hostNetwork, where the GKE metadata server answers as the node, not as the pod's ServiceAccount".to_owned(),
+            ));
+        }
+    }
+    let resources = pod_resources(pod, &settings.resources)?;
+    let named: Vec<&str> = credentials.named.iter().map(|r| r.name.as_str()).collect();
+    let (choices, choice_warnings) = choice::choices(pod, &[FIRST_TOKEN, SIDECAR], &named, ksa_name)?;
+    warnings.extend(choice_warnings);
+    let with_config = !credentials.named.is_empty();
+    let clashes = clash::clashes(pod, credentials.identity, with_config);
+    if !clashes.is_empty() {
+        return Err(format!(
+            "gke-aws-verifier: the pod already uses names or folders the injection needs: {}; rename them (the webhook adds its own) or remove the label {INJECT_LABEL}",
+            clashes.join("; ")
+        ));
+    }
+    let config = if with_config {
+        let text = profiles::try_render(&inject::profiles(pod, &credentials))
+            .map_err(|e| format!("gke-aws-verifier: cannot write the pod's AWS config file: {e}"))?;
+        Some(text)
+    } else {
+        None
+    };
+    if choices.values().all(|c| *c == Choice::Nothing) {
+        warnings.push("gke-aws-verifier: no container of the pod gets AWS credentials".to_owned());
+    }
+    let plan = Plan {
+        credentials: &credentials,
+        resources: &resources,
+        sidecar_image: &settings.sidecar_image,
+        choices: &choices,
+        config: config.as_deref(),
+    };
+    let injection = inject::patch(pod, &plan);
+    if injection.patch.0.is_empty() {
+        return Ok(Outcome::Skip {
+            reason: "already injected",
+        });
+    }
+    warnings.extend(injection.warnings);
+    Ok(Outcome::Inject {
+        patch: injection.patch,
+        warnings: message::warnings(warnings),
+    })
 }
 
 fn annotate_command(ksa: &str, namespace: &str, key: &str, value: &str) -> String {
     format!("kubectl annotate serviceaccount {ksa} --namespace {namespace} {key}={value}")
 }
 
+/// The writers' resources: the settings, or the pod's annotations (checked).
+fn pod_resources(pod: &Pod, defaults: &Resources) -> Result<Resources, String> {
+    let annotations = pod.metadata.annotations.as_ref();
+    let mut chosen = defaults.clone();
+    for (key, check, field, example) in [
+        (
+            SIDECAR_CPU,
+            resources::cpu as fn(&str) -> Result<String, String>,
+            &mut chosen.cpu,
+            "50m",
+        ),
+        (SIDECAR_MEMORY, resources::memory, &mut chosen.memory, "64Mi"),
+    ] {
+        if let Some(value) = annotations.and_then(|a| a.get(key)) {
+            *field = check(value).map_err(|problem| {
+                format!(
+                    "gke-aws-verifier: pod annotation {key}: {} {problem}; for example {key}: \"{example}\"",
+                    quoted(value)
+                )
+            })?;
+        }
+    }
+    Ok(chosen)
+}
+
 /// Reads and checks the KSA's annotations; a denial message names the one at fault.
-fn credentials(a: &Annotations, ksa: &str, namespace: &str, settings: &Settings) -> Result<Credentials, String> {
+fn credentials(
+    a: &Annotations,
+    ksa: &str,
+    namespace: &str,
+    settings: &Settings,
+) -> Result<(Credentials, Vec<String>), String> {
     let bad = |key: &str, problem: String, example: &str| {
         format!(
             "gke-aws-verifier: ServiceAccount {ksa:?} in namespace {namespace:?}: annotation {key} {problem}; fix it with: {} --overwrite",
@@ -134,48 +237,33 @@ fn credentials(a: &Annotations, ksa: &str, namespace: &str, settings: &Settings)
         None | Some("gke") => Identity::Gke,
         Some("cluster") => Identity::Cluster,
         Some(other) => {
-            return Err(bad(IDENTITY, format!("is {other:?}, expected gke or cluster"), "gke"));
+            return Err(bad(
+                IDENTITY,
+                format!("is {}, expected gke or cluster", quoted(other)),
+                "gke",
+            ));
         }
     };
-    Ok(Credentials {
-        role_arn,
-        region,
-        audience,
-        identity,
-    })
-}
-
-/// What will fail at run time, said at admission so `kubectl apply` shows it.
-fn warnings(pod: &Pod, a: &Annotations, c: &Credentials, ksa: &str, namespace: &str) -> Vec<String> {
-    let mut warnings = Vec::new();
-    if c.region.is_none() {
+    let (named, mut warnings) = roles::named_roles(a, region.as_deref())
+        .map_err(|BadAnnotation { key, problem, example }| bad(&key, problem, example))?;
+    if region.is_none() {
         warnings.push(format!(
             "gke-aws-verifier: no AWS region (annotate KSA {namespace}/{ksa} with {REGION}); AWS_REGION is not set"
         ));
     }
-    // The cluster identity needs neither the metadata server nor the sidecar image.
-    if c.identity == Identity::Cluster {
-        return warnings;
-    }
-    if !a.contains_key(GSA) {
+    if identity == Identity::Gke && !a.contains_key(GSA) {
         warnings.push(format!(
             "gke-aws-verifier: KSA {namespace}/{ksa} has no {GSA} annotation: the token sidecar will fail"
         ));
     }
-    let spec = pod.spec.as_ref();
-    if spec.and_then(|s| s.host_network).unwrap_or(false) {
-        warnings.push(
-            "gke-aws-verifier: hostNetwork pods get no Workload Identity: the token sidecar will fail".to_owned(),
-        );
-    }
-    let os = spec
-        .and_then(|s| s.node_selector.as_ref())
-        .and_then(|n| n.get("kubernetes.io/os"));
-    if os.is_some_and(|os| os == "windows") {
-        warnings
-            .push("gke-aws-verifier: the token sidecar image is Linux-only; it cannot run on Windows nodes".to_owned());
-    }
-    warnings
+    let credentials = Credentials {
+        role_arn,
+        region,
+        audience,
+        identity,
+        named,
+    };
+    Ok((credentials, warnings))
 }
 
 #[cfg(test)]

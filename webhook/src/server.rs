@@ -185,8 +185,12 @@ async fn decide(
         .unwrap_or("");
     let ksa_name = match mutate::ksa_to_look_up(pod, namespace, &app.settings) {
         Ok(ksa) => ksa,
-        Err(reason) => {
-            tracing::debug!(namespace, pod = pod_name, reason, "skipped");
+        Err(Outcome::Deny { message }) => {
+            tracing::info!(namespace, pod = pod_name, %message, "denied");
+            return (response.deny(message), Admission::Denied);
+        }
+        Err(_) => {
+            tracing::debug!(namespace, pod = pod_name, "skipped: not ours to mutate");
             return (response, Admission::Skipped);
         }
     };

@@ -4,7 +4,8 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::inject::{FIRST_TOKEN, SIDECAR, TOKEN_DIR, TOKEN_FILE, VOLUME};
+use crate::inject::{CONFIG_DIR, CONFIG_FILE, CONFIG_VOLUME, FIRST_TOKEN, SIDECAR, TOKEN_DIR, TOKEN_FILE, VOLUME};
+use crate::resources::Resources;
 
 const ARN: &str = "arn:aws:iam::123456789012:role/team-reader";
 
@@ -13,6 +14,7 @@ fn settings() -> Settings {
         sidecar_image: "registry.example/gke-aws-verifier:0.1.0".to_owned(),
         default_region: Some("eu-west-1".to_owned()),
         own_namespace: "gke-aws-webhook".to_owned(),
+        resources: Resources::default(),
     }
 }
 
@@ -256,21 +258,45 @@ fn every_app_container_gets_the_memory_volume_read_only_and_the_env() {
 }
 
 #[test]
-fn variables_the_pod_sets_are_never_overwritten() {
+fn a_container_that_sets_any_variable_of_a_unit_keeps_the_whole_unit() {
     let mut v = pod_json();
     v["spec"]["containers"][0]["env"] = json!([
         { "name": "AWS_REGION", "value": "us-west-2" },
-        { "name": "AWS_ROLE_SESSION_NAME", "valueFrom": { "fieldRef": { "fieldPath": "metadata.uid" } } }
+        { "name": "AWS_ROLE_ARN", "value": "arn:aws:iam::210987654321:role/own" }
     ]);
-    let (p, _) = injected(&v, &ksa(&[]));
+    v["spec"]["containers"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "name": "uid", "image": "x", "env": [
+            { "name": "AWS_ROLE_SESSION_NAME", "valueFrom": { "fieldRef": { "fieldPath": "metadata.uid" } } }
+        ] }));
+    let (p, warnings) = injected(&v, &ksa(&[]));
     let app = &p["spec"]["containers"][0];
-    assert_eq!(env_value(app, "AWS_REGION"), Some(json!("us-west-2")));
+    let names: Vec<String> = env_of(app).into_iter().map(|(n, _)| n).collect();
     assert_eq!(
-        env_value(app, "AWS_ROLE_SESSION_NAME"),
+        names,
+        ["AWS_REGION", "AWS_ROLE_ARN", "AWS_STS_REGIONAL_ENDPOINTS"],
+        "neither our token file nor our AWS_DEFAULT_REGION beside its own: {app}"
+    );
+    assert_eq!(
+        app.get("volumeMounts"),
+        None,
+        "no token for a container with its own role"
+    );
+    let uid = &p["spec"]["containers"][1];
+    assert_eq!(env_value(uid, "AWS_ROLE_ARN"), None);
+    assert_eq!(
+        env_value(uid, "AWS_ROLE_SESSION_NAME"),
         Some(json!({ "fieldRef": { "fieldPath": "metadata.uid" } }))
     );
-    assert_eq!(env_value(app, "AWS_DEFAULT_REGION"), Some(json!("eu-west-1")));
-    assert_eq!(env_of(app).len(), 6, "no duplicate names: {app}");
+    assert_eq!(env_value(uid, "AWS_DEFAULT_REGION"), Some(json!("eu-west-1")));
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings.iter().all(|w| w.contains("it gets no token")), "{warnings:?}");
+    // The migrate init container sets nothing: it gets everything.
+    assert_eq!(
+        env_value(&p["spec"]["initContainers"][2], "AWS_ROLE_ARN"),
+        Some(json!(ARN))
+    );
 }
 
 #[test]
@@ -360,22 +386,63 @@ fn region_and_audience_come_from_the_ksa_then_the_defaults() {
 }
 
 #[test]
-fn warnings_name_what_will_fail_at_run_time() {
+fn warnings_name_what_will_fail_at_run_time_within_120_characters() {
     let mut a = ksa(&[]);
     a.remove(GSA);
     let mut v = pod_json();
-    v["spec"]["hostNetwork"] = json!(true);
-    v["spec"]["nodeSelector"] = json!({ "kubernetes.io/os": "windows" });
-    let (_, warnings) = injected(&v, &a);
-    assert_eq!(warnings.len(), 3, "{warnings:?}");
-    assert!(
-        warnings[0].contains("team/reports has no iam.gke.io/gcp-service-account"),
-        "{warnings:?}"
-    );
-    assert!(warnings[1].contains("hostNetwork"), "{warnings:?}");
-    assert!(warnings[2].contains("Windows"), "{warnings:?}");
+    let long = format!("{}.{}", "a".repeat(63), "b".repeat(63));
+    v["spec"]["serviceAccountName"] = json!(long);
+    let Outcome::Inject { warnings, .. } = review(
+        &pod(&v),
+        "team",
+        Some(&a),
+        &Settings {
+            default_region: None,
+            ..settings()
+        },
+    ) else {
+        panic!("expected an injection");
+    };
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[0].contains("no AWS region"), "{warnings:?}");
+    assert!(warnings[1].contains(&format!("team/{}", &long[..40])), "{warnings:?}");
     for w in &warnings {
-        assert!(w.len() <= 120, "kubectl may cut a warning over 120 characters: {w}");
+        assert!(
+            w.chars().count() <= 120,
+            "kubectl may cut a warning over 120 characters: {w}"
+        );
+    }
+}
+
+#[test]
+fn windows_and_host_network_pods_are_refused_in_gsa_mode() {
+    let mut host = pod_json();
+    host["spec"]["hostNetwork"] = json!(true);
+    let mut selector = pod_json();
+    selector["spec"]["nodeSelector"] = json!({ "kubernetes.io/os": "windows" });
+    let mut os = pod_json();
+    os["spec"]["os"] = json!({ "name": "windows" });
+    let mut affinity = pod_json();
+    affinity["spec"]["affinity"] = json!({ "nodeAffinity": { "requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{ "matchExpressions": [{ "key": "kubernetes.io/os", "operator": "In", "values": ["windows"] }] }] } } });
+    for (case, v, words) in [
+        ("hostNetwork", host.clone(), "hostNetwork"),
+        ("nodeSelector", selector, "Windows"),
+        ("spec.os", os.clone(), "spec.os.name"),
+        ("node affinity", affinity, "node affinity"),
+    ] {
+        let message = denial(&v, Some(&ksa(&[])));
+        assert!(message.contains(words), "{case}: {message}");
+        assert!(
+            message.contains("gke-aws-verifier/identity=cluster"),
+            "{case}: the fix: {message}"
+        );
+    }
+    // Cluster mode runs nothing in the pod: both are injected.
+    let cluster = ksa(&[(IDENTITY, "cluster")]);
+    for v in [host, os] {
+        let (p, _) = injected(&v, &cluster);
+        assert_eq!(env_value(&p["spec"]["containers"][0], "AWS_ROLE_ARN"), Some(json!(ARN)));
     }
 }
 
@@ -443,4 +510,204 @@ fn a_pod_without_init_containers_gets_the_list() {
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, [FIRST_TOKEN, SIDECAR]);
+}
+
+/// The pod's QoS class as the kubelet computes it (requests default to limits when unset).
+fn qos_class(p: &Value) -> &'static str {
+    let all: Vec<&Value> = ["containers", "initContainers"]
+        .iter()
+        .flat_map(|k| p["spec"][k].as_array().into_iter().flatten())
+        .collect();
+    let figure = |c: &Value, kind: &str, resource: &str| c["resources"][kind][resource].as_str().map(str::to_owned);
+    let any = all
+        .iter()
+        .any(|c| ["requests", "limits"].iter().any(|k| c["resources"][k].is_object()));
+    if !any {
+        return "BestEffort";
+    }
+    let guaranteed = all.iter().all(|c| {
+        ["cpu", "memory"].iter().all(|r| {
+            let limit = figure(c, "limits", r);
+            limit.is_some() && figure(c, "requests", r).or(limit.clone()) == limit
+        })
+    });
+    if guaranteed { "Guaranteed" } else { "Burstable" }
+}
+
+/// What a ResourceQuota tracking `tracked` (e.g. `limits.cpu`) says of the pod: the containers
+/// that leave a tracked figure unset, as the quota admission refuses them ("must specify").
+fn quota_refusal(p: &Value, tracked: &[&str]) -> Vec<String> {
+    let mut refused = Vec::new();
+    for kind in ["containers", "initContainers"] {
+        for c in p["spec"][kind].as_array().into_iter().flatten() {
+            for t in tracked {
+                let (k, r) = t.split_once('.').unwrap();
+                let kind = if k == "limits" { "limits" } else { "requests" };
+                if c["resources"][kind][r].is_null() {
+                    refused.push(format!("must specify {t} for: {}", c["name"]));
+                }
+            }
+        }
+    }
+    refused
+}
+
+#[test]
+fn the_writers_requests_equal_their_limits_so_quotas_and_guaranteed_pods_hold() {
+    let mut v = pod_json();
+    let figures = json!({ "cpu": "500m", "memory": "256Mi" });
+    for k in ["containers", "initContainers"] {
+        v["spec"][k][0]["resources"] = json!({ "requests": figures, "limits": figures });
+    }
+    assert_eq!(qos_class(&v), "Guaranteed");
+    let (p, _) = injected(&v, &ksa(&[]));
+    let tracked = ["limits.cpu", "limits.memory", "requests.cpu", "requests.memory"];
+    assert_eq!(quota_refusal(&p, &tracked), Vec::<String>::new());
+    assert_eq!(qos_class(&p), "Guaranteed", "a Guaranteed pod stays Guaranteed");
+    for writer in &p["spec"]["initContainers"].as_array().unwrap()[..2] {
+        let r = &writer["resources"];
+        assert_eq!(
+            r["requests"], r["limits"],
+            "{}: LimitRange maxLimitRequestRatio 1 holds",
+            writer["name"]
+        );
+        assert_eq!(
+            r["limits"],
+            json!({ "cpu": "50m", "memory": "64Mi" }),
+            "the documented defaults"
+        );
+    }
+    // The pod may choose its own figures; bad ones are refused naming the annotation.
+    let mut own = pod_json();
+    own["metadata"]["annotations"] = json!({ SIDECAR_CPU: "100m", SIDECAR_MEMORY: "48Mi" });
+    let (p, _) = injected(&own, &ksa(&[]));
+    assert_eq!(
+        p["spec"]["initContainers"][1]["resources"],
+        json!({ "requests": { "cpu": "100m", "memory": "48Mi" }, "limits": { "cpu": "100m", "memory": "48Mi" } })
+    );
+    for (key, value, words) in [
+        (SIDECAR_CPU, "1m", "10m to 2"),
+        (SIDECAR_MEMORY, "lots", "not a memory quantity"),
+        (SIDECAR_MEMORY, "8Mi", "32Mi to 1Gi"),
+    ] {
+        let mut bad = pod_json();
+        bad["metadata"]["annotations"] = json!({ key: value });
+        let message = denial(&bad, Some(&ksa(&[])));
+        assert!(message.contains(key) && message.contains(words), "{message}");
+    }
+}
+
+#[test]
+fn names_the_pod_already_uses_are_refused_never_half_injected() {
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut v = pod_json();
+        f(&mut v);
+        v
+    };
+    let cases: Vec<(&str, Value, Annotations, &str)> = vec![
+        (
+            "a Secret volume named like ours",
+            with(&|v| v["spec"]["volumes"] = json!([{ "name": VOLUME, "secret": { "secretName": "s" } }])),
+            ksa(&[]),
+            "volume \"gke-aws-token\"",
+        ),
+        (
+            "cluster mode: an emptyDir named like the projected token",
+            with(&|v| v["spec"]["volumes"] = json!([{ "name": VOLUME, "emptyDir": {} }])),
+            ksa(&[(IDENTITY, "cluster")]),
+            "volume \"gke-aws-token\"",
+        ),
+        (
+            "a mount at the token's folder",
+            with(&|v| {
+                v["spec"]["volumes"] = json!([{ "name": "creds", "emptyDir": {} }]);
+                v["spec"]["containers"][0]["volumeMounts"] =
+                    json!([{ "name": "creds", "mountPath": "/var/run/secrets//gke-aws/" }]);
+            }),
+            ksa(&[]),
+            "mounts \"creds\" at \"/var/run/secrets//gke-aws/\"",
+        ),
+        (
+            "a mount over the token file",
+            with(&|v| {
+                v["spec"]["volumes"] = json!([{ "name": "creds", "emptyDir": {} }]);
+                v["spec"]["initContainers"][0]["volumeMounts"] = json!([{ "name": "creds", "mountPath": TOKEN_FILE }]);
+            }),
+            ksa(&[]),
+            "container \"migrate\" mounts",
+        ),
+        (
+            "a regular container named like our init container",
+            with(&|v| v["spec"]["containers"][0]["name"] = json!(FIRST_TOKEN)),
+            ksa(&[]),
+            "container \"gke-aws-token-init\"",
+        ),
+        (
+            "an init container named like our sidecar",
+            with(&|v| v["spec"]["initContainers"][0]["name"] = json!(SIDECAR)),
+            ksa(&[]),
+            "init container \"gke-aws-token\"",
+        ),
+        (
+            "a volume named like the config, with named roles",
+            with(&|v| v["spec"]["volumes"] = json!([{ "name": CONFIG_VOLUME, "emptyDir": {} }])),
+            ksa(&[("gke-aws-verifier/role.logs", ARN)]),
+            "volume \"gke-aws-config\"",
+        ),
+    ];
+    for (case, v, a, words) in cases {
+        let message = denial(&v, Some(&a));
+        assert!(message.contains(words), "{case}: {message}");
+        assert!(message.contains("rename them"), "{case}: {message}");
+    }
+    // Without named roles the config's names are free for the pod to use.
+    let own_config = with(&|v| v["spec"]["volumes"] = json!([{ "name": CONFIG_VOLUME, "emptyDir": {} }]));
+    injected(&own_config, &ksa(&[]));
+    // A mount of our volume at our path, spelled differently, is ours: no second mount.
+    let spelled = with(&|v| {
+        v["spec"]["containers"][0]["volumeMounts"] =
+            json!([{ "name": VOLUME, "mountPath": "/var/run/secrets//gke-aws/" }]);
+    });
+    let (p, _) = injected(&spelled, &ksa(&[]));
+    assert_eq!(p["spec"]["containers"][0]["volumeMounts"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn the_include_list_gives_credentials_to_the_named_containers_only() {
+    let mut v = pod_json();
+    v["metadata"]["annotations"] = json!({ INCLUDE_CONTAINERS: "app" });
+    v["spec"]["containers"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "name": "istio-proxy", "image": "proxy" }));
+    let (p, _) = injected(&v, &ksa(&[]));
+    assert!(env_value(&p["spec"]["containers"][0], "AWS_ROLE_ARN").is_some());
+    assert_eq!(
+        p["spec"]["containers"][1],
+        json!({ "name": "istio-proxy", "image": "proxy" })
+    );
+    assert_eq!(
+        p["spec"]["initContainers"][2],
+        json!({ "name": "migrate", "image": "app:1" })
+    );
+}
+
+#[test]
+fn echoed_values_are_capped_and_the_ksa_name_is_checked_before_any_lookup() {
+    let message = denial(&pod_json(), Some(&ksa(&[(IDENTITY, &"x".repeat(262_144))])));
+    assert!(message.len() < 600, "{} bytes", message.len());
+    assert!(message.contains("262144 characters"), "{message}");
+    for name in [
+        "../../prod/serviceaccounts/deployer",
+        "Reports",
+        "a..b",
+        &"a".repeat(254),
+    ] {
+        let mut v = pod_json();
+        v["spec"]["serviceAccountName"] = json!(name);
+        match ksa_to_look_up(&pod(&v), "team", &settings()) {
+            Err(Outcome::Deny { message }) => assert!(message.contains("no ServiceAccount name"), "{message}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
 }

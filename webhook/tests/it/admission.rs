@@ -58,7 +58,7 @@ async fn an_opted_in_pod_gets_the_sidecar_volume_and_env() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_rule_over_https() {
-    let (_api, webhook) = started().await;
+    let (api, webhook) = started().await;
     // Not ours: answered allowed, without a patch.
     let mut unlabelled = pod("plain", "reader");
     unlabelled["metadata"]["labels"] = json!({});
@@ -94,22 +94,29 @@ async fn each_rule_over_https() {
         );
     }
     // Warnings for what fails at run time.
-    let mut risky = pod("risky", "no-gsa");
-    risky["spec"]["hostNetwork"] = json!(true);
-    risky["spec"]["nodeSelector"] = json!({ "kubernetes.io/os": "windows" });
-    let response = webhook.admit("team", &risky).await;
-    let warnings: Vec<&str> = response["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w.as_str().unwrap())
-        .collect();
-    assert_eq!(warnings.len(), 3, "{warnings:?}");
-    assert!(
-        warnings[0].contains("iam.gke.io/gcp-service-account")
-            && warnings[1].contains("hostNetwork")
-            && warnings[2].contains("Windows")
-    );
+    let response = webhook.admit("team", &pod("risky", "no-gsa")).await;
+    let warnings = response["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].as_str().unwrap().contains("iam.gke.io/gcp-service-account"));
+    // Refusals for what cannot run: Windows and hostNetwork in GSA mode; a KSA name that is
+    // no name is refused before any lookup.
+    let mut windows = pod("windows", "reader");
+    windows["spec"]["nodeSelector"] = json!({ "kubernetes.io/os": "windows" });
+    let mut host = pod("host", "reader");
+    host["spec"]["hostNetwork"] = json!(true);
+    let traversal = pod("traversal", "../../prod/serviceaccounts/deployer");
+    let gets = api.gets();
+    for (case, p, words) in [
+        ("windows", windows, "Linux-only"),
+        ("hostNetwork", host, "hostNetwork"),
+        ("serviceAccountName", traversal, "no ServiceAccount name"),
+    ] {
+        let response = webhook.admit("team", &p).await;
+        assert_eq!(response["allowed"], false, "{case}: {response}");
+        let message = response["status"]["message"].as_str().unwrap();
+        assert!(message.contains(words), "{case}: {message}");
+    }
+    assert_eq!(api.gets(), gets, "no lookup for a name that is no name");
     // Skip-containers, env the pod sets, reinvocation.
     let mut p = pod("skips", "reader");
     p["metadata"]["annotations"] = json!({ "gke-aws-verifier/skip-containers": "migrate" });
