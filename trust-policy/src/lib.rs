@@ -85,7 +85,7 @@ impl Outcome {
     }
 
     /// All of them: a failure decides, else anything not evaluated.
-    fn and(self, other: Outcome) -> Outcome {
+    pub fn and(self, other: Outcome) -> Outcome {
         match (self, other) {
             (Outcome::Fails, _) | (_, Outcome::Fails) => Outcome::Fails,
             (Outcome::NotEvaluated, _) | (_, Outcome::NotEvaluated) => Outcome::NotEvaluated,
@@ -94,7 +94,7 @@ impl Outcome {
     }
 
     /// Any of them: a success decides, else anything not evaluated.
-    fn or(self, other: Outcome) -> Outcome {
+    pub fn or(self, other: Outcome) -> Outcome {
         match (self, other) {
             (Outcome::Holds, _) | (_, Outcome::Holds) => Outcome::Holds,
             (Outcome::NotEvaluated, _) | (_, Outcome::NotEvaluated) => Outcome::NotEvaluated,

@@ -61,6 +61,10 @@ pub enum Command {
     /// (`AWS_WEB_IDENTITY_TOKEN_FILE` with `AWS_ROLE_ARN`).
     #[command(after_long_help = exit_codes_help())]
     TokenFile(TokenFileArgs),
+    /// Explain why STS accepts or refuses a token for a role: the token's claims against the
+    /// role's trust policy, statement by statement, condition by condition (exit 0 accept, 4 refuse).
+    #[command(after_long_help = exit_codes_help())]
+    Explain(ExplainArgs),
 }
 
 /// Where the Google ID token comes from.
@@ -148,6 +152,91 @@ pub struct VerifyArgs {
     /// Push the outcome as Prometheus metrics to this Pushgateway (e.g. http://pushgateway:9091).
     #[arg(long, env = "VERIFY_PUSHGATEWAY")]
     pub pushgateway: Option<String>,
+
+    /// When STS refuses, explain why in the report: the role's trust policy, read with your own
+    /// AWS credentials (the standard chain, AWS_PROFILE; iam:GetRole), against the token's claims.
+    #[arg(long, env = "VERIFY_EXPLAIN")]
+    pub explain: bool,
+}
+
+/// `explain`: one claims source (default: the metadata server) and one trust source
+/// (default: IAM with your own AWS credentials).
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+
+    /// Take the claims (and the role) from a `verify --format json` report, or a log holding
+    /// one; `-` reads standard input.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["token_file", "token_claims"])]
+    pub report: Option<PathBuf>,
+
+    /// Take the claims of the token in this file (a projected token, or token-file's); only its
+    /// claims are used.
+    #[arg(long, value_name = "FILE", conflicts_with = "token_claims")]
+    pub token_file: Option<PathBuf>,
+
+    /// Take the claims from a JSON object in this file (a fixture, for CI).
+    #[arg(long, value_name = "FILE")]
+    pub token_claims: Option<PathBuf>,
+
+    /// Read the trust policy from this file instead of IAM (no AWS call): `aws iam get-role`
+    /// output, the document (plain or URL-encoded), or `terraform show -json` of a plan or state.
+    #[arg(long, value_name = "FILE")]
+    pub trust_policy: Option<PathBuf>,
+
+    /// The role (default: the report's); picks the role in a Terraform JSON holding several.
+    #[arg(long, env = "AWS_ROLE_ARN")]
+    pub role_arn: Option<String>,
+
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text, env = "VERIFY_FORMAT")]
+    pub format: ReportFormat,
+}
+
+impl ExplainArgs {
+    /// Checks every input before anything is read or asked.
+    pub fn settings(&self) -> Result<crate::explain::Settings, InputError> {
+        use crate::claims_source::ClaimsSource;
+        let identity = self.identity.validate()?;
+        let path = |flag: &'static str, path: &PathBuf| {
+            if path.as_os_str().is_empty() {
+                Err(InputError::new(flag, "is empty; give a file path"))
+            } else {
+                Ok(path.clone())
+            }
+        };
+        let claims = match (&self.report, &self.token_file, &self.token_claims) {
+            (Some(report), _, _) => ClaimsSource::Report(path("--report", report)?),
+            (_, Some(file), _) => ClaimsSource::TokenFile(path("--token-file", file)?),
+            (_, _, Some(file)) => ClaimsSource::TokenClaims(path("--token-claims", file)?),
+            // As verify obtains a token: the token file a pod names, else the metadata server.
+            _ => match std::env::var_os("AWS_WEB_IDENTITY_TOKEN_FILE").filter(|p| !p.is_empty()) {
+                Some(file) => ClaimsSource::TokenFile(file.into()),
+                None => match identity.source {
+                    crate::identity::IdentitySource::MetadataServer { host } => ClaimsSource::MetadataServer {
+                        host,
+                        audience: identity.audience.clone(),
+                    },
+                    crate::identity::IdentitySource::TokenFile { path, .. } => ClaimsSource::TokenFile(path),
+                },
+            },
+        };
+        let trust = match &self.trust_policy {
+            Some(file) => crate::explain::TrustInput::File(path("--trust-policy", file)?),
+            None => crate::explain::TrustInput::Iam,
+        };
+        let role_arn = match self.role_arn.as_deref().filter(|r| !r.is_empty()) {
+            Some(arn) => Some(RoleArn::parse(arn)?),
+            None => None,
+        };
+        Ok(crate::explain::Settings {
+            claims,
+            trust,
+            role_arn,
+            timeout: identity.timeout,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -312,6 +401,7 @@ impl VerifyArgs {
             role,
             expected_gsa,
             list,
+            explain: self.explain,
         })
     }
 }

@@ -3,13 +3,13 @@ use std::sync::Arc;
 
 use clap::Parser;
 
-use gke_aws_verifier::cli::{Cli, Command, ReportFormat, VerifyArgs};
+use gke_aws_verifier::cli::{Cli, Command, ExplainArgs, ReportFormat, VerifyArgs};
 use gke_aws_verifier::clock::SystemClock;
 use gke_aws_verifier::error::Failure;
 use gke_aws_verifier::exit_code::ExitCode;
 use gke_aws_verifier::logging;
 use gke_aws_verifier::report::Report;
-use gke_aws_verifier::{credential_process, pushgateway, token_file, verify};
+use gke_aws_verifier::{credential_process, explain, pushgateway, token_file, verify};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -45,6 +45,22 @@ async fn run(command: Command) -> ExitCode {
         Command::TokenFile(args) => {
             finish(async { token_file::run(&args.settings()?, Arc::new(SystemClock)).await }.await)
         }
+        Command::Explain(args) => run_explain(args).await,
+    }
+}
+
+async fn run_explain(args: ExplainArgs) -> ExitCode {
+    let report = match args.settings() {
+        Ok(settings) => explain::run(&settings).await,
+        Err(e) => explain::ExplainReport::from_failure(Failure::Input(e)),
+    };
+    let text = match args.format {
+        ReportFormat::Json => format!("{}\n", report.to_json()),
+        ReportFormat::Text => report.to_text(),
+    };
+    match print_stdout(&text) {
+        Ok(()) => report.exit_code(),
+        Err(failure) => finish(Err(failure)),
     }
 }
 

@@ -16,14 +16,29 @@ pub struct Report {
     /// The stages that ran, in order; a failed stage is the last one.
     pub stages: Vec<StageReport>,
     pub error: Option<ReportError>,
+    /// The role the run was for (once the input is valid): `explain --report` reads it back.
+    pub role_arn: Option<String>,
+    /// `verify --explain`: why STS refused, from the role's trust policy.
+    pub explanation: Option<Explained>,
+}
+
+/// An explanation of STS's refusal, rendered by `explain` for both formats.
+#[derive(Debug, Clone)]
+pub struct Explained {
+    pub json: serde_json::Value,
+    pub text: String,
 }
 
 /// The JSON form: `ok` first, derived.
 #[derive(Serialize)]
 struct ReportJson<'a> {
     ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role_arn: &'a Option<String>,
     stages: &'a [StageReport],
     error: &'a Option<ReportError>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explanation: Option<&'a serde_json::Value>,
 }
 
 #[derive(Debug, Serialize)]
@@ -136,16 +151,18 @@ impl Report {
     /// A report for a run that failed before any stage (bad input) or outside them.
     pub fn from_failure(failure: Failure) -> Self {
         Self {
-            stages: Vec::new(),
             error: Some(ReportError::from(failure)),
+            ..Self::default()
         }
     }
 
     pub fn to_json(&self) -> String {
         let json = ReportJson {
             ok: self.ok(),
+            role_arn: &self.role_arn,
             stages: &self.stages,
             error: &self.error,
+            explanation: self.explanation.as_ref().map(|e| &e.json),
         };
         // Strings, numbers and enums only: serializing cannot fail.
         serde_json::to_string(&json).unwrap_or_default()
@@ -166,6 +183,12 @@ impl Report {
             Some(e) => {
                 let _ = writeln!(out, "ERROR {}: {}: {}", e.stage, e.code, e.message);
                 let _ = writeln!(out, "  hint: {}", e.hint);
+            }
+        }
+        if let Some(explained) = &self.explanation {
+            out.push_str("explain:\n");
+            for line in explained.text.lines() {
+                let _ = writeln!(out, "  {line}");
             }
         }
         out

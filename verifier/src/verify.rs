@@ -5,8 +5,9 @@ use tokio::time::Instant;
 
 use crate::chain::{self, Assumed, Failed};
 use crate::error::Failure;
+use crate::explain;
 use crate::identity::IdentitySettings;
-use crate::report::{Details, Report};
+use crate::report::{Details, Explained, Report};
 use crate::s3::{self, ListRequest};
 use crate::stage::Stage;
 use crate::sts::RoleSettings;
@@ -19,6 +20,8 @@ pub struct Settings {
     /// Fail unless a Google token belongs to this service account.
     pub expected_gsa: Option<String>,
     pub list: ListRequest,
+    /// `--explain`: when STS refuses, the trust policy's explanation goes into the report.
+    pub explain: bool,
 }
 
 pub async fn run(settings: &Settings) -> Report {
@@ -31,6 +34,7 @@ pub async fn run(settings: &Settings) -> Report {
     )
     .await;
     let mut report = Report::new();
+    report.role_arn = Some(settings.role.request.role_arn.to_string());
     let Assumed {
         identity,
         role,
@@ -38,10 +42,23 @@ pub async fn run(settings: &Settings) -> Report {
     } = match chained {
         Err(input) => return Report::from_failure(Failure::Input(input)),
         Ok(Err(Failed { identity, error })) => {
-            if let Some(identity) = identity {
+            if let Some(identity) = &identity {
                 report.passed(identity.value.stage(), identity.elapsed_ms, identity.value.details());
             }
+            let refused = error.value.stage == Stage::Sts;
             report.failed(error.value, error.elapsed_ms);
+            if let (true, true, Some(identity)) = (settings.explain, refused, &identity) {
+                let explained = explain::after_refusal(
+                    &identity.value,
+                    &settings.role.request.role_arn,
+                    settings.identity.timeout,
+                )
+                .await;
+                report.explanation = Some(Explained {
+                    json: serde_json::to_value(&explained).unwrap_or_default(),
+                    text: explained.to_text(),
+                });
+            }
             return report;
         }
         Ok(Ok(assumed)) => assumed,

@@ -1,0 +1,80 @@
+//! Pods: `NotInjected` (opted in, running, none of the injection) and `StaleInjection` (injected
+//! with a role, region or identity mode the KSA no longer says).
+
+use gke_aws_webhook::mutate::{IDENTITY, INJECT_LABEL, REGION, ROLE_ARN};
+
+use super::{Context, fix};
+use crate::finding::{Code, Finding, ObjectRef, Severity};
+use crate::objects::{Mode, Pod};
+
+pub fn check(context: &Context) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for pod in context.snapshot.pods.iter().flatten() {
+        let ns = pod.metadata.namespace.as_str();
+        if !pod.is_live() || !context.mutated_namespace(ns) {
+            continue;
+        }
+        let injection = pod.injection();
+        let owned = context.owners.of(ns, pod.metadata.owner.as_ref());
+        let object = ObjectRef::namespaced("Pod", ns, &pod.metadata.name);
+        let fix = fix::readmit(ns, &pod.metadata.name, &owned);
+        if injection.is_empty() {
+            if pod.opted_in() {
+                findings.push(
+                    Finding::new(
+                        Code::NotInjected,
+                        Severity::Error,
+                        object,
+                        format!(
+                            "labelled {INJECT_LABEL}=true and {}, but it has no token volume and no AWS variables: the webhook was not called when it was created (not installed yet, or failing open); it has no AWS credentials",
+                            pod.status.phase.as_deref().unwrap_or("live").to_lowercase()
+                        ),
+                        fix,
+                    )
+                    .owned_by(owned.workload),
+                );
+            }
+            continue;
+        }
+        if let Some(message) = stale(context, pod, &injection) {
+            findings.push(
+                Finding::new(Code::StaleInjection, Severity::Warning, object, message, fix).owned_by(owned.workload),
+            );
+        }
+    }
+    findings
+}
+
+/// What differs between the pod's injection and its KSA now, if anything.
+fn stale(context: &Context, pod: &Pod, injection: &crate::objects::Injection) -> Option<String> {
+    let ns = pod.metadata.namespace.as_str();
+    let ksa_name = pod.service_account();
+    let ksa = context.service_account(ns, ksa_name)?;
+    let mut differences = Vec::new();
+    if let Some(injected) = &injection.role_arn {
+        match ksa.annotation(ROLE_ARN) {
+            Some(now) if now != injected => {
+                differences.push(format!("role {injected} (the KSA now says {now})"));
+            }
+            None => differences.push(format!("role {injected} (the KSA now has no {ROLE_ARN})")),
+            _ => {}
+        }
+    }
+    if let (Some(injected), Some(now)) = (&injection.region, ksa.annotation(REGION))
+        && injected != now
+    {
+        differences.push(format!("region {injected} (the KSA now says {now})"));
+    }
+    if let (Some(injected), Some(now)) = (injection.mode, Mode::from_annotation(ksa.annotation(IDENTITY)))
+        && injected != now
+    {
+        differences.push(format!("identity mode {injected} (the KSA now says {now})"));
+    }
+    if differences.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "injected with {} by its KSA {ns}/{ksa_name}; a new pod would get what the KSA says now",
+        differences.join(", ")
+    ))
+}

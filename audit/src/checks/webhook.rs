@@ -1,0 +1,78 @@
+//! `WebhookUnhealthy`: no MutatingWebhookConfiguration for the webhook, an entry with no
+//! `caBundle`, a `failurePolicy` other than `Fail` (pods then start without credentials while
+//! the webhook is down), or no ready endpoint behind its Service. Checked where anything opts in
+//! or the configuration exists: a cluster that uses no injection needs no webhook.
+
+use super::Context;
+use crate::finding::{Code, Finding, ObjectRef, Severity};
+
+pub fn check(context: &Context) -> Vec<Finding> {
+    let scope = context.scope;
+    let snapshot = context.snapshot;
+    let Some(configs) = &snapshot.webhook_configurations else {
+        return Vec::new();
+    };
+    let object = ObjectRef::cluster_scoped("MutatingWebhookConfiguration", &scope.webhook_configuration);
+    let unhealthy = |message: String, fix: String| {
+        Finding::new(Code::WebhookUnhealthy, Severity::Error, object.clone(), message, fix)
+    };
+    let deploy = "make webhook-deploy (kubectl apply -k k8s/webhook/overlays/cert-manager)".to_owned();
+    let Some(config) = configs.iter().find(|c| c.metadata.name == scope.webhook_configuration) else {
+        let anything_opted_in = snapshot.pods.iter().flatten().any(|p| p.opted_in())
+            || snapshot
+                .workloads
+                .values()
+                .flatten()
+                .any(|w| w.labelled() || w.template_labelled());
+        if !anything_opted_in {
+            return Vec::new();
+        }
+        return vec![unhealthy(
+            format!(
+                "no MutatingWebhookConfiguration {:?}: pods that opt in get nothing",
+                scope.webhook_configuration
+            ),
+            deploy,
+        )];
+    };
+    let mut findings = Vec::new();
+    for (i, webhook) in config.webhooks.iter().enumerate() {
+        if !webhook.client_config.ca_bundle {
+            findings.push(unhealthy(
+                format!("webhook {:?} has an empty caBundle: the API server cannot call it over TLS", webhook.name),
+                format!(
+                    "with cert-manager: kubectl --namespace {} get certificate,certificaterequest (the cainjector fills caBundle); without: set caBundle as {} says",
+                    scope.webhook_namespace, "k8s/webhook/README.md (\"Without cert-manager\")"
+                ),
+            ));
+        }
+        let policy = webhook.failure_policy.as_deref().unwrap_or("Fail");
+        if policy != "Fail" {
+            findings.push(unhealthy(
+                format!(
+                    "webhook {:?} has failurePolicy {policy}: while it is down, opted-in pods start without credentials",
+                    webhook.name
+                ),
+                format!(
+                    "kubectl patch mutatingwebhookconfiguration {} --type json -p '[{{\"op\":\"replace\",\"path\":\"/webhooks/{i}/failurePolicy\",\"value\":\"Fail\"}}]'",
+                    config.metadata.name
+                ),
+            ));
+        }
+    }
+    match snapshot.webhook_endpoints {
+        Some(0) => findings.push(unhealthy(
+            format!(
+                "Service {}/{} has no ready endpoint: every opted-in pod is refused (or, failing open, gets nothing)",
+                scope.webhook_namespace, scope.webhook_service
+            ),
+            format!(
+                "kubectl --namespace {} rollout status deployment/{} && kubectl --namespace {} get pods",
+                scope.webhook_namespace, scope.webhook_service, scope.webhook_namespace
+            ),
+        )),
+        // Unreadable: its CannotRead finding says so.
+        Some(_) | None => {}
+    }
+    findings
+}

@@ -1,0 +1,63 @@
+//! `gke-aws-audit`: checks its inputs (exit 2), audits, prints the report, exits 0 or 1 by
+//! `--fail-on` (3 when stdout cannot be written).
+
+use std::io::{self, Write};
+
+use clap::Parser;
+use gke_aws_audit::cli::{Cli, Format};
+use gke_aws_audit::{metrics, run};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(io::stderr)
+        .with_max_level(cli.log_level)
+        .init();
+    let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() && std::env::var_os("KUBECONFIG").is_none();
+    let settings = match cli.settings(in_cluster) {
+        Ok(settings) => settings,
+        Err(e) => {
+            complain(&format!("gke-aws-audit: {e}"));
+            return std::process::ExitCode::from(2);
+        }
+    };
+    // kube's client takes the process-wide default; aws-lc-rs is the only provider compiled in.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            complain(&format!("gke-aws-audit: cannot start the async runtime: {e}"));
+            return std::process::ExitCode::from(3);
+        }
+    };
+    let report = runtime.block_on(async {
+        let report = run::run(&settings).await;
+        if let Some(url) = &settings.pushgateway {
+            metrics::push(url, &report.clusters).await;
+        }
+        report
+    });
+    let text = match settings.format {
+        Format::Json => format!("{}\n", report.to_json()),
+        Format::Text => report.to_text(),
+    };
+    let mut stdout = io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        Err(e) => {
+            complain(&format!("gke-aws-audit: cannot write to stdout: {e}"));
+            return std::process::ExitCode::from(3);
+        }
+    }
+    std::process::ExitCode::from(u8::from(report.failed()))
+}
+
+/// stderr may be closed too: a message that cannot be written is dropped, not a panic.
+fn complain(message: &str) {
+    let _ = writeln!(io::stderr().lock(), "{message}");
+}

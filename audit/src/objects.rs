@@ -1,0 +1,478 @@
+//! The objects the audit reads, reduced while they are read: each type deserializes straight
+//! from the API server's JSON and keeps only the fields the checks use. Labels and annotations
+//! keep only the keys this project defines (a pod's `kubectl.kubernetes.io/last-applied-configuration`
+//! is skipped, never held), env only the variables the webhook writes.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use gke_aws_webhook::inject::{TOKEN_FILE, VOLUME};
+use gke_aws_webhook::mutate::{AUDIENCE, GSA, IDENTITY, INJECT_LABEL, REGION, ROLE_ARN};
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+/// Prefixes of the per-role KSA annotations (`gke-aws-verifier/role.NAME`, `…/region.NAME`).
+pub const NAMED_ROLE_PREFIX: &str = "gke-aws-verifier/role.";
+pub const NAMED_REGION_PREFIX: &str = "gke-aws-verifier/region.";
+
+/// The env variables of an injected container that the audit compares.
+const KEPT_ENV: [&str; 4] = [
+    "AWS_ROLE_ARN",
+    "AWS_REGION",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONFIG_FILE",
+];
+
+/// A page of a list: its items and where the next page starts.
+#[derive(Debug, Deserialize)]
+pub struct List<T> {
+    #[serde(default)]
+    pub metadata: ListMeta,
+    #[serde(default = "Vec::new")]
+    pub items: Vec<T>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListMeta {
+    #[serde(default, rename = "continue")]
+    pub continue_token: Option<String>,
+}
+
+/// Metadata, reduced: the opt-in label as a flag, the annotations this project defines, and
+/// the controlling owner.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Meta {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub namespace: String,
+    #[serde(default, deserialize_with = "opt_in_label")]
+    pub labels: OptIn,
+    #[serde(default, deserialize_with = "kept_annotations")]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default, rename = "ownerReferences", deserialize_with = "controller")]
+    pub owner: Option<Owner>,
+}
+
+/// Whether the labels carry `gke-aws-verifier/inject=true`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OptIn(pub bool);
+
+/// The controlling owner (`controller: true`) of an object.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Owner {
+    pub kind: String,
+    pub name: String,
+}
+
+/// A pod, reduced.
+#[derive(Debug, Deserialize)]
+pub struct Pod {
+    pub metadata: Meta,
+    #[serde(default)]
+    pub spec: PodSpec,
+    #[serde(default)]
+    pub status: PodStatus,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSpec {
+    #[serde(default)]
+    pub service_account_name: Option<String>,
+    #[serde(default)]
+    pub containers: Vec<Container>,
+    #[serde(default)]
+    pub init_containers: Vec<Container>,
+    #[serde(default)]
+    pub volumes: Vec<Volume>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PodStatus {
+    #[serde(default)]
+    pub phase: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Container {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, deserialize_with = "kept_env")]
+    pub env: BTreeMap<String, String>,
+}
+
+/// A volume: its name and which of the two kinds the webhook writes it is.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Volume {
+    pub name: String,
+    #[serde(default)]
+    empty_dir: Option<IgnoredAny>,
+    #[serde(default)]
+    projected: Option<IgnoredAny>,
+}
+
+/// The identity mode, as the KSA annotation and the webhook's volume say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// GSA mode: a Google ID token from the metadata server (`gke`, Terraform's `gsa`).
+    Gke,
+    /// Cluster mode: the KSA's own projected token.
+    Cluster,
+}
+
+impl Mode {
+    /// The KSA annotation's value (absent means `gke`).
+    pub fn from_annotation(value: Option<&str>) -> Option<Mode> {
+        match value {
+            None | Some("gke") => Some(Mode::Gke),
+            Some("cluster") => Some(Mode::Cluster),
+            Some(_) => None,
+        }
+    }
+
+    pub fn as_annotation(self) -> &'static str {
+        match self {
+            Mode::Gke => "gke",
+            Mode::Cluster => "cluster",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_annotation())
+    }
+}
+
+/// What the webhook left in a pod, if anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Injection {
+    /// The token volume's kind: emptyDir (the sidecar's, GSA mode) or projected (cluster mode).
+    pub mode: Option<Mode>,
+    pub role_arn: Option<String>,
+    pub region: Option<String>,
+    pub config_file: Option<String>,
+    pub token_file: bool,
+}
+
+impl Injection {
+    /// None of the injection: no token volume, no injected variable in any container.
+    pub fn is_empty(&self) -> bool {
+        self.mode.is_none() && self.role_arn.is_none() && self.config_file.is_none() && !self.token_file
+    }
+}
+
+impl Pod {
+    pub fn opted_in(&self) -> bool {
+        self.metadata.labels.0
+    }
+
+    /// Running or Pending: admitted already, and still there to get credentials.
+    pub fn is_live(&self) -> bool {
+        matches!(self.status.phase.as_deref(), Some("Running" | "Pending") | None)
+    }
+
+    pub fn service_account(&self) -> &str {
+        self.spec
+            .service_account_name
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("default")
+    }
+
+    /// The injection as the first application container that carries it shows it.
+    pub fn injection(&self) -> Injection {
+        let mode = self.spec.volumes.iter().find(|v| v.name == VOLUME).and_then(|v| {
+            if v.projected.is_some() {
+                Some(Mode::Cluster)
+            } else if v.empty_dir.is_some() {
+                Some(Mode::Gke)
+            } else {
+                None
+            }
+        });
+        let mut injection = Injection {
+            mode,
+            ..Injection::default()
+        };
+        for c in self.spec.containers.iter().chain(&self.spec.init_containers) {
+            let get = |k: &str| c.env.get(k).cloned();
+            injection.token_file |= c
+                .env
+                .get("AWS_WEB_IDENTITY_TOKEN_FILE")
+                .is_some_and(|f| f == TOKEN_FILE);
+            injection.role_arn = injection.role_arn.or_else(|| get("AWS_ROLE_ARN"));
+            injection.region = injection.region.or_else(|| get("AWS_REGION"));
+            injection.config_file = injection.config_file.or_else(|| get("AWS_CONFIG_FILE"));
+        }
+        injection
+    }
+}
+
+/// A ServiceAccount, reduced to the annotations this project defines.
+#[derive(Debug, Deserialize)]
+pub struct ServiceAccount {
+    pub metadata: Meta,
+}
+
+impl ServiceAccount {
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.metadata.annotations.get(key).map(String::as_str)
+    }
+
+    /// The named roles (`gke-aws-verifier/role.NAME`), by name.
+    pub fn named_roles(&self) -> BTreeMap<&str, &str> {
+        self.metadata
+            .annotations
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix(NAMED_ROLE_PREFIX).map(|name| (name, v.as_str())))
+            .collect()
+    }
+}
+
+/// A Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or CronJob, reduced: its labels'
+/// opt-in flag, its pod template's, and its owner.
+#[derive(Debug, Deserialize)]
+pub struct Workload {
+    pub metadata: Meta,
+    #[serde(default)]
+    pub spec: WorkloadSpec,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadSpec {
+    #[serde(default)]
+    pub template: Option<Template>,
+    /// CronJobs: the Job template, whose own labels are the Jobs' and whose template is the pods'.
+    #[serde(default)]
+    pub job_template: Option<JobTemplate>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Template {
+    #[serde(default)]
+    pub metadata: TemplateMeta,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TemplateMeta {
+    #[serde(default, deserialize_with = "opt_in_label")]
+    pub labels: OptIn,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct JobTemplate {
+    #[serde(default)]
+    pub metadata: TemplateMeta,
+    #[serde(default)]
+    pub spec: JobTemplateSpec,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct JobTemplateSpec {
+    #[serde(default)]
+    pub template: Template,
+}
+
+impl Workload {
+    /// The opt-in label on the object itself (for a CronJob, also on its Job template).
+    pub fn labelled(&self) -> bool {
+        self.metadata.labels.0 || self.spec.job_template.as_ref().is_some_and(|j| j.metadata.labels.0)
+    }
+
+    /// The opt-in label on the pods' template, which is where the webhook looks.
+    pub fn template_labelled(&self) -> bool {
+        match &self.spec.job_template {
+            Some(job) => job.spec.template.metadata.labels.0,
+            None => self.spec.template.as_ref().is_some_and(|t| t.metadata.labels.0),
+        }
+    }
+}
+
+/// A MutatingWebhookConfiguration, reduced to what says whether injection can work.
+#[derive(Debug, Deserialize)]
+pub struct WebhookConfiguration {
+    pub metadata: Meta,
+    #[serde(default)]
+    pub webhooks: Vec<Webhook>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Webhook {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub client_config: ClientConfig,
+    /// Unset means `Fail` in admissionregistration.k8s.io/v1.
+    #[serde(default)]
+    pub failure_policy: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientConfig {
+    #[serde(default, deserialize_with = "present")]
+    pub ca_bundle: bool,
+    #[serde(default)]
+    pub service: Option<ServiceRef>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ServiceRef {
+    #[serde(default)]
+    pub namespace: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+/// Endpoints, reduced to how many ready addresses they have.
+#[derive(Debug, Deserialize)]
+pub struct Endpoints {
+    #[serde(default, deserialize_with = "ready_addresses")]
+    pub subsets: usize,
+}
+
+fn opt_in_label<'de, D: Deserializer<'de>>(d: D) -> Result<OptIn, D::Error> {
+    let labels = kept_map(d, |k| k == INJECT_LABEL)?;
+    Ok(OptIn(labels.get(INJECT_LABEL).is_some_and(|v| v == "true")))
+}
+
+fn kept_annotations<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    kept_map(d, |k| {
+        [ROLE_ARN, REGION, AUDIENCE, GSA, IDENTITY].contains(&k)
+            || k.starts_with(NAMED_ROLE_PREFIX)
+            || k.starts_with(NAMED_REGION_PREFIX)
+    })
+}
+
+/// A JSON object of strings (or null), keeping only the keys `keep` accepts: the others'
+/// values are skipped by the parser, never allocated.
+fn kept_map<'de, D: Deserializer<'de>>(d: D, keep: fn(&str) -> bool) -> Result<BTreeMap<String, String>, D::Error> {
+    struct Kept(fn(&str) -> bool);
+    impl<'de> Visitor<'de> for Kept {
+        type Value = BTreeMap<String, String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a map of strings")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(BTreeMap::new())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut kept = BTreeMap::new();
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if (self.0)(&key) {
+                    kept.insert(key.into_owned(), map.next_value::<String>()?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(kept)
+        }
+    }
+    d.deserialize_any(Kept(keep))
+}
+
+/// `env: [{name, value}]` → the variables of [`KEPT_ENV`] that have a literal value.
+fn kept_env<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    struct EnvVar {
+        name: String,
+        #[serde(default)]
+        value: Option<String>,
+    }
+    let vars: Option<Vec<EnvVar>> = Option::deserialize(d)?;
+    Ok(vars
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|v| KEPT_ENV.contains(&v.name.as_str()))
+        .filter_map(|v| v.value.map(|value| (v.name, value)))
+        .collect())
+}
+
+fn controller<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Owner>, D::Error> {
+    #[derive(Deserialize)]
+    struct Reference {
+        kind: String,
+        name: String,
+        #[serde(default)]
+        controller: Option<bool>,
+    }
+    let refs: Option<Vec<Reference>> = Option::deserialize(d)?;
+    Ok(refs
+        .unwrap_or_default()
+        .into_iter()
+        .find(|r| r.controller == Some(true))
+        .map(|r| Owner {
+            kind: r.kind,
+            name: r.name,
+        }))
+}
+
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let value: Option<String> = Option::deserialize(d)?;
+    Ok(value.is_some_and(|v| !v.trim().is_empty()))
+}
+
+fn ready_addresses<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    #[derive(Deserialize)]
+    struct Subset {
+        #[serde(default)]
+        addresses: Option<Vec<IgnoredAny>>,
+    }
+    let subsets: Option<Vec<Subset>> = Option::deserialize(d)?;
+    Ok(subsets
+        .unwrap_or_default()
+        .iter()
+        .map(|s| s.addresses.as_ref().map_or(0, Vec::len))
+        .sum())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pod_keeps_only_what_the_audit_reads() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": { "name": "p", "namespace": "ns",
+                "labels": { "app": "x", "gke-aws-verifier/inject": "true" },
+                "annotations": { "kubectl.kubernetes.io/last-applied-configuration": "{…}", "amazonaws.com/role-arn": "a" },
+                "ownerReferences": [{ "kind": "Node", "name": "n" }, { "kind": "ReplicaSet", "name": "rs", "controller": true }] },
+            "spec": { "serviceAccountName": "ksa",
+                "containers": [{ "name": "app", "env": [
+                    { "name": "AWS_ROLE_ARN", "value": "arn:aws:iam::123456789012:role/r" },
+                    { "name": "SECRET", "value": "never kept" },
+                    { "name": "AWS_ROLE_SESSION_NAME", "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } } },
+                    { "name": "AWS_WEB_IDENTITY_TOKEN_FILE", "value": TOKEN_FILE }] }],
+                "volumes": [{ "name": VOLUME, "projected": { "sources": [] } }] },
+            "status": { "phase": "Running" }
+        }))
+        .unwrap();
+        assert!(pod.opted_in() && pod.is_live());
+        assert_eq!(pod.metadata.annotations.len(), 1);
+        assert_eq!(
+            pod.metadata.owner,
+            Some(Owner {
+                kind: "ReplicaSet".into(),
+                name: "rs".into()
+            })
+        );
+        assert_eq!(pod.spec.containers[0].env.len(), 2);
+        let injection = pod.injection();
+        assert_eq!(injection.mode, Some(Mode::Cluster));
+        assert!(injection.token_file);
+        assert_eq!(injection.role_arn.as_deref(), Some("arn:aws:iam::123456789012:role/r"));
+    }
+
+    #[test]
+    fn null_maps_and_missing_fields_are_empty() {
+        let pod: Pod = serde_json::from_str(r#"{"metadata":{"name":"p","labels":null,"annotations":null},"spec":{"containers":[{"name":"c","env":null}]}}"#).unwrap();
+        assert!(!pod.opted_in());
+        assert!(pod.injection().is_empty());
+        assert_eq!(pod.service_account(), "default");
+    }
+}

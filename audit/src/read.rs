@@ -1,0 +1,148 @@
+//! Talks to one API server: paginated lists (`limit`/`continue`) and gets, each answer bounded
+//! in bytes and time and parsed to its end before it counts. A `continue` token that expired
+//! (410 Gone) restarts the list once from the beginning; the items of the first attempt are
+//! dropped, so nothing is counted twice.
+
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Limited};
+use kube::Client;
+use kube::api::{GetParams, ListParams};
+use kube::client::Body;
+use serde::de::DeserializeOwned;
+
+use crate::objects::List;
+
+/// The most one answer may hold; a page of `--page-size` real pods is far below it.
+pub const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
+
+/// Why a read failed; each becomes a finding, never a crash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    /// RBAC: the caller may not list or get this resource.
+    Forbidden(String),
+    /// The object does not exist (gets only).
+    NotFound,
+    /// The list's continue token expired twice in a row.
+    Expired(String),
+    /// No answer: connection refused, TLS, DNS or the deadline.
+    Unreachable(String),
+    /// An answer, but not one that counts (another status, too large, not the expected JSON).
+    Bad(String),
+}
+
+/// One cluster's API server, with the bounds every read obeys.
+#[derive(Clone)]
+pub struct Reader {
+    pub client: Client,
+    pub page_size: u32,
+    pub timeout: Duration,
+}
+
+impl Reader {
+    /// Every item of a list at `path` (e.g. `/api/v1/pods`), page by page.
+    pub async fn list<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, ReadError> {
+        match self.list_once(path).await {
+            Err(ReadError::Expired(_)) => {
+                tracing::info!(path, "continue token expired (410): listing again from the start");
+                self.list_once(path).await
+            }
+            other => other,
+        }
+    }
+
+    async fn list_once<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, ReadError> {
+        let mut items = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut params = ListParams::default().limit(self.page_size);
+            if let Some(token) = &token {
+                params = params.continue_token(token);
+            }
+            let request = kube::core::Request::new(path)
+                .list(&params)
+                .map_err(|e| ReadError::Bad(e.to_string()))?;
+            let page: List<T> = self.answer(request).await?;
+            items.extend(page.items);
+            match page.metadata.continue_token.filter(|t| !t.is_empty()) {
+                Some(next) => token = Some(next),
+                None => return Ok(items),
+            }
+        }
+    }
+
+    /// One object: `name` in the collection at `path` (e.g. `/api/v1/namespaces/NS/endpoints`).
+    pub async fn get<T: DeserializeOwned>(&self, path: &str, name: &str) -> Result<T, ReadError> {
+        let request = kube::core::Request::new(path)
+            .get(name, &GetParams::default())
+            .map_err(|e| ReadError::Bad(e.to_string()))?;
+        self.answer(request).await
+    }
+
+    async fn answer<T: DeserializeOwned>(&self, request: http::Request<Vec<u8>>) -> Result<T, ReadError> {
+        let what = request.uri().path().to_owned();
+        let exchange = async {
+            let response = self
+                .client
+                .send(request.map(Body::from))
+                .await
+                .map_err(|e| ReadError::Unreachable(error_chain(&e)))?;
+            let status = response.status().as_u16();
+            let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+                .collect()
+                .await
+                .map_err(|e| {
+                    ReadError::Bad(format!(
+                        "the answer to {what} could not be read in full (at most {MAX_ANSWER_BYTES} bytes): {e}"
+                    ))
+                })?
+                .to_bytes();
+            Ok::<_, ReadError>((status, body))
+        };
+        let (status, body) = tokio::time::timeout(self.timeout, exchange).await.map_err(|_| {
+            ReadError::Unreachable(format!(
+                "no full answer to {what} within {}",
+                humantime::format_duration(self.timeout)
+            ))
+        })??;
+        match status {
+            200 => serde_json::from_slice(&body)
+                .map_err(|e| ReadError::Bad(format!("the answer to {what} is not the expected JSON: {e}"))),
+            403 => Err(ReadError::Forbidden(status_message(&body))),
+            404 => Err(ReadError::NotFound),
+            410 => Err(ReadError::Expired(status_message(&body))),
+            other => Err(ReadError::Bad(format!(
+                "{what} answered HTTP {other}: {}",
+                status_message(&body)
+            ))),
+        }
+    }
+}
+
+/// The `message` of a Kubernetes `Status` answer, bounded; else the start of the body.
+fn status_message(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Status {
+        #[serde(default)]
+        message: String,
+    }
+    let text = match serde_json::from_slice::<Status>(body) {
+        Ok(status) if !status.message.is_empty() => status.message,
+        _ => String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
+    };
+    text.chars().take(300).collect()
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,177 @@
+//! The report: findings grouped by cluster, sorted by severity (errors first), as a table for
+//! a person or JSON for machines; and the exit code `--fail-on` decides.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::finding::{Finding, Severity};
+
+/// One cluster's findings.
+#[derive(Debug, Serialize)]
+pub struct ClusterReport {
+    pub cluster: String,
+    pub findings: Vec<Finding>,
+}
+
+/// The whole run.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub clusters: Vec<ClusterReport>,
+    pub fail_on: Severity,
+}
+
+/// Counts by severity, for the summary line and the JSON.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    pub error: usize,
+    pub warning: usize,
+    pub info: usize,
+}
+
+impl Report {
+    pub fn new(mut clusters: Vec<ClusterReport>, fail_on: Severity) -> Self {
+        for cluster in &mut clusters {
+            cluster.findings.sort_by(|a, b| {
+                b.severity
+                    .cmp(&a.severity)
+                    .then(a.code.cmp(&b.code))
+                    .then_with(|| a.object.cmp(&b.object))
+            });
+            cluster.findings.dedup();
+        }
+        Report { clusters, fail_on }
+    }
+
+    pub fn findings(&self) -> impl Iterator<Item = &Finding> {
+        self.clusters.iter().flat_map(|c| c.findings.iter())
+    }
+
+    pub fn summary(&self) -> Summary {
+        let mut summary = Summary::default();
+        for f in self.findings() {
+            match f.severity {
+                Severity::Error => summary.error += 1,
+                Severity::Warning => summary.warning += 1,
+                Severity::Info => summary.info += 1,
+            }
+        }
+        summary
+    }
+
+    /// Whether anything at or above `--fail-on` was found (exit 1).
+    pub fn failed(&self) -> bool {
+        self.findings().any(|f| f.severity >= self.fail_on)
+    }
+
+    pub fn to_json(&self) -> String {
+        #[derive(Serialize)]
+        struct Json<'a> {
+            #[serde(flatten)]
+            report: &'a Report,
+            summary: Summary,
+            failed: bool,
+        }
+        serde_json::to_string_pretty(&Json {
+            report: self,
+            summary: self.summary(),
+            failed: self.failed(),
+        })
+        .unwrap_or_else(|e| format!("{{\"error\":\"cannot serialize the report: {e}\"}}"))
+    }
+
+    /// The table: one block per cluster, one row per finding, its message and fix beneath.
+    pub fn to_text(&self) -> String {
+        let mut text = String::new();
+        for cluster in &self.clusters {
+            let _ = writeln!(text, "CLUSTER {}", cluster.cluster);
+            if cluster.findings.is_empty() {
+                let _ = writeln!(text, "  no finding\n");
+                continue;
+            }
+            let object_width = cluster
+                .findings
+                .iter()
+                .map(|f| f.object.to_string().len())
+                .max()
+                .unwrap_or(0);
+            let _ = writeln!(
+                text,
+                "  {:<8} {:<21} {:<object_width$} OWNER",
+                "SEVERITY", "CODE", "OBJECT"
+            );
+            for f in &cluster.findings {
+                let owner = f.owner.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string);
+                let _ = writeln!(
+                    text,
+                    "  {:<8} {:<21} {:<object_width$} {owner}",
+                    f.severity.as_str(),
+                    f.code.as_str(),
+                    f.object.to_string()
+                );
+                let _ = writeln!(text, "           {}", f.message);
+                let _ = writeln!(text, "           fix: {}", f.fix);
+            }
+            text.push('\n');
+        }
+        let s = self.summary();
+        let total = s.error + s.warning + s.info;
+        if total == 0 {
+            let _ = writeln!(text, "OK: no finding in {} cluster(s)", self.clusters.len());
+        } else {
+            let verdict = if self.failed() { "FAIL" } else { "OK" };
+            let _ = writeln!(
+                text,
+                "{verdict}: {total} finding(s) in {} cluster(s): {} error, {} warning, {} info (--fail-on {})",
+                self.clusters.len(),
+                s.error,
+                s.warning,
+                s.info,
+                self.fail_on.as_str()
+            );
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::{Code, ObjectRef};
+
+    fn finding(code: Code, severity: Severity, name: &str) -> Finding {
+        Finding::new(
+            code,
+            severity,
+            ObjectRef::namespaced("Pod", "ns", name),
+            "m".into(),
+            "f".into(),
+        )
+    }
+
+    #[test]
+    fn errors_come_first_and_fail_on_decides() {
+        let findings = vec![
+            finding(Code::CannotRead, Severity::Warning, "a"),
+            finding(Code::NotInjected, Severity::Error, "b"),
+        ];
+        let report = Report::new(
+            vec![ClusterReport {
+                cluster: "c".into(),
+                findings,
+            }],
+            Severity::Error,
+        );
+        assert_eq!(report.clusters[0].findings[0].code, Code::NotInjected);
+        assert!(report.failed());
+        let warnings_only = Report::new(
+            vec![ClusterReport {
+                cluster: "c".into(),
+                findings: vec![finding(Code::CannotRead, Severity::Warning, "a")],
+            }],
+            Severity::Error,
+        );
+        assert!(!warnings_only.failed());
+        assert!(warnings_only.to_text().starts_with("CLUSTER c\n"));
+    }
+}

@@ -1,0 +1,269 @@
+//! One cluster as the audit sees it: every list it needs, read concurrently through the bounded
+//! [`Reader`], each either in full or as a [`CannotRead`](crate::finding::Code::CannotRead)
+//! finding. A cluster that does not answer at all is one `ClusterUnreachable` finding.
+
+use std::collections::HashMap;
+
+use crate::finding::{Code, Finding, ObjectRef, Severity};
+use crate::objects::{Endpoints, Owner, Pod, ServiceAccount, WebhookConfiguration, Workload};
+use crate::read::{ReadError, Reader};
+
+/// Where the audit looks, and for which webhook.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// `None`: every namespace.
+    pub namespace: Option<String>,
+    /// The webhook's MutatingWebhookConfiguration, Service and namespace.
+    pub webhook_configuration: String,
+    pub webhook_namespace: String,
+    pub webhook_service: String,
+}
+
+/// The workload kinds, with their API paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    ReplicaSet,
+    Deployment,
+    StatefulSet,
+    DaemonSet,
+    Job,
+    CronJob,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 6] = [
+        Kind::ReplicaSet,
+        Kind::Deployment,
+        Kind::StatefulSet,
+        Kind::DaemonSet,
+        Kind::Job,
+        Kind::CronJob,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::ReplicaSet => "ReplicaSet",
+            Kind::Deployment => "Deployment",
+            Kind::StatefulSet => "StatefulSet",
+            Kind::DaemonSet => "DaemonSet",
+            Kind::Job => "Job",
+            Kind::CronJob => "CronJob",
+        }
+    }
+
+    /// The resource name, as RBAC and `kubectl` spell it.
+    pub fn resource(self) -> &'static str {
+        match self {
+            Kind::ReplicaSet => "replicasets",
+            Kind::Deployment => "deployments",
+            Kind::StatefulSet => "statefulsets",
+            Kind::DaemonSet => "daemonsets",
+            Kind::Job => "jobs",
+            Kind::CronJob => "cronjobs",
+        }
+    }
+
+    fn group_version(self) -> &'static str {
+        match self {
+            Kind::Job | Kind::CronJob => "batch/v1",
+            _ => "apps/v1",
+        }
+    }
+}
+
+/// Everything read from one cluster. A list that could not be read is `None`, and its
+/// `CannotRead` finding is in `failures`.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub pods: Option<Vec<Pod>>,
+    pub service_accounts: Option<Vec<ServiceAccount>>,
+    pub workloads: HashMap<Kind, Vec<Workload>>,
+    pub webhook_configurations: Option<Vec<WebhookConfiguration>>,
+    /// Ready addresses of the webhook's Service (`Some(0)` when its Endpoints do not exist).
+    pub webhook_endpoints: Option<usize>,
+    pub failures: Vec<Finding>,
+}
+
+/// Reads the whole cluster; `Err` is the cluster's single `ClusterUnreachable` finding.
+pub async fn read(reader: &Reader, cluster: &str, scope: &Scope) -> Result<Snapshot, Finding> {
+    let ns_path = |group_version: &str, resource: &str| {
+        let base = if group_version == "v1" {
+            "/api/v1".to_owned()
+        } else {
+            format!("/apis/{group_version}")
+        };
+        match &scope.namespace {
+            Some(ns) => format!("{base}/namespaces/{ns}/{resource}"),
+            None => format!("{base}/{resource}"),
+        }
+    };
+    let pods_path = ns_path("v1", "pods");
+    let ksa_path = ns_path("v1", "serviceaccounts");
+    let workload_paths: Vec<(Kind, String)> = Kind::ALL
+        .iter()
+        .map(|k| (*k, ns_path(k.group_version(), k.resource())))
+        .collect();
+    let webhooks_path = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations";
+    let endpoints_path = format!("/api/v1/namespaces/{}/endpoints", scope.webhook_namespace);
+
+    let (pods, service_accounts, webhooks, endpoints, workloads) = tokio::join!(
+        reader.list::<Pod>(&pods_path),
+        reader.list::<ServiceAccount>(&ksa_path),
+        reader.list::<WebhookConfiguration>(webhooks_path),
+        reader.get::<Endpoints>(&endpoints_path, &scope.webhook_service),
+        futures_util::future::join_all(
+            workload_paths
+                .iter()
+                .map(|(kind, path)| async move { (*kind, reader.list::<Workload>(path).await) })
+        ),
+    );
+
+    let mut snapshot = Snapshot::default();
+    let mut unreachable = None;
+    let mut note = |resource: &str, error: ReadError, snapshot: &mut Snapshot| match error {
+        ReadError::Unreachable(why) => unreachable = unreachable.take().or(Some(why)),
+        other => snapshot.failures.push(cannot_read(resource, scope, other)),
+    };
+    match pods {
+        Ok(pods) => snapshot.pods = Some(pods),
+        Err(e) => note("pods", e, &mut snapshot),
+    }
+    match service_accounts {
+        Ok(ksas) => snapshot.service_accounts = Some(ksas),
+        Err(e) => note("serviceaccounts", e, &mut snapshot),
+    }
+    for (kind, result) in workloads {
+        match result {
+            Ok(items) => {
+                snapshot.workloads.insert(kind, items);
+            }
+            Err(e) => note(kind.resource(), e, &mut snapshot),
+        }
+    }
+    match webhooks {
+        Ok(configs) => snapshot.webhook_configurations = Some(configs),
+        Err(e) => note("mutatingwebhookconfigurations", e, &mut snapshot),
+    }
+    match endpoints {
+        Ok(endpoints) => snapshot.webhook_endpoints = Some(endpoints.subsets),
+        Err(ReadError::NotFound) => snapshot.webhook_endpoints = Some(0),
+        Err(e) => note("endpoints", e, &mut snapshot),
+    }
+    if let Some(why) = unreachable {
+        return Err(Finding::new(
+            Code::ClusterUnreachable,
+            Severity::Error,
+            ObjectRef::cluster_scoped("Cluster", cluster),
+            format!("the cluster's API server did not answer: {why}"),
+            format!("check the context and the network: kubectl --context {cluster} get --raw /version"),
+        ));
+    }
+    Ok(snapshot)
+}
+
+fn cannot_read(resource: &str, scope: &Scope, error: ReadError) -> Finding {
+    let everywhere = match &scope.namespace {
+        Some(ns) => format!("--namespace {ns}"),
+        None => "--all-namespaces".to_owned(),
+    };
+    let verb = if resource == "endpoints" { "get" } else { "list" };
+    let (message, fix) = match error {
+        ReadError::Forbidden(why) => (
+            format!("RBAC refuses to {verb} {resource}: {why}; the audit of what depends on it is skipped"),
+            format!(
+                "grant get and list on {resource} (the ClusterRole of k8s/components/audit), then check: kubectl auth can-i {verb} {resource} {everywhere}"
+            ),
+        ),
+        ReadError::Expired(why) => (
+            format!(
+                "the list of {resource} expired twice while being read (410 Gone: {why}); it is too busy or too large for one pass"
+            ),
+            "run the audit again, or with a larger --page-size".to_owned(),
+        ),
+        ReadError::NotFound | ReadError::Bad(_) | ReadError::Unreachable(_) => (
+            format!("{resource} could not be read: {}", describe(&error)),
+            "run the audit again; if it persists, check the API server's health".to_owned(),
+        ),
+    };
+    Finding::new(
+        Code::CannotRead,
+        Severity::Warning,
+        ObjectRef::cluster_scoped("Resource", resource),
+        message,
+        fix,
+    )
+}
+
+fn describe(error: &ReadError) -> String {
+    match error {
+        ReadError::NotFound => "not found".to_owned(),
+        ReadError::Forbidden(w) | ReadError::Expired(w) | ReadError::Unreachable(w) | ReadError::Bad(w) => w.clone(),
+    }
+}
+
+/// The workload that owns a pod, found through ownerReferences.
+pub struct Owners<'a> {
+    replica_sets: HashMap<(&'a str, &'a str), Option<&'a Owner>>,
+    jobs: HashMap<(&'a str, &'a str), Option<&'a Owner>>,
+}
+
+/// How a pod is owned: its direct controller, and the workload at the top of the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owned {
+    pub direct: Option<ObjectRef>,
+    pub workload: Option<ObjectRef>,
+}
+
+impl<'a> Owners<'a> {
+    pub fn new(snapshot: &'a Snapshot) -> Self {
+        let index = |kind: Kind| {
+            snapshot
+                .workloads
+                .get(&kind)
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|w| {
+                            (
+                                (w.metadata.namespace.as_str(), w.metadata.name.as_str()),
+                                w.metadata.owner.as_ref(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Owners {
+            replica_sets: index(Kind::ReplicaSet),
+            jobs: index(Kind::Job),
+        }
+    }
+
+    /// ReplicaSet → Deployment, Job → CronJob; StatefulSet, DaemonSet and others as they are.
+    pub fn of(&self, namespace: &str, owner: Option<&Owner>) -> Owned {
+        let Some(owner) = owner else {
+            return Owned {
+                direct: None,
+                workload: None,
+            };
+        };
+        let direct = ObjectRef::namespaced(&owner.kind, namespace, &owner.name);
+        let parent = match owner.kind.as_str() {
+            "ReplicaSet" => self
+                .replica_sets
+                .get(&(namespace, owner.name.as_str()))
+                .copied()
+                .flatten(),
+            "Job" => self.jobs.get(&(namespace, owner.name.as_str())).copied().flatten(),
+            _ => None,
+        };
+        let workload = parent.map_or_else(
+            || direct.clone(),
+            |p| ObjectRef::namespaced(&p.kind, namespace, &p.name),
+        );
+        Owned {
+            direct: Some(direct),
+            workload: Some(workload),
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! Bad input: exit 2 naming the flag or field, before any request reaches a cluster.
+
+use crate::helpers::{Mode, audit, clean_cluster};
+
+#[tokio::test]
+async fn bad_input_exits_2_before_any_request() {
+    let cluster = clean_cluster(Mode::Gsa).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = cluster.kubeconfig(dir.path(), "stand-in");
+    let bad_output = dir.path().join("bad.json");
+    std::fs::write(
+        &bad_output,
+        r#"{"w":{"namespace":"n","ksa":"k","role_arn":"arn:aws:iam::1:role/x"}}"#,
+    )
+    .unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--context", "nowhere"],
+            "invalid --context: \"nowhere\" is not a context of the kubeconfig; it has: stand-in",
+        ),
+        (
+            &["--terraform-output", bad_output.to_str().unwrap()],
+            "invalid --terraform-output workloads.w.role_arn:",
+        ),
+        (
+            &["--terraform-output", dir.path().to_str().unwrap()],
+            "is not a regular file",
+        ),
+        (&["--namespace", "Payments"], "invalid --namespace"),
+        (&["--pushgateway", "ftp://gw"], "invalid --pushgateway"),
+    ];
+    for (args, said) in cases {
+        let run = audit(&kubeconfig, args).await;
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(said), "{args:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty());
+    }
+    assert_eq!(
+        cluster.requests("/api/v1/pods"),
+        0,
+        "no request before the input is checked"
+    );
+}
