@@ -11,6 +11,8 @@ use crate::exit_code::ExitCode;
 use crate::identity::{IdentitySettings, IdentitySource};
 use crate::input::{self, RoleArn};
 use crate::logging::LogFormat;
+use crate::profile_file;
+use crate::profiles::{self, Profile};
 use crate::s3::{Access, ListRequest};
 use crate::sdk::Endpoints;
 use crate::session_name;
@@ -86,9 +88,15 @@ pub struct IdentityArgs {
 /// The AWS role to assume.
 #[derive(Debug, Args)]
 pub struct RoleArgs {
-    /// ARN of the IAM role that trusts accounts.google.com (the Terraform output role_arn).
-    #[arg(long, env = "AWS_ROLE_ARN")]
+    /// ARN of the IAM role that trusts accounts.google.com (the Terraform output role_arn);
+    /// required unless --profile or --all-profiles names the role.
+    #[arg(long, env = "AWS_ROLE_ARN", default_value = "", hide_default_value = true)]
     pub role_arn: String,
+
+    /// --role-arn was given on the command line (not through AWS_ROLE_ARN): it then clashes
+    /// with --profile. Set by [`Cli::parse_noting_sources`].
+    #[arg(skip)]
+    pub role_arn_on_command_line: bool,
 
     /// AWS region: the STS and S3 endpoints used are this region's (default: AWS_DEFAULT_REGION,
     /// else the STS region of the role's partition, us-east-1 for aws).
@@ -129,8 +137,9 @@ pub struct VerifyArgs {
     #[command(flatten)]
     pub role: RoleArgs,
 
-    /// S3 bucket to list with the role's credentials (the name, not an ARN).
-    #[arg(long, env = "VERIFY_BUCKET")]
+    /// S3 bucket to list with the role's credentials (the name, not an ARN); with
+    /// --all-profiles, the bucket of the profiles --profile-bucket does not name.
+    #[arg(long, env = "VERIFY_BUCKET", default_value = "", hide_default_value = true)]
     pub bucket: String,
 
     /// Only list keys under this prefix (for roles limited to prefixes).
@@ -157,6 +166,9 @@ pub struct VerifyArgs {
     /// AWS credentials (the standard chain, AWS_PROFILE; iam:GetRole), against the token's claims.
     #[arg(long, env = "VERIFY_EXPLAIN")]
     pub explain: bool,
+
+    #[command(flatten)]
+    pub profiles: VerifyProfileArgs,
 }
 
 /// `explain`: one claims source (default: the metadata server) and one trust source
@@ -259,6 +271,9 @@ pub struct CredentialProcessArgs {
     /// Folder for cached credentials (default: $XDG_CACHE_HOME/gke-aws-verifier, else ~/.cache/gke-aws-verifier).
     #[arg(long, env = "VERIFY_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 #[derive(Debug, Args)]
@@ -325,6 +340,12 @@ impl RoleArgs {
     }
 
     fn validate_in(&self, env: impl Fn(&str) -> Option<String>) -> Result<RoleSettings, InputError> {
+        if self.role_arn.is_empty() {
+            return Err(InputError::new(
+                "--role-arn",
+                "is required: give the role's ARN (or AWS_ROLE_ARN), or name a profile of the AWS config file with --profile",
+            ));
+        }
         let role_arn = RoleArn::parse(&self.role_arn)?;
         let region = resolve_region(self.region.as_deref(), &role_arn, &env)?;
         let session_name = match &self.session_name {
@@ -372,8 +393,22 @@ fn resolve_region(
 impl VerifyArgs {
     /// Checks every input before anything touches the network.
     pub fn settings(&self) -> Result<Settings, InputError> {
+        if let Some(profile) = self.profiles.chosen.selected(&self.role)? {
+            return self.profile_settings(&profile);
+        }
         let identity = self.identity.validate_with(&self.source)?;
         let role = self.role.validate()?;
+        self.settings_for(identity, role, &self.bucket)
+    }
+
+    /// The settings of one role, whether from the flags or from a profile.
+    fn settings_for(&self, identity: IdentitySettings, role: RoleSettings, bucket: &str) -> Result<Settings, InputError> {
+        if bucket.is_empty() {
+            return Err(InputError::new(
+                "--bucket",
+                "is required: give the S3 bucket the role may list (with --all-profiles, --profile-bucket NAME=BUCKET per profile)",
+            ));
+        }
         let endpoints = Endpoints::from_env(|v| std::env::var(v).ok())?;
         let expected_gsa = self
             .expected_gsa
@@ -381,7 +416,7 @@ impl VerifyArgs {
             .map(input::service_account_email)
             .transpose()?;
         let list = ListRequest {
-            bucket: input::bucket(&self.bucket)?,
+            bucket: input::bucket(bucket)?,
             prefix: self.prefix.as_deref().map(input::prefix).transpose()?.flatten(),
             path_style: endpoints.custom_s3,
             access: self.access,
@@ -408,8 +443,8 @@ impl VerifyArgs {
 
 impl CredentialProcessArgs {
     pub fn settings(&self) -> Result<crate::credential_process::Settings, InputError> {
-        let identity = self.identity.validate_with(&self.source)?;
-        let role = self.role.validate()?;
+        // With --profile, the profile's role: never its credential_process line, which is not run.
+        let (identity, role) = self.profile.role_of(&self.identity, &self.source, &self.role)?;
         let endpoints = Endpoints::from_env(|v| std::env::var(v).ok())?;
         let cache_dir = match &self.cache_dir {
             Some(dir) => dir.clone(),
@@ -423,6 +458,223 @@ impl CredentialProcessArgs {
         })
     }
 }
+
+// ---- Named roles: the profiles of the pod's shared AWS config file ----------------------
+// `--profile` and `--all-profiles` are the only way an AWS config file is read: without them
+// verify and credential-process take the role from their flags and environment alone.
+
+/// Which profile of the AWS config file names the role (`verify`, `credential-process`).
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// Take the role from this web identity profile of the AWS config file (its role_arn,
+    /// web_identity_token_file, role_session_name and region) instead of --role-arn and
+    /// --token-file; `default` is the [default] profile.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// The AWS config file --profile and --all-profiles read (default: ~/.aws/config, as the SDKs).
+    #[arg(long, value_name = "FILE", env = "AWS_CONFIG_FILE")]
+    pub config_file: Option<PathBuf>,
+}
+
+/// `verify`'s profile flags: one profile, or every role of the pod.
+#[derive(Debug, Args)]
+pub struct VerifyProfileArgs {
+    #[command(flatten)]
+    pub chosen: ProfileArgs,
+
+    /// Prove every web identity profile of the AWS config file (every role of the pod) in one
+    /// run, concurrently: one report entry per role, and the worst exit code.
+    #[arg(long, conflicts_with = "profile", env = "VERIFY_ALL_PROFILES")]
+    pub all_profiles: bool,
+
+    /// The bucket of one profile, as NAME=BUCKET (repeat the flag, or separate with commas);
+    /// --bucket serves the profiles not named here.
+    #[arg(long, value_name = "NAME=BUCKET", env = "VERIFY_PROFILE_BUCKETS", value_delimiter = ',')]
+    pub profile_bucket: Vec<String>,
+}
+
+impl Cli {
+    /// [`Parser::parse`], also noting whether --role-arn came from the command line: the
+    /// webhook may set `AWS_ROLE_ARN` beside a profile, but a user who writes both
+    /// `--role-arn` and `--profile` must choose.
+    pub fn parse_noting_sources() -> Self {
+        use clap::parser::ValueSource;
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Self::command().get_matches();
+        let mut cli = Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        let given = |name: &str| {
+            matches
+                .subcommand_matches(name)
+                .is_some_and(|m| m.value_source("role_arn") == Some(ValueSource::CommandLine))
+        };
+        match &mut cli.command {
+            Command::Verify(args) => args.role.role_arn_on_command_line = given("verify"),
+            Command::CredentialProcess(args) => args.role.role_arn_on_command_line = given("credential-process"),
+            _ => {}
+        }
+        cli
+    }
+}
+
+impl ProfileArgs {
+    /// The config file the profile flags read.
+    pub fn config_path(&self) -> Result<PathBuf, InputError> {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        profile_file::location(self.config_file.as_deref(), home.as_deref())
+    }
+
+    /// The profile --profile names, read from the config file; `None` without --profile.
+    pub fn selected(&self, role: &RoleArgs) -> Result<Option<Profile>, InputError> {
+        let Some(name) = &self.profile else {
+            return Ok(None);
+        };
+        refuse_role_arn_flag(role, "--profile")?;
+        profile_file::select(&self.config_path()?, name).map(Some)
+    }
+
+    /// The identity and role: the profile's with --profile, else the flags'.
+    pub fn role_of(
+        &self,
+        identity: &IdentityArgs,
+        source: &TokenSourceArgs,
+        role: &RoleArgs,
+    ) -> Result<(IdentitySettings, RoleSettings), InputError> {
+        match self.selected(role)? {
+            None => Ok((identity.validate_with(source)?, role.validate()?)),
+            Some(profile) => profile_role(&profile, identity, source, role),
+        }
+    }
+}
+
+fn refuse_role_arn_flag(role: &RoleArgs, flag: &'static str) -> Result<(), InputError> {
+    if role.role_arn_on_command_line {
+        return Err(InputError::new(
+            flag,
+            format!("{flag} and --role-arn both name the role; give one of them"),
+        ));
+    }
+    Ok(())
+}
+
+/// A profile's identity and role. The profile's token file replaces --token-file (and
+/// `AWS_WEB_IDENTITY_TOKEN_FILE`), its role_arn `AWS_ROLE_ARN`; --region (`AWS_REGION`)
+/// overrides its region as `AWS_REGION` does in the SDKs; its role_session_name wins over
+/// --session-name. A bad value names the profile and the key.
+fn profile_role(
+    profile: &Profile,
+    identity: &IdentityArgs,
+    source: &TokenSourceArgs,
+    role: &RoleArgs,
+) -> Result<(IdentitySettings, RoleSettings), InputError> {
+    let in_profile = |e: InputError| {
+        let key = match e.field {
+            "--role-arn" => "role_arn",
+            "--region" => "region",
+            "--session-name" => "role_session_name",
+            "--token-file" => "web_identity_token_file",
+            other => other,
+        };
+        InputError::new("--profile", format!("profile {:?}: {key}: {}", profile.name, e.problem))
+    };
+    let token_source = TokenSourceArgs {
+        token_file: Some(PathBuf::from(&profile.web_identity_token_file)),
+        skip_issuer_check: source.skip_issuer_check,
+    };
+    let identity = identity.validate_with(&token_source)?;
+    let env = |v: &str| std::env::var(v).ok();
+    let role_arn = RoleArn::parse(&profile.role_arn).map_err(in_profile)?;
+    let region = match (role.region.as_deref(), &profile.region) {
+        (None, Some(region)) => input::region(region).map_err(in_profile)?,
+        (flag, _) => resolve_region(flag, &role_arn, &env)?,
+    };
+    let session_name = match (&profile.role_session_name, &role.session_name) {
+        (Some(name), _) => session_name::explicit(name).map_err(in_profile)?,
+        (None, Some(name)) => session_name::explicit(name)?,
+        (None, None) => session_name::from_pod_name(env("HOSTNAME").as_deref()),
+    };
+    let duration_seconds = role.duration_seconds.map(input::duration_seconds).transpose()?;
+    Ok((
+        identity,
+        RoleSettings {
+            request: RoleRequest {
+                role_arn,
+                session_name,
+                duration_seconds,
+            },
+            region,
+        },
+    ))
+}
+
+impl VerifyProfileArgs {
+    /// --profile-bucket's entries, checked: `NAME=BUCKET`, each name once.
+    fn buckets(&self) -> Result<Vec<(String, String)>, InputError> {
+        let mut buckets: Vec<(String, String)> = Vec::new();
+        for entry in self.profile_bucket.iter().filter(|e| !e.is_empty()) {
+            let bad = |why: &str| InputError::new("--profile-bucket", format!("{entry:?} {why}; expected NAME=BUCKET"));
+            let Some((name, bucket)) = entry.split_once('=') else {
+                return Err(bad("has no '='"));
+            };
+            if !(name == profiles::DEFAULT_PROFILE || profiles::valid_name(name)) {
+                return Err(bad("does not start with a profile name"));
+            }
+            if buckets.iter().any(|(n, _)| n == name) {
+                return Err(bad("names a profile a second time"));
+            }
+            let bucket = input::bucket(bucket).map_err(|e| InputError::new("--profile-bucket", e.problem))?;
+            buckets.push((name.to_owned(), bucket));
+        }
+        Ok(buckets)
+    }
+}
+
+impl VerifyArgs {
+    /// The bucket for `profile`: its --profile-bucket entry, else --bucket.
+    fn bucket_for(&self, profile: &str, buckets: &[(String, String)]) -> Result<String, InputError> {
+        let bucket = buckets.iter().find(|(n, _)| n == profile).map_or(self.bucket.as_str(), |(_, b)| b.as_str());
+        if bucket.is_empty() {
+            return Err(InputError::new(
+                "--profile-bucket",
+                format!("no bucket for profile {profile:?}: give --profile-bucket {profile}=BUCKET, or --bucket"),
+            ));
+        }
+        Ok(bucket.to_owned())
+    }
+
+    /// `verify --profile NAME`: the named role's settings.
+    fn profile_settings(&self, profile: &Profile) -> Result<Settings, InputError> {
+        let (identity, role) = profile_role(profile, &self.identity, &self.source, &self.role)?;
+        let bucket = self.bucket_for(&profile.name, &self.profiles.buckets()?)?;
+        self.settings_for(identity, role, &bucket)
+    }
+
+    /// `verify --all-profiles`: every web identity profile of the config file with its
+    /// settings, in the file's order, all checked before any network call.
+    pub fn all_profile_settings(&self) -> Result<Vec<(String, Settings)>, InputError> {
+        refuse_role_arn_flag(&self.role, "--all-profiles")?;
+        let path = self.profiles.chosen.config_path()?;
+        let every = profile_file::every(&path)?;
+        let buckets = self.profiles.buckets()?;
+        if let Some((name, _)) = buckets.iter().find(|(n, _)| !every.iter().any(|p| &p.name == n)) {
+            let names: Vec<&str> = every.iter().map(|p| p.name.as_str()).collect();
+            return Err(InputError::new(
+                "--profile-bucket",
+                format!("names profile {name:?}, which {} lacks: it has {}", path.display(), names.join(", ")),
+            ));
+        }
+        every
+            .iter()
+            .map(|profile| {
+                let (identity, role) = profile_role(profile, &self.identity, &self.source, &self.role)?;
+                let bucket = self.bucket_for(&profile.name, &buckets)?;
+                Ok((profile.name.clone(), self.settings_for(identity, role, &bucket)?))
+            })
+            .collect()
+    }
+}
+
+// ---- end of the named roles' block -----------------------------------------------------
 
 /// `$XDG_CACHE_HOME/gke-aws-verifier`, else `~/.cache/gke-aws-verifier`.
 fn default_cache_dir(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<PathBuf, InputError> {

@@ -3,6 +3,7 @@
 //! → [`report`]. The subcommands [`verify`], [`credential_process`] and [`token_file`] compose them.
 
 pub mod aws_answer;
+pub mod all_profiles;
 pub mod cache;
 pub mod chain;
 pub mod claims_source;
@@ -19,6 +20,7 @@ pub mod input;
 pub mod input_file;
 pub mod logging;
 pub mod metadata;
+pub mod profile_file;
 pub mod profiles;
 pub mod pushgateway;
 pub mod redact;

@@ -1,18 +1,16 @@
 use std::io::{self, Write};
 use std::sync::Arc;
 
-use clap::Parser;
-
 use gke_aws_verifier::cli::{Cli, Command, ExplainArgs, ReportFormat, VerifyArgs};
 use gke_aws_verifier::clock::SystemClock;
 use gke_aws_verifier::error::Failure;
 use gke_aws_verifier::exit_code::ExitCode;
 use gke_aws_verifier::logging;
 use gke_aws_verifier::report::Report;
-use gke_aws_verifier::{credential_process, explain, pushgateway, token_file, verify};
+use gke_aws_verifier::{all_profiles, credential_process, explain, pushgateway, token_file, verify};
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_noting_sources();
     logging::init(cli.log_format, cli.log_level);
     // One thread is plenty for three sequential calls, and starts faster.
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -65,6 +63,9 @@ async fn run_explain(args: ExplainArgs) -> ExitCode {
 }
 
 async fn run_verify(args: VerifyArgs) -> ExitCode {
+    if args.profiles.all_profiles {
+        return run_verify_all_profiles(args).await;
+    }
     let report = match args.settings() {
         Ok(settings) => {
             let report = verify::run(&settings).await;
@@ -74,6 +75,35 @@ async fn run_verify(args: VerifyArgs) -> ExitCode {
             report
         }
         Err(e) => Report::from_failure(Failure::Input(e)),
+    };
+    let report = Report {
+        profile: args.profiles.chosen.profile.clone(),
+        ..report
+    };
+    let text = match args.format {
+        ReportFormat::Json => format!("{}\n", report.to_json()),
+        ReportFormat::Text => report.to_text(),
+    };
+    match print_stdout(&text) {
+        Ok(()) => report.exit_code(),
+        Err(failure) => finish(Err(failure)),
+    }
+}
+
+/// `verify --all-profiles`: every role of the config file, one report entry each.
+async fn run_verify_all_profiles(args: VerifyArgs) -> ExitCode {
+    let report = match args.all_profile_settings() {
+        Ok(profiles) => {
+            let report = all_profiles::run(&profiles).await;
+            if let Some(url) = &args.pushgateway {
+                // One group per role and bucket, as for single runs.
+                for ((_, settings), role_report) in profiles.iter().zip(&report.reports) {
+                    pushgateway::push_outcome(url, settings, role_report).await;
+                }
+            }
+            report
+        }
+        Err(e) => all_profiles::ProfilesReport::from_failure(Failure::Input(e)),
     };
     let text = match args.format {
         ReportFormat::Json => format!("{}\n", report.to_json()),

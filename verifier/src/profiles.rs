@@ -527,7 +527,10 @@ mod tests {
                 "{text}"
             );
             assert!(
-                matches!(try_render(std::slice::from_ref(&bad)), Err(ProfileError::Invalid { .. })),
+                matches!(
+                    try_render(std::slice::from_ref(&bad)),
+                    Err(ProfileError::Invalid { .. })
+                ),
                 "{bad:?}"
             );
         }

@@ -20,6 +20,8 @@ pub struct Report {
     pub role_arn: Option<String>,
     /// `verify --explain`: why STS refused, from the role's trust policy.
     pub explanation: Option<Explained>,
+    /// `--profile` / `--all-profiles`: the profile of the AWS config file the role came from.
+    pub profile: Option<String>,
 }
 
 /// An explanation of STS's refusal, rendered by `explain` for both formats.
@@ -33,6 +35,8 @@ pub struct Explained {
 #[derive(Serialize)]
 struct ReportJson<'a> {
     ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: &'a Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     role_arn: &'a Option<String>,
     stages: &'a [StageReport],
@@ -159,6 +163,7 @@ impl Report {
     pub fn to_json(&self) -> String {
         let json = ReportJson {
             ok: self.ok(),
+            profile: &self.profile,
             role_arn: &self.role_arn,
             stages: &self.stages,
             error: &self.error,
@@ -170,6 +175,10 @@ impl Report {
 
     pub fn to_text(&self) -> String {
         let mut out = String::new();
+        if let Some(profile) = &self.profile {
+            let role = self.role_arn.as_deref().unwrap_or("-");
+            let _ = writeln!(out, "PROFILE {}  role={}", shown(profile), shown(role));
+        }
         for stage in &self.stages {
             let verdict = if stage.ok { "PASS" } else { "FAIL" };
             let _ = write!(out, "{verdict} {:<12} {:>6} ms", stage.name, stage.duration_ms);
