@@ -12,7 +12,7 @@ KUBE_CONTEXT ?=
 IMAGE ?=
 PLATFORMS ?= linux/amd64
 
-.PHONY: help venv build release lint test test-rust test-terraform test-k8s test-demo test-supply-chain test-fuzz fuzz \
+.PHONY: help venv node-deps build release lint test test-rust test-terraform test-k8s test-demo test-supply-chain test-fuzz fuzz \
         demo bench bench-webhook release-webhook plan apply destroy k8s-config verify smoke webhook-deploy image
 
 help: ## List the targets
@@ -106,7 +106,12 @@ lint: ## rustfmt and clippy, warnings are errors
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
-test-rust: venv ## Unit and integration tests against moto, the emulator, the aws CLI, boto3, Pushgateway
+node-deps: ## The AWS SDK for JavaScript v3 for the webhook's injected-pod test (npm ci in tests/node)
+	@command -v npm >/dev/null || { echo "node-deps: npm is missing (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	@echo "==> npm ci in tests/node"
+	cd tests/node && npm ci --no-audit --no-fund
+
+test-rust: venv node-deps ## Unit and integration tests against moto, the emulator, the aws CLI, boto3, the JS SDK, Pushgateway
 	@echo "==> cargo nextest (moto_server: $$(command -v moto_server))"
 	cargo nextest run --workspace --locked --no-fail-fast
 	tests/rust/unprivileged.sh

@@ -711,3 +711,175 @@ fn echoed_values_are_capped_and_the_ksa_name_is_checked_before_any_lookup() {
         }
     }
 }
+
+const LOGS_ARN: &str = "arn:aws:iam::123456789012:role/team-logs";
+
+/// A KSA with the default role and two named ones, `logs` with its own region.
+fn multi(extra: &[(&str, &str)]) -> Annotations {
+    let mut a = ksa(&[
+        ("gke-aws-verifier/role.logs", LOGS_ARN),
+        ("gke-aws-verifier/region.logs", "eu-west-3"),
+        (
+            "gke-aws-verifier/role.audit",
+            "arn:aws:iam::123456789012:role/team-audit",
+        ),
+    ]);
+    for (k, v) in extra {
+        a.insert((*k).to_owned(), (*v).to_owned());
+    }
+    a
+}
+
+fn mounts_of(c: &Value) -> Vec<(String, String)> {
+    c["volumeMounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().to_owned(),
+                m["mountPath"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn named_roles_become_profiles_of_one_config_file_projected_from_the_pods_annotation() {
+    let (p, warnings) = injected(&pod_json(), &multi(&[]));
+    assert_eq!(warnings, Vec::<String>::new());
+    let text = p["metadata"]["annotations"][crate::keys::AWS_CONFIG].as_str().unwrap();
+    let profiles = gke_aws_verifier::profiles::parse(text).unwrap();
+    let summary: Vec<(&str, &str, Option<&str>)> = profiles
+        .iter()
+        .map(|p| (p.name.as_str(), p.role_arn.as_str(), p.region.as_deref()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("default", ARN, Some("eu-west-1")),
+            ("audit", "arn:aws:iam::123456789012:role/team-audit", Some("eu-west-1")),
+            ("logs", LOGS_ARN, Some("eu-west-3")),
+        ]
+    );
+    assert!(
+        profiles
+            .iter()
+            .all(|p| p.web_identity_token_file == TOKEN_FILE && p.role_session_name.as_deref() == Some("reports-7f9c"))
+    );
+    assert_eq!(
+        p["spec"]["volumes"][1],
+        json!({ "name": CONFIG_VOLUME, "downwardAPI": { "items": [{ "path": "config",
+            "fieldRef": { "fieldPath": "metadata.annotations['gke-aws-verifier/aws-config']" } }] } })
+    );
+    for c in [&p["spec"]["containers"][0], &p["spec"]["initContainers"][2]] {
+        // No web identity or region variables: botocore would let them override the profile.
+        for absent in [
+            "AWS_ROLE_ARN",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_PROFILE",
+        ] {
+            assert_eq!(env_value(c, absent), None, "{absent} in {c}");
+        }
+        assert_eq!(env_value(c, "AWS_CONFIG_FILE"), Some(json!(CONFIG_FILE)));
+        assert_eq!(env_value(c, "AWS_ROLE_SESSION_NAME"), Some(json!("reports-7f9c")));
+        assert_eq!(
+            mounts_of(c),
+            [
+                (CONFIG_VOLUME.to_owned(), CONFIG_DIR.to_owned()),
+                (VOLUME.to_owned(), TOKEN_DIR.to_owned())
+            ]
+        );
+    }
+    let again = review(&pod(&p), "team", Some(&multi(&[])), &settings());
+    assert_eq!(
+        again,
+        Outcome::Skip {
+            reason: "already injected"
+        }
+    );
+}
+
+#[test]
+fn a_container_bound_to_a_profile_gets_aws_profile_and_none_gets_nothing() {
+    let mut v = pod_json();
+    v["metadata"]["annotations"] = json!({
+        "gke-aws-verifier/profile.logs": "logs",
+        "gke-aws-verifier/profile.migrate": "none",
+    });
+    v["spec"]["containers"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "name": "logs", "image": "fluent" }));
+    for a in [multi(&[]), multi(&[(IDENTITY, "cluster")])] {
+        let (p, _) = injected(&v, &a);
+        let logs = &p["spec"]["containers"][1];
+        assert_eq!(env_value(logs, "AWS_PROFILE"), Some(json!("logs")));
+        assert_eq!(env_value(logs, "AWS_CONFIG_FILE"), Some(json!(CONFIG_FILE)));
+        assert_eq!(env_value(logs, "AWS_ROLE_ARN"), None);
+        assert_eq!(
+            env_value(&p["spec"]["containers"][0], "AWS_PROFILE"),
+            None,
+            "app: the default chain's [default]"
+        );
+        let migrate = p["spec"]["initContainers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "migrate")
+            .unwrap();
+        assert_eq!(
+            migrate,
+            &json!({ "name": "migrate", "image": "app:1" }),
+            "none: no token, no config, no env"
+        );
+        let again = review(&pod(&p), "team", Some(&a), &settings());
+        assert_eq!(
+            again,
+            Outcome::Skip {
+                reason: "already injected"
+            }
+        );
+    }
+    // A single-role KSA knows only the default profile.
+    let message = denial(&v, Some(&ksa(&[])));
+    assert!(message.contains("it has: default, or none"), "{message}");
+    let message = denial(&v, Some(&ksa(&[("gke-aws-verifier/role.audit", ARN)])));
+    assert!(
+        message.contains("profile \"logs\"") && message.contains("it has: default, audit, or none"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_container_with_its_own_config_file_keeps_it_with_a_warning() {
+    let mut v = pod_json();
+    v["spec"]["containers"][0]["env"] = json!([{ "name": "AWS_CONFIG_FILE", "value": "/etc/aws/config" }]);
+    let (p, warnings) = injected(&v, &multi(&[]));
+    assert_eq!(
+        env_value(&p["spec"]["containers"][0], "AWS_CONFIG_FILE"),
+        Some(json!("/etc/aws/config"))
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("own AWS_CONFIG_FILE")),
+        "{warnings:?}"
+    );
+    assert!(warnings.iter().all(|w| w.chars().count() <= 120), "{warnings:?}");
+}
+
+#[test]
+fn a_pod_named_by_generate_name_gets_its_session_name_from_the_kubelet() {
+    let mut v = pod_json();
+    v["metadata"].as_object_mut().unwrap().remove("name");
+    v["metadata"]["generateName"] = json!("reports-");
+    let (p, _) = injected(&v, &multi(&[]));
+    let text = p["metadata"]["annotations"][crate::keys::AWS_CONFIG].as_str().unwrap();
+    let profiles = gke_aws_verifier::profiles::parse(text).unwrap();
+    assert!(profiles.iter().all(|p| p.role_session_name.is_none()), "{text}");
+    assert_eq!(
+        env_value(&p["spec"]["containers"][0], "AWS_ROLE_SESSION_NAME"),
+        Some(json!({ "fieldRef": { "fieldPath": "metadata.name" } }))
+    );
+}
