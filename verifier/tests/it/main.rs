@@ -7,6 +7,7 @@ mod common;
 mod credential_helpers;
 mod explain;
 mod hostile;
+mod profiles;
 mod pushgateway;
 mod token_file_day;
 mod verify;
