@@ -216,8 +216,9 @@ fn container_ops(
     // Its own role, not ours from an earlier admission (ours comes with our mount).
     let own_role = sets(&ROLE_UNIT) && !has_token;
     if own_role {
+        // The container's name last: a cut warning keeps its reason.
         warnings.push(format!(
-            "gke-aws-verifier: container {} sets its own AWS_ROLE_ARN/…TOKEN_FILE/…SESSION_NAME: it gets no token",
+            "gke-aws-verifier: sets its own AWS_ROLE_ARN/…TOKEN_FILE/…SESSION_NAME, so it gets no token: container {}",
             c.name
         ));
     }
@@ -254,7 +255,7 @@ fn container_ops(
             let own_config = find("AWS_CONFIG_FILE").is_some_and(|e| !is_literal(e, CONFIG_FILE));
             if own_config {
                 warnings.push(format!(
-                    "gke-aws-verifier: container {} sets its own AWS_CONFIG_FILE: the pod's profiles are not in it",
+                    "gke-aws-verifier: sets its own AWS_CONFIG_FILE, without the pod's profiles: container {}",
                     c.name
                 ));
             } else {
@@ -265,7 +266,7 @@ fn container_ops(
                     match find("AWS_PROFILE") {
                         None => env.push(("AWS_PROFILE", literal(profile))),
                         Some(e) if !is_literal(e, profile) => warnings.push(format!(
-                            "gke-aws-verifier: container {} sets its own AWS_PROFILE, not {profile}",
+                            "gke-aws-verifier: sets its own AWS_PROFILE, not {profile}: container {}",
                             c.name
                         )),
                         Some(_) => {}

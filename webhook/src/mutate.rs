@@ -248,12 +248,12 @@ fn credentials(
         .map_err(|BadAnnotation { key, problem, example }| bad(&key, problem, example))?;
     if region.is_none() {
         warnings.push(format!(
-            "gke-aws-verifier: no AWS region (annotate KSA {namespace}/{ksa} with {REGION}); AWS_REGION is not set"
+            "gke-aws-verifier: no AWS region, AWS_REGION is not set: annotate {REGION} on KSA {namespace}/{ksa}"
         ));
     }
     if identity == Identity::Gke && !a.contains_key(GSA) {
         warnings.push(format!(
-            "gke-aws-verifier: KSA {namespace}/{ksa} has no {GSA} annotation: the token sidecar will fail"
+            "gke-aws-verifier: the token sidecar will fail without {GSA} on KSA {namespace}/{ksa}"
         ));
     }
     let credentials = Credentials {

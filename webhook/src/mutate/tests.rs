@@ -291,7 +291,10 @@ fn a_container_that_sets_any_variable_of_a_unit_keeps_the_whole_unit() {
     );
     assert_eq!(env_value(uid, "AWS_DEFAULT_REGION"), Some(json!("eu-west-1")));
     assert_eq!(warnings.len(), 2, "{warnings:?}");
-    assert!(warnings.iter().all(|w| w.contains("it gets no token")), "{warnings:?}");
+    assert!(
+        warnings.iter().all(|w| w.contains("so it gets no token: container")),
+        "{warnings:?}"
+    );
     // The migrate init container sets nothing: it gets everything.
     assert_eq!(
         env_value(&p["spec"]["initContainers"][2], "AWS_ROLE_ARN"),
@@ -405,7 +408,10 @@ fn warnings_name_what_will_fail_at_run_time_within_120_characters() {
     };
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(warnings[0].contains("no AWS region"), "{warnings:?}");
-    assert!(warnings[1].contains(&format!("team/{}", &long[..40])), "{warnings:?}");
+    assert!(
+        warnings[1].contains(&format!("on KSA team/{}", &long[..10])),
+        "{warnings:?}"
+    );
     for w in &warnings {
         assert!(
             w.chars().count() <= 120,
@@ -882,4 +888,26 @@ fn a_pod_named_by_generate_name_gets_its_session_name_from_the_kubelet() {
         env_value(&p["spec"]["containers"][0], "AWS_ROLE_SESSION_NAME"),
         Some(json!({ "fieldRef": { "fieldPath": "metadata.name" } }))
     );
+}
+
+#[test]
+fn with_named_roles_a_container_added_by_another_webhook_gets_its_share_and_nothing_twice() {
+    let (p, _) = injected(&pod_json(), &multi(&[]));
+    let mut grown = p.clone();
+    grown["spec"]["containers"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "name": "late", "image": "x" }));
+    let (p2, warnings) = injected(&grown, &multi(&[]));
+    assert_eq!(
+        warnings,
+        Vec::<String>::new(),
+        "our own variables are not the container's own"
+    );
+    assert_eq!(p2["metadata"], p["metadata"]);
+    assert_eq!(p2["spec"]["volumes"], p["spec"]["volumes"]);
+    assert_eq!(p2["spec"]["containers"][0], p["spec"]["containers"][0]);
+    let late = &p2["spec"]["containers"][1];
+    assert_eq!(env_value(late, "AWS_CONFIG_FILE"), Some(json!(CONFIG_FILE)));
+    assert_eq!(mounts_of(late).len(), 2);
 }
