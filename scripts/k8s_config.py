@@ -25,12 +25,14 @@ The KSA's annotations: the default role `amazonaws.com/role-arn`, the token's
 `amazonaws.com/audience`, per named role `gke-aws-verifier/role.NAME` and
 `gke-aws-verifier/region.NAME`, and the mode's own one (`iam.gke.io/gcp-service-account`, or
 `gke-aws-verifier/identity: cluster`). In dedicated mode serviceaccount_patch.yaml sets them
-all; in application mode `make verify` sets the two the verifier's Job needs (role and mode)
-and the kustomization's header lists the rest, which the application's pods read.
+all; in application mode `make verify` sets them all on the application's KSA: the role and
+mode from the verifier's settings, the rest (which the application's pods read through the
+injection webhook) from the annotation `gke-aws-verifier/ksa-annotations` of the verifier's
+ConfigMap, and the kustomization's header shows the command.
 
 Two namespace modes. By default (application mode) the overlay holds only the verifier's own
 objects; the namespace and the KSA are the application's, and `make verify` / `make smoke`
-only add two annotations to the KSA. Workloads named in DEDICATED (or DEDICATED=all) get a
+only add the annotations above to the KSA. Workloads named in DEDICATED (or DEDICATED=all) get a
 namespace and KSA that this repository owns (the component dedicated-namespace).
 
 Environment: IMAGE (required: what `make image` pushed, REPOSITORY:TAG or
@@ -80,6 +82,10 @@ IDENTITY_FIELDS = {"gsa": ["gsa_email"], "cluster": ["issuer_url"]}
 # workload's own role.
 ROLE_NAME = re.compile(r"[A-Za-z0-9_-]{1,56}")
 MAX_NAMED_ROLES = 10
+# The verifier's ConfigMap annotation that carries, in application mode, the KSA annotations the
+# verifier's Job does not need (audience, named roles) to `make verify`, which sets them on the
+# application's KSA: space-separated KEY=VALUE (every value is checked to hold no space).
+KSA_ANNOTATIONS = "gke-aws-verifier/ksa-annotations"
 # The application-facing Component of a cluster-mode workload, inside its overlay folder.
 APP_IDENTITY = os.path.join("app-identity", "kustomization.yaml")
 IMAGE = re.compile(
@@ -131,10 +137,15 @@ class Workload:
         return {"amazonaws.com/role-arn": self.role_arn, "amazonaws.com/audience": self.audience, **mode, **named}
 
     def verify_annotations(self) -> dict[str, str]:
-        """The two annotations `make verify` and `make smoke` set on an application's KSA (what
-        the verifier's own Job needs): the default role, and the GSA or the mode."""
+        """The annotations the verifier's own Job needs: the default role, and the GSA or the mode
+        (`make verify` takes them from the verifier's settings)."""
         keep = ("amazonaws.com/role-arn", "iam.gke.io/gcp-service-account", "gke-aws-verifier/identity")
         return {k: v for k, v in self.ksa_annotations().items() if k in keep}
+
+    def webhook_annotations(self) -> dict[str, str]:
+        """The other annotations, which the application's pods read through the injection webhook:
+        the audience and the named roles (`make verify` takes them from KSA_ANNOTATIONS)."""
+        return {k: v for k, v in sorted(self.ksa_annotations().items()) if k not in self.verify_annotations()}
 
 
 def load(text: str) -> dict:
@@ -244,8 +255,9 @@ def _kustomization(w: Workload, base_rel: str, components: list[str], image: str
     comp_rel = os.path.join(os.path.dirname(base_rel), "components")
     own = (["dedicated-namespace"] if w.dedicated else []) + (
         ["verifier-cluster-identity"] if w.identity == "cluster" else [])
-    annotate = " ".join(f"{k}={v}" for k, v in sorted(w.verify_annotations().items()))
-    rest = " ".join(f"{k}={v}" for k, v in sorted(w.ksa_annotations().items()) if k not in w.verify_annotations())
+    # In the order verify-job.sh passes them: the verifier's own (role, then GSA or mode), the rest.
+    annotations = {**w.verify_annotations(), **w.webhook_annotations()}
+    annotate = " \\\n".join(f"#     {k}={v}" for k, v in annotations.items())
     if w.dedicated:
         mode = (f"# Dedicated mode: this overlay owns the namespace {w.namespace} and the KSA {w.ksa}\n"
                 "# (creates them; `kubectl delete -k` deletes them).\n")
@@ -253,9 +265,10 @@ def _kustomization(w: Workload, base_rel: str, components: list[str], image: str
         mode = (f"# Application mode: only the verifier's own objects, in the application's namespace\n"
                 f"# {w.namespace}. The KSA is the application's: `make verify` and `make smoke` only run\n"
                 f"#   kubectl annotate --overwrite serviceaccount {w.ksa} --namespace {w.namespace} \\\n"
-                f"#     {annotate}\n"
-                f"# The application's own pods (the injection webhook) also read, from the same KSA:\n"
-                f"#   {rest}\n")
+                f"{annotate}\n"
+                f"# (the role and the {'GSA' if w.gsa_email else 'mode'} for the verifier's Job; the audience and the named\n"
+                f"# roles for the application's pods, through the injection webhook: the ConfigMap's\n"
+                f"# annotation {KSA_ANNOTATIONS} carries them to `make verify`).\n")
     chain = (f"{w.gsa_email} -> " if w.gsa_email else f"{w.issuer_url} -> ") + w.role_arn
     targets = ([("ServiceAccount", "metadata.name")] if w.dedicated else []) + [
         ("Job", "spec.template.spec.serviceAccountName"),
@@ -279,6 +292,13 @@ resources:
     behavior: merge
     envs:
       - config.env
+"""
+    if not w.dedicated:
+        pairs = " ".join(f"{k}={v}" for k, v in w.webhook_annotations().items())
+        text += f"""    # What `make verify` also sets on the application's KSA (KEY=VALUE, space-separated).
+    options:
+      annotations:
+        {KSA_ANNOTATIONS}: {json.dumps(pairs)}
 """
     if w.dedicated:
         text += """patches:

@@ -10,9 +10,12 @@
 # resources (APPLY=1, the default):
 #   application mode (the default of `make k8s-config`): the namespace and the KSA are the
 #     application's. Only the verifier's own objects are applied (ConfigMap, NetworkPolicy
-#     selecting its pods); the KSA, which must exist, gets two annotations with
-#     `kubectl annotate --overwrite`: no other field of it changes, no label is added, and
-#     nothing here ever creates, applies or deletes it.
+#     selecting its pods); the KSA, which must exist, gets its AWS identity annotations with
+#     `kubectl annotate --overwrite`: the role and the GSA or the mode (for the verifier's Job,
+#     from its ConfigMap's data), and the audience and named roles (for the application's pods,
+#     through the injection webhook: from the ConfigMap's annotation
+#     gke-aws-verifier/ksa-annotations, which `make k8s-config` writes). No other field of the
+#     KSA changes, no label is added, and nothing here ever creates, applies or deletes it.
 #   dedicated mode (the overlay renders a Namespace and a ServiceAccount, from the component
 #     dedicated-namespace): this repository owns both, and applies them.
 #
@@ -105,13 +108,14 @@ say "rendering $OVERLAY"
 
 # One line per rendered object, fields split by '|'. `annotate --local` reads the file and prints
 # without a cluster (no context, no API call): a YAML reader that kubectl already is.
-"$KUBECTL" annotate --local -f "$work/rendered.yaml" gke-aws-verifier/render=local -o jsonpath='{.kind}{"|"}{.metadata.name}{"|"}{.metadata.namespace}{"|"}{.spec.template.spec.serviceAccountName}{"|"}{.data.AWS_ROLE_ARN}{"|"}{.data.VERIFY_EXPECTED_GSA}{"|"}{.spec.template.spec.volumes[?(@.name=="gke-aws-token")].name}{"|"}{.spec.template.spec.containers[*].image}{.spec.jobTemplate.spec.template.spec.containers[*].image}{"\n"}' \
+"$KUBECTL" annotate --local -f "$work/rendered.yaml" gke-aws-verifier/render=local -o jsonpath='{.kind}{"|"}{.metadata.name}{"|"}{.metadata.namespace}{"|"}{.spec.template.spec.serviceAccountName}{"|"}{.data.AWS_ROLE_ARN}{"|"}{.data.VERIFY_EXPECTED_GSA}{"|"}{.spec.template.spec.volumes[?(@.name=="gke-aws-token")].name}{"|"}{.spec.template.spec.containers[*].image}{.spec.jobTemplate.spec.template.spec.containers[*].image}{"|"}{.metadata.annotations.gke-aws-verifier/ksa-annotations}{"\n"}' \
   >"$work/objects" || die 2 "could not read the render of $OVERLAY"
-ksa="" role_arn="" gsa="" cluster="" dedicated=0 images=()
-while IFS='|' read -r kind name namespace sa arn expected_gsa token_volume image; do
+ksa="" role_arn="" gsa="" cluster="" dedicated=0 images=() webhook_pairs=""
+# The annotations last: an audience may hold a '|', and read gives the last field the rest.
+while IFS='|' read -r kind name namespace sa arn expected_gsa token_volume image ksa_annotations; do
   case "$kind" in
     Job) [[ "$name" == "$job" ]] && { ns=$namespace; ksa=$sa; cluster=$token_volume; } ;;
-    ConfigMap) [[ -n "$arn" ]] && { role_arn=$arn; gsa=$expected_gsa; } ;;
+    ConfigMap) [[ -n "$arn" ]] && { role_arn=$arn; gsa=$expected_gsa; webhook_pairs=$ksa_annotations; } ;;
     Namespace | ServiceAccount) dedicated=1 ;;
   esac
   read -ra pod_images <<<"$image"
@@ -122,11 +126,26 @@ done <"$work/objects"
 for image in "${images[@]}"; do
   [[ "$image" != REGISTRY/* ]] || die 2 "the overlay still uses the placeholder image $image: push the image (make image IMAGE=...) and write the overlay with it: make k8s-config IMAGE=<repository>@sha256:<digest>"
 done
+# The application pods' annotations (KEY=VALUE, space-separated), checked before any call: only
+# these keys, so an edited overlay cannot make this script change another part of the KSA.
+webhook_annotations=()
+read -ra pairs <<<"$webhook_pairs"
+((${#pairs[@]} <= 21)) || die 2 "the render of $OVERLAY: the ConfigMap's annotation gke-aws-verifier/ksa-annotations has ${#pairs[@]} entries, at most 21 (the audience, 10 named roles and their regions); run make k8s-config again"
+for pair in "${pairs[@]}"; do
+  key=${pair%%=*}
+  if [[ "$pair" != *=?* ]] || ! [[ "$key" =~ ^(amazonaws\.com/audience|gke-aws-verifier/(role|region)\.[A-Za-z0-9_-]{1,56})$ ]]; then
+    die 2 "the render of $OVERLAY: the ConfigMap's annotation gke-aws-verifier/ksa-annotations has '${pair:0:120}': expected KEY=VALUE with KEY amazonaws.com/audience, gke-aws-verifier/role.NAME or gke-aws-verifier/region.NAME; run make k8s-config again"
+  fi
+  for seen in "${webhook_annotations[@]}"; do
+    [[ "${seen%%=*}" != "$key" ]] || die 2 "the render of $OVERLAY: the ConfigMap's annotation gke-aws-verifier/ksa-annotations names $key twice; run make k8s-config again"
+  done
+  webhook_annotations+=("$pair")
+done
 
 if [[ "$dedicated" == 1 ]]; then
   say "dedicated mode: this overlay owns namespace $ns and KSA $ksa, and applies them"
 else
-  say "application mode: only the verifier's own objects go to namespace $ns; the application's KSA $ksa gets two annotations, nothing else"
+  say "application mode: only the verifier's own objects go to namespace $ns; the application's KSA $ksa gets $((2 + ${#webhook_annotations[@]})) annotations, nothing else"
 fi
 
 # The verify Job never goes with the standing resources; the smoke CronJob only with `smoke`.
@@ -135,16 +154,19 @@ standing='app.kubernetes.io/component notin (verify,smoke)'
 if [[ "$APPLY" == 1 ]]; then
   if [[ "$dedicated" == 0 ]]; then
     # The KSA's AWS identity, for the verifier and for the injection webhook: the role, and
-    # either the Google service account (gsa mode) or the cluster mode (a projected token).
+    # either the Google service account (gsa mode) or the cluster mode (a projected token);
+    # then the audience and the named roles, which the application's pods get through the webhook.
     annotations=("amazonaws.com/role-arn=$role_arn")
     if [[ -n "$cluster" ]]; then
       annotations+=("gke-aws-verifier/identity=cluster")
     elif [[ -n "$gsa" ]]; then
       annotations+=("iam.gke.io/gcp-service-account=$gsa")
     fi
+    annotations+=("${webhook_annotations[@]}")
     # A different value already there is the application's choice (another Google service
-    # account, another role): replacing it would change the application's identity, so only
-    # with OVERWRITE_ANNOTATIONS=1. This read also fails, naming the cause, on a missing KSA.
+    # account, another role, audience or named role): replacing it would change the
+    # application's identity, so only with OVERWRITE_ANNOTATIONS=1. This read also fails,
+    # naming the cause, on a missing KSA.
     for annotation in "${annotations[@]}"; do
       key=${annotation%%=*} want=${annotation#*=}
       have=$("${kc[@]}" -n "$ns" get serviceaccount "$ksa" -o jsonpath="{.metadata.annotations.${key//./\\.}}") ||
@@ -154,7 +176,7 @@ if [[ "$APPLY" == 1 ]]; then
       fi
     done
     say "annotating serviceaccount/$ksa in namespace $ns: ${annotations[*]}"
-    # annotate sends a merge patch of these two keys: it cannot create the KSA, nor change or
+    # annotate sends a merge patch of these keys: it cannot create the KSA, nor change or
     # remove any other field, label or annotation (an apply of a partial KSA could).
     "${kc[@]}" -n "$ns" annotate --overwrite serviceaccount "$ksa" "${annotations[@]}" >&2 ||
       die 2 "could not annotate serviceaccount/$ksa in namespace $ns (you need patch rights on it)"

@@ -108,16 +108,41 @@ def test_application_mode_runs_as_the_applications_ksa(overlays):
         assert spec["serviceAccountName"] == "reports-reader", kind
         assert spec["nodeSelector"] == {"iam.gke.io/gke-metadata-server-enabled": "true"}, kind
     kustomization = (overlays / "reports/kustomization.yaml").read_text()
-    # The overlay says what the scripts do to the KSA, as the command to run by hand.
+    # The overlay says what the scripts do to the KSA, as the command to run by hand: the
+    # verifier's own annotations, then what the application's pods read (the webhook).
     assert ("kubectl annotate --overwrite serviceaccount reports-reader --namespace payments \\\n"
-            "#     amazonaws.com/role-arn=arn:aws:iam::123456789012:role/reports-reader "
-            "iam.gke.io/gcp-service-account=reports-reader@example-project.iam.gserviceaccount.com\n") in kustomization
-    # What only the application's pods read (the webhook) is named beside it, not applied.
-    assert ("# The application's own pods (the injection webhook) also read, from the same KSA:\n"
-            "#   amazonaws.com/audience=sts.amazonaws.com "
-            "gke-aws-verifier/region.exports=eu-west-1 "
-            "gke-aws-verifier/role.exports=arn:aws:iam::123456789012:role/reports-reader.exports\n") in kustomization
+            "#     amazonaws.com/role-arn=arn:aws:iam::123456789012:role/reports-reader \\\n"
+            "#     iam.gke.io/gcp-service-account=reports-reader@example-project.iam.gserviceaccount.com \\\n"
+            "#     amazonaws.com/audience=sts.amazonaws.com \\\n"
+            "#     gke-aws-verifier/region.exports=eu-west-1 \\\n"
+            "#     gke-aws-verifier/role.exports=arn:aws:iam::123456789012:role/reports-reader.exports\n") in kustomization
     assert not (overlays / "reports/serviceaccount_patch.yaml").exists()
+
+
+def test_application_mode_renders_what_make_verify_sets_beyond_role_and_mode(tmp_path):
+    """The audience and named roles reach `make verify` as data of the render (an annotation of
+    the verifier's ConfigMap, which verify-job.sh reads with kubectl), never from comments."""
+    def edit(d):
+        d["reports"]["audience"] = "aws.example.com"
+        d["reports"]["roles"]["log_shipper"] = {"role_arn": "arn:aws:iam::123456789012:role/reports-reader.log_shipper"}
+    done = gen(tmp_path / "o", str(with_workload(tmp_path, edit)))
+    assert done.returncode == 0, done.stderr
+    config = one(render(tmp_path / "o/reports"), "ConfigMap")
+    assert config["metadata"]["annotations"]["gke-aws-verifier/ksa-annotations"].split(" ") == [
+        "amazonaws.com/audience=aws.example.com",
+        "gke-aws-verifier/region.exports=eu-west-1",
+        "gke-aws-verifier/region.log_shipper=us-east-1",  # no region of its own: the workload's
+        "gke-aws-verifier/role.exports=arn:aws:iam::123456789012:role/reports-reader.exports",
+        "gke-aws-verifier/role.log_shipper=arn:aws:iam::123456789012:role/reports-reader.log_shipper",
+    ]
+    assert config["data"]["VERIFY_AUDIENCE"] == "aws.example.com"
+    cluster = one(render(tmp_path / "o/example-cluster"), "ConfigMap")["metadata"]["annotations"]
+    assert cluster["gke-aws-verifier/ksa-annotations"].split(" ") == [
+        "amazonaws.com/audience=sts.amazonaws.com", "gke-aws-verifier/region.audit-log=eu-west-2",
+        "gke-aws-verifier/role.audit-log=arn:aws:iam::123456789012:role/ledger-reader.audit-log"]
+    # Dedicated mode: the owned KSA carries them all itself; nothing to carry.
+    example = one(render(tmp_path / "o/example"), "ConfigMap")["metadata"].get("annotations") or {}
+    assert "gke-aws-verifier/ksa-annotations" not in example
 
 
 def test_settings_reach_the_configmap(overlays):
@@ -229,6 +254,30 @@ def test_cluster_mode_app_identity_gives_the_applications_pods_role_region_and_a
     refs = {e["name"]: e["valueFrom"]["configMapKeyRef"]["name"]
             for e in app["env"] if "configMapKeyRef" in e.get("valueFrom", {})}
     assert refs == {"AWS_ROLE_ARN": config["metadata"]["name"], "AWS_REGION": config["metadata"]["name"]}
+
+
+def test_credential_process_takes_the_audience_from_the_aws_config_configmap(tmp_path):
+    """As the token-file sidecar from aws-web-identity: the optional key AWS_AUDIENCE of the
+    ConfigMap the consumer provides becomes the helper's VERIFY_AUDIENCE, which it inherits from
+    the SDK that runs it."""
+    app = tmp_path / "app"
+    app.mkdir()
+    example = REPO / "k8s/examples/credential-process"
+    for f in ("job.yaml", "aws-config.ini"):
+        shutil.copy(example / f, app / f)
+    rel = os.path.relpath(REPO / "k8s/components/credential-process", app)
+    (app / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: payments\n"
+        f"resources:\n  - job.yaml\ncomponents:\n  - {rel}\n"
+        "configMapGenerator:\n  - name: aws-config\n    files:\n      - config=aws-config.ini\n"
+        "    literals:\n      - AWS_AUDIENCE=aws.example.com\n")
+    objs = render(app)
+    config = one(objs, "ConfigMap")
+    assert config["data"]["AWS_AUDIENCE"] == "aws.example.com"
+    (container,) = [c for c in one(objs, "Job")["spec"]["template"]["spec"]["containers"] if c["name"] == "app"]
+    (audience,) = [e for e in container["env"] if e["name"] == "VERIFY_AUDIENCE"]
+    assert audience["valueFrom"]["configMapKeyRef"] == {
+        "name": config["metadata"]["name"], "key": "AWS_AUDIENCE", "optional": True}
 
 
 def test_the_committed_app_identity_renders_with_the_default_audience(tmp_path):

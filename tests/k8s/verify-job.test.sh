@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Control-flow tests of scripts/verify-job.sh against a kubectl stand-in (tests/k8s/stand-in)
 # first on PATH: success, an API error while polling, failed Job, Job failed without an exit
-# code, timeout; the two namespace modes (what is applied, what is only annotated); the smoke
-# deployment; the settings; a placeholder image.
+# code, timeout; the two namespace modes (what is applied, what is only annotated: the role, the
+# GSA or mode, the audience and the named roles); the smoke deployment; the settings; a
+# placeholder image; an overlay whose KSA annotations name a key outside those.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -67,18 +68,28 @@ echo "verify-job.sh: application mode (a GSA workload in the application's names
 run success TIMEOUT=30 OVERLAY=k8s/overlays/reports
 check "exits 0" test "$status" = 0
 check "says it is the application mode" has "$err" "application mode: only the verifier's own objects go to namespace payments; the application's KSA reports-reader"
-check "annotates the existing KSA with exactly the two annotations, --overwrite" \
-  has "$(cat "$log")" '^-n payments annotate --overwrite serviceaccount reports-reader amazonaws.com/role-arn=arn:aws:iam::123456789012:role/reports-reader iam.gke.io/gcp-service-account=reports-reader@example-project.iam.gserviceaccount.com$'
+check "annotates the existing KSA with exactly the role, GSA, audience and named role, --overwrite" \
+  has "$(cat "$log")" '^-n payments annotate --overwrite serviceaccount reports-reader amazonaws.com/role-arn=arn:aws:iam::123456789012:role/reports-reader iam.gke.io/gcp-service-account=reports-reader@example-project.iam.gserviceaccount.com amazonaws.com/audience=sts.amazonaws.com gke-aws-verifier/region.exports=eu-west-1 gke-aws-verifier/role.exports=arn:aws:iam::123456789012:role/reports-reader.exports$'
+check "says how many annotations the KSA gets" has "$err" "the application's KSA reports-reader gets 5 annotations, nothing else"
 check "annotates before it applies anything" \
   test "$(calls | grep -nE ' annotate | apply ' | head -1 | grep -c annotate)" = 1
 check "the Job runs as the application's KSA" has "$(cat "$log")" '^-n payments get job gke-aws-verifier-verify-'
 check "reads the KSA's current annotations first" has "$(cat "$log")" '^-n payments get serviceaccount reports-reader -o jsonpath=\{\.metadata\.annotations\.iam\\\.gke\\\.io/gcp-service-account\}$'
+check "reads the current named role and audience too" \
+  test "$(grep -cE '^-n payments get serviceaccount reports-reader -o jsonpath=\{\.metadata\.annotations\.(amazonaws\\\.com/audience|gke-aws-verifier/role\\\.exports|gke-aws-verifier/region\\\.exports)\}$' "$log")" = 3
 run othergsa TIMEOUT=30 OVERLAY=k8s/overlays/reports
 check "a KSA mapped to another GSA: exit 2, naming both" \
   test "$status:$(has "$err" 'already has iam.gke.io/gcp-service-account=someone-else@example-project.iam.gserviceaccount.com, not reports-reader@.*OVERWRITE_ANNOTATIONS=1' && echo named)" = "2:named"
 check "a KSA mapped to another GSA: nothing annotated, applied or created" test "$(calls | grep -cE ' annotate | apply | create ')" = 0
 run othergsa TIMEOUT=30 OVERLAY=k8s/overlays/reports OVERWRITE_ANNOTATIONS=1
 check "OVERWRITE_ANNOTATIONS=1 replaces it" test "$status:$(calls | grep -c ' annotate --overwrite ')" = "0:1"
+run otherrole TIMEOUT=30 OVERLAY=k8s/overlays/reports
+check "a KSA with another ARN for a named role: exit 2, naming the key and both values" \
+  test "$status:$(has "$err" 'already has gke-aws-verifier/role.exports=arn:aws:iam::123456789012:role/someone-else, not arn:aws:iam::123456789012:role/reports-reader.exports.*OVERWRITE_ANNOTATIONS=1' && echo named)" = "2:named"
+check "a KSA with another ARN for a named role: nothing annotated, applied or created" test "$(calls | grep -cE ' annotate | apply | create ')" = 0
+run otherrole TIMEOUT=30 OVERLAY=k8s/overlays/reports OVERWRITE_ANNOTATIONS=1
+check "OVERWRITE_ANNOTATIONS=1 replaces the named role" \
+  test "$status:$(calls | grep -c ' annotate --overwrite .* gke-aws-verifier/role.exports=arn:aws:iam::123456789012:role/reports-reader.exports$')" = "0:1"
 run noksa TIMEOUT=30 OVERLAY=k8s/overlays/reports
 check "a missing application KSA: exit 2, saying it must exist" test "$status:$(has "$err" 'it must exist' && echo named)" = "2:named"
 check "a missing application KSA: nothing applied, no Job created" test "$(calls | grep -cE ' apply | create ')" = 0
@@ -86,8 +97,8 @@ check "a missing application KSA: nothing applied, no Job created" test "$(calls
 echo "verify-job.sh: application mode, cluster identity"
 run success TIMEOUT=30 OVERLAY=k8s/overlays/example-cluster
 check "exits 0" test "$status" = 0
-check "annotates the role and the mode (no Google service account in this mode)" \
-  has "$(cat "$log")" '^-n payments annotate --overwrite serviceaccount ledger amazonaws.com/role-arn=arn:aws:iam::123456789012:role/ledger-reader gke-aws-verifier/identity=cluster$'
+check "annotates the role, the mode (no Google service account in this mode), the audience and the named role" \
+  has "$(cat "$log")" '^-n payments annotate --overwrite serviceaccount ledger amazonaws.com/role-arn=arn:aws:iam::123456789012:role/ledger-reader gke-aws-verifier/identity=cluster amazonaws.com/audience=sts.amazonaws.com gke-aws-verifier/region.audit-log=eu-west-2 gke-aws-verifier/role.audit-log=arn:aws:iam::123456789012:role/ledger-reader.audit-log$'
 
 echo "verify-job.sh: smoke"
 run success OVERLAY=k8s/overlays/reports -- smoke
@@ -149,6 +160,32 @@ cp k8s/overlays/reports/config.env k8s/overlays/reports/workload.yaml "$tmp/plac
 run success OVERLAY="$tmp/placeholder"
 check "is refused with exit 2, naming what to pass" test "$status:$(has "$err" 'placeholder image REGISTRY/gke-aws-verifier:0.1.0.*make k8s-config IMAGE=' && echo named)" = "2:named"
 check "before anything reaches the cluster" test "$(calls | wc -l)" = 0
+
+echo "verify-job.sh: the application pods' annotations come from the render, and only those keys"
+# An overlay like reports, written elsewhere: the audience and roles are what it renders.
+overlay_copy() { # overlay_copy DIR: a copy of the reports overlay in $tmp/DIR, its base path fixed
+  mkdir -p "$tmp/$1"
+  local rel
+  rel=$(python3 -c 'import os,sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' k8s/base "$tmp/$1")
+  sed "s#^  - ../../base#  - $rel#" k8s/overlays/reports/kustomization.yaml >"$tmp/$1/kustomization.yaml"
+  cp k8s/overlays/reports/config.env k8s/overlays/reports/workload.yaml "$tmp/$1/"
+}
+overlay_copy audience
+sed -i 's#amazonaws.com/audience=sts.amazonaws.com#amazonaws.com/audience=aws|example.com#' "$tmp/audience/kustomization.yaml"
+run success TIMEOUT=30 OVERLAY="$tmp/audience"
+check "a rendered custom audience (even with a '|') reaches the KSA" \
+  test "$status:$(calls | grep -c ' annotate --overwrite .* amazonaws.com/audience=aws|example.com gke-aws-verifier/region.exports=')" = "0:1"
+overlay_copy foreign
+sed -i 's#gke-aws-verifier/ksa-annotations: "#&iam.gke.io/gcp-service-account=attacker@evil-project.iam.gserviceaccount.com #' "$tmp/foreign/kustomization.yaml"
+run success TIMEOUT=30 OVERLAY="$tmp/foreign"
+check "a key outside audience and named roles: exit 2, naming it" \
+  test "$status:$(has "$err" "ksa-annotations has 'iam.gke.io/gcp-service-account=attacker@.*expected KEY=VALUE" && echo named)" = "2:named"
+check "a key outside audience and named roles: before anything reaches the cluster" test "$(calls | wc -l)" = 0
+overlay_copy twice
+sed -i 's#gke-aws-verifier/ksa-annotations: "#&gke-aws-verifier/role.exports=arn:aws:iam::123456789012:role/other #' "$tmp/twice/kustomization.yaml"
+run success TIMEOUT=30 OVERLAY="$tmp/twice"
+check "a key named twice: exit 2, naming it" \
+  test "$status:$(has "$err" 'names gke-aws-verifier/role.exports twice' && echo named):$(calls | wc -l)" = "2:named:0"
 
 echo "verify-job.sh: $passed passed, $failed failed"
 [[ "$failed" == 0 ]]
