@@ -28,7 +28,8 @@ pub fn choices(
     profiles: &[&str],
     ksa: &str,
 ) -> Result<(BTreeMap<String, Choice>, Vec<String>), String> {
-    let annotations = pod.metadata.annotations.clone().unwrap_or_default();
+    let none = BTreeMap::new();
+    let annotations = pod.metadata.annotations.as_ref().unwrap_or(&none);
     let list = |key: &str| -> Option<HashSet<String>> {
         annotations.get(key).map(|v| {
             v.split(',')
@@ -67,7 +68,9 @@ pub fn choices(
             Some("none") => Choice::Nothing,
             Some(_) if listed_out => {
                 return Err(format!(
-                    "gke-aws-verifier: annotation {key} gives container {name:?} a role, but {SKIP_CONTAINERS} or {INCLUDE_CONTAINERS} leave it out; remove one of the two"
+                    "gke-aws-verifier: annotation {} gives container {} a role, but {SKIP_CONTAINERS} or {INCLUDE_CONTAINERS} leave it out; remove one of the two",
+                    quoted(&key),
+                    quoted(name)
                 ));
             }
             Some("default") => Choice::Default,
@@ -76,7 +79,8 @@ pub fn choices(
                 let mut known = vec!["default"];
                 known.extend(profiles);
                 return Err(format!(
-                    "gke-aws-verifier: annotation {key} asks for profile {}, which ServiceAccount {ksa:?} does not have; it has: {}, or none for no credentials",
+                    "gke-aws-verifier: annotation {} asks for profile {}, which ServiceAccount {ksa:?} does not have; it has: {}, or none for no credentials",
+                    quoted(&key),
                     quoted(profile),
                     known.join(", ")
                 ));
@@ -88,7 +92,9 @@ pub fn choices(
         if let Some(name) = key.strip_prefix(PROFILE_PREFIX)
             && !names.contains(&name)
         {
-            warnings.push(format!("gke-aws-verifier: {key} names no container of the pod"));
+            warnings.push(format!(
+                "gke-aws-verifier: a profile annotation names no container of the pod: {key}"
+            ));
         }
     }
     Ok((chosen, warnings))
