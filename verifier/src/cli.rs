@@ -373,7 +373,15 @@ fn resolve_region(
     env: &impl Fn(&str) -> Option<String>,
 ) -> Result<String, InputError> {
     let non_empty = |v: Option<String>| v.filter(|v| !v.is_empty());
-    if let Some(region) = flag.filter(|r| !r.is_empty()) {
+    // Set but empty is a mistake (a Helm value left blank), not "the default region".
+    if flag == Some("") || (flag.is_none() && env("AWS_REGION").is_some_and(|v| v.is_empty())) {
+        return Err(InputError::new(
+            "--region (AWS_REGION)",
+            "is set but empty; give a region such as eu-west-1, or unset it for AWS_DEFAULT_REGION, else the \
+             role's partition's STS region",
+        ));
+    }
+    if let Some(region) = flag {
         tracing::debug!(region, "region from --region or AWS_REGION");
         return input::region(region);
     }

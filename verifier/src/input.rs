@@ -20,7 +20,7 @@ impl RoleArn {
             InputError::new(
                 "--role-arn",
                 format!(
-                    "{value:?} {why}; expected arn:aws:iam::123456789012:role/NAME (the role_arn output of the aws-federated-role module)"
+                    "{value:?} {why}; expected arn:aws:iam::123456789012:role/NAME (Terraform's role_arn output for the workload)"
                 ),
             )
         };
@@ -175,9 +175,20 @@ pub fn metadata_host(value: &str) -> Result<String, InputError> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
     let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+    // A DNS name is at most 253 characters; every retry logs the host, so a huge one is refused
+    // here rather than repeated in the logs.
+    if value.len() > MAX_METADATA_HOST_BYTES {
+        return Err(InputError::new(
+            "--metadata-host (GCE_METADATA_HOST)",
+            format!(
+                "is {} bytes long; expected host[:port] of at most {MAX_METADATA_HOST_BYTES} bytes, e.g. metadata.google.internal",
+                value.len()
+            ),
+        ));
+    }
     if !host_ok || !port_ok {
         return Err(InputError::new(
-            "GCE_METADATA_HOST",
+            "--metadata-host (GCE_METADATA_HOST)",
             format!(
                 "{value:?} is not host[:port]; expected e.g. metadata.google.internal or 127.0.0.1:8080 (no scheme, no path)"
             ),
@@ -185,6 +196,9 @@ pub fn metadata_host(value: &str) -> Result<String, InputError> {
     }
     Ok(value.to_owned())
 }
+
+/// A DNS name (253) and a port.
+const MAX_METADATA_HOST_BYTES: usize = 253 + 6;
 
 /// S3's key limit: a longer prefix matches nothing, and S3 refuses it.
 const MAX_PREFIX_BYTES: usize = 1024;
@@ -227,12 +241,33 @@ pub fn endpoint_url(variable: &'static str, value: &str) -> Result<(), InputErro
     if value.contains(['?', '#']) {
         return Err(bad("has a query or fragment"));
     }
+    if value.len() > MAX_URL_BYTES {
+        return Err(bad(&format!(
+            "is {} bytes long; an endpoint URL is at most {MAX_URL_BYTES}",
+            value.len()
+        )));
+    }
     let authority = rest.split('/').next().unwrap_or_default();
-    if authority.is_empty() {
+    // `user:password@` is not the host: the port follows the last colon after it (and after
+    // an IPv6 literal's brackets).
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let port = match host_port.rfind(']') {
+        Some(end) => host_port[end + 1..].strip_prefix(':'),
+        None => host_port.rsplit_once(':').map(|(_, port)| port),
+    };
+    if host_port.is_empty() || host_port.starts_with(':') {
         return Err(bad("has no host"));
+    }
+    if let Some(port) = port
+        && !port.parse::<u16>().is_ok_and(|p| p > 0)
+    {
+        return Err(bad("has a port outside 1-65535"));
     }
     Ok(())
 }
+
+/// Longer endpoint URLs are not ones anybody configured.
+const MAX_URL_BYTES: usize = 2048;
 
 /// A URL as an error may show it: without a password (`user:pw@host`), quoted.
 pub fn describe_url(value: &str) -> String {
@@ -346,9 +381,35 @@ mod tests {
             "http://",
             "http:///path",
             "ftp://host",
+            "http://127.0.0.1:99999",
+            "http://127.0.0.1:0",
+            "http://127.0.0.1:port",
+            "http://[::1]:70000/",
+            "http://user:pw@:5000",
         ] {
             assert!(endpoint_url("AWS_ENDPOINT_URL", bad).is_err(), "{bad:?}");
         }
+        for ok in [
+            "http://[::1]:5000/",
+            "http://[::1]",
+            "https://user:pw@host:443/x",
+            "http://h:65535",
+        ] {
+            assert!(endpoint_url("AWS_ENDPOINT_URL", ok).is_ok(), "{ok:?}");
+        }
+        let long = format!("https://{}.example", "h".repeat(3000));
+        let refused = endpoint_url("AWS_ENDPOINT_URL", &long).unwrap_err();
+        assert!(refused.problem.len() < 600, "{refused}");
+        let port = endpoint_url("AWS_ENDPOINT_URL", "http://127.0.0.1:99999").unwrap_err();
+        assert!(port.problem.contains("1-65535"), "{port}");
+    }
+
+    #[test]
+    fn a_huge_metadata_host_is_refused_by_its_length() {
+        let refused = metadata_host(&"m".repeat(100_000)).unwrap_err();
+        assert_eq!(refused.field, "--metadata-host (GCE_METADATA_HOST)");
+        assert!(refused.problem.len() < 200, "{refused}");
+        assert!(metadata_host(&format!("{}:8080", "m".repeat(253))).is_ok());
     }
 
     #[test]

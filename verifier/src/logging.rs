@@ -27,15 +27,67 @@ pub fn init(format: LogFormat, level: tracing::level_filters::LevelFilter) {
     let filter = Targets::new()
         .with_default(tracing::Level::WARN)
         .with_target("gke_aws_verifier", level);
-    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let layer = tracing_subscriber::fmt::layer();
     match format {
         LogFormat::Text => tracing_subscriber::registry()
-            .with(layer.with_target(false).with_ansi(false).with_filter(filter))
+            .with(
+                layer
+                    .with_writer(|| BoundedLines(std::io::stderr()))
+                    .with_target(false)
+                    .with_ansi(false)
+                    .with_filter(filter),
+            )
             .init(),
+        // Cut by field, not by line: a cut JSON line would not parse.
         LogFormat::Json => tracing_subscriber::registry()
-            .with(layer.event_format(CloudLogging).with_filter(filter))
+            .with(
+                layer
+                    .with_writer(std::io::stderr)
+                    .event_format(CloudLogging)
+                    .with_filter(filter),
+            )
             .init(),
     }
+}
+
+/// The longest log line written: whatever a peer put into a field, one event is one bounded
+/// line (a huge value repeated by every retry would otherwise flood the node's logs).
+const MAX_LINE_BYTES: usize = 4096;
+/// The longest field value of a JSON line, which is cut by field to stay valid JSON.
+const MAX_FIELD_CHARS: usize = 1024;
+
+/// A writer that cuts each event (tracing's formatter writes one event in one call) to
+/// [`MAX_LINE_BYTES`], on a character boundary, keeping it one line.
+struct BoundedLines<W>(W);
+
+impl<W: std::io::Write> std::io::Write for BoundedLines<W> {
+    fn write(&mut self, event: &[u8]) -> std::io::Result<usize> {
+        if event.len() <= MAX_LINE_BYTES {
+            self.0.write_all(event)?;
+            return Ok(event.len());
+        }
+        let mut cut = MAX_LINE_BYTES;
+        while cut > 0 && (event[cut] & 0xC0) == 0x80 {
+            cut -= 1;
+        }
+        self.0.write_all(&event[..cut])?;
+        self.0.write_all("… (cut)\n".as_bytes())?;
+        // All of it is dealt with: the rest is dropped on purpose.
+        Ok(event.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// A JSON field's value, cut to [`MAX_FIELD_CHARS`].
+fn bounded_value(value: &str) -> Value {
+    if value.chars().count() <= MAX_FIELD_CHARS {
+        return value.into();
+    }
+    let cut: String = value.chars().take(MAX_FIELD_CHARS).collect();
+    format!("{cut}… (cut)").into()
 }
 
 /// One JSON object per line, in the shape Cloud Logging reads from a container's stderr.
@@ -72,7 +124,7 @@ struct FieldMap(Map<String, Value>);
 
 impl Visit for FieldMap {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().into(), value.into());
+        self.0.insert(field.name().into(), bounded_value(value));
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.0.insert(field.name().into(), value.into());
@@ -84,13 +136,29 @@ impl Visit for FieldMap {
         self.0.insert(field.name().into(), value.into());
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().into(), format!("{value:?}").into());
+        self.0.insert(field.name().into(), bounded_value(&format!("{value:?}")));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_line_is_bounded() {
+        use std::io::Write as _;
+        let mut out = BoundedLines(Vec::new());
+        out.write_all(b"short\n").unwrap();
+        let long = format!("WARN retrying host={}\n", "é".repeat(100_000));
+        out.write_all(long.as_bytes()).unwrap();
+        let written = String::from_utf8(out.0).expect("cut on a character boundary");
+        let lines: Vec<&str> = written.lines().collect();
+        assert_eq!(lines.len(), 2, "{}", written.len());
+        assert_eq!(lines[0], "short");
+        assert!(lines[1].len() <= MAX_LINE_BYTES + 12 && lines[1].ends_with("… (cut)"));
+        let value = bounded_value(&"v".repeat(100_000));
+        assert_eq!(value.as_str().unwrap().chars().count(), MAX_FIELD_CHARS + 7);
+    }
 
     #[test]
     fn severities_are_cloud_loggings() {

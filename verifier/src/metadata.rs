@@ -243,7 +243,7 @@ fn credentials_api_hint(project: Option<&str>) -> String {
         "The IAM Service Account Credentials API (iamcredentials.googleapis.com) is disabled in project {project}; \
          the GKE metadata server needs it to mint the service account's tokens. The workloadIdentityUser binding is not \
          the problem. Enable the API: gcloud services enable iamcredentials.googleapis.com --project '{project}' \
-         (the gke-workload-pool Terraform module enables it), wait a minute, then retry."
+         (the gcp-project-services Terraform module enables it, with its services input), wait a minute, then retry."
     )
 }
 

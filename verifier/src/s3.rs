@@ -169,14 +169,7 @@ fn diagnose<E: ProvideErrorMetadata + std::error::Error + 'static>(
         return diagnose_read(&code, message, request, role, key);
     }
     match code.as_str() {
-        "AccessDenied" => {
-            let bucket_arn = format!("arn:{}:s3:::{bucket}", role.partition);
-            let scope = request.prefix.as_deref().map(|p| format!(" with s3:prefix {p:?}")).unwrap_or_default();
-            err("AccessDenied", format!("{message} (role {role} may not s3:ListBucket on {bucket_arn}{scope})"), format!(
-                "Grant the role s3:ListBucket on {bucket_arn}{scope}: add the bucket ARN to s3_bucket_arns (and the prefix to s3_prefixes) \
-                 of the aws-federated-role module, then terraform apply. If it is there already, look for a Deny in the bucket policy, \
-                 an SCP or the role's permissions boundary."))
-        }
+        "AccessDenied" => list_denied(message, request, role),
         "NoSuchBucket" => err(&code, message, format!(
             "Bucket {bucket} does not exist (or not in this partition): check --bucket for typos and that it was created.")),
         "SlowDown" | "InternalError" | "ServiceUnavailable" => err(&code, message,
@@ -185,6 +178,64 @@ fn diagnose<E: ProvideErrorMetadata + std::error::Error + 'static>(
             "S3 did not accept the temporary credentials STS just issued: STS and S3 endpoints disagree (check AWS_ENDPOINT_URL_STS / _S3).".into()),
         _ => err(&code, message, format!("S3 refused to list {bucket}; see the message above.")),
     }
+}
+
+/// Where Terraform sets what the role may do: the workload's inputs (or a named role's) in the
+/// root's `workloads` map, whichever its identity mode; the role's name says which workload.
+fn inputs_of(role: &RoleArn, inputs: &str) -> String {
+    format!(
+        "{inputs} of the workload whose role is {name} (or of its named role) in Terraform's workloads map, \
+         whichever its identity (gsa or cluster), then terraform apply",
+        name = role.role_name
+    )
+}
+
+/// S3's wording when the bucket's own account has not allowed a principal of another account:
+/// the role's own policy is not enough across accounts.
+/// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/troubleshoot-403-errors.html>
+fn another_accounts_bucket(message: &str) -> bool {
+    message.contains("no resource-based policy allows")
+}
+
+/// What the bucket's account must add when the bucket is another account's.
+fn cross_account_hint(role: &RoleArn, bucket: &str, actions: &str) -> String {
+    format!(
+        " S3's answer says no resource-based policy allows this: bucket {bucket} belongs to another account than the \
+         role's ({account}). Across accounts the role's own policy is not enough: the bucket's account must allow the role \
+         ({{\"AWS\": \"{role}\"}}) {actions} in the bucket policy, and for SSE-KMS objects allow it kms:Decrypt in the \
+         key policy (a key's default policy trusts only its own account).",
+        account = role.account_id
+    )
+}
+
+/// A refused listing: `s3:ListBucket` missing, in the role's policy or (across accounts) in the
+/// bucket policy.
+fn list_denied(message: String, request: &ListRequest, role: &RoleArn) -> StageError {
+    let bucket = &request.bucket;
+    let bucket_arn = format!("arn:{}:s3:::{bucket}", role.partition);
+    let scope = request
+        .prefix
+        .as_deref()
+        .map(|p| format!(" with s3:prefix {p:?}"))
+        .unwrap_or_default();
+    let mut hint = format!(
+        "Grant the role s3:ListBucket on {bucket_arn}{scope}: add the bucket ARN to {}. If it is there already, look for \
+         a Deny in the bucket policy, an SCP or the role's permissions boundary.",
+        inputs_of(role, "s3_bucket_arns (and the prefix to s3_prefixes)")
+    );
+    if another_accounts_bucket(&message) {
+        hint.push_str(&cross_account_hint(
+            role,
+            bucket,
+            &format!("s3:ListBucket on {bucket_arn}"),
+        ));
+    }
+    StageError::new(
+        Stage::S3,
+        "AccessDenied",
+        format!("{message} (role {role} may not s3:ListBucket on {bucket_arn}{scope})"),
+        hint,
+    )
 }
 
 /// A refused one-byte GET: `s3:GetObject` missing, or the object's KMS key not usable.
@@ -199,21 +250,40 @@ fn diagnose_read(code: &str, message: String, request: &ListRequest, role: &Role
             "KmsAccessDenied",
             format!("{message} (role {role} may not kms:Decrypt the key of {shown_arn})"),
             format!(
-                "The object is encrypted with SSE-KMS and the role may not use its key: add the key's ARN to \
-                 kms_key_arns of the aws-federated-role module (it grants kms:Decrypt via s3.REGION.amazonaws.com), \
-                 then terraform apply; the key policy must also allow account {} to use it.",
-                role.account_id
+                "The object is encrypted with SSE-KMS and the role may not use its key: add the key's ARN to {} (it \
+                 grants kms:Decrypt via s3.REGION.amazonaws.com). The key policy must also allow it: a key's default \
+                 policy does so for its own account ({}) only; a key of another account must name the role in its key policy.{}",
+                inputs_of(role, "kms_key_arns"),
+                role.account_id,
+                if another_accounts_bucket(&message) {
+                    cross_account_hint(
+                        role,
+                        bucket,
+                        &format!("s3:GetObject on arn:{}:s3:::{bucket}/*", role.partition),
+                    )
+                } else {
+                    String::new()
+                }
             ),
         ),
         "AccessDenied" => err(
             "AccessDenied",
             format!("{message} (role {role} may not s3:GetObject on {shown_arn})"),
             format!(
-                "The role may list but not read: grant s3:GetObject on arn:{}:s3:::{bucket}/*: set access = \"read\" \
-                 (and the prefix in s3_prefixes) of the aws-federated-role module, then terraform apply. If it is set, \
-                 look for a Deny in the bucket policy, an SCP or the role's permissions boundary; or run with --access list \
-                 if the workload only lists.",
-                role.partition
+                "The role may list but not read: grant s3:GetObject on arn:{partition}:s3:::{bucket}/*: set {}. If it is \
+                 set, look for a Deny in the bucket policy, an SCP or the role's permissions boundary; or run with \
+                 --access list if the workload only lists.{}",
+                inputs_of(role, "access = \"read\" (and the prefix in s3_prefixes)"),
+                if another_accounts_bucket(&message) {
+                    cross_account_hint(
+                        role,
+                        bucket,
+                        &format!("s3:GetObject on arn:{}:s3:::{bucket}/*", role.partition),
+                    )
+                } else {
+                    String::new()
+                },
+                partition = role.partition
             ),
         ),
         _ => err(
@@ -260,6 +330,43 @@ mod tests {
         assert!(
             kms.hint.contains("kms_key_arns") && kms.hint.contains("kms:Decrypt"),
             "{kms}"
+        );
+    }
+
+    #[test]
+    fn denials_name_the_workloads_inputs_and_across_accounts_the_bucket_policy() {
+        let role = RoleArn::parse("arn:aws:iam::123456789012:role/gke-reports-reader").unwrap();
+        let same = list_denied("AccessDenied: Access Denied".into(), &request(), &role);
+        assert!(
+            same.hint.contains("s3_bucket_arns") && same.hint.contains("whose role is gke-reports-reader"),
+            "{same}"
+        );
+        assert!(
+            !same.hint.contains("bucket policy, and") && !same.hint.contains("module"),
+            "{same}"
+        );
+        // S3's words when the bucket's own account has not allowed the role.
+        let cross = "AccessDenied: User: arn:aws:sts::123456789012:assumed-role/gke-reports-reader/s is not authorized \
+                     to perform: s3:ListBucket on resource: \"arn:aws:s3:::acme-reports\" because no resource-based policy \
+                     allows the s3:ListBucket action";
+        let cross = list_denied(cross.into(), &request(), &role);
+        assert!(
+            cross.hint.contains("another account than the role's (123456789012)")
+                && cross
+                    .hint
+                    .contains(r#"{"AWS": "arn:aws:iam::123456789012:role/gke-reports-reader"}"#)
+                && cross.hint.contains("key policy"),
+            "{cross}"
+        );
+        let read = diagnose_read(
+            "AccessDenied",
+            "AccessDenied: ... because no resource-based policy allows the s3:GetObject action".into(),
+            &request(),
+            &role,
+            "daily/a.csv",
+        );
+        assert!(
+            read.hint.contains("s3:GetObject on arn:aws:s3:::acme-reports/*") && read.hint.contains("another account")
         );
     }
 

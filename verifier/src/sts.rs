@@ -167,7 +167,7 @@ fn diagnose<E: ProvideErrorMetadata + std::error::Error + 'static>(
         "Throttling" | "ThrottlingException" | "RequestLimitExceeded" => err(&code, message,
             "STS rate-limited this account (retried until the deadline). Reuse credentials: the credential-process helper caches them, and token-file lets the SDK refresh them only near expiry.".into()),
         "ValidationError" if message.contains("DurationSeconds") || message.contains("MaxSessionDuration") => err(&code, message, format!(
-            "Ask for a shorter session (--duration-seconds) or raise the role's max_session_duration (aws-federated-role module) for {role}.")),
+            "Ask for a shorter session (--duration-seconds) or raise max_session_duration of the aws-workload-role module for {role}.")),
         "RegionDisabledException" => err(&code, message, "STS is not activated in this region for the account: activate it in IAM account settings or use another --region.".into()),
         _ => err(&code, message, format!("STS refused to let the token assume {role}; see the message above.")),
     }
@@ -188,7 +188,8 @@ fn trust_hint(role: &RoleArn, claims: &Claims) -> String {
          accounts.google.com:aud with azp (the GSA's unique id), accounts.google.com:oaud with aud (the audience) and \
          accounts.google.com:sub with sub. Check that the role exists in account {account} and that its trust policy has \
          Principal {{\"Federated\": \"accounts.google.com\"}}, Action sts:AssumeRoleWithWebIdentity and this condition \
-         (the aws-federated-role module writes it from google_service_account_unique_id and audience): {condition} \
+         (Terraform writes it for the workload with identity = \"gsa\" from its Google service account's unique id \
+         and the audience input): {condition} \
          Compare: aws iam get-role --role-name {name} --query Role.AssumeRolePolicyDocument",
         azp = claims.azp,
         aud = claims.aud,

@@ -96,8 +96,8 @@ fn trust_hint(
     format!(
         "AWS refused this token for {role}. The token carries sub={sub:?} and aud={aud:?}; the trust policy compares \
          {host_path}:sub with sub (system:serviceaccount:NAMESPACE:KSA) and {host_path}:aud with aud. Check that the \
-         role exists in account {account} and that its trust policy has this statement (the aws-cluster-federated-role \
-         module writes it from kubernetes_service_accounts and audience): {statement} Compare: aws iam get-role \
+         role exists in account {account} and that its trust policy has this statement (Terraform writes it for \
+         the workload with identity = \"cluster\" from its namespace, ksa and the audience input): {statement} Compare: aws iam get-role \
          --role-name {name} --query Role.AssumeRolePolicyDocument",
         sub = claims.sub,
         aud = claims.aud,

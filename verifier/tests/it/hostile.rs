@@ -604,3 +604,114 @@ async fn a_stdout_that_cannot_be_written_is_an_error_and_a_closed_pipe_is_quiet(
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn small_inputs_that_mean_nothing_are_bad_input_naming_the_field() {
+    let metadata = good_metadata().await;
+    let aws = HostilePeer::start(|_| Reply::new(500, "unused")).await;
+    let huge_host = "m".repeat(100 * 1024);
+    let (metadata_host, endpoint) = (metadata.host(), aws.endpoint());
+    let args = |region: Option<&'static str>| {
+        let mut args = vec![
+            "verify",
+            "--role-arn",
+            ROLE,
+            "--bucket",
+            "team-data",
+            "--format",
+            "json",
+        ];
+        if let Some(region) = region {
+            args.extend(["--region", region]);
+        }
+        args
+    };
+    type Case<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            "a 100 KB metadata host",
+            args(Some("us-east-1")),
+            vec![("GCE_METADATA_HOST", &huge_host), ("AWS_ENDPOINT_URL", &endpoint)],
+            "--metadata-host (GCE_METADATA_HOST)",
+        ),
+        (
+            "an endpoint on port 99999",
+            args(Some("us-east-1")),
+            vec![
+                ("GCE_METADATA_HOST", &metadata_host),
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:99999"),
+            ],
+            "AWS_ENDPOINT_URL",
+        ),
+        (
+            "--region ''",
+            args(Some("")),
+            vec![("GCE_METADATA_HOST", &metadata_host), ("AWS_ENDPOINT_URL", &endpoint)],
+            "--region (AWS_REGION)",
+        ),
+        (
+            "AWS_REGION set empty",
+            args(None),
+            vec![
+                ("GCE_METADATA_HOST", &metadata_host),
+                ("AWS_ENDPOINT_URL", &endpoint),
+                ("AWS_REGION", ""),
+            ],
+            "--region (AWS_REGION)",
+        ),
+    ];
+    for (case, args, env, field) in cases {
+        let ran = run(&args, &env).await;
+        assert_eq!(ran.code(), 2, "{case}: {}{}", ran.stdout(), ran.stderr());
+        let error = &ran.json()["error"];
+        assert_eq!(error["code"], "InvalidInput", "{case}");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("invalid {field}:")),
+            "{case}: {error}"
+        );
+        assert!(
+            ran.stdout().len() + ran.stderr().len() < 4096,
+            "{case}: {} bytes",
+            ran.stdout().len()
+        );
+        ran.assert_bounded_and_clean(&[], TIMEOUT);
+    }
+    assert!(metadata.seen().is_empty() && aws.seen().is_empty(), "a peer was called");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bucket_of_another_account_names_its_bucket_policy_and_key_policy() {
+    let metadata = good_metadata().await;
+    let expiration = future_expiration();
+    let aws = HostilePeer::start(aws(
+        move |_| sts_credentials("ASIAHOSTILE", &expiration),
+        // S3's words when the bucket's own account does not allow the role.
+        |_| {
+            Reply::new(
+                403,
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>User: \
+                 arn:aws:sts::123456789012:assumed-role/team-reader/s is not authorized to perform: s3:ListBucket on \
+                 resource: \"arn:aws:s3:::team-data\" because no resource-based policy allows the s3:ListBucket \
+                 action</Message><RequestId>r</RequestId></Error>",
+            )
+            .header("content-type", "application/xml")
+        },
+    ))
+    .await;
+    let ran = verify(&metadata, &aws, &[], &[]).await;
+    assert_eq!(
+        (ran.code(), ran.error_code().as_str()),
+        (5, "AccessDenied"),
+        "{}",
+        ran.stdout()
+    );
+    let hint = ran.json()["error"]["hint"].as_str().unwrap().to_owned();
+    assert!(
+        hint.contains("bucket policy") && hint.contains("key policy") && hint.contains(ROLE),
+        "{hint}"
+    );
+    assert!(hint.contains("of the workload whose role is team-reader"), "{hint}");
+}
