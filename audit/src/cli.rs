@@ -112,7 +112,8 @@ pub struct Settings {
     pub cluster_name: Option<String>,
     pub scope: Scope,
     pub workloads: Vec<terraform::Workload>,
-    pub aws: bool,
+    /// With `--aws`: the HTTPS client of the IAM reads (the CA bundle checked up front).
+    pub aws: Option<aws_sdk_iam::config::SharedHttpClient>,
     pub format: Format,
     pub fail_on: Severity,
     pub pushgateway: Option<String>,
@@ -190,6 +191,12 @@ impl Cli {
                 ));
             }
         }
+        let aws = if self.aws {
+            let tls = gke_aws_verifier::sdk::tls_context().map_err(|e| BadInput::from_check("SSL_CERT_FILE", e))?;
+            Some(gke_aws_verifier::sdk::https_client(tls))
+        } else {
+            None
+        };
         let workloads = match &self.terraform_output {
             Some(path) => terraform::load(path)?,
             None => Vec::new(),
@@ -204,7 +211,7 @@ impl Cli {
                 webhook_service: self.webhook_service.clone(),
             },
             workloads,
-            aws: self.aws,
+            aws,
             format: self.format,
             fail_on: self.fail_on,
             pushgateway: self.pushgateway.clone(),

@@ -1,7 +1,353 @@
-//! The AWS-side checks (with `--aws`): filled in with the IAM reads.
+//! With `--aws`, the IAM side, pure: for every identity a KSA or Terraform names, does its role
+//! exist (`RoleMissing`), does a cluster-mode issuer have its OIDC provider
+//! (`OidcProviderMissing`), and does the role's trust accept the token this KSA's pods present
+//! (`TrustDrift`, the trust-policy evaluator's explanation)? Per role and account:
+//! `TrustPolicyNearLimit` and `OidcProviderQuota` against IAM's quotas.
 
-use crate::finding::Finding;
+use std::collections::BTreeSet;
 
-pub fn check() -> Vec<Finding> {
-    Vec::new()
+use gke_aws_verifier::input::RoleArn;
+use gke_aws_webhook::mutate::{AUDIENCE, DEFAULT_AUDIENCE, IDENTITY, ROLE_ARN};
+use serde_json::{Value, json};
+use trust_policy::{Explanation, Outcome, Provider, ProviderLookup, Verdict};
+
+use crate::finding::{Code, Finding, ObjectRef, Severity};
+use crate::iam::Iam;
+use crate::objects::{Mode, NAMED_ROLE_PREFIX, ServiceAccount};
+use crate::terraform::Workload;
+
+/// IAM's quota codes (Service Quotas, service `iam`).
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html>
+pub const TRUST_POLICY_QUOTA_CODE: &str = "L-C07B4B0D";
+pub const OIDC_PROVIDER_QUOTA_CODE: &str = "L-858F3967";
+/// A finding from this share of a quota on.
+const NEAR: f64 = 0.9;
+
+/// One identity a role must trust: a KSA (and, from Terraform, its GSA or its cluster's issuer).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Subject {
+    pub namespace: String,
+    pub ksa: String,
+    pub role_arn: String,
+    /// Where the role is named: the KSA annotation, or Terraform.
+    pub named_by: String,
+    pub mode: ModeKey,
+    pub audience: String,
+    pub gsa_unique_id: Option<String>,
+    /// The cluster issuer's host/path (without `https://`), when Terraform says it.
+    pub issuer: Option<String>,
+    /// Found in the cluster (else only in Terraform).
+    pub in_cluster: bool,
+}
+
+/// [`Mode`], ordered, for the subject's sort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ModeKey {
+    Gke,
+    Cluster,
+}
+
+impl From<Mode> for ModeKey {
+    fn from(m: Mode) -> Self {
+        match m {
+            Mode::Gke => ModeKey::Gke,
+            Mode::Cluster => ModeKey::Cluster,
+        }
+    }
+}
+
+/// The identities of one cluster's KSAs and of Terraform's workloads in `namespace` scope.
+pub fn subjects(ksas: &[ServiceAccount], workloads: &[Workload], namespace: Option<&str>) -> Vec<Subject> {
+    let mut subjects = BTreeSet::new();
+    let in_scope = |ns: &str| namespace.is_none_or(|n| n == ns);
+    let terraform = |ns: &str, ksa: &str| workloads.iter().find(|w| w.namespace == ns && w.ksa == ksa);
+    for w in workloads.iter().filter(|w| in_scope(&w.namespace)) {
+        let found = ksas
+            .iter()
+            .any(|k| k.metadata.namespace == w.namespace && k.metadata.name == w.ksa);
+        let roles = std::iter::once(("role_arn".to_owned(), &w.role_arn)).chain(
+            w.roles
+                .iter()
+                .map(|(name, r)| (format!("roles.{name}.role_arn"), &r.role_arn)),
+        );
+        for (field, arn) in roles {
+            subjects.insert(Subject {
+                namespace: w.namespace.clone(),
+                ksa: w.ksa.clone(),
+                role_arn: arn.to_string(),
+                named_by: format!("Terraform's workloads.{}.{field}", w.name),
+                mode: w.mode.into(),
+                audience: w.audience.clone(),
+                gsa_unique_id: w.gsa_unique_id.clone(),
+                issuer: w.issuer_url.as_deref().map(host_path),
+                in_cluster: found,
+            });
+        }
+    }
+    for ksa in ksas.iter().filter(|k| in_scope(&k.metadata.namespace)) {
+        let (ns, name) = (ksa.metadata.namespace.as_str(), ksa.metadata.name.as_str());
+        let Some(mode) = Mode::from_annotation(ksa.annotation(IDENTITY)) else {
+            continue;
+        };
+        let tf = terraform(ns, name);
+        let mut named: Vec<(String, &str)> = ksa
+            .annotation(ROLE_ARN)
+            .map(|a| (ROLE_ARN.to_owned(), a))
+            .into_iter()
+            .collect();
+        named.extend(
+            ksa.named_roles()
+                .into_iter()
+                .map(|(n, a)| (format!("{NAMED_ROLE_PREFIX}{n}"), a)),
+        );
+        for (key, arn) in named {
+            if RoleArn::parse(arn).is_err()
+                || subjects
+                    .iter()
+                    .any(|s| s.namespace == ns && s.ksa == name && s.role_arn == arn)
+            {
+                continue;
+            }
+            subjects.insert(Subject {
+                namespace: ns.to_owned(),
+                ksa: name.to_owned(),
+                role_arn: arn.to_owned(),
+                named_by: format!("the KSA's annotation {key}"),
+                mode: mode.into(),
+                audience: ksa.annotation(AUDIENCE).unwrap_or(DEFAULT_AUDIENCE).to_owned(),
+                gsa_unique_id: tf.and_then(|w| w.gsa_unique_id.clone()),
+                issuer: tf.and_then(|w| w.issuer_url.as_deref()).map(host_path),
+                in_cluster: true,
+            });
+        }
+    }
+    subjects.into_iter().collect()
+}
+
+fn host_path(url: &str) -> String {
+    url.trim_start_matches("https://").trim_end_matches('/').to_owned()
+}
+
+/// The cluster issuer a cluster-mode subject's token comes from: Terraform's, else the OIDC
+/// provider its role's trust names.
+pub fn issuer_of(subject: &Subject, iam: &Iam) -> Option<String> {
+    if subject.mode != ModeKey::Cluster {
+        return None;
+    }
+    subject.issuer.clone().or_else(|| {
+        let policy = &iam.roles.get(&subject.role_arn)?.as_ref().ok()?.as_ref()?.trust_policy;
+        federated(policy)
+            .into_iter()
+            .find_map(|p| p.split_once(":oidc-provider/").map(|(_, hp)| hp.to_owned()))
+    })
+}
+
+fn federated(policy: &Value) -> Vec<String> {
+    let statements = match &policy["Statement"] {
+        Value::Array(list) => list.clone(),
+        other => vec![other.clone()],
+    };
+    statements
+        .iter()
+        .flat_map(|s| match &s["Principal"]["Federated"] {
+            Value::String(p) => vec![p.clone()],
+            Value::Array(list) => list.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// Findings about the subjects (RoleMissing, OidcProviderMissing, TrustDrift, CannotRead).
+pub fn check_subjects(subjects: &[Subject], iam: &Iam) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for s in subjects {
+        let object = ObjectRef::namespaced("ServiceAccount", &s.namespace, &s.ksa);
+        let role = match iam.roles.get(&s.role_arn) {
+            None => continue,
+            Some(Err(why)) => {
+                findings.push(cannot_read("IAMRole", &s.role_arn, why));
+                continue;
+            }
+            Some(Ok(None)) => {
+                let fix = if s.named_by.starts_with("Terraform") {
+                    "make apply (Terraform creates the role)".to_owned()
+                } else {
+                    format!(
+                        "give the KSA an existing role (the role_arn Terraform outputs): kubectl annotate serviceaccount {} --namespace {} --overwrite {}=ARN, or create the role with make apply",
+                        s.ksa,
+                        s.namespace,
+                        s.named_by.trim_start_matches("the KSA's annotation ")
+                    )
+                };
+                findings.push(Finding::new(
+                    Code::RoleMissing,
+                    Severity::Error,
+                    object,
+                    format!(
+                        "the role {} named by {} does not exist in its account",
+                        s.role_arn, s.named_by
+                    ),
+                    fix,
+                ));
+                continue;
+            }
+            Some(Ok(Some(role))) => role,
+        };
+        let (claims, provider) = match s.mode {
+            ModeKey::Gke => {
+                // Without Terraform's output the GSA's unique id (what the trust pins) is unknown.
+                let Some(uid) = &s.gsa_unique_id else { continue };
+                let claims = json!({ "iss": "https://accounts.google.com", "sub": uid, "azp": uid, "aud": s.audience });
+                (claims, ProviderLookup::Registered(Provider::google()))
+            }
+            ModeKey::Cluster => {
+                let Some(issuer) = issuer_of(s, iam) else { continue };
+                let provider = match iam.providers.get(&issuer) {
+                    None => continue,
+                    Some(Err(why)) => {
+                        findings.push(cannot_read("OIDCProvider", &issuer, why));
+                        continue;
+                    }
+                    Some(Ok(ProviderLookup::Missing)) => {
+                        findings.push(Finding::new(
+                            Code::OidcProviderMissing,
+                            Severity::Error,
+                            ObjectRef::cluster_scoped("OIDCProvider", &issuer),
+                            format!(
+                                "the cluster issuer https://{issuer} (cluster mode, KSA {}/{}) has no IAM OIDC provider: STS refuses every token it signs",
+                                s.namespace, s.ksa
+                            ),
+                            format!(
+                                "make apply (the aws-gke-oidc-provider module), or: aws iam create-open-id-connect-provider --url https://{issuer} --client-id-list {}",
+                                s.audience
+                            ),
+                        ));
+                        continue;
+                    }
+                    Some(Ok(found)) => found.clone(),
+                };
+                let claims = json!({ "iss": format!("https://{issuer}"), "sub": format!("system:serviceaccount:{}:{}", s.namespace, s.ksa), "aud": s.audience });
+                (claims, provider)
+            }
+        };
+        let explanation = trust_policy::explain(&claims, &provider, Some(&role.trust_policy));
+        let (severity, verdict) = match explanation.verdict {
+            Verdict::Accept => continue,
+            Verdict::Refuse => (Severity::Error, "refuses"),
+            Verdict::NotEvaluated => (Severity::Info, "may refuse (a part of it is not evaluated)"),
+        };
+        let who = match s.mode {
+            ModeKey::Gke => format!("the GSA with unique id {}", s.gsa_unique_id.as_deref().unwrap_or("?")),
+            ModeKey::Cluster => format!("system:serviceaccount:{}:{}", s.namespace, s.ksa),
+        };
+        let fixes = gke_aws_verifier::trust_fix::fixes(&explanation, &claims, Some(&s.role_arn));
+        let fix = if fixes.is_empty() {
+            "make apply (the role's trust is Terraform's: re-applying restores it)".to_owned()
+        } else {
+            fixes.join(" ")
+        };
+        findings.push(Finding::new(
+            Code::TrustDrift,
+            severity,
+            object,
+            format!("the trust of {} {verdict} {who}: {}", s.role_arn, why(&explanation)),
+            fix,
+        ));
+    }
+    findings
+}
+
+/// The refusal in one line: the first failing condition of a statement that trusts the issuer.
+fn why(explanation: &Explanation) -> String {
+    let trusted = explanation
+        .statements
+        .iter()
+        .filter(|s| s.principal.result == Outcome::Holds && s.action.result == Outcome::Holds);
+    let mut reasons = Vec::new();
+    for s in trusted {
+        if s.effect == "Deny" && s.applies == Outcome::Holds {
+            reasons.push(format!("statement {} denies it", s.index));
+        }
+        for c in s.conditions.iter().filter(|c| c.result != Outcome::Holds) {
+            let actual = c.actual.as_ref().map_or_else(|| "nothing".to_owned(), |a| a.join(", "));
+            reasons.push(format!(
+                "statement {}: {} {} expects {}, the token gives {actual}",
+                s.index,
+                c.operator,
+                c.key,
+                c.expected.join(", ")
+            ));
+        }
+    }
+    if reasons.is_empty() {
+        let trusts: Vec<String> = explanation
+            .statements
+            .iter()
+            .flat_map(|s| s.principal.expected.clone())
+            .collect();
+        return format!(
+            "no statement trusts {} (it trusts {})",
+            explanation.issuer,
+            trusts.join(", ")
+        );
+    }
+    reasons.join("; ")
+}
+
+/// Per role: its trust policy's length against IAM's quota (IAM counts no whitespace; the
+/// compact JSON counted here has none outside strings).
+pub fn check_quotas(iam: &Iam, trust_policy_quota: usize, oidc_provider_quota: usize, account: &str) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for (arn, read) in &iam.roles {
+        let Ok(Some(role)) = read else { continue };
+        let length = serde_json::to_string(&role.trust_policy).map_or(0, |t| t.chars().count());
+        if length as f64 >= NEAR * trust_policy_quota as f64 {
+            let desired = (trust_policy_quota * 2).min(8192);
+            findings.push(Finding::new(
+                Code::TrustPolicyNearLimit,
+                Severity::Warning,
+                ObjectRef::cluster_scoped("IAMRole", arn),
+                format!(
+                    "its trust policy is {length} of the {trust_policy_quota} characters IAM allows (\"Role trust policy length\"): a few more KSAs and apply fails"
+                ),
+                format!(
+                    "aws service-quotas request-service-quota-increase --service-code iam --quota-code {TRUST_POLICY_QUOTA_CODE} --desired-value {desired} (at most 8192), or split the KSAs over several roles"
+                ),
+            ));
+        }
+    }
+    match &iam.provider_count {
+        Some(Ok(count)) if *count as f64 >= NEAR * oidc_provider_quota as f64 => {
+            let severity = if *count >= oidc_provider_quota {
+                Severity::Error
+            } else {
+                Severity::Warning
+            };
+            findings.push(Finding::new(
+                Code::OidcProviderQuota,
+                severity,
+                ObjectRef::cluster_scoped("AWSAccount", account),
+                format!(
+                    "the account has {count} IAM OIDC providers of the {oidc_provider_quota} IAM allows (\"OpenId connect providers per account\"): a cluster in cluster mode needs one each"
+                ),
+                format!(
+                    "delete the providers of clusters that are gone (aws iam list-open-id-connect-providers; aws iam delete-open-id-connect-provider --open-id-connect-provider-arn ARN), or: aws service-quotas request-service-quota-increase --service-code iam --quota-code {OIDC_PROVIDER_QUOTA_CODE} --desired-value {}",
+                    (oidc_provider_quota * 2).min(700)
+                ),
+            ));
+        }
+        Some(Err(why)) => findings.push(cannot_read("AWSAccount", account, why)),
+        _ => {}
+    }
+    findings
+}
+
+fn cannot_read(kind: &str, name: &str, why: &str) -> Finding {
+    Finding::new(
+        Code::CannotRead,
+        Severity::Warning,
+        ObjectRef::cluster_scoped(kind, name),
+        format!("IAM could not be read: {why}"),
+        "use credentials allowed iam:GetRole and iam:ListOpenIDConnectProviders (AWS_PROFILE=…)".to_owned(),
+    )
 }

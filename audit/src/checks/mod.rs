@@ -53,7 +53,7 @@ impl<'a> Context<'a> {
     }
 }
 
-/// Every Kubernetes-side finding of one cluster (the AWS ones are [`aws::check`]).
+/// Every Kubernetes-side finding of one cluster (the AWS ones are [`aws`]'s).
 pub fn kubernetes(snapshot: &Snapshot, scope: &Scope, workloads: &[terraform::Workload]) -> Vec<Finding> {
     let context = Context::new(snapshot, scope);
     let mut findings = snapshot.failures.clone();

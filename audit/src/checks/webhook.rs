@@ -60,8 +60,9 @@ pub fn check(context: &Context) -> Vec<Finding> {
             ));
         }
     }
-    match snapshot.webhook_endpoints {
-        Some(0) => findings.push(unhealthy(
+    // Unreadable (`None`): its CannotRead finding says so.
+    if snapshot.webhook_endpoints == Some(0) {
+        findings.push(unhealthy(
             format!(
                 "Service {}/{} has no ready endpoint: every opted-in pod is refused (or, failing open, gets nothing)",
                 scope.webhook_namespace, scope.webhook_service
@@ -70,9 +71,7 @@ pub fn check(context: &Context) -> Vec<Finding> {
                 "kubectl --namespace {} rollout status deployment/{} && kubectl --namespace {} get pods",
                 scope.webhook_namespace, scope.webhook_service, scope.webhook_namespace
             ),
-        )),
-        // Unreadable: its CannotRead finding says so.
-        Some(_) | None => {}
+        ));
     }
     findings
 }

@@ -402,9 +402,12 @@ fn named_roles_output(mode: Mode) -> serde_json::Value {
     serde_json::json!({ "workloads": { "sensitive": false, "type": "object", "value": { "w": workload } } })
 }
 
+/// How a case breaks the cluster's webhook.
+type Breaks = fn(&testkit::kube_cluster::KubeCluster);
+
 #[tokio::test]
 async fn an_unhealthy_webhook_is_found_for_each_cause() {
-    let cases: [(&str, fn(&testkit::kube_cluster::KubeCluster), &str); 4] = [
+    let cases: [(&str, Breaks, &str); 4] = [
         (
             "no configuration",
             |c| c.remove("MutatingWebhookConfiguration", "", "gke-aws-webhook"),

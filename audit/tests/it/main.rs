@@ -1,6 +1,7 @@
 //! The audit's integration tests: the real `gke-aws-audit` binary against the Kubernetes API
 //! stand-in (`testkit::kube_cluster`), with Terraform outputs from the fixtures and moto for `--aws`.
 
+mod aws;
 mod cli;
 mod findings;
 mod fleet;
