@@ -21,7 +21,7 @@ BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 GSA_EMAIL=verifier@demo-project.iam.gserviceaccount.com
 UNIQUE_ID=112233445566778899001
 REGION=us-east-1
-STEPS=11
+STEPS=12
 
 step() { printf '\n==> [%s/%s] %s\n' "$1" "$STEPS" "$2"; }
 fail() { printf '\nFAIL: %s\n' "$*" >&2; exit 1; }
@@ -116,6 +116,7 @@ apply_terraform() {
   ROLE_ARN=$(tf output -raw role_arn)
   BUCKET=$(tf output -raw bucket)
   OTHER_BUCKET=$(tf output -raw other_bucket)
+  OTHER_ROLE_ARN=$(tf output -raw other_role_arn)
   OBJECTS=$(tf output -raw object_count)
   echo "    role $ROLE_ARN may read s3://$BUCKET ($OBJECTS objects), not s3://$OTHER_BUCKET"
 }
@@ -159,9 +160,70 @@ CFG
   [[ $CLI_OBJECTS -eq $OBJECTS ]] || fail "aws s3 ls listed $CLI_OBJECTS objects, expected $OBJECTS"
 }
 
+# A pod with two roles: one token, and the shared AWS config file the webhook injects for a
+# KSA with a named role (gke-aws-verifier/role.other), one web identity profile per role.
+run_two_roles() {
+  step 7 "a pod with two roles: verify --all-profiles over the pod's AWS config file"
+  local pod=$WORK/pod rc=0
+  mkdir -p "$pod"
+  # The token both roles trust, kept as the webhook's init container keeps it.
+  "$BIN/gke-aws-verifier" token-file --once --path "$pod/token" 2>"$WORK/token-file.log" \
+    || { indent <"$WORK/token-file.log"; fail "token-file --once did not write the pod's token"; }
+  cat >"$pod/aws-config" <<CFG
+# AWS shared config file (AWS_CONFIG_FILE): one web identity profile per role of this pod.
+
+[default]
+role_arn = $ROLE_ARN
+web_identity_token_file = $pod/token
+role_session_name = demo-pod
+region = $REGION
+
+[profile other]
+role_arn = $OTHER_ROLE_ARN
+web_identity_token_file = $pod/token
+role_session_name = demo-pod
+region = $REGION
+CFG
+  indent <"$pod/aws-config"
+  echo "    \$ gke-aws-verifier verify --all-profiles --profile-bucket default=$BUCKET --profile-bucket other=$OTHER_BUCKET"
+  AWS_CONFIG_FILE=$pod/aws-config "$BIN/gke-aws-verifier" verify --all-profiles \
+    --profile-bucket "default=$BUCKET" --profile-bucket "other=$OTHER_BUCKET" \
+    >"$WORK/all-profiles.out" 2>"$WORK/all-profiles.log" || rc=$?
+  indent <"$WORK/all-profiles.out"
+  ((rc == 0)) || { indent <"$WORK/all-profiles.log"; fail "verify --all-profiles did not prove both roles (exit $rc)"; }
+  grep -qF "AssumeRoleWithWebIdentity allowed by the trust policy role_arn=\"$OTHER_ROLE_ARN\"" "$WORK/gate.log" \
+    || fail "the STS gate did not check the token against $OTHER_ROLE_ARN's trust policy"
+  # Each role reads only its own bucket. The demo's moto enforces no IAM (aws-sts-gate reads
+  # its IAM unsigned), so: credentials for the named role through credential-process
+  # --profile first, then IAM enforcement on while the aws CLI uses them from the cache.
+  cat >"$pod/user-config" <<CFG
+[profile other-cached]
+credential_process = $BIN/gke-aws-verifier credential-process --profile other --config-file $pod/aws-config --cache-dir $WORK/cache
+s3 =
+    addressing_style = path
+CFG
+  echo "    \$ aws --profile other-cached s3 ls s3://$OTHER_BUCKET/   # credential-process --profile other"
+  AWS_CONFIG_FILE=$pod/user-config aws --profile other-cached s3 ls "s3://$OTHER_BUCKET/" --recursive \
+    >"$WORK/ls-other.txt" || fail "aws s3 ls through credential-process --profile other failed"
+  indent <"$WORK/ls-other.txt"
+  curl -fsS -X POST -H "Content-Type: text/plain" --data 0 "$AWS_ENDPOINT_URL/moto-api/reset-auth" >/dev/null || fail "cannot turn on moto's IAM enforcement"
+  echo "    moto's IAM enforcement on; \$ aws --profile other-cached s3 ls s3://$BUCKET/   # the default role's bucket"
+  rc=0
+  AWS_CONFIG_FILE=$pod/user-config aws --profile other-cached s3 ls "s3://$BUCKET/" \
+    >"$WORK/ls-refused.txt" 2>&1 || rc=$?
+  indent <"$WORK/ls-refused.txt"
+  AWS_CONFIG_FILE=$pod/user-config aws --profile other-cached s3 ls "s3://$OTHER_BUCKET/" --recursive \
+    >"$WORK/ls-other-enforced.txt" 2>&1 || { indent <"$WORK/ls-other-enforced.txt"; fail "profile other lost its own bucket under IAM enforcement"; }
+  curl -fsS -X POST -H "Content-Type: text/plain" --data inf "$AWS_ENDPOINT_URL/moto-api/reset-auth" >/dev/null || fail "cannot turn off moto's IAM enforcement"
+  if [[ $rc -eq 0 ]] || ! grep -q AccessDenied "$WORK/ls-refused.txt"; then
+    fail "expected AccessDenied for profile other on s3://$BUCKET, got exit $rc"
+  fi
+  echo "    EXPECTED: AccessDenied: profile other reads s3://$OTHER_BUCKET only, even under IAM enforcement; enforcement off again"
+}
+
 # A first-day mistake: the pod's Kubernetes service account lacks the GSA annotation.
 show_expected_failure() {
-  step 7 "EXPECTED FAILURE: the KSA is not annotated with the GSA (emulator fault)"
+  step 8 "EXPECTED FAILURE: the KSA is not annotated with the GSA (emulator fault)"
   set_faults '{"ksa_not_annotated": true}'
   local rc=0
   "$BIN/gke-aws-verifier" verify --bucket "$BUCKET" --role-arn "$ROLE_ARN" --region "$REGION" \
@@ -189,13 +251,13 @@ start_cluster_peers() {
   ISSUER_PORT=$(peer_port "$WORK/issuer.log" gke-cluster-issuer "listening on ")
   ISSUER_URL=https://container.googleapis.com/$ISSUER_PATH
   grep -qF "issuer $ISSUER_URL" "$WORK/issuer.log" || fail "the issuer does not announce $ISSUER_URL"
-  step 8 "cluster mode: started the cluster issuer on 127.0.0.1:$ISSUER_PORT, pid ${PEER_PIDS[-1]}"
+  step 9 "cluster mode: started the cluster issuer on 127.0.0.1:$ISSUER_PORT, pid ${PEER_PIDS[-1]}"
   echo "    issuer $ISSUER_URL (HTTPS through its proxy on 127.0.0.1:$ISSUER_PORT)"
   echo "    projected token for system:serviceaccount:$CLUSTER_NS:$CLUSTER_KSA in $WORK/token (refreshed at 80% of 1h)"
 }
 
 apply_cluster_terraform() {
-  step 9 "terraform apply terraform/examples/demo again, with cluster_issuer_url: modules/aws-gke-oidc-provider + aws-workload-role (identity = cluster) on moto"
+  step 10 "terraform apply terraform/examples/demo again, with cluster_issuer_url: modules/aws-gke-oidc-provider + aws-workload-role (identity = cluster) on moto"
   # The same configuration and state as step 4: it adds the cluster issuer's OIDC provider and
   # a role on the same bucket that trusts the KSA.
   local dir=$WORK/tf/examples/demo
@@ -220,7 +282,7 @@ cluster_verify() {
 }
 
 run_cluster_verifier() {
-  step 10 "gke-aws-verifier verify --token-file: KSA token -> issuer check -> STS -> S3"
+  step 11 "gke-aws-verifier verify --token-file: KSA token -> issuer check -> STS -> S3"
   local rc=0
   cluster_verify >"$WORK/verify-cluster.out" 2>"$WORK/verify-cluster.log" || rc=$?
   indent <"$WORK/verify-cluster.out"
@@ -252,7 +314,7 @@ CFG
 # A first-day mistake of this mode: the cluster's issuer is not registered in the account
 # (here: its OIDC provider deleted), so STS refuses every token the cluster signs.
 show_cluster_failure() {
-  step 11 "EXPECTED FAILURE: no OIDC provider for the cluster's issuer (provider deleted)"
+  step 12 "EXPECTED FAILURE: no OIDC provider for the cluster's issuer (provider deleted)"
   echo "    \$ aws iam delete-open-id-connect-provider --open-id-connect-provider-arn $PROVIDER_ARN"
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=$REGION \
     aws iam delete-open-id-connect-provider --open-id-connect-provider-arn "$PROVIDER_ARN" \
@@ -277,6 +339,8 @@ summary() {
   echo "  - STS AssumeRoleWithWebIdentity (trust policy checked by the gate) -> $ROLE_ARN (modules/aws-workload-role)"
   echo "  - S3 ListObjectsV2 on s3://$BUCKET: $OBJECTS objects"
   echo "  - credential_process served the AWS CLI: aws s3 ls listed $CLI_OBJECTS objects"
+  echo "  - a pod with two roles: verify --all-profiles proved the default role on s3://$BUCKET and"
+  echo "    the named role other on s3://$OTHER_BUCKET with one token; other is refused s3://$BUCKET (AccessDenied)"
   echo "  - expected failure diagnosed: unannotated KSA -> exit 3 with the kubectl fix"
   echo "  - cluster mode: projected KSA token from $ISSUER_URL"
   echo "    -> STS (OIDC provider, audience and trust policy checked) -> $CLUSTER_ROLE_ARN -> S3"
@@ -291,6 +355,7 @@ start_emulator
 apply_terraform
 run_verifier
 run_aws_cli
+run_two_roles
 show_expected_failure
 start_cluster_peers
 apply_cluster_terraform

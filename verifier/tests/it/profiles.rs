@@ -358,7 +358,8 @@ async fn all_profiles_in_cluster_mode_share_one_projected_token() {
 }
 
 /// The role name in each entry's assumed-role ARN (`arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`).
-/// Counting STS calls would not do: the SDK retries a call moto drops under concurrent load.
+/// Counting STS calls would not do: the proxy lifts moto's IAM enforcement one STS call at a
+/// time, so of two concurrent calls one may get moto's 500, which the SDK retries.
 fn assumed_roles(report: &serde_json::Value) -> Vec<String> {
     report["profiles"]
         .as_array()
