@@ -234,6 +234,32 @@ show_expected_failure() {
   [[ $rc -eq 3 ]] || { indent <"$WORK/verify.log"; fail "expected exit 3 (Google identity stage), got $rc"; }
   grep -q 'kubectl annotate serviceaccount' "$WORK/fail.txt" || fail "expected the kubectl annotate hint"
   echo "    EXPECTED: exit 3 (Google identity stage), with the kubectl annotate fix; fault reset"
+  show_recreated_gsa
+}
+
+# The classic invisible one: the GSA deleted and recreated under the same e-mail has a new
+# unique id, and STS answers only AccessDenied. `explain` names the condition and both ids.
+show_recreated_gsa() {
+  local new_id=112233445566778899002 rc=0
+  echo "    EXPECTED FAILURE: the GSA recreated under the same e-mail (a metadata server minting for unique id $new_id)"
+  start "$WORK/emulator-recreated.log" "$BIN/gke-metadata-emulator" --listen 127.0.0.1:0 \
+    --gsa-email "$GSA_EMAIL" --unique-id "$new_id" --project-id demo-project
+  local port
+  port=$(peer_port "$WORK/emulator-recreated.log" gke-metadata-emulator "listening on ")
+  GCE_METADATA_HOST=127.0.0.1:$port "$BIN/gke-aws-verifier" verify --format json --bucket "$BUCKET" \
+    --role-arn "$ROLE_ARN" --region "$REGION" >"$WORK/recreated.json" 2>"$WORK/verify.log" || rc=$?
+  [[ $rc -eq 4 ]] || { indent <"$WORK/verify.log"; fail "expected exit 4 (STS stage) for the recreated GSA, got $rc"; }
+  # The platform engineer's own credentials read the role's trust policy (moto takes any keys).
+  echo "    \$ gke-aws-verifier explain --report recreated.json   # STS said only AccessDenied"
+  rc=0
+  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "$BIN/gke-aws-verifier" explain --report "$WORK/recreated.json" \
+    >"$WORK/explain.txt" 2>"$WORK/explain.log" || rc=$?
+  indent <"$WORK/explain.txt"
+  [[ $rc -eq 4 ]] || { indent <"$WORK/explain.log"; fail "expected explain to exit 4 (STS would refuse), got $rc"; }
+  grep -qE "^  statement 0 \(Allow[^)]*\): StringEquals accounts.google.com:aud: expected $UNIQUE_ID, the token's azp is $new_id" \
+    "$WORK/explain.txt" || fail "expected explain to name accounts.google.com:aud with both unique ids first"
+  grep -q 'make apply' "$WORK/explain.txt" || fail "expected explain's fix to re-apply the workload"
+  echo "    EXPECTED: exit 4 (STS stage); explain names accounts.google.com:aud, both unique ids and the re-apply"
 }
 
 # --- cluster mode -----------------------------------------------------------------------
@@ -342,6 +368,7 @@ summary() {
   echo "  - a pod with two roles: verify --all-profiles proved the default role on s3://$BUCKET and"
   echo "    the named role other on s3://$OTHER_BUCKET with one token; other is refused s3://$BUCKET (AccessDenied)"
   echo "  - expected failure diagnosed: unannotated KSA -> exit 3 with the kubectl fix"
+  echo "  - expected failure explained: recreated GSA -> exit 4; explain names accounts.google.com:aud and both unique ids"
   echo "  - cluster mode: projected KSA token from $ISSUER_URL"
   echo "    -> STS (OIDC provider, audience and trust policy checked) -> $CLUSTER_ROLE_ARN -> S3"
   echo "  - the AWS CLI read the same token file natively (web_identity_token_file): $OBJECTS objects"

@@ -149,6 +149,9 @@ fn from_report(text: &str) -> Result<TokenClaims, InputError> {
     if let Some(azp) = identity["azp"].as_str().filter(|azp| !azp.is_empty()) {
         claims["azp"] = json!(azp);
     }
+    if let Some(email) = identity["email"].as_str() {
+        claims["email"] = json!(email);
+    }
     if !claims["iss"].is_string() || !claims["sub"].is_string() {
         return Err(InputError::new(
             "--report",
@@ -177,7 +180,8 @@ mod tests {
         let read = from_report(REPORT).unwrap();
         assert_eq!(
             read.claims,
-            json!({"iss": "https://accounts.google.com", "sub": "1122", "azp": "1122", "aud": "sts.amazonaws.com"})
+            json!({"iss": "https://accounts.google.com", "sub": "1122", "azp": "1122", "aud": "sts.amazonaws.com",
+                "email": "a@p.iam.gserviceaccount.com"})
         );
         assert_eq!(read.role_arn.as_deref(), Some("arn:aws:iam::123456789012:role/r"));
         let log = format!("2026-11-28T12:00:00Z ERROR stage failed\n{REPORT}\n");
