@@ -67,6 +67,18 @@ pub enum Command {
     /// role's trust policy, statement by statement, condition by condition (exit 0 accept, 4 refuse).
     #[command(after_long_help = exit_codes_help())]
     Explain(ExplainArgs),
+    /// Audit clusters, read-only: pods that missed injection, drift between Terraform, the
+    /// cluster and AWS. Runs `gke-aws-audit` (installed beside this binary) with these
+    /// arguments; `audit --help` lists them.
+    #[command(disable_help_flag = true)]
+    Audit(AuditArgs),
+}
+
+/// `audit`'s arguments, passed to `gke-aws-audit` as they are.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    pub args: Vec<std::ffi::OsString>,
 }
 
 /// Where the Google ID token comes from.

@@ -11,6 +11,9 @@ use gke_aws_verifier::{all_profiles, credential_process, explain, pushgateway, t
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse_noting_sources();
+    if let Command::Audit(args) = &cli.command {
+        return exec_audit(&args.args);
+    }
     logging::init(cli.log_format, cli.log_level);
     // One thread is plenty for three sequential calls, and starts faster.
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -44,6 +47,8 @@ async fn run(command: Command) -> ExitCode {
             finish(async { token_file::run(&args.settings()?, Arc::new(SystemClock)).await }.await)
         }
         Command::Explain(args) => run_explain(args).await,
+        // Replaced by gke-aws-audit in main, before the runtime starts.
+        Command::Audit(_) => ExitCode::Unexpected,
     }
 }
 
@@ -144,4 +149,23 @@ fn complain(message: &str) {
 
 fn exit(code: ExitCode) -> std::process::ExitCode {
     std::process::ExitCode::from(i32::from(code) as u8)
+}
+
+/// `audit` is its own binary (kube-rs stays out of this one's 8 MB): `gke-aws-audit` beside
+/// this executable replaces this process, so its exit code and output are the command's.
+fn exec_audit(args: &[std::ffi::OsString]) -> std::process::ExitCode {
+    use std::os::unix::process::CommandExt;
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("gke-aws-audit")));
+    let Some(path) = beside.filter(|p| p.is_file()) else {
+        complain(
+            "gke-aws-verifier: audit runs gke-aws-audit, which is not installed beside this binary; put it in the \
+             same folder (make release-audit builds it; the image carries both)",
+        );
+        return exit(ExitCode::BadInput);
+    };
+    let error = std::process::Command::new(&path).args(args).exec();
+    complain(&format!("gke-aws-verifier: cannot run {}: {error}", path.display()));
+    exit(ExitCode::Unexpected)
 }
