@@ -16,11 +16,10 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 
 use crate::metrics::Metrics;
-use crate::mutate::{AUDIENCE, Annotations, GSA, IDENTITY, REGION, ROLE_ARN};
+use crate::mutate::Annotations;
 
-/// The annotations the webhook reads; the rest (e.g. kubectl's last-applied-configuration) is
-/// dropped before it reaches the cache, which keeps 10,000 KSAs small.
-const KEPT: [&str; 5] = [ROLE_ARN, REGION, AUDIENCE, GSA, IDENTITY];
+// The annotations the webhook reads (`keys::read_from_ksa`: these and the named roles); the
+// rest (e.g. kubectl's last-applied-configuration) is dropped before it reaches the cache.
 
 /// Bound on the direct lookup: the API server gives the whole admission a few seconds.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);
@@ -108,6 +107,6 @@ fn keep_what_we_read(sa: &mut ServiceAccount) {
     meta.labels = None;
     meta.owner_references = None;
     if let Some(annotations) = meta.annotations.as_mut() {
-        annotations.retain(|key, _| KEPT.contains(&key.as_str()));
+        annotations.retain(|key, _| crate::keys::read_from_ksa(key));
     }
 }
