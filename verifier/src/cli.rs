@@ -284,6 +284,13 @@ pub struct CredentialProcessArgs {
     #[arg(long, env = "VERIFY_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
 
+    /// Cluster mode: fetch the issuer's discovery document and keys on every refresh and check
+    /// the token against them, as verify does. Off by default: STS fetches them itself, and an
+    /// egress that allows only AWS (or a blip of Google's API) must not leave the application
+    /// without credentials STS would have issued.
+    #[arg(long, env = "VERIFY_CHECK_ISSUER")]
+    pub check_issuer: bool,
+
     #[command(flatten)]
     pub profile: ProfileArgs,
 }
@@ -465,6 +472,11 @@ impl CredentialProcessArgs {
     pub fn settings(&self) -> Result<crate::credential_process::Settings, InputError> {
         // With --profile, the profile's role: never its credential_process line, which is not run.
         let (identity, role) = self.profile.role_of(&self.identity, &self.source, &self.role)?;
+        let identity = if self.check_issuer {
+            identity
+        } else {
+            identity.without_issuer_check()
+        };
         let endpoints = Endpoints::from_env(|v| std::env::var(v).ok())?;
         let cache_dir = match &self.cache_dir {
             Some(dir) => dir.clone(),

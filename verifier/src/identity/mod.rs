@@ -69,6 +69,15 @@ impl IdentitySettings {
         }
     }
 
+    /// The same, without fetching a cluster issuer's discovery and keys: what credential-process
+    /// does unless `--check-issuer` asks (STS fetches them itself; the pod may have no route).
+    pub fn without_issuer_check(mut self) -> Self {
+        if let IdentitySource::TokenFile { check_issuer, .. } = &mut self.source {
+            *check_issuer = false;
+        }
+        self
+    }
+
     /// The HTTPS client that checks a cluster issuer, trusting `tls` (the run's CA bundle,
     /// [`crate::sdk::tls_context`]); `None` when no issuer will be checked.
     pub fn issuer_client(&self, tls: &TlsContext) -> Option<IssuerClient> {

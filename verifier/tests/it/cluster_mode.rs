@@ -396,4 +396,45 @@ async fn credential_process_serves_credentials_from_a_projected_token() {
     let again = Run::helper(cluster.command(&projected, &args)).await;
     assert_eq!((again.code, &again.stdout), (0, &run.stdout));
     assert_eq!(cluster.sts_calls(), 1);
+    assert_eq!(
+        cluster.issuer.stats().discovery_requests,
+        0,
+        "credential-process leaves the issuer to STS unless asked"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credential_process_serves_credentials_behind_an_egress_that_allows_only_aws() {
+    let cluster = Cluster::start().await;
+    let projected = cluster.project(reader()).await;
+    cluster.issuer.set_faults(IssuerFaults {
+        refuse: true,
+        ..IssuerFaults::default()
+    });
+    // The served credentials go to the chain's cache (whose files its checks know); the checked
+    // run, which serves none, to a folder of its own (else the cache would answer it).
+    let helper = |cache: &str, extra: &[&str]| {
+        let cache_dir = match cache {
+            "plain" => cluster.chain.cache_dir(),
+            other => cluster.volume.path().join(other),
+        };
+        let mut args = vec![
+            "credential-process".to_owned(),
+            "--cache-dir".to_owned(),
+            cache_dir.to_str().unwrap().to_owned(),
+            "--timeout".to_owned(),
+            "5s".to_owned(),
+        ];
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Run::helper(cluster.command(&projected, &args))
+    };
+    let served = helper("plain", &[]).await;
+    assert_eq!(served.code, 0, "{served:?}");
+    assert!(served.stdout.contains("\"AccessKeyId\""), "{served:?}");
+    // Asked for, the issuer check runs, and the issuer's outage stops the helper.
+    let checked = helper("checked", &["--check-issuer"]).await;
+    assert_eq!(checked.code, 3, "{checked:?}");
+    assert!(checked.stderr.contains("IssuerUnreachable"), "{}", checked.stderr);
+    assert_eq!(cluster.sts_calls(), 1, "the checked run stopped before STS");
 }
