@@ -35,9 +35,16 @@ fuzz_target!(|data: &[u8]| {
             assert!(statement.conditions.len() <= MAX_ITEMS + 1, "conditions unbounded");
         }
         let size = serde_json::to_string(&explanation).expect("serializes").len();
-        assert!(size <= 100 * data.len() + 4096, "{size} bytes of explanation for {} bytes", data.len());
+        assert!(
+            size <= 100 * data.len() + 4096,
+            "{size} bytes of explanation for {} bytes",
+            data.len()
+        );
         let applies = |effect: &str, outcome| {
-            explanation.statements.iter().any(|s| s.effect == effect && s.applies == outcome)
+            explanation
+                .statements
+                .iter()
+                .any(|s| s.effect == effect && s.applies == outcome)
         };
         let provider_failed =
             explanation.provider.registered == Outcome::Fails || explanation.provider.audience == Outcome::Fails;
@@ -45,7 +52,10 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(explanation.verdict, Verdict::Refuse);
         }
         if explanation.verdict == Verdict::Accept {
-            assert!(applies("Allow", Outcome::Holds), "accepted without an Allow that applies");
+            assert!(
+                applies("Allow", Outcome::Holds),
+                "accepted without an Allow that applies"
+            );
         }
     }
 });
