@@ -36,6 +36,20 @@ pub fn unix_seconds(time: SystemTime) -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// Logs, with both times, a token that starts after the pod's clock says it is: the pod's
+/// clock is behind the issuer's (or the issuer's ahead). STS's clock decides; this is a warning.
+pub fn warn_if_early(start: i64, now: i64) {
+    if start > now.saturating_add(crate::id_token::CLOCK_SKEW_LEEWAY_SECS) {
+        tracing::warn!(
+            token_valid_from = start,
+            pod_clock = now,
+            early_by_s = start.saturating_sub(now),
+            "the token starts after the pod's clock says it is now: the pod's clock is behind the issuer's (check \
+             NTP on the node); STS judges the token with its own clock"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

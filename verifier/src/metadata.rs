@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Stage, StageError, error_chain};
-use crate::id_token::{CLOCK_SKEW_LEEWAY_SECS, IdToken};
+use crate::id_token::IdToken;
 
 const IDENTITY_PATH: &str = "/computeMetadata/v1/instance/service-accounts/default/identity";
 /// The first retry comes quickly: on a new pod the metadata server needs a few seconds.
@@ -184,18 +184,9 @@ pub fn check_token(token: &IdToken, audience: &str, expected_gsa: Option<&str>, 
         return err("AudienceMismatch", format!("token audience is {:?}, requested {audience:?}", claims.aud),
             "The metadata server ignored the audience parameter: a proxy or a non-GKE metadata server answered. Check GCE_METADATA_HOST.".into());
     }
-    if claims.iat > now + CLOCK_SKEW_LEEWAY_SECS {
-        return err(
-            "ClockSkew",
-            format!(
-                "token issued at {} is {} s in the future by the local clock",
-                claims.iat,
-                claims.iat - now
-            ),
-            "The node's clock is behind Google's (clock skew); AWS will reject the token too. Check NTP on the node."
-                .into(),
-        );
-    }
+    // `IdToken::decode` refused a token whose exp is not after its iat: never valid.
+    // Issued after the pod's "now": early only by the pod's clock, which STS does not use.
+    crate::clock::warn_if_early(claims.iat, now);
     if claims.seconds_left(now) <= 0 {
         return err("TokenExpired", format!("token expired at {} ({} s ago by the local clock)", claims.exp, now - claims.exp),
             "A token just minted should be valid for about an hour. If iat is also far in the past, the node's clock is ahead \
@@ -345,10 +336,12 @@ mod tests {
             code(&token(now - 7200, now - 3600, gsa), "sts.amazonaws.com", None).as_deref(),
             Some("TokenExpired")
         );
+        // Early by the pod's clock only: warned, and left to STS's clock.
         assert_eq!(
-            code(&token(now + 600, now + 4200, gsa), "sts.amazonaws.com", None).as_deref(),
-            Some("ClockSkew")
+            code(&token(now + 600, now + 4200, gsa), "sts.amazonaws.com", None),
+            None
         );
+
         assert_eq!(
             code(&token(now, now + 3600, gsa), "other", None).as_deref(),
             Some("AudienceMismatch")

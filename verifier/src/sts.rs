@@ -76,7 +76,8 @@ pub async fn assume_role(
         .interceptor(answer.clone())
         .send()
         .await
-        .map_err(|e| diagnose(e, request, identity))?;
+        .map_err(|e| diagnose(e, request, identity, answer.date().as_deref()))?;
+    warn_of_skew(answer.date().as_deref(), clock::unix_now());
     let bad_answer = |what: &str| {
         StageError::new(
             Stage::Sts,
@@ -112,10 +113,32 @@ pub async fn assume_role(
     })
 }
 
+/// STS's clock, from the `Date` header of its answer, in Unix seconds.
+fn sts_clock(date: Option<&str>) -> Option<i64> {
+    DateTime::from_str(date?, Format::HttpDate).ok().map(|t| t.secs())
+}
+
+/// STS judges a token's times with its own clock: a pod clock that differs from it is said,
+/// with both times (the identity stage warns of a token that looks early by the pod's clock).
+fn warn_of_skew(date: Option<&str>, pod_clock: i64) {
+    let Some(sts_clock) = sts_clock(date) else { return };
+    let skew = pod_clock.saturating_sub(sts_clock);
+    if skew.abs() > crate::id_token::CLOCK_SKEW_LEEWAY_SECS {
+        tracing::warn!(
+            pod_clock,
+            sts_clock,
+            skew_s = skew,
+            "the pod's clock differs from STS's (its Date header): tokens and credentials are judged by STS's \
+             clock; check NTP on the node"
+        );
+    }
+}
+
 fn diagnose<E: ProvideErrorMetadata + std::error::Error + 'static>(
     e: SdkError<E, aws_smithy_runtime_api::http::Response>,
     request: &RoleRequest,
     identity: &Identity,
+    sts_date: Option<&str>,
 ) -> StageError {
     let role = &request.role_arn;
     let err = |code: &str, message: String, hint: String| StageError::new(Stage::Sts, code, message, hint);
@@ -154,8 +177,24 @@ fn diagnose<E: ProvideErrorMetadata + std::error::Error + 'static>(
                 err(&code, message, hint)
             }
         },
-        "ExpiredTokenException" | "ExpiredToken" => err(&code, message,
-            "STS saw the ID token as expired: the token was minted long before use, or the node's clock is off (clock skew). Fetch a fresh token; check NTP.".into()),
+        "ExpiredTokenException" | "ExpiredToken" => {
+            let exp = match identity {
+                Identity::Google(token) => token.claims.exp,
+                Identity::Cluster(token) => token.claims().exp,
+            };
+            let times = match sts_clock(sts_date) {
+                Some(sts) => format!(
+                    "By STS's clock (its Date header) it is {sts}, {} s after the token's exp {exp}; the pod's clock says {}.",
+                    sts.saturating_sub(exp),
+                    clock::unix_now()
+                ),
+                None => format!("The token's exp is {exp}; the pod's clock says {}.", clock::unix_now()),
+            };
+            err(&code, message, format!(
+                "STS judged the token expired by its own clock. {times} The token was read long after it was minted: a \
+                 projected token file the kubelet no longer refreshes (a copy, or a stale volume: restart the pod), or a \
+                 token-file sidecar that stopped; fetch a fresh token."))
+        }
         "IDPCommunicationError" => match identity {
             Identity::Google(_) => err(&code, message,
                 "AWS could not fetch Google's signing keys (retried until the deadline). This is on AWS's side or Google's; try again in a few minutes.".into()),
@@ -202,6 +241,13 @@ fn trust_hint(role: &RoleArn, claims: &Claims) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stss_clock_is_read_from_its_date_header() {
+        assert_eq!(sts_clock(Some("Wed, 02 Dec 2026 02:22:25 GMT")), Some(1_796_178_145));
+        assert_eq!(sts_clock(Some("yesterday")), None);
+        assert_eq!(sts_clock(None), None);
+    }
 
     #[test]
     fn trust_hint_prints_the_condition_that_accepts_the_token() {

@@ -10,7 +10,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::{Stage, StageError};
-use crate::id_token::CLOCK_SKEW_LEEWAY_SECS;
 
 /// The stage cluster-mode failures belong to.
 pub const STAGE: Stage = Stage::ClusterIdentity;
@@ -185,21 +184,22 @@ pub fn check(token: &KsaToken, audience: &str, now: i64) -> Result<(), StageErro
             ),
         );
     }
-    let future = |t: i64| t > now.saturating_add(CLOCK_SKEW_LEEWAY_SECS);
-    if let Some(start) = [Some(claims.iat), claims.nbf]
-        .into_iter()
-        .flatten()
-        .find(|t| future(*t))
-    {
+    let start = claims.nbf.unwrap_or(claims.iat).max(claims.iat);
+    if start >= claims.exp {
         return err(
-            "ClockSkew",
+            "TokenNeverValid",
             format!(
-                "token valid from {start}, {} s in the future by the local clock",
-                start.saturating_sub(now)
+                "token valid from {start} until {}: never valid, by any clock",
+                claims.exp
             ),
-            "The node's clock is behind the cluster's (clock skew); AWS will reject the token too. Check NTP on the node.".into(),
+            "The token's own times contradict each other, so AWS refuses it whatever its clock says. Something other \
+             than the kubelet wrote the file: point --token-file at the projected serviceAccountToken volume."
+                .into(),
         );
     }
+    // A token that starts after the pod's "now" is early only by the pod's clock: STS judges
+    // with its own, so it is said, not refused.
+    crate::clock::warn_if_early(start, now);
     if claims.seconds_left(now) <= 0 {
         return err(
             "TokenExpired",
@@ -353,9 +353,11 @@ pub(crate) mod tests {
             code(sts, now - 7200, now - 3600, "sts.amazonaws.com").as_deref(),
             Some("TokenExpired")
         );
+        // Early by the pod's clock only: STS's clock decides.
+        assert_eq!(code(sts, now + 600, now + 4200, "sts.amazonaws.com"), None);
         assert_eq!(
-            code(sts, now + 600, now + 4200, "sts.amazonaws.com").as_deref(),
-            Some("ClockSkew")
+            code(sts, now, now, "sts.amazonaws.com").as_deref(),
+            Some("TokenNeverValid")
         );
         assert_eq!(
             code(sts, now + 30, now + 3600, "sts.amazonaws.com"),
@@ -365,11 +367,15 @@ pub(crate) mod tests {
         // Extreme values neither overflow nor pass.
         assert_eq!(
             code(sts, i64::MIN, i64::MIN, "sts.amazonaws.com").as_deref(),
-            Some("TokenExpired")
+            Some("TokenNeverValid")
         );
         assert_eq!(
             code(sts, i64::MAX, i64::MAX, "sts.amazonaws.com").as_deref(),
-            Some("ClockSkew")
+            Some("TokenNeverValid")
+        );
+        assert_eq!(
+            code(sts, i64::MIN, i64::MIN + 1, "sts.amazonaws.com").as_deref(),
+            Some("TokenExpired")
         );
     }
 

@@ -188,6 +188,24 @@ async fn a_signature_that_does_not_verify_is_diagnosed_before_sts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_early_by_the_pods_clock_is_left_to_stss_clock_with_a_warning() {
+    let cluster = Cluster::start().await;
+    // The cluster's clock ten minutes ahead of the pod's: valid by its own times and by AWS's.
+    let mut claims = cluster.issuer.claims(&reader());
+    let (iat, exp) = (claims.iat + 600, claims.exp + 600);
+    (claims.iat, claims.nbf, claims.exp) = (iat, iat, exp);
+    let file = cluster.write_token("early", &cluster.issuer.sign(&claims).unwrap());
+    let run = cluster.verify_file(&file, &[]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.contains(&format!("token_valid_from={iat}")) && run.stderr.contains("pod_clock="),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(cluster.sts_calls(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_issuer_is_diagnosed_and_can_be_skipped() {
     let cluster = Cluster::start().await;
     let projected = cluster.project(reader()).await;
