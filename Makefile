@@ -30,7 +30,7 @@ bench: venv release release-webhook ## Benchmark against today's Python credenti
 	bench/run.sh
 	bench/webhook_bench.sh
 
-bench-webhook: venv release release-webhook ## Webhook latency at 16 concurrent admissions, RSS with 10,000 KSAs
+bench-webhook: venv release release-webhook ## Webhook latency and admissions/s with wrk at 16 connections, RSS with 10,000 KSAs
 	bench/webhook_bench.sh
 
 ## --- Platform engineers --------------------------------------------------------------------
@@ -111,7 +111,8 @@ node-deps: ## The AWS SDK for JavaScript v3 for the webhook's injected-pod test 
 	@echo "==> npm ci in tests/node"
 	cd tests/node && npm ci --no-audit --no-fund
 
-test-rust: venv node-deps ## Unit and integration tests against moto, the emulator, the aws CLI, boto3, the JS SDK, Pushgateway
+# release-webhook: the webhook's hostile tests measure the peak RSS of its release binary.
+test-rust: venv node-deps release-webhook ## Unit and integration tests against moto, the emulator, the aws CLI, boto3, the JS SDK, Pushgateway
 	@echo "==> cargo nextest (moto_server: $$(command -v moto_server))"
 	cargo nextest run --workspace --locked --no-fail-fast
 	tests/rust/unprivileged.sh

@@ -1,8 +1,13 @@
 //! A Kubernetes API stand-in that serves ServiceAccounts the way kube-rs reads them: list
-//! (`GET /api/v1/serviceaccounts`), watch (the same with `watch=true`, a stream of JSON lines
-//! from a resourceVersion) and get (`GET /api/v1/namespaces/NS/serviceaccounts/NAME`). Plain
-//! HTTP on 127.0.0.1, reached through a kubeconfig it writes. Stops, connections included,
-//! when dropped or [`KubeApi::stop`]ped, as an API server that went away.
+//! (`GET /api/v1/serviceaccounts`, in `limit`/`continue` pages), watch (the same with
+//! `watch=true`, a stream of JSON lines from a resourceVersion), get
+//! (`GET /api/v1/namespaces/NS/serviceaccounts/NAME`) and `GET /version`. Plain HTTP on
+//! 127.0.0.1, reached through a kubeconfig it writes. Stops, connections included, when
+//! dropped or [`KubeApi::stop`]ped, as an API server that went away.
+//!
+//! For the cases a real API server only produces on a bad day: the watch can be held back (a
+//! cache that is behind), direct gets can be held (a review in flight), and [`Hostile`] modes
+//! answer without end or end at once.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -22,10 +27,27 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinSet;
 
 type Body = BoxBody<Bytes, Infallible>;
+
+/// Ways an API server (or something posing as one) answers badly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hostile {
+    /// A list whose body never ends: items without end.
+    EndlessList,
+    /// Every list page has a `continue` token for one more.
+    EndlessContinue,
+    /// A direct get answered with 50 MB (one endless annotation).
+    HugeGet,
+    /// A watch that sends new ServiceAccounts without end, each with a large annotation.
+    WatchFlood,
+    /// Every watch answers 410 Gone (the resourceVersion is too old) at once: a relist each time.
+    GoneStorm,
+    /// Every watch ends as soon as it starts.
+    WatchClosesAtOnce,
+}
 
 #[derive(Default)]
 struct Accounts {
@@ -37,11 +59,20 @@ struct Accounts {
     /// Every watch event so far, to replay from a client's resourceVersion.
     log: Vec<(u64, String)>,
     gets: usize,
+    lists: usize,
+    watches: usize,
+    hostile: Option<Hostile>,
+    git_version: Option<String>,
 }
 
 struct State {
     accounts: Mutex<Accounts>,
     events: broadcast::Sender<(u64, String)>,
+    /// True while watch events are held back; gets wait while `gets_held` is true.
+    watch_held: watch::Sender<bool>,
+    gets_held: watch::Sender<bool>,
+    /// Gets waiting on `gets_held`.
+    waiting_gets: watch::Sender<usize>,
 }
 
 pub struct KubeApi {
@@ -58,6 +89,9 @@ impl KubeApi {
         let state = Arc::new(State {
             accounts: Mutex::new(Accounts::default()),
             events,
+            watch_held: watch::channel(false).0,
+            gets_held: watch::channel(false).0,
+            waiting_gets: watch::channel(0).0,
         });
         let mut tasks = JoinSet::new();
         let accept_state = state.clone();
@@ -68,7 +102,7 @@ impl KubeApi {
                 let state = accept_state.clone();
                 let service = service_fn(move |request| {
                     let state = state.clone();
-                    async move { Ok::<_, Infallible>(route(&state, request)) }
+                    async move { Ok::<_, Infallible>(route(&state, request).await) }
                 });
                 connections.spawn(async move {
                     let _ = http1::Builder::new()
@@ -89,30 +123,91 @@ impl KubeApi {
         write_kubeconfig(dir, &self.url())
     }
 
+    fn accounts(&self) -> std::sync::MutexGuard<'_, Accounts> {
+        self.state.accounts.lock().unwrap()
+    }
+
     /// A KSA every client sees: in lists, as a watch event, and by get.
     pub fn add_service_account(&self, namespace: &str, name: &str, annotations: &[(&str, &str)]) {
-        let mut accounts = self.state.accounts.lock().unwrap();
+        self.record(namespace, name, annotations, "ADDED");
+    }
+
+    /// New annotations on a KSA (a `MODIFIED` event; held back like any while the watch is).
+    pub fn annotate_service_account(&self, namespace: &str, name: &str, annotations: &[(&str, &str)]) {
+        self.record(namespace, name, annotations, "MODIFIED");
+    }
+
+    fn record(&self, namespace: &str, name: &str, annotations: &[(&str, &str)], kind: &str) {
+        let mut accounts = self.accounts();
         accounts.resource_version += 1;
         let rv = accounts.resource_version;
         let object = service_account(namespace, name, annotations, rv);
-        let line = json!({ "type": "ADDED", "object": object }).to_string();
+        let line = json!({ "type": kind, "object": object }).to_string();
         accounts.listed.insert((namespace.to_owned(), name.to_owned()), object);
         accounts.log.push((rv, line.clone()));
         let _ = self.state.events.send((rv, line));
     }
 
+    /// Many KSAs at once, as if they were there before any client came: listed and got, not
+    /// replayed to watches (which start from the list's resourceVersion anyway).
+    pub fn add_many_service_accounts(&self, namespace: &str, count: usize, annotations: &[(&str, &str)]) {
+        let mut accounts = self.accounts();
+        for i in 0..count {
+            accounts.resource_version += 1;
+            let name = format!("ksa-{i}");
+            let object = service_account(namespace, &name, annotations, accounts.resource_version);
+            accounts.listed.insert((namespace.to_owned(), name), object);
+        }
+    }
+
     /// A KSA only a direct get finds: the watch has not told anyone yet.
     pub fn add_unwatched_service_account(&self, namespace: &str, name: &str, annotations: &[(&str, &str)]) {
-        let mut accounts = self.state.accounts.lock().unwrap();
+        let mut accounts = self.accounts();
         let object = service_account(namespace, name, annotations, accounts.resource_version);
         accounts
             .unwatched
             .insert((namespace.to_owned(), name.to_owned()), object);
     }
 
+    /// While `held`, watch events wait (and are then delivered in order).
+    pub fn hold_watch(&self, held: bool) {
+        self.state.watch_held.send_replace(held);
+    }
+
+    /// While `held`, direct gets wait for the release before they are answered.
+    pub fn hold_gets(&self, held: bool) {
+        self.state.gets_held.send_replace(held);
+    }
+
+    /// Waits until `count` gets are being held.
+    pub async fn gets_waiting(&self, count: usize) {
+        let mut waiting = self.state.waiting_gets.subscribe();
+        let _ = waiting.wait_for(|n| *n >= count).await;
+    }
+
+    /// Answers lists, watches or gets the hostile way from now on.
+    pub fn set_hostile(&self, hostile: Hostile) {
+        self.accounts().hostile = Some(hostile);
+    }
+
+    /// The version `GET /version` reports (default v1.33.0).
+    pub fn set_version(&self, git_version: &str) {
+        self.accounts().git_version = Some(git_version.to_owned());
+    }
+
     /// How many direct gets of a ServiceAccount were served.
     pub fn gets(&self) -> usize {
-        self.state.accounts.lock().unwrap().gets
+        self.accounts().gets
+    }
+
+    /// How many lists (first pages: relists) were answered.
+    pub fn lists(&self) -> usize {
+        self.accounts().lists
+    }
+
+    /// How many watches were started.
+    pub fn watches(&self) -> usize {
+        self.accounts().watches
     }
 
     /// Stops listening and drops every open connection (watches included).
@@ -162,20 +257,70 @@ fn form_pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn route(state: &Arc<State>, request: Request<Incoming>) -> Response<Body> {
+async fn route(state: &Arc<State>, request: Request<Incoming>) -> Response<Body> {
     let path = request.uri().path().to_owned();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let hostile = state.accounts.lock().unwrap().hostile;
     match segments[..] {
+        ["version"] => {
+            let git = state.accounts.lock().unwrap().git_version.clone();
+            let git = git.unwrap_or_else(|| "v1.33.0".to_owned());
+            let minor = git.trim_start_matches('v').split('.').nth(1).unwrap_or("").to_owned();
+            json_response(
+                200,
+                &json!({ "major": "1", "minor": minor, "gitVersion": git, "gitCommit": "0", "gitTreeState": "clean",
+                         "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.24", "compiler": "gc", "platform": "linux/amd64" }),
+            )
+        }
         ["api", "v1", "serviceaccounts"] => {
             let q = query(&request);
             if q.get("watch").is_some_and(|w| w == "true" || w == "1") {
+                state.accounts.lock().unwrap().watches += 1;
                 let from = q.get("resourceVersion").and_then(|rv| rv.parse().ok()).unwrap_or(0);
-                watch(state, from)
+                match hostile {
+                    Some(Hostile::WatchFlood) => endless(flood()),
+                    Some(Hostile::GoneStorm) => {
+                        let gone =
+                            json!({ "type": "ERROR", "object": status(410, "Expired", "too old resource version") });
+                        stream_response(vec![Bytes::from(gone.to_string() + "\n")])
+                    }
+                    Some(Hostile::WatchClosesAtOnce) => stream_response(Vec::new()),
+                    _ => watch_events(state, from),
+                }
             } else {
-                list(state)
+                let continued = q.get("continue").filter(|c| !c.is_empty()).cloned();
+                if continued.is_none() {
+                    state.accounts.lock().unwrap().lists += 1;
+                }
+                let limit = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(usize::MAX);
+                match hostile {
+                    Some(Hostile::EndlessList) => endless(endless_list()),
+                    Some(Hostile::EndlessContinue) => {
+                        let page: u64 = continued.and_then(|c| c.parse().ok()).unwrap_or(0);
+                        json_response(
+                            200,
+                            &json!({ "apiVersion": "v1", "kind": "ServiceAccountList",
+                                     "metadata": { "resourceVersion": "1", "continue": (page + 1).to_string() },
+                                     "items": [service_account("endless", &format!("page-{page}"), &[], 1)] }),
+                        )
+                    }
+                    _ => list(state, continued.and_then(|c| c.parse().ok()).unwrap_or(0), limit),
+                }
             }
         }
-        ["api", "v1", "namespaces", namespace, "serviceaccounts", name] => get(state, namespace, name),
+        ["api", "v1", "namespaces", namespace, "serviceaccounts", name] => {
+            let mut held = state.gets_held.subscribe();
+            if *held.borrow() {
+                state.waiting_gets.send_modify(|n| *n += 1);
+                let _ = held.wait_for(|held| !*held).await;
+                state.waiting_gets.send_modify(|n| *n -= 1);
+            }
+            if hostile == Some(Hostile::HugeGet) {
+                state.accounts.lock().unwrap().gets += 1;
+                return endless(huge_object());
+            }
+            get(state, namespace, name)
+        }
         _ => json_response(404, &status(404, "NotFound", &format!("no route for {path}"))),
     }
 }
@@ -185,11 +330,16 @@ fn status(code: u16, reason: &str, message: &str) -> Value {
             "reason": reason, "message": message, "code": code })
 }
 
-fn list(state: &State) -> Response<Body> {
+/// One page: `limit` items from offset `from`, with a `continue` token when more remain.
+fn list(state: &State, from: usize, limit: usize) -> Response<Body> {
     let accounts = state.accounts.lock().unwrap();
-    let items: Vec<&Value> = accounts.listed.values().collect();
+    let items: Vec<&Value> = accounts.listed.values().skip(from).take(limit).collect();
+    let next = from.saturating_add(limit);
+    let more = next < accounts.listed.len();
     let body = json!({ "apiVersion": "v1", "kind": "ServiceAccountList",
-                       "metadata": { "resourceVersion": accounts.resource_version.to_string() }, "items": items });
+                       "metadata": { "resourceVersion": accounts.resource_version.to_string(),
+                                     "continue": if more { next.to_string() } else { String::new() } },
+                       "items": items });
     json_response(200, &body)
 }
 
@@ -206,23 +356,27 @@ fn get(state: &State, namespace: &str, name: &str) -> Response<Body> {
     }
 }
 
-/// Events after `from`, then every new one, as JSON lines, until the server stops.
-fn watch(state: &State, from: u64) -> Response<Body> {
+/// Events after `from`, then every new one, as JSON lines, until the server stops; while the
+/// watch is held, none is sent.
+fn watch_events(state: &State, from: u64) -> Response<Body> {
     let (backlog, mut events) = {
         let accounts = state.accounts.lock().unwrap();
         let backlog: Vec<(u64, String)> = accounts.log.iter().filter(|(rv, _)| *rv > from).cloned().collect();
         (backlog, state.events.subscribe())
     };
+    let mut held = state.watch_held.subscribe();
     let (sender, receiver) = mpsc::channel::<Bytes>(16);
     tokio::spawn(async move {
         let mut last = from;
         for (rv, line) in backlog {
             last = rv;
+            let _ = held.wait_for(|held| !*held).await;
             if sender.send(Bytes::from(line + "\n")).await.is_err() {
                 return;
             }
         }
         while let Ok((rv, line)) = events.recv().await {
+            let _ = held.wait_for(|held| !*held).await;
             if rv > last && sender.send(Bytes::from(line + "\n")).await.is_err() {
                 return;
             }
@@ -235,7 +389,88 @@ fn watch(state: &State, from: u64) -> Response<Body> {
     response
 }
 
-/// A response body fed line by line: a watch stays open until the server stops.
+fn stream_response(chunks: Vec<Bytes>) -> Response<Body> {
+    let (sender, receiver) = mpsc::channel::<Bytes>(chunks.len().max(1));
+    for chunk in chunks {
+        let _ = sender.try_send(chunk);
+    }
+    let mut response = Response::new(Stream(receiver).boxed());
+    response
+        .headers_mut()
+        .insert("content-type", "application/json".parse().unwrap());
+    response
+}
+
+/// A body produced chunk by chunk as the client reads, until the client goes.
+fn endless(mut next: impl FnMut(u64) -> Option<Bytes> + Send + 'static) -> Response<Body> {
+    let (sender, receiver) = mpsc::channel::<Bytes>(4);
+    tokio::spawn(async move {
+        let mut i = 0;
+        while let Some(chunk) = next(i) {
+            if sender.send(chunk).await.is_err() {
+                return;
+            }
+            i += 1;
+        }
+    });
+    let mut response = Response::new(Stream(receiver).boxed());
+    response
+        .headers_mut()
+        .insert("content-type", "application/json".parse().unwrap());
+    response
+}
+
+fn endless_list() -> impl FnMut(u64) -> Option<Bytes> + Send {
+    |i| {
+        if i == 0 {
+            return Some(Bytes::from_static(
+                br#"{"apiVersion":"v1","kind":"ServiceAccountList","metadata":{"resourceVersion":"1"},"items":["#,
+            ));
+        }
+        let item = service_account("endless", &format!("ksa-{i}"), &[], i);
+        Some(Bytes::from(format!("{item},")))
+    }
+}
+
+/// 50 MB of one ServiceAccount: an annotation that goes on and on.
+fn huge_object() -> impl FnMut(u64) -> Option<Bytes> + Send {
+    const CHUNK: usize = 64 << 10;
+    const CHUNKS: u64 = (50 << 20) / CHUNK as u64;
+    let filler = Bytes::from(vec![b'a'; CHUNK]);
+    move |i| {
+        match i {
+        0 => Some(Bytes::from_static(
+            br#"{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"huge","namespace":"team","annotations":{"amazonaws.com/role-arn":""#,
+        )),
+        i if i <= CHUNKS => Some(filler.clone()),
+        i if i == CHUNKS + 1 => Some(Bytes::from_static(br#""}}}"#)),
+        _ => None,
+    }
+    }
+}
+
+/// ADDED events of new ServiceAccounts without end, each with 64 KiB of annotation (one
+/// rendered event, its name spliced in: the flood is as fast as the client reads).
+fn flood() -> impl FnMut(u64) -> Option<Bytes> + Send {
+    let big = "x".repeat(64 << 10);
+    let object = service_account(
+        "flood",
+        "NAME",
+        &[
+            ("amazonaws.com/role-arn", "arn:aws:iam::123456789012:role/flood"),
+            ("kubectl.kubernetes.io/last-applied-configuration", &big),
+        ],
+        1,
+    );
+    let line = json!({ "type": "ADDED", "object": object }).to_string() + "\n";
+    let (before, after) = line
+        .split_once("\"NAME\"")
+        .map(|(b, a)| (b.to_owned(), a.to_owned()))
+        .unwrap();
+    move |i| Some(Bytes::from(format!("{before}\"flood-{i}\"{after}")))
+}
+
+/// A response body fed chunk by chunk: a watch stays open until the server stops.
 struct Stream(mpsc::Receiver<Bytes>);
 
 impl hyper::body::Body for Stream {

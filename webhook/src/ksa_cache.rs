@@ -1,74 +1,259 @@
-//! The ServiceAccounts the webhook reads, from a kube-rs reflector (list, then watch), with a
-//! direct GET when the cache has not seen a KSA yet: a KSA applied together with its pod must
-//! not be refused. Ready once the first full list is in, and from then on: a later watch failure
-//! is retried with backoff (from the last resourceVersion, so no new full list need come), and
-//! the only caller of the webhook is the API server itself, so a replica taken out of the Service
-//! while the API server blinks would only refuse pods once it is back.
+//! The ServiceAccounts the webhook reads, from a kube-rs watcher (list in small pages, then
+//! watch), with a direct GET when the cache has not seen a KSA, or when its copy would refuse
+//! the pod (a KSA annotated a moment before its pod must not be refused from a cache that is
+//! behind). Ready once the first full list is in, and from then on: a later watch failure is
+//! retried with backoff, and the only caller of the webhook is the API server itself.
+//!
+//! Bounded: a KSA is read as [`Ksa`], which keeps its name, namespace, resourceVersion and only
+//! the annotations the webhook reads, each cut one character past the longest valid value (so
+//! the decision still refuses it as too long), at most [`MAX_KEPT`] of them; the rest of the
+//! object is skipped while parsing, never held as a tree. The cache holds at most
+//! [`MAX_CACHE_BYTES`]; past it, KSAs are left out and looked up directly.
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use futures_util::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::ServiceAccount;
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use futures_util::StreamExt;
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
+use serde::de::{IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
+use crate::api_client::PAGE_SIZE;
 use crate::metrics::Metrics;
-use crate::mutate::Annotations;
-
-// The annotations the webhook reads (`keys::read_from_ksa`: these and the named roles); the
-// rest (e.g. kubectl's last-applied-configuration) is dropped before it reaches the cache.
+use crate::mutate::{AUDIENCE, Annotations, GSA, IDENTITY, REGION, ROLE_ARN};
 
 /// Bound on the direct lookup: the API server gives the whole admission a few seconds.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);
+/// A role ARN is at most 2,048 characters; every other value read is shorter.
+pub const MAX_VALUE_CHARS: usize = 2048;
+/// Annotations kept per KSA: the five single ones, and a role and a region for one more named
+/// role than a pod may have (so the decision sees, and refuses, one too many).
+pub const MAX_KEPT: usize = 5 + 2 * (gke_aws_verifier::profiles::MAX_NAMED_ROLES + 1);
+/// What the cache may hold (an estimate: strings plus a fixed cost per KSA).
+pub const MAX_CACHE_BYTES: usize = 24 << 20;
+const ENTRY_COST: usize = 256;
+
+/// The annotations the decision reads; the rest (kubectl's last-applied-configuration, …) is
+/// skipped before it is parsed.
+fn kept(key: &str) -> bool {
+    [ROLE_ARN, REGION, AUDIENCE, GSA, IDENTITY].contains(&key)
+        || key.starts_with("gke-aws-verifier/role.")
+        || key.starts_with("gke-aws-verifier/region.")
+}
+
+/// A ServiceAccount as the webhook reads it.
+#[derive(Debug, Clone)]
+pub struct Ksa {
+    metadata: ObjectMeta,
+}
+
+impl kube::Resource for Ksa {
+    type DynamicType = ();
+    type Scope = NamespaceResourceScope;
+
+    fn kind(_: &()) -> std::borrow::Cow<'_, str> {
+        "ServiceAccount".into()
+    }
+    fn group(_: &()) -> std::borrow::Cow<'_, str> {
+        "".into()
+    }
+    fn version(_: &()) -> std::borrow::Cow<'_, str> {
+        "v1".into()
+    }
+    fn plural(_: &()) -> std::borrow::Cow<'_, str> {
+        "serviceaccounts".into()
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+impl<'de> Deserialize<'de> for Ksa {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            #[serde(default)]
+            metadata: RawMeta,
+        }
+        #[derive(Deserialize, Default)]
+        #[serde(rename_all = "camelCase")]
+        struct RawMeta {
+            name: Option<String>,
+            namespace: Option<String>,
+            resource_version: Option<String>,
+            #[serde(default)]
+            annotations: Kept,
+        }
+        let raw = Raw::deserialize(deserializer)?;
+        let meta = raw.metadata;
+        Ok(Ksa {
+            metadata: ObjectMeta {
+                name: meta.name,
+                namespace: meta.namespace,
+                resource_version: meta.resource_version,
+                annotations: Some(meta.annotations.0),
+                ..ObjectMeta::default()
+            },
+        })
+    }
+}
+
+/// The kept annotations, each value cut at one character past [`MAX_VALUE_CHARS`].
+#[derive(Default)]
+struct Kept(BTreeMap<String, String>);
+
+impl<'de> Deserialize<'de> for Kept {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeptVisitor;
+        impl<'de> Visitor<'de> for KeptVisitor {
+            type Value = Kept;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("annotations")
+            }
+            fn visit_unit<E>(self) -> Result<Kept, E> {
+                Ok(Kept::default())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kept, A::Error> {
+                let mut kept_map = BTreeMap::new();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if kept(&key) && kept_map.len() < MAX_KEPT {
+                        let value: std::borrow::Cow<'de, str> = map.next_value()?;
+                        kept_map.insert(key.into_owned(), cut(&value));
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(Kept(kept_map))
+            }
+        }
+        deserializer.deserialize_any(KeptVisitor)
+    }
+}
+
+fn cut(value: &str) -> String {
+    match value.char_indices().nth(MAX_VALUE_CHARS + 1) {
+        Some((end, _)) => value[..end].to_owned(),
+        None => value.to_owned(),
+    }
+}
+
+type Key = (String, String);
+
+#[derive(Default)]
+struct Index {
+    map: HashMap<Key, Arc<Annotations>>,
+    bytes: usize,
+}
+
+fn cost(key: &Key, annotations: &Annotations) -> usize {
+    ENTRY_COST + key.0.len() + key.1.len() + annotations.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+}
+
+impl Index {
+    fn remove(&mut self, key: &Key) {
+        if let Some(old) = self.map.remove(key) {
+            self.bytes -= cost(key, &old);
+        }
+    }
+
+    /// Keeps `ksa` when it fits; otherwise drops any older copy (a lookup then asks the API
+    /// server rather than trusting what may have changed).
+    fn apply(&mut self, ksa: Ksa) {
+        let Some(key) = key_of(&ksa) else { return };
+        self.remove(&key);
+        let annotations = ksa.metadata.annotations.unwrap_or_default();
+        let size = cost(&key, &annotations);
+        if self.bytes + size <= MAX_CACHE_BYTES {
+            self.bytes += size;
+            self.map.insert(key, Arc::new(annotations));
+        }
+    }
+}
+
+fn key_of(ksa: &Ksa) -> Option<Key> {
+    Some((ksa.metadata.namespace.clone()?, ksa.metadata.name.clone()?))
+}
+
+/// What a lookup found: the KSA's annotations (`None`: no such KSA), and whether they come
+/// straight from the API server.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub annotations: Option<Arc<Annotations>>,
+    pub fresh: bool,
+}
+
+/// Why a lookup has no answer.
+#[derive(Debug)]
+pub enum LookupError {
+    /// The name cannot be a ServiceAccount's (nothing was asked).
+    InvalidName(String),
+    /// The API server did not answer usably: the webhook cannot tell whether the KSA exists.
+    Unavailable(String),
+}
 
 #[derive(Clone)]
 pub struct KsaCache {
-    store: Store<ServiceAccount>,
+    index: Arc<RwLock<Index>>,
     client: Client,
     ready: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
 }
 
-/// The direct lookup failed: the webhook cannot tell whether the KSA exists.
-#[derive(Debug)]
-pub struct LookupError(pub String);
-
 impl KsaCache {
-    /// Starts the reflector on a background task.
+    /// Starts the watcher on a background task.
     pub fn start(client: Client, metrics: Arc<Metrics>) -> Self {
-        let (store, writer) = reflector::store();
-        let ready = Arc::new(AtomicBool::new(false));
         let cache = KsaCache {
-            store,
+            index: Arc::default(),
             client: client.clone(),
-            ready: ready.clone(),
-            metrics: metrics.clone(),
+            ready: Arc::new(AtomicBool::new(false)),
+            metrics,
         };
-        let api: Api<ServiceAccount> = Api::all(client);
-        let events = watcher(api, watcher::Config::default())
-            .default_backoff()
-            .map_ok(|event| event.modify(keep_what_we_read))
-            .reflect(writer);
-        let store = cache.store.clone();
+        let api: Api<Ksa> = Api::all(client);
+        let config = watcher::Config::default().page_size(PAGE_SIZE);
+        let events = watcher(api, config).default_backoff();
+        let task = cache.clone();
         tokio::spawn(async move {
             let mut events = std::pin::pin!(events);
+            // A list in progress builds its own index; the previous one serves until it is done.
+            let mut building: Option<Index> = None;
             while let Some(event) = events.next().await {
                 match event {
+                    Ok(watcher::Event::Init) => building = Some(Index::default()),
+                    Ok(watcher::Event::InitApply(ksa)) => building.get_or_insert_default().apply(ksa),
                     Ok(watcher::Event::InitDone) => {
-                        ready.store(true, Ordering::SeqCst);
-                        tracing::info!(service_accounts = store.len(), "KSA cache synced");
+                        let listed = building.take().unwrap_or_default();
+                        let size = listed.map.len();
+                        *task.write() = listed;
+                        task.ready.store(true, Ordering::SeqCst);
+                        tracing::info!(service_accounts = size, "KSA cache synced");
                     }
-                    Ok(_) => {}
+                    Ok(watcher::Event::Apply(ksa)) => task.write().apply(ksa),
+                    Ok(watcher::Event::Delete(ksa)) => {
+                        if let Some(key) = key_of(&ksa) {
+                            task.write().remove(&key);
+                        }
+                    }
                     // Retried with backoff; each failure is said (e.g. RBAC: list serviceaccounts).
                     Err(error) => tracing::warn!(%error, "KSA list or watch failed; retrying"),
                 }
-                metrics.set_cache_size(store.len());
+                let size = task.index.read().unwrap_or_else(|p| p.into_inner()).map.len();
+                task.metrics.set_cache_size(size);
             }
         });
         cache
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
+        self.index.write().unwrap_or_else(|p| p.into_inner())
     }
 
     /// True once the cache has held every KSA (the first full list is in).
@@ -76,37 +261,140 @@ impl KsaCache {
         self.ready.load(Ordering::SeqCst)
     }
 
-    /// The KSA's annotations, `None` when it does not exist.
-    pub async fn annotations(&self, namespace: &str, name: &str) -> Result<Option<Annotations>, LookupError> {
-        let key = ObjectRef::new(name).within(namespace);
-        if let Some(sa) = self.store.get(&key) {
-            return Ok(Some(sa.metadata.annotations.clone().unwrap_or_default()));
+    /// The KSA from the cache, or from the API server when the cache has not seen it.
+    pub async fn lookup(&self, namespace: &str, name: &str) -> Result<Found, LookupError> {
+        check_names(namespace, name)?;
+        let key = (namespace.to_owned(), name.to_owned());
+        let cached = self
+            .index
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .map
+            .get(&key)
+            .cloned();
+        match cached {
+            Some(annotations) => Ok(Found {
+                annotations: Some(annotations),
+                fresh: false,
+            }),
+            None => self.fetch(namespace, name).await,
         }
+    }
+
+    /// The KSA straight from the API server (counted as a cache miss).
+    pub async fn fetch(&self, namespace: &str, name: &str) -> Result<Found, LookupError> {
+        check_names(namespace, name)?;
         self.metrics.cache_miss();
-        let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
-        let found = tokio::time::timeout(LOOKUP_TIMEOUT, api.get_opt(name)).await;
-        match found {
-            Ok(Ok(sa)) => Ok(sa.map(|mut sa| {
-                keep_what_we_read(&mut sa);
-                sa.metadata.annotations.unwrap_or_default()
-            })),
-            Ok(Err(error)) => Err(LookupError(format!("the API server's answer: {error}"))),
-            Err(_) => Err(LookupError(format!(
+        let api: Api<Ksa> = Api::namespaced(self.client.clone(), namespace);
+        match tokio::time::timeout(LOOKUP_TIMEOUT, api.get_opt(name)).await {
+            Ok(Ok(ksa)) => Ok(Found {
+                annotations: ksa.map(|k| Arc::new(k.metadata.annotations.unwrap_or_default())),
+                fresh: true,
+            }),
+            Ok(Err(error)) => Err(LookupError::Unavailable(format!("the API server's answer: {error}"))),
+            Err(_) => Err(LookupError::Unavailable(format!(
                 "no answer from the API server within {LOOKUP_TIMEOUT:?}"
             ))),
         }
     }
 }
 
-fn keep_what_we_read(sa: &mut ServiceAccount) {
-    sa.secrets = None;
-    sa.image_pull_secrets = None;
-    sa.automount_service_account_token = None;
-    let meta = &mut sa.metadata;
-    meta.managed_fields = None;
-    meta.labels = None;
-    meta.owner_references = None;
-    if let Some(annotations) = meta.annotations.as_mut() {
-        annotations.retain(|key, _| crate::keys::read_from_ksa(key));
+/// The namespace must be a DNS label and the name a DNS subdomain before either goes into a
+/// URL path: `../../prod/serviceaccounts/deployer` is neither.
+fn check_names(namespace: &str, name: &str) -> Result<(), LookupError> {
+    if !dns_subdomain(namespace, 63) || namespace.contains('.') {
+        return Err(LookupError::InvalidName(format!(
+            "the namespace {:?} is not a DNS label",
+            shown(namespace)
+        )));
+    }
+    if !dns_subdomain(name, 253) {
+        return Err(LookupError::InvalidName(format!(
+            "serviceAccountName {:?} is not a valid ServiceAccount name (a DNS subdomain: lowercase letters, digits, '-' and '.', at most 253 characters)",
+            shown(name)
+        )));
+    }
+    Ok(())
+}
+
+fn shown(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+/// RFC 1123 subdomain: dot-separated labels of `[a-z0-9-]`, each starting and ending with a
+/// letter or digit.
+fn dns_subdomain(s: &str, max: usize) -> bool {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    !s.is_empty() && s.len() <= max && s.split('.').all(label_ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ksa_keeps_only_what_the_webhook_reads_each_value_cut() {
+        let long = "a".repeat(300_000);
+        let json = serde_json::json!({
+            "apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": { "name": "r", "namespace": "t", "resourceVersion": "7",
+                "labels": { "x": "y" },
+                "annotations": { ROLE_ARN: long, GSA: "g@p.iam.gserviceaccount.com",
+                                 "kubectl.kubernetes.io/last-applied-configuration": long,
+                                 "gke-aws-verifier/role.logs": "arn" } },
+            "secrets": [{ "name": "s" }]
+        });
+        let ksa: Ksa = serde_json::from_value(json).unwrap();
+        let annotations = ksa.metadata.annotations.unwrap();
+        assert_eq!(annotations.len(), 3, "{:?}", annotations.keys());
+        assert_eq!(annotations[ROLE_ARN].chars().count(), MAX_VALUE_CHARS + 1);
+        assert_eq!(ksa.metadata.resource_version.as_deref(), Some("7"));
+        assert_eq!(ksa.metadata.labels, None);
+    }
+
+    #[test]
+    fn the_cache_stops_growing_at_its_bound() {
+        let mut index = Index::default();
+        let role = "r".repeat(MAX_VALUE_CHARS);
+        for i in 0.. {
+            let mut meta = ObjectMeta {
+                name: Some(format!("ksa-{i}")),
+                namespace: Some("t".into()),
+                ..ObjectMeta::default()
+            };
+            meta.annotations = Some([(ROLE_ARN.to_owned(), role.clone())].into());
+            index.apply(Ksa { metadata: meta });
+            if index.map.len() < i + 1 {
+                break;
+            }
+        }
+        assert!(index.bytes <= MAX_CACHE_BYTES);
+        assert!(index.map.len() > 8_000, "{}", index.map.len());
+    }
+
+    #[test]
+    fn names_are_checked_before_they_go_into_a_path() {
+        assert!(check_names("team", "reader").is_ok());
+        assert!(check_names("team", "a.b-c").is_ok());
+        for (namespace, name) in [
+            ("team", "../../prod/serviceaccounts/deployer"),
+            ("team", "Reader"),
+            ("team", ""),
+            ("team", "a..b"),
+            ("a/b", "reader"),
+            ("te.am", "reader"),
+        ] {
+            assert!(
+                matches!(check_names(namespace, name), Err(LookupError::InvalidName(_))),
+                "{namespace} {name}"
+            );
+        }
+        assert!(check_names("team", &"a".repeat(254)).is_err());
     }
 }

@@ -1,20 +1,26 @@
 //! `gke-aws-webhook`: a mutating admission webhook that gives opted-in pods keyless AWS
 //! credentials. Pure core ([`mutate`], the decision, over [`keys`], [`settings`],
 //! [`resources`], [`roles`], [`choice`], [`platform`], [`clash`] and [`message`]; [`inject`],
-//! the patch), I/O at the edges ([`ksa_cache`], [`server`], [`tls`]).
+//! the patch), I/O at the edges ([`ksa_cache`] over [`api_client`], [`server`] with [`review`],
+//! [`connections`] and [`shutdown`], [`native_sidecars`], [`tls`]).
 
+pub mod api_client;
 pub mod choice;
 pub mod clash;
+pub mod connections;
 pub mod inject;
 pub mod keys;
 pub mod ksa_cache;
 pub mod message;
 pub mod metrics;
 pub mod mutate;
+pub mod native_sidecars;
 pub mod paths;
 pub mod platform;
 pub mod resources;
+pub mod review;
 pub mod roles;
 pub mod server;
 pub mod settings;
+pub mod shutdown;
 pub mod tls;

@@ -5,14 +5,19 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use clap::Parser;
 use gke_aws_verifier::input;
+use gke_aws_webhook::connections::Limits;
 use gke_aws_webhook::ksa_cache::KsaCache;
 use gke_aws_webhook::metrics::Metrics;
 use gke_aws_webhook::mutate::Settings;
+use gke_aws_webhook::native_sidecars::{self, Policy, Support};
 use gke_aws_webhook::server::{self, App};
 use gke_aws_webhook::tls::ReloadingCert;
+use gke_aws_webhook::{api_client, shutdown};
 use tokio::net::TcpListener;
 
 /// Mutating admission webhook: gives pods labelled gke-aws-verifier/inject=true keyless AWS
@@ -20,8 +25,10 @@ use tokio::net::TcpListener;
 #[derive(Debug, Parser)]
 #[command(name = "gke-aws-webhook", version)]
 struct Cli {
-    /// HTTPS address for the API server's AdmissionReviews (POST /mutate).
-    #[arg(long, default_value = "0.0.0.0:8443")]
+    /// HTTPS address for the API server's AdmissionReviews (POST /mutate) and the liveness
+    /// probe (GET /healthz). 10250: a private GKE cluster's control plane reaches nodes on 443
+    /// and 10250 only, unless a firewall rule opens more.
+    #[arg(long, default_value = "0.0.0.0:10250")]
     listen: SocketAddr,
     /// PEM certificate chain for --listen; re-read when it changes.
     #[arg(long)]
@@ -49,6 +56,22 @@ struct Cli {
     /// The webhook's own namespace, whose pods are never mutated.
     #[arg(long, env = "POD_NAMESPACE", default_value = "gke-aws-webhook")]
     namespace: String,
+    /// Minor versions the oldest node may be behind the API server (Kubernetes allows 3). With
+    /// the API server's version, whether every kubelet runs native sidecars (1.29).
+    #[arg(long, default_value_t = 3)]
+    node_version_skew: u32,
+    /// A GSA-mode pod (its token sidecar is a native sidecar) where a node may be older than
+    /// 1.29: refuse it, or admit it with a warning.
+    #[arg(long, value_enum, default_value = "refuse")]
+    old_kubelets: Policy,
+    /// Open HTTPS connections at most (also kept under the file descriptor limit); when all
+    /// are taken, the oldest idle one is closed for a newcomer.
+    #[arg(long, default_value_t = 256)]
+    max_connections: usize,
+    /// On SIGTERM, how long to keep answering while not ready (the Service's endpoints
+    /// catch up) before the listener closes; a second signal skips the wait.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    shutdown_delay: Duration,
     /// error, warn, info or debug.
     #[arg(long, default_value = "info")]
     log_level: tracing::Level,
@@ -115,13 +138,16 @@ async fn run(cli: Cli) -> Result<(), (u8, String)> {
             cli.metrics_listen
         ))
     })?;
-    let client = kube::Client::try_default().await.map_err(|e| {
+    let no_config = |e: String| {
         bad_input(format!(
             "no Kubernetes API configuration ({e}); in a pod the in-cluster config is used, elsewhere set KUBECONFIG"
         ))
-    })?;
+    };
+    let config = kube::Config::infer().await.map_err(|e| no_config(e.to_string()))?;
     let metrics = Arc::new(Metrics::default());
-    let cache = KsaCache::start(client, metrics.clone());
+    let client = api_client::client(config, metrics.clone()).map_err(|e| no_config(e.to_string()))?;
+    let cache = KsaCache::start(client.clone(), metrics.clone());
+    let max_connections = shutdown::within_fd_limit(cli.max_connections);
     let settings = Settings {
         sidecar_image: cli.sidecar_image,
         default_region,
@@ -132,12 +158,58 @@ async fn run(cli: Cli) -> Result<(), (u8, String)> {
         cache,
         settings,
         metrics,
+        sidecars: Support::default(),
+        sidecar_policy: cli.old_kubelets,
+        limits: Limits::new(max_connections, server::SHARED_BODY_BYTES),
+        draining: AtomicBool::new(false),
     });
+    tokio::spawn(read_version(client, app.clone(), cli.node_version_skew));
     tracing::info!(listen = %https.local_addr().map_err(|e| (1, e.to_string()))?, metrics = %metrics_listener.local_addr().map_err(|e| (1, e.to_string()))?, "serving");
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let mut signals = shutdown::Signals::new().map_err(|e| (1, format!("cannot handle signals: {e}")))?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let serving = tokio::spawn(server::serve_https(https, acceptor, app.clone(), stopped));
+    tokio::spawn(server::serve_metrics(metrics_listener, app.clone()));
+    let signal = signals.next().await;
+    // Not ready from now on; the Service takes the endpoint out while reviews are still answered.
+    app.draining.store(true, Ordering::SeqCst);
+    tracing::info!(signal, delay = ?cli.shutdown_delay, "shutting down: not ready, answering until the delay is over");
     tokio::select! {
-        () = server::serve_https(https, acceptor, app.clone()) => Ok(()),
-        () = server::serve_metrics(metrics_listener, app) => Ok(()),
-        _ = tokio::signal::ctrl_c() => Ok(()),
+        () = tokio::time::sleep(cli.shutdown_delay) => {}
+        signal = signals.next() => tracing::info!(signal, "second signal: closing now"),
+    }
+    let _ = stop.send(true);
+    let _ = serving.await;
+    tracing::info!("shut down");
+    Ok(())
+}
+
+/// Reads the API server's version until it answers, then judges native sidecar support.
+async fn read_version(client: kube::Client, app: Arc<App>, skew: u32) {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), client.apiserver_version()).await {
+            Ok(Ok(info)) => {
+                let verdict = native_sidecars::judge(&info.major, &info.minor, &info.git_version, skew);
+                match &verdict {
+                    native_sidecars::Verdict::Reliable => {
+                        tracing::info!(
+                            version = info.git_version,
+                            skew,
+                            "native sidecars: every kubelet the skew allows runs them"
+                        )
+                    }
+                    native_sidecars::Verdict::Unreliable(why) => {
+                        tracing::warn!(version = info.git_version, policy = ?app.sidecar_policy, "native sidecars cannot be relied on: {why}")
+                    }
+                }
+                app.sidecars.set(verdict);
+                return;
+            }
+            Ok(Err(error)) => tracing::warn!(%error, "cannot read the API server's version; retrying"),
+            Err(_) => tracing::warn!("no answer to GET /version within 10s; retrying"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
     }
 }

@@ -13,6 +13,15 @@ pub enum Admission {
     Denied,
 }
 
+/// The Kubernetes API requests that are paced when they come too often.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Paced {
+    /// A list's first page.
+    Relist,
+    /// A new watch.
+    Watch,
+}
+
 /// Upper bounds of the latency buckets, in seconds: the API server's timeout is a few seconds,
 /// the goal is under 10 ms.
 const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
@@ -27,6 +36,10 @@ pub struct Metrics {
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
+    accept_errors: AtomicU64,
+    refused_connections_bytes: AtomicU64,
+    relist_backoff_millis: AtomicU64,
+    watch_backoff_millis: AtomicU64,
 }
 
 impl Metrics {
@@ -55,6 +68,25 @@ impl Metrics {
     /// A KSA the cache did not hold, asked of the API server directly.
     pub fn cache_miss(&self) {
         self.cache_misses.fetch_add(1, Relaxed);
+    }
+
+    /// `accept()` failed (e.g. out of file descriptors); the listener backs off.
+    pub fn accept_error(&self) {
+        self.accept_errors.fetch_add(1, Relaxed);
+    }
+
+    /// A request refused because the bytes buffered across all connections were at their bound.
+    pub fn body_refused(&self) {
+        self.refused_connections_bytes.fetch_add(1, Relaxed);
+    }
+
+    /// The wait before the latest relist or watch of the KSA cache (zero when not backing off).
+    pub fn set_api_backoff(&self, kind: Paced, delay: Duration) {
+        let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        match kind {
+            Paced::Relist => self.relist_backoff_millis.store(millis, Relaxed),
+            Paced::Watch => self.watch_backoff_millis.store(millis, Relaxed),
+        }
     }
 
     pub fn render(&self) -> String {
@@ -91,6 +123,38 @@ impl Metrics {
             "gke_aws_webhook_ksa_cache_misses_total {}",
             self.cache_misses.load(Relaxed)
         );
+        for (name, help, value) in [
+            (
+                "gke_aws_webhook_accept_errors_total",
+                "Failed accept() calls on the HTTPS listener (e.g. out of file descriptors), each followed by a backoff.",
+                self.accept_errors.load(Relaxed),
+            ),
+            (
+                "gke_aws_webhook_requests_refused_busy_total",
+                "Requests refused because the request bytes buffered across all connections were at their bound.",
+                self.refused_connections_bytes.load(Relaxed),
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {value}");
+        }
+        let name = "gke_aws_webhook_ksa_api_backoff_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} The wait before the KSA cache's latest relist or watch (0: not backing off)."
+        );
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for (kind, millis) in [
+            ("relist", &self.relist_backoff_millis),
+            ("watch", &self.watch_backoff_millis),
+        ] {
+            let _ = writeln!(
+                out,
+                "{name}{{request=\"{kind}\"}} {}",
+                millis.load(Relaxed) as f64 / 1e3
+            );
+        }
         let name = "gke_aws_webhook_admission_duration_seconds";
         let _ = writeln!(out, "# HELP {name} Time to answer an admission review.");
         let _ = writeln!(out, "# TYPE {name} histogram");

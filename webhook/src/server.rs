@@ -1,88 +1,229 @@
-//! The two listeners: HTTPS for the API server (`POST /mutate`, AdmissionReview v1) and plain
-//! HTTP for Prometheus and the kubelet (`/metrics`, `/healthz`, `/readyz`). Every peer is
-//! bounded: handshake and header time, body size and read time.
+//! The two listeners: HTTPS for the API server (`POST /mutate`, AdmissionReview v1, and
+//! `GET /healthz` for the liveness probe) and plain HTTP for Prometheus and the kubelet
+//! (`/metrics`, `/healthz`, `/readyz`).
+//!
+//! Every peer is bounded: connections and the bytes they buffer ([`Limits`]), handshake,
+//! header and body time, body size. Idle keep-alive connections stay open for [`IDLE_TIMEOUT`],
+//! longer than kube-apiserver keeps its pooled connections (Go's 90 s `IdleConnTimeout`), so
+//! the API server never writes a review into a connection the webhook is closing. `accept()`
+//! errors (out of file descriptors) back off. On shutdown the listener closes, in-flight
+//! reviews are answered, idle connections close, within [`DRAIN_TIMEOUT`].
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body, Incoming};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use k8s_openapi::api::core::v1::Pod;
-use kube::core::DynamicObject;
-use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
-use crate::ksa_cache::KsaCache;
+use crate::connections::{Limits, SMALL_BODY_BYTES, Ticket};
+use crate::ksa_cache::{KsaCache, LookupError};
 use crate::metrics::{Admission, Metrics};
 use crate::mutate::{self, Outcome, Settings};
+use crate::native_sidecars::{self, Policy, Support, Verdict};
+use crate::review::{self, Answer};
 
 /// The API server sends at most a few MB (its own request limit is 3 MiB).
-const MAX_BODY_BYTES: usize = 4 << 20;
+pub const MAX_BODY_BYTES: usize = 4 << 20;
+/// Body bytes beyond each request's first [`SMALL_BODY_BYTES`], across all connections: two
+/// of the largest reviews at once.
+pub const SHARED_BODY_BYTES: usize = 2 * MAX_BODY_BYTES;
+/// Handshake and body time.
 const PEER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection may wait for its next request (also the header read time).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// hyper's read buffer per connection (also the bound on a request's headers).
+const READ_BUFFER_BYTES: usize = 16 << 10;
+/// After shutdown begins, in-flight reviews get this long to finish.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
+const FIRST_ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+/// Connections to the metrics listener (Prometheus and the kubelet's probes).
+const METRICS_CONNECTIONS: usize = 32;
 
 pub struct App {
     pub cache: KsaCache,
     pub settings: Settings,
     pub metrics: Arc<Metrics>,
+    /// Whether the nodes run native sidecars, once the API server's version is read.
+    pub sidecars: Support,
+    pub sidecar_policy: Policy,
+    pub limits: Arc<Limits>,
+    /// Set on SIGTERM: not ready any more, so the Service stops sending reviews here.
+    pub draining: AtomicBool,
 }
 
-/// Serves `POST /mutate` over TLS until the process ends.
-pub async fn serve_https(listener: TcpListener, acceptor: TlsAcceptor, app: Arc<App>) {
-    loop {
-        let Ok((tcp, peer)) = listener.accept().await else {
-            continue;
-        };
-        let (acceptor, app) = (acceptor.clone(), app.clone());
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(PEER_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(error)) => return tracing::debug!(%peer, %error, "TLS handshake failed"),
-                Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
-            };
-            let service = service_fn(move |request| {
-                let app = app.clone();
-                async move { Ok::<_, Infallible>(route_https(&app, request).await) }
-            });
-            serve(TokioIo::new(tls), service).await;
-        });
+impl App {
+    /// Ready: the KSA cache has synced, the API server's version is known, not shutting down.
+    pub fn readiness(&self) -> Result<(), &'static str> {
+        if self.draining.load(Ordering::SeqCst) {
+            return Err("shutting down\n");
+        }
+        if !self.cache.is_ready() {
+            return Err("KSA cache not synced\n");
+        }
+        if self.sidecars.get().is_none() {
+            return Err("the API server's version is not read yet\n");
+        }
+        Ok(())
     }
+}
+
+/// Serves `POST /mutate` over TLS until `stop` turns true, then drains.
+pub async fn serve_https(listener: TcpListener, acceptor: TlsAcceptor, app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    let mut connections = JoinSet::new();
+    let mut backoff = FIRST_ACCEPT_BACKOFF;
+    loop {
+        let ticket = tokio::select! {
+            ticket = app.limits.admit() => ticket,
+            _ = stop.wait_for(|stop| *stop) => break,
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.wait_for(|stop| *stop) => break,
+        };
+        match accepted {
+            Ok((tcp, peer)) => {
+                backoff = FIRST_ACCEPT_BACKOFF;
+                let task = connection(tcp, peer, acceptor.clone(), app.clone(), ticket, stop.clone());
+                connections.spawn(task);
+            }
+            Err(error) => {
+                // EMFILE and the like: retrying at once would spin; the slot goes back first.
+                drop(ticket);
+                app.metrics.accept_error();
+                tracing::warn!(%error, ?backoff, "accept failed; backing off");
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    _ = stop.wait_for(|stop| *stop) => break,
+                }
+                backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
+            }
+        }
+        while connections.try_join_next().is_some() {}
+    }
+    drop(listener);
+    tracing::info!(
+        open = connections.len(),
+        "HTTPS listener closed; answering the reviews in flight"
+    );
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while connections.join_next().await.is_some() {}
+    });
+    if drained.await.is_err() {
+        tracing::warn!(
+            open = connections.len(),
+            "connections still open after {DRAIN_TIMEOUT:?}; closing them"
+        );
+        connections.abort_all();
+    }
+}
+
+/// One HTTPS connection, from the TLS handshake to its close: served until it ends, is asked
+/// to close for a newcomer, or `stop` turns true (then its request in progress is answered).
+pub async fn connection<IO>(
+    tcp: IO,
+    peer: SocketAddr,
+    acceptor: TlsAcceptor,
+    app: Arc<App>,
+    ticket: Ticket,
+    mut stop: watch::Receiver<bool>,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let tls = tokio::select! {
+        tls = tokio::time::timeout(PEER_TIMEOUT, acceptor.accept(tcp)) => match tls {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(error)) => return tracing::debug!(%peer, %error, "TLS handshake failed"),
+            Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+        },
+        () = ticket.evicted() => return,
+        _ = stop.wait_for(|stop| *stop) => return,
+    };
+    let slot = ticket.slot();
+    let service = service_fn(move |request| {
+        let app = app.clone();
+        let busy = slot.busy();
+        async move {
+            let response = route_https(&app, request).await;
+            drop(busy);
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let connection = http1_builder(IDLE_TIMEOUT).serve_connection(TokioIo::new(tls), service);
+    let mut connection = std::pin::pin!(connection);
+    let ended = tokio::select! {
+        ended = connection.as_mut() => Some(ended),
+        () = ticket.evicted() => None,
+        _ = stop.wait_for(|stop| *stop) => None,
+    };
+    // Asked to close: a request in progress is answered first, an idle connection closes now.
+    let ended = match ended {
+        Some(ended) => ended,
+        None => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = ended {
+        tracing::debug!(%peer, %error, "connection ended with an error");
+    }
+}
+
+fn http1_builder(idle: Duration) -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        // hyper's header timer also runs while a kept-alive connection waits: the idle bound.
+        .header_read_timeout(idle)
+        .max_buf_size(READ_BUFFER_BYTES);
+    builder
 }
 
 /// Serves the metrics and health endpoints over plain HTTP until the process ends.
 pub async fn serve_metrics(listener: TcpListener, app: Arc<App>) {
+    let limits = Limits::new(METRICS_CONNECTIONS, 0);
+    let mut backoff = FIRST_ACCEPT_BACKOFF;
     loop {
-        let Ok((tcp, _)) = listener.accept().await else {
-            continue;
+        let ticket = limits.admit().await;
+        let tcp = match listener.accept().await {
+            Ok((tcp, _)) => tcp,
+            Err(error) => {
+                drop(ticket);
+                app.metrics.accept_error();
+                tracing::warn!(%error, ?backoff, "accept failed on the metrics listener; backing off");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
+                continue;
+            }
         };
+        backoff = FIRST_ACCEPT_BACKOFF;
         let app = app.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request: Request<Incoming>| {
                 let app = app.clone();
                 async move { Ok::<_, Infallible>(route_metrics(&app, request.uri().path())) }
             });
-            serve(TokioIo::new(tcp), service).await;
+            let connection = http1_builder(PEER_TIMEOUT).serve_connection(TokioIo::new(tcp), service);
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                () = ticket.evicted() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
         });
-    }
-}
-
-async fn serve<IO, S>(io: TokioIo<IO>, service: S)
-where
-    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    S: hyper::service::Service<Request<Incoming>, Response = Response<Full<Bytes>>, Error = Infallible>,
-    S::Future: Send + 'static,
-{
-    let connection = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(PEER_TIMEOUT)
-        .serve_connection(io, service);
-    if let Err(error) = connection.await {
-        tracing::debug!(%error, "connection ended with an error");
     }
 }
 
@@ -96,29 +237,31 @@ fn route_metrics(app: &App, path: &str) -> Response<Full<Bytes>> {
     match path {
         "/metrics" => text(StatusCode::OK, app.metrics.render()),
         "/healthz" => text(StatusCode::OK, "ok\n"),
-        "/readyz" if app.cache.is_ready() => text(StatusCode::OK, "ready\n"),
-        "/readyz" => text(StatusCode::SERVICE_UNAVAILABLE, "KSA cache not synced\n"),
+        "/readyz" => match app.readiness() {
+            Ok(()) => text(StatusCode::OK, "ready\n"),
+            Err(why) => text(StatusCode::SERVICE_UNAVAILABLE, why),
+        },
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
 }
 
 async fn route_https(app: &App, request: Request<Incoming>) -> Response<Full<Bytes>> {
-    if request.uri().path() != "/mutate" {
-        return text(StatusCode::NOT_FOUND, "not found; the webhook answers POST /mutate\n");
+    match (request.method(), request.uri().path()) {
+        // The liveness probe: a TLS handshake and an answer from this listener.
+        (&Method::GET, "/healthz") => return text(StatusCode::OK, "ok\n"),
+        (&Method::POST, "/mutate") => {}
+        (_, "/mutate") => return text(StatusCode::METHOD_NOT_ALLOWED, "POST an AdmissionReview to /mutate\n"),
+        _ => return text(StatusCode::NOT_FOUND, "not found; the webhook answers POST /mutate\n"),
     }
-    if request.method() != Method::POST {
-        return text(StatusCode::METHOD_NOT_ALLOWED, "POST an AdmissionReview to /mutate\n");
-    }
-    let body = Limited::new(request.into_body(), MAX_BODY_BYTES).collect();
-    let body = match tokio::time::timeout(PEER_TIMEOUT, body).await {
-        Ok(Ok(body)) => body.to_bytes(),
-        Ok(Err(error)) => return text(StatusCode::BAD_REQUEST, format!("unreadable body: {error}\n")),
+    let body = match tokio::time::timeout(PEER_TIMEOUT, read_body(app, request.into_body())).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(refused)) => return refused,
         Err(_) => return text(StatusCode::REQUEST_TIMEOUT, "body not received in time\n"),
     };
     let started = Instant::now();
-    let (review, outcome) = admit(app, &body).await;
+    let (uid, answer, outcome) = answer(app, body).await;
     app.metrics.admission(outcome, started.elapsed());
-    match encode(&review) {
+    match review::encode(&uid, &answer) {
         Ok(json) => {
             let mut response = text(StatusCode::OK, json);
             response.headers_mut().insert(
@@ -134,43 +277,87 @@ async fn route_https(app: &App, request: Request<Incoming>) -> Response<Full<Byt
     }
 }
 
-/// The review as JSON, with the patch as base64: the API server's documented form (kube-rs
-/// writes the bytes as a JSON array of numbers).
-fn encode(review: &AdmissionReview<DynamicObject>) -> serde_json::Result<Vec<u8>> {
-    use base64::Engine;
-    let mut json = serde_json::to_value(review)?;
-    if let Some(patch) = json.pointer_mut("/response/patch") {
-        let bytes: Vec<u8> = serde_json::from_value(patch.take())?;
-        *patch = serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(bytes));
-    }
-    serde_json::to_vec(&json)
+/// A request body and the shared-pool bytes it holds.
+struct ReadBody {
+    bytes: Vec<u8>,
+    _pool: Option<OwnedSemaphorePermit>,
 }
 
-/// One AdmissionReview in, its answer out.
-pub async fn admit(app: &App, body: &[u8]) -> (AdmissionReview<DynamicObject>, Admission) {
-    let request: Result<AdmissionRequest<Pod>, String> = serde_json::from_slice::<AdmissionReview<Pod>>(body)
-        .map_err(|e| format!("not an AdmissionReview of a Pod: {e}"))
-        .and_then(|review| review.try_into().map_err(|e| format!("{e}")));
+/// Reads the body within [`MAX_BODY_BYTES`]; what goes past [`SMALL_BODY_BYTES`] must find
+/// room in the shared pool, or the request is refused at once (503).
+async fn read_body(app: &App, mut body: Incoming) -> Result<ReadBody, Response<Full<Bytes>>> {
+    let too_large = || {
+        text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("an AdmissionReview is at most {MAX_BODY_BYTES} bytes\n"),
+        )
+    };
+    if body.size_hint().lower() > MAX_BODY_BYTES as u64 {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(SMALL_BODY_BYTES.min(body.size_hint().lower() as usize));
+    let mut pool: Option<OwnedSemaphorePermit> = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| text(StatusCode::BAD_REQUEST, format!("unreadable body: {e}\n")))?;
+        let Ok(data) = frame.into_data() else { continue };
+        let needed = bytes.len() + data.len();
+        if needed > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        if needed > bytes.capacity() {
+            // Grown by doubling, as Vec would, but every byte past the small share paid for first.
+            let capacity = needed.max(bytes.capacity() * 2).clamp(SMALL_BODY_BYTES, MAX_BODY_BYTES);
+            let held = pool.as_ref().map_or(0, |p| p.num_permits());
+            let more = capacity.saturating_sub(SMALL_BODY_BYTES).saturating_sub(held);
+            if more > 0 {
+                let Some(permit) = app.limits.draw(more) else {
+                    app.metrics.body_refused();
+                    return Err(text(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the webhook is buffering as many request bytes as it allows; retry\n",
+                    ));
+                };
+                match pool.as_mut() {
+                    Some(held) => held.merge(permit),
+                    None => pool = Some(permit),
+                }
+            }
+            bytes.reserve_exact(capacity - bytes.len());
+        }
+        bytes.extend_from_slice(&data);
+    }
+    Ok(ReadBody { bytes, _pool: pool })
+}
+
+/// One AdmissionReview in, its uid and answer out.
+async fn answer(app: &App, body: ReadBody) -> (String, Answer, Admission) {
+    let request = review::read(&body.bytes);
+    // The body (and its share of the pool) goes before any waiting on the API server.
+    drop(body);
     let request = match request {
         Ok(request) => request,
-        Err(error) => return (AdmissionResponse::invalid(error).into_review(), Admission::Denied),
+        Err(unreadable) => {
+            let message = format!(
+                "gke-aws-verifier: cannot read the AdmissionReview: {}",
+                unreadable.problem
+            );
+            tracing::warn!(%message, "denied");
+            let answer = Answer::Deny { code: 400, message };
+            return (unreadable.uid.unwrap_or_default(), answer, Admission::Denied);
+        }
     };
-    let response = AdmissionResponse::from(&request);
-    let (response, outcome) = decide(app, &request, response).await;
-    (response.into_review(), outcome)
+    let (answer, outcome) = decide(app, &request).await;
+    (request.uid, answer, outcome)
 }
 
-async fn decide(
-    app: &App,
-    request: &AdmissionRequest<Pod>,
-    response: AdmissionResponse,
-) -> (AdmissionResponse, Admission) {
-    let Some(pod) = request
-        .object
-        .as_ref()
-        .filter(|_| request.operation == Operation::Create)
-    else {
-        return (response, Admission::Skipped);
+fn deny(message: String) -> (Answer, Admission) {
+    (Answer::Deny { code: 403, message }, Admission::Denied)
+}
+
+async fn decide(app: &App, request: &review::Request) -> (Answer, Admission) {
+    let skipped = (Answer::Allow { warnings: Vec::new() }, Admission::Skipped);
+    let Some(pod) = request.object.as_ref().filter(|_| request.operation == "CREATE") else {
+        return skipped;
     };
     let namespace = request
         .namespace
@@ -183,38 +370,47 @@ async fn decide(
         .as_deref()
         .or(pod.metadata.generate_name.as_deref())
         .unwrap_or("");
-    let ksa_name = match mutate::ksa_to_look_up(pod, namespace, &app.settings) {
-        Ok(ksa) => ksa,
-        Err(Outcome::Deny { message }) => {
-            tracing::info!(namespace, pod = pod_name, %message, "denied");
-            return (response.deny(message), Admission::Denied);
+    let (ksa_name, outcome) = match mutate::ksa_to_look_up(pod, namespace, &app.settings) {
+        Ok(ksa_name) => {
+            let outcome = match review_with_ksa(app, pod, namespace, &ksa_name).await {
+                Ok(outcome) => outcome,
+                Err(denied) => return denied,
+            };
+            (ksa_name, outcome)
         }
-        Err(_) => {
-            tracing::debug!(namespace, pod = pod_name, "skipped: not ours to mutate");
-            return (response, Admission::Skipped);
-        }
+        Err(outcome) => (String::new(), outcome),
     };
-    let ksa = match app.cache.annotations(namespace, &ksa_name).await {
-        Ok(ksa) => ksa,
-        Err(error) => {
-            let message = format!(
-                "gke-aws-verifier: cannot look up ServiceAccount {ksa_name:?} in namespace {namespace:?} ({}); retry, and check the webhook's RBAC (get serviceaccounts)",
-                error.0
-            );
-            tracing::warn!(namespace, pod = pod_name, ksa = ksa_name, %message, "denied");
-            return (response.deny(message), Admission::Denied);
-        }
-    };
-    match mutate::review(pod, namespace, ksa.as_ref(), &app.settings) {
+    match outcome {
         Outcome::Skip { reason } => {
             tracing::debug!(namespace, pod = pod_name, reason, "skipped");
-            (response, Admission::Skipped)
+            skipped
         }
         Outcome::Deny { message } => {
             tracing::info!(namespace, pod = pod_name, ksa = ksa_name, %message, "denied");
-            (response.deny(message), Admission::Denied)
+            deny(message)
         }
-        Outcome::Inject { patch, warnings } => {
+        Outcome::Inject { patch, mut warnings } => {
+            if native_sidecars::adds_native_sidecar(&patch) {
+                match (app.sidecars.get(), app.sidecar_policy) {
+                    (Some(Verdict::Reliable), _) => {}
+                    (Some(Verdict::Unreliable(why)), Policy::Refuse) => {
+                        let message = format!(
+                            "gke-aws-verifier: the pod would get the token sidecar (a native sidecar), but {why}"
+                        );
+                        tracing::info!(namespace, pod = pod_name, %message, "denied");
+                        return deny(message);
+                    }
+                    (Some(Verdict::Unreliable(_)), Policy::Warn) => warnings.push(
+                        "gke-aws-verifier: on a node older than 1.29 the token sidecar hangs this pod in Init"
+                            .to_owned(),
+                    ),
+                    (None, _) => {
+                        return deny(
+                            "gke-aws-verifier: the webhook has not read the API server's version yet, so it cannot tell whether nodes run native sidecars; retry".to_owned(),
+                        );
+                    }
+                }
+            }
             tracing::info!(
                 namespace,
                 pod = pod_name,
@@ -222,16 +418,68 @@ async fn decide(
                 warnings = warnings.len(),
                 "injected"
             );
-            match response.clone().with_patch(patch) {
-                Ok(mut patched) => {
-                    patched.warnings = Some(warnings).filter(|w| !w.is_empty());
-                    (patched, Admission::Injected)
-                }
-                Err(error) => (
-                    response.deny(format!("gke-aws-verifier: cannot encode the patch: {error}")),
-                    Admission::Denied,
-                ),
-            }
+            (Answer::Patch { patch, warnings }, Admission::Injected)
         }
     }
+}
+
+/// The decision with the KSA's annotations: from the cache, and from the API server when the
+/// cache has not seen the KSA or its copy would refuse the pod.
+async fn review_with_ksa(
+    app: &App,
+    pod: &k8s_openapi::api::core::v1::Pod,
+    namespace: &str,
+    ksa_name: &str,
+) -> Result<Outcome, (Answer, Admission)> {
+    let found = match app.cache.lookup(namespace, ksa_name).await {
+        Ok(found) => found,
+        Err(LookupError::InvalidName(problem)) => {
+            let message = format!("gke-aws-verifier: {problem}; fix the pod's spec.serviceAccountName");
+            tracing::info!(namespace, %message, "denied");
+            return Err(deny(message));
+        }
+        Err(LookupError::Unavailable(error)) => {
+            let message = format!(
+                "gke-aws-verifier: cannot look up ServiceAccount {ksa_name:?} in namespace {namespace:?} ({error}); retry, and check the webhook's RBAC (get serviceaccounts)"
+            );
+            tracing::warn!(namespace, ksa = ksa_name, %message, "denied");
+            return Err(deny(message));
+        }
+    };
+    let outcome = mutate::review(pod, namespace, found.annotations.as_deref(), &app.settings);
+    let denied = matches!(outcome, Outcome::Deny { .. });
+    if !denied || found.fresh || !annotations_decide(pod, namespace, &app.settings) {
+        return Ok(outcome);
+    }
+    // The cache may be behind: a KSA annotated a moment before its pod. Ask once.
+    match app.cache.fetch(namespace, ksa_name).await {
+        Ok(fresh) => Ok(mutate::review(
+            pod,
+            namespace,
+            fresh.annotations.as_deref(),
+            &app.settings,
+        )),
+        Err(error) => {
+            tracing::debug!(?error, "the second look at the KSA failed; the cache's answer stands");
+            Ok(outcome)
+        }
+    }
+}
+
+/// True when some KSA annotations would admit the pod: then a denial from the cache may be
+/// the cache's being behind. A pod refused for itself (Windows, hostNetwork, clashing names)
+/// is refused whatever its KSA says in GSA mode and in cluster mode, and costs no lookup.
+fn annotations_decide(pod: &k8s_openapi::api::core::v1::Pod, namespace: &str, settings: &Settings) -> bool {
+    const ANY_ROLE: &str = "arn:aws:iam::123456789012:role/any";
+    [None, Some("cluster")].into_iter().any(|identity| {
+        let mut annotations = mutate::Annotations::new();
+        annotations.insert(mutate::ROLE_ARN.to_owned(), ANY_ROLE.to_owned());
+        if let Some(identity) = identity {
+            annotations.insert(mutate::IDENTITY.to_owned(), identity.to_owned());
+        }
+        !matches!(
+            mutate::review(pod, namespace, Some(&annotations), settings),
+            Outcome::Deny { .. }
+        )
+    })
 }

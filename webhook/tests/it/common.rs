@@ -38,8 +38,8 @@ pub fn serving_cert(dir: &Path) -> ServingCert {
 }
 
 pub struct Webhook {
-    /// Held for its drop: the process is killed with the test.
-    _child: tokio::process::Child,
+    /// Killed with the test when it is still running.
+    child: tokio::process::Child,
     pub https: String,
     pub metrics: String,
     /// Held for its drop: the certificate and kubeconfig go with the test.
@@ -50,10 +50,23 @@ pub struct Webhook {
 impl Webhook {
     /// Starts the binary with KUBECONFIG pointing at `api_url`, and waits for its listeners.
     pub async fn start(api_url: &str, extra: &[&str]) -> Webhook {
+        Webhook::start_bin(Path::new(BIN), &[], api_url, extra).await
+    }
+
+    /// As [`Webhook::start`], with another build of the binary, run through `wrapper` (e.g.
+    /// `prlimit --nofile=…`, which execs it: the pid stays the webhook's).
+    pub async fn start_bin(bin: &Path, wrapper: &[&str], api_url: &str, extra: &[&str]) -> Webhook {
         let dir = tempfile::tempdir().unwrap();
         let serving = serving_cert(dir.path());
         let kubeconfig = testkit::kube_api::write_kubeconfig(dir.path(), api_url);
-        let mut command = tokio::process::Command::new(BIN);
+        let mut command = match wrapper {
+            [] => tokio::process::Command::new(bin),
+            [program, args @ ..] => {
+                let mut command = tokio::process::Command::new(program);
+                command.args(args).arg(bin);
+                command
+            }
+        };
         command
             .args([
                 "--listen",
@@ -104,7 +117,7 @@ impl Webhook {
         Webhook {
             https: field("listen"),
             metrics: field("metrics"),
-            _child: child,
+            child,
             _dir: dir,
             serving,
         }
@@ -112,43 +125,117 @@ impl Webhook {
 
     /// POSTs `body` to /mutate over TLS, trusting only the serving certificate `cert_pem`.
     pub async fn post_with(&self, path: &str, body: &Value, cert_pem: &str) -> (u16, Value) {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(cert_pem.as_bytes()) {
-            roots.add(cert.unwrap()).unwrap();
-        }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
         let tcp = TcpStream::connect(&self.https).await.unwrap();
-        let tls = connector
-            .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
-            .await
-            .expect("TLS handshake");
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
-            .await
-            .unwrap();
-        tokio::spawn(connection);
-        let request = hyper::Request::post(path)
-            .header("host", "127.0.0.1")
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(body.to_string())))
-            .unwrap();
-        let response = tokio::time::timeout(WAIT, sender.send_request(request))
-            .await
-            .unwrap()
-            .unwrap();
-        let status = response.status().as_u16();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned())),
-        )
+        let mut sender = tls_client(tcp, cert_pem).await;
+        post(&mut sender, path, Bytes::from(body.to_string())).await
     }
 
+    /// The process id (for its /proc entry and signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the webhook is running")
+    }
+
+    /// The webhook's peak resident set so far (VmHWM), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    /// Sends `signal` (e.g. `TERM`) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args(["-s", signal, &self.pid().to_string()])
+            .status()
+            .expect("kill(1) runs (procps)");
+        assert!(status.success());
+    }
+
+    /// The exit status, waited for within [`WAIT`].
+    pub async fn exited(&mut self) -> std::process::ExitStatus {
+        tokio::time::timeout(WAIT, self.child.wait())
+            .await
+            .expect("the webhook exits within the bound")
+            .unwrap()
+    }
+}
+
+/// An HTTP/1.1 client over TLS on `io`, trusting only `cert_pem`.
+pub async fn tls_client<IO>(io: IO, cert_pem: &str) -> hyper::client::conn::http1::SendRequest<Full<Bytes>>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let tls = tls_connect(io, cert_pem).await;
+    let (sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    sender
+}
+
+/// A TLS connection on `io`, trusting only `cert_pem`.
+pub async fn tls_connect<IO>(io: IO, cert_pem: &str) -> tokio_rustls::client::TlsStream<IO>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(cert_pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    connector
+        .connect(ServerName::try_from("127.0.0.1").unwrap(), io)
+        .await
+        .expect("TLS handshake")
+}
+
+/// POSTs `body` on an open connection: (status, the body as JSON, or as a string).
+pub async fn post(
+    sender: &mut hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    path: &str,
+    body: Bytes,
+) -> (u16, Value) {
+    let request = hyper::Request::post(path)
+        .header("host", "127.0.0.1")
+        .header("content-type", "application/json")
+        .body(Full::new(body))
+        .unwrap();
+    let response = tokio::time::timeout(WAIT, sender.send_request(request))
+        .await
+        .unwrap()
+        .unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned())),
+    )
+}
+
+/// The release build, on which memory bounds are measured (`make release-webhook` builds it).
+pub fn release_bin() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let bin = target.join("release/gke-aws-webhook");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (cargo build --release -p gke-aws-webhook, or make release-webhook)",
+        bin.display()
+    );
+    bin
+}
+
+/// The Deployment's memory limit (k8s/webhook/base/deployment.yaml), in KiB.
+pub const MEMORY_LIMIT_KIB: u64 = 128 * 1024;
+
+impl Webhook {
     /// The AdmissionReview's response for `pod` created in `namespace`.
     pub async fn admit(&self, namespace: &str, pod: &Value) -> Value {
         let (status, body) = self

@@ -3,4 +3,6 @@
 
 mod admission;
 mod common;
+mod hostile;
 mod injected_pod;
+mod lifecycle;
