@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # The gke-aws-verifier image: `make image` builds and pushes it. Multi-stage: the Rust toolchain
 # builds the release binaries; the image that runs them is distroless (no shell, no package
-# manager) and runs as the non-root user 65532. It carries both binaries: gke-aws-verifier (the
+# manager) and runs as the non-root user 65532. It carries the binaries: gke-aws-verifier (the
 # entrypoint: verify Job, credential helpers, the token-file sidecar) and gke-aws-webhook (the
 # injection webhook's Deployment sets `command: [/usr/local/bin/gke-aws-webhook]`), so the
 # sidecar the webhook injects is the very image the webhook runs from.
@@ -21,17 +21,23 @@ COPY verifier/ verifier/
 COPY metadata-emulator/ metadata-emulator/
 COPY testkit/ testkit/
 COPY webhook/ webhook/
+COPY trust-policy/ trust-policy/
+COPY audit/ audit/
 # --locked: exactly the dependency versions of Cargo.lock. Cache mounts keep the registry and
 # the target directory between builds, so the binary is copied out of the mounted target dir.
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
     cargo build --release --locked -p gke-aws-verifier -p gke-aws-webhook \
+    && cargo build --release --locked -p gke-aws-audit \
     && install -D -m 0755 target/release/gke-aws-verifier /out/gke-aws-verifier \
-    && install -D -m 0755 target/release/gke-aws-webhook /out/gke-aws-webhook
+    && install -D -m 0755 target/release/gke-aws-webhook /out/gke-aws-webhook \
+    && install -D -m 0755 target/release/gke-aws-audit /out/gke-aws-audit
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/gke-aws-verifier /usr/local/bin/gke-aws-verifier
 COPY --from=build /out/gke-aws-webhook /usr/local/bin/gke-aws-webhook
+# Beside the verifier: `gke-aws-verifier audit` runs it (the audit CronJob calls it directly).
+COPY --from=build /out/gke-aws-audit /usr/local/bin/gke-aws-audit
 # 65532 is distroless' "nonroot" user; numeric so Kubernetes' runAsNonRoot can check it.
 USER 65532:65532
 # A HEALTHCHECK needs something to probe: this is a one-shot CLI (Jobs, init containers, a

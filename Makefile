@@ -13,14 +13,14 @@ IMAGE ?=
 PLATFORMS ?= linux/amd64
 
 .PHONY: help venv node-deps build release lint test test-rust test-terraform test-k8s test-demo test-supply-chain test-fuzz fuzz \
-        demo bench bench-webhook release-webhook plan apply destroy k8s-config verify smoke webhook-deploy image
+        demo bench bench-webhook bench-audit release-webhook release-audit audit plan apply destroy k8s-config verify smoke webhook-deploy image
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 ## --- Try it -------------------------------------------------------------------------------
 
-demo: venv release ## Run the whole chain locally on emulators (moto, metadata emulator)
+demo: venv release release-audit ## Run the whole chain locally on emulators (moto, metadata emulator)
 	scripts/demo.sh
 
 test: venv lint test-rust test-terraform test-k8s test-demo test-supply-chain test-fuzz ## Every check: Rust, Terraform, Kubernetes, demo, supply chain, fuzz smoke
@@ -29,6 +29,9 @@ test: venv lint test-rust test-terraform test-k8s test-demo test-supply-chain te
 bench: venv release release-webhook ## Benchmark against today's Python credential_process pipeline, then the webhook
 	bench/run.sh
 	bench/webhook_bench.sh
+
+bench-audit: venv release-audit ## The audit of 10,000 pods and 2,000 KSAs on the API stand-in: wall time, peak RSS
+	bench/audit_bench.sh
 
 bench-webhook: venv release release-webhook ## Webhook latency and admissions/s with wrk at 16 connections, RSS with 10,000 KSAs
 	bench/webhook_bench.sh
@@ -60,6 +63,10 @@ verify: ## Prove the chain in the cluster with a one-off Job (OVERLAY=...); fail
 smoke: ## Deploy the smoke-test CronJob (OVERLAY=...); the script says which namespace mode it applies
 	@echo "==> deploying $(OVERLAY) with its smoke-test CronJob"
 	OVERLAY=$(OVERLAY) KUBE_CONTEXT=$(KUBE_CONTEXT) scripts/verify-job.sh smoke
+
+audit: ## Run the audit CronJob once against the current context (KUBE_CONTEXT=), print its report
+	@echo "==> audit: one run of the audit CronJob (k8s/examples/audit)"
+	KUBE_CONTEXT=$(KUBE_CONTEXT) scripts/audit-job.sh
 
 webhook-deploy: ## Deploy the injection webhook with its cert-manager certificate
 	@echo "==> kubectl apply -k k8s/webhook/overlays/cert-manager"
@@ -101,6 +108,11 @@ release-webhook: ## Release build of the injection webhook
 	@echo "==> cargo build --release -p gke-aws-webhook"
 	cargo build --release --locked -p gke-aws-webhook
 
+# On its own too: kube-rs must not reach the verifier's binary (its 8 MB budget).
+release-audit: ## Release build of the audit (gke-aws-verifier audit runs it) and its API stand-in for demo and bench
+	@echo "==> cargo build --release -p gke-aws-audit (and the example kube-stand-in)"
+	cargo build --release --locked -p gke-aws-audit --bins --example kube-stand-in
+
 lint: ## rustfmt and clippy, warnings are errors
 	@echo "==> cargo fmt --check, cargo clippy"
 	cargo fmt --all --check
@@ -125,7 +137,7 @@ test-k8s: venv ## kustomize builds, strict schema validation, checkov, hadolint,
 	@echo "==> Kubernetes checks"
 	tests/k8s/run.sh
 
-test-demo: venv release ## make demo passes and leaves nothing running
+test-demo: venv release release-audit ## make demo passes and leaves nothing running
 	@echo "==> demo test"
 	tests/demo/run.sh
 

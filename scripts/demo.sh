@@ -21,7 +21,7 @@ BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 GSA_EMAIL=verifier@demo-project.iam.gserviceaccount.com
 UNIQUE_ID=112233445566778899001
 REGION=us-east-1
-STEPS=12
+STEPS=13
 
 step() { printf '\n==> [%s/%s] %s\n' "$1" "$STEPS" "$2"; }
 fail() { printf '\nFAIL: %s\n' "$*" >&2; exit 1; }
@@ -65,6 +65,10 @@ check_setup() {
     || ! -x $BIN/aws-sts-gate ]]; then
     cargo build --release --locked -p gke-aws-verifier -p gke-metadata-emulator \
       || fail "release build failed (cargo build --release --locked)"
+  fi
+  if [[ ! -x $BIN/gke-aws-audit || ! -x $BIN/examples/kube-stand-in ]]; then
+    cargo build --release --locked -p gke-aws-audit --bins --example kube-stand-in \
+      || fail "release build of the audit failed (make release-audit)"
   fi
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/gke-aws-demo.XXXXXX")
   # Nothing from the user's own AWS setup may leak in: the chain must prove itself.
@@ -359,6 +363,22 @@ set_faults() {
     "http://$GCE_METADATA_HOST/emulator/v1/faults" >/dev/null || fail "cannot set emulator faults $1"
 }
 
+run_audit() {
+  step 13 "gke-aws-verifier audit against a Kubernetes API stand-in: a pod the webhook missed"
+  mkdir -p "$WORK/cluster"
+  start "$WORK/stand-in.log" "$BIN/examples/kube-stand-in" "$WORK/cluster" demo
+  peer_port "$WORK/stand-in.log" "the Kubernetes API stand-in" "ready http://" >/dev/null || exit 1
+  local rc=0
+  KUBECONFIG=$WORK/cluster/kubeconfig "$BIN/gke-aws-verifier" audit >"$WORK/audit.txt" 2>&1 || rc=$?
+  indent <"$WORK/audit.txt"
+  [[ $rc == 1 ]] || fail "expected audit to exit 1 (a finding), got $rc"
+  grep -q "NotInjected .*Pod/payments/reports-5c9d-q8w4n .*Deployment/payments/reports" "$WORK/audit.txt" \
+    || fail "expected one NotInjected pod, owned by Deployment payments/reports"
+  grep -qF "fix: kubectl rollout restart deployment/reports --namespace payments" "$WORK/audit.txt" \
+    || fail "expected the fix: kubectl rollout restart deployment/reports"
+  echo "    EXPECTED: exit 1, one NotInjected pod of Deployment payments/reports, with its fix"
+}
+
 summary() {
   printf '\nPASS: keyless chain proven on emulators in %ss\n' "$SECONDS"
   echo "  - GKE metadata emulator minted an ID token for $GSA_EMAIL (audience sts.amazonaws.com)"
@@ -373,6 +393,7 @@ summary() {
   echo "    -> STS (OIDC provider, audience and trust policy checked) -> $CLUSTER_ROLE_ARN -> S3"
   echo "  - the AWS CLI read the same token file natively (web_identity_token_file): $OBJECTS objects"
   echo "  - expected failure diagnosed: no OIDC provider for the issuer -> exit 4 with the fix"
+  echo "  - audit: one NotInjected pod found on the API stand-in, fix: kubectl rollout restart deployment/reports"
 }
 
 SECONDS=0
@@ -388,4 +409,5 @@ start_cluster_peers
 apply_cluster_terraform
 run_cluster_verifier
 show_cluster_failure
+run_audit
 summary
