@@ -44,7 +44,7 @@ step "1. scripts/demo.sh passes and leaves nothing running"
 rc=0
 DEMO_PIDFILE=$WORK/full.pids scripts/demo.sh >"$WORK/full.out" 2>&1 || rc=$?
 [[ $rc -eq 0 ]] || { cat "$WORK/full.out"; die "demo exited $rc"; }
-for text in '==> [2/12] started moto' 'and aws-sts-gate in front of its STS' 'PASS: keyless chain proven on emulators' \
+for text in '==> [2/13] started moto' 'and aws-sts-gate in front of its STS' 'PASS: keyless chain proven on emulators' \
   'PASS s3' 'credential_process served the AWS CLI' 'EXPECTED FAILURE' 'EXPECTED: exit 3' \
   'PROFILE default  role=arn:aws:iam::123456789012:role/gke-aws-demo-reader' \
   'PROFILE other  role=arn:aws:iam::123456789012:role/gke-aws-demo-reader.other' 'OK: all 2 roles proven' \
@@ -86,7 +86,7 @@ interrupt() {
   assert_gone "$pids"
   echo "ok: exit $rc, teardown ran"
 }
-interrupt 2 INT '==> [2/12] started moto'
-interrupt 3 TERM '==> [9/12] cluster mode: started the cluster issuer'
+interrupt 2 INT '==> [2/13] started moto'
+interrupt 3 TERM '==> [9/13] cluster mode: started the cluster issuer'
 
 printf '\ndemo checks: all passed\n'
