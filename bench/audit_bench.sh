@@ -27,7 +27,8 @@ for i in $(seq "$RUNS"); do
   # Exit 1 is expected: every 100th pod missed injection.
   KUBECONFIG="$work/kubeconfig" /usr/bin/time -f '%e %M' -o "$work/time.$i" \
     "$audit" --format json >"$work/report.$i.json" || [[ $? == 1 ]]
-  read -r wall kb <"$work/time.$i"
+  # GNU time says "Command exited with non-zero status 1" first: the figures are the last line.
+  read -r wall kb < <(tail -n 1 "$work/time.$i")
   walls+=("$wall") rss+=("$kb")
 done
 python3 - "$PODS" "$KSAS" "$work/report.1.json" "${walls[*]}" "${rss[*]}" <<'PY' | tee bench/audit_results.md

@@ -9,7 +9,8 @@
 #   4. hadolint of the Dockerfiles
 #   5. scripts/verify-job.sh's control flow, against a kubectl stand-in
 #   6. pytest: scripts/k8s_config.py against a fixture of Terraform's `workloads` output, and the
-#      manifests' own rules (what the base holds, the egress policy per GKE dataplane)
+#      manifests' own rules (what the base holds, the egress policy per GKE dataplane, the audit
+#      CronJob's get/list-only ClusterRole: test_audit_rbac.py)
 #   7. every ```yaml snippet of README.md, docs/ and k8s/**/README.md (tests/docs/snippets.py)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
