@@ -371,11 +371,7 @@ mod tests {
             json!({ "spec": { "containers": [{ "name": "a", "env": env }] } }),
         ))
         .unwrap_err();
-        assert!(
-            error.problem.contains("at most 50000 per review"),
-            "{}",
-            error.problem
-        );
+        assert!(error.problem.contains("at most 50000 per review"), "{}", error.problem);
     }
 
     #[test]
