@@ -193,7 +193,8 @@ fn diagnose<E: ProvideErrorMetadata + std::error::Error + 'static>(
             err(&code, message, format!(
                 "STS judged the token expired by its own clock. {times} The token was read long after it was minted: a \
                  projected token file the kubelet no longer refreshes (a copy, or a stale volume: restart the pod), or a \
-                 token-file sidecar that stopped; fetch a fresh token."))
+                 token-file sidecar that stopped; fetch a fresh token. If STS's and the pod's clocks differ, the node's clock \
+                 is off (clock skew): check NTP."))
         }
         "IDPCommunicationError" => match identity {
             Identity::Google(_) => err(&code, message,
