@@ -19,6 +19,7 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use serde_json::Value;
 use trust_policy::{Provider, ProviderLookup};
 
+use crate::aws_answer::{MalformedAnswer, WholeAnswer};
 use crate::error::{Stage, StageError, error_chain};
 use crate::input::RoleArn;
 use crate::redact;
@@ -81,8 +82,13 @@ impl IamReader {
             )
             .load()
             .await;
+        // The SDK's parser stops once it has what it wants: a GetRole or a provider listing
+        // followed by junk would count. Every answer must parse to its end.
+        let iam_config = aws_sdk_iam::config::Builder::from(&config)
+            .interceptor(WholeAnswer::new())
+            .build();
         IamReader {
-            client: aws_sdk_iam::Client::new(&config),
+            client: aws_sdk_iam::Client::from_conf(iam_config),
         }
     }
 
@@ -167,6 +173,15 @@ fn failure<E: ProvideErrorMetadata + std::error::Error + 'static>(
     action: &str,
     role: &RoleArn,
 ) -> StageError {
+    if let Some(malformed) = MalformedAnswer::in_error(&e) {
+        return StageError::new(
+            Stage::Sts,
+            "IamBadResponse",
+            format!("{action}: IAM answered 200 but {malformed}"),
+            "Something other than AWS IAM answered, or the answer was cut or damaged on the way: check \
+             AWS_ENDPOINT_URL_IAM and any proxy in between. Nothing was explained from it.",
+        );
+    }
     let profile = std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty());
     let whose = profile.map_or_else(
         || "Your AWS credentials (the standard chain: AWS_PROFILE, AWS_ACCESS_KEY_ID, ...)".to_owned(),

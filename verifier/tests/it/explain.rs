@@ -791,3 +791,127 @@ async fn bad_input_exits_2_before_any_call() {
         assert!(error["message"].as_str().unwrap().contains(field), "{args:?}: {error}");
     }
 }
+
+/// IAM as a hostile peer: whole answers for GetRole, the provider listing and the provider,
+/// with `junk` appended to the answer of `spoiled` (`None`: every answer whole).
+async fn hostile_iam(trust: &Value, spoiled: Option<&'static str>) -> testkit::hostile::HostilePeer {
+    let document = form_body(&[("x", &trust.to_string())])
+        .trim_start_matches("x=")
+        .replace('+', "%20");
+    let ns = "https://iam.amazonaws.com/doc/2010-05-08/";
+    let wrap = move |action: &str, result: String| {
+        format!(
+            "<{action}Response xmlns=\"{ns}\"><{action}Result>{result}</{action}Result>\
+             <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></{action}Response>"
+        )
+    };
+    let get_role = wrap(
+        "GetRole",
+        format!(
+            "<Role><Path>/</Path><RoleName>ledger-reader</RoleName><RoleId>AROAHOSTILE</RoleId>\
+             <Arn>{}</Arn><CreateDate>2026-01-01T00:00:00Z</CreateDate>\
+             <AssumeRolePolicyDocument>{document}</AssumeRolePolicyDocument></Role>",
+            role_arn("ledger-reader")
+        ),
+    );
+    let list = wrap(
+        "ListOpenIDConnectProviders",
+        format!(
+            "<OpenIDConnectProviderList><member><Arn>{}</Arn></member></OpenIDConnectProviderList>",
+            provider_arn()
+        ),
+    );
+    let provider = wrap(
+        "GetOpenIDConnectProvider",
+        format!(
+            "<ClientIDList><member>sts.amazonaws.com</member></ClientIDList><Url>{HOST_PATH}</Url>\
+             <ThumbprintList/><CreateDate>2026-01-01T00:00:00Z</CreateDate>"
+        ),
+    );
+    testkit::hostile::HostilePeer::start(move |seen| {
+        let (action, body) = if seen.body.contains("Action=GetRole") {
+            ("GetRole", &get_role)
+        } else if seen.body.contains("Action=ListOpenIDConnectProviders") {
+            ("ListOpenIDConnectProviders", &list)
+        } else if seen.body.contains("Action=GetOpenIDConnectProvider") {
+            ("GetOpenIDConnectProvider", &provider)
+        } else {
+            return testkit::hostile::Reply::new(400, "unexpected");
+        };
+        let body = if spoiled == Some(action) {
+            format!("{body}JUNK")
+        } else {
+            body.clone()
+        };
+        testkit::hostile::Reply::new(200, body).header("content-type", "text/xml")
+    })
+    .await
+}
+
+/// `explain --format json` of `claims` against the role that `iam` serves, with static keys.
+async fn explain_against(iam: &testkit::hostile::HostilePeer, claims: &Value) -> Run {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("claims.json");
+    std::fs::write(&file, claims.to_string()).unwrap();
+    let role = role_arn("ledger-reader");
+    let mut command = isolated_command(
+        &[
+            "explain",
+            "--format",
+            "json",
+            "--token-claims",
+            path(&file),
+            "--role-arn",
+            &role,
+        ],
+        home.path(),
+    );
+    command
+        .env("AWS_ACCESS_KEY_ID", "AKIAHOSTILEPEER")
+        .env("AWS_SECRET_ACCESS_KEY", "hostile-secret-key")
+        .env("AWS_ENDPOINT_URL_IAM", iam.endpoint())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("GCE_METADATA_HOST", closed_address());
+    let run = Run::of(command).await;
+    assert!(!run.stdout.contains("hostile-secret-key") && !run.stderr.contains("hostile-secret-key"));
+    run
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_iam_answers_with_junk_after_them_explain_nothing() {
+    let gsa_trust = policy(json!([gsa_statement(NEW_ID, "sts.amazonaws.com")]));
+    let gsa_claims =
+        json!({"iss": "https://accounts.google.com", "sub": NEW_ID, "azp": NEW_ID, "aud": "sts.amazonaws.com"});
+    let cluster_trust = policy(json!([cluster_statement("StringEquals", LEDGER, "sts.amazonaws.com")]));
+    let cluster_claims = json!({"iss": ISSUER, "sub": LEDGER, "aud": "sts.amazonaws.com"});
+    // Whole answers: the peer is a faithful IAM and the token is accepted.
+    for (trust, claims) in [(&gsa_trust, &gsa_claims), (&cluster_trust, &cluster_claims)] {
+        let iam = hostile_iam(trust, None).await;
+        refusing(&explain_against(&iam, claims).await, "accept");
+    }
+    for (trust, claims, spoiled) in [
+        (&gsa_trust, &gsa_claims, "GetRole"),
+        (&cluster_trust, &cluster_claims, "ListOpenIDConnectProviders"),
+        (&cluster_trust, &cluster_claims, "GetOpenIDConnectProvider"),
+    ] {
+        let iam = hostile_iam(trust, Some(spoiled)).await;
+        let run = explain_against(&iam, claims).await;
+        assert_eq!(run.code, 4, "{spoiled}: {run:?}");
+        let report = run.json();
+        let error = &report["error"];
+        assert_eq!(error["code"], "IamBadResponse", "{spoiled}: {error}");
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(spoiled) && message.contains("IAM answered 200 but the answer's XML"),
+            "{spoiled}: {error:#}"
+        );
+        assert!(
+            report["verdict"].is_null() && report["explanation"].is_null(),
+            "{spoiled}: a verdict from a spoiled answer: {report:#}"
+        );
+        assert!(
+            iam.seen().iter().any(|s| s.body.contains(&format!("Action={spoiled}"))),
+            "{spoiled}"
+        );
+    }
+}
