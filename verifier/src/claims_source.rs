@@ -61,6 +61,7 @@ impl ClaimsSource {
                         format!("not JSON ({e}); give the token's claims as one object"),
                     )
                 })?;
+                let claims = kept("--token-claims", &claims)?;
                 if !claims["iss"].is_string() {
                     return Err(InputError::new("--token-claims", "the claims lack iss (the token's issuer)").into());
                 }
@@ -116,6 +117,56 @@ fn kubernetes(claims: &KubernetesClaims) -> Value {
     json!({"iss": claims.iss, "sub": claims.sub, "aud": claims.aud})
 }
 
+/// The claims STS and the report read; anything else a claims file or a report holds (a
+/// token, an access token, a padding field) is dropped, never echoed.
+const KEPT_CLAIMS: [&str; 6] = ["iss", "sub", "aud", "azp", "email", "amr"];
+
+/// Longest claim value kept: issuers, subjects and e-mails are far shorter.
+const MAX_CLAIM_CHARS: usize = 1024;
+
+/// Most values of a multi-valued claim (`aud`, `amr`) kept.
+const MAX_CLAIM_VALUES: usize = 16;
+
+/// The claims of `given` that [`KEPT_CLAIMS`] names, each a string or a short list of strings
+/// of bounded length; another shape is bad input naming `field` and the claim.
+fn kept(field: &'static str, given: &Value) -> Result<Value, InputError> {
+    let Some(given) = given.as_object() else {
+        return Err(InputError::new(
+            field,
+            "not a JSON object; give the token's claims as one object",
+        ));
+    };
+    let bounded = |name: &str, s: &str| {
+        if s.chars().count() > MAX_CLAIM_CHARS {
+            Err(InputError::new(
+                field,
+                format!("the claim {name} is longer than {MAX_CLAIM_CHARS} characters: give the token's real claims"),
+            ))
+        } else {
+            Ok(json!(s))
+        }
+    };
+    let mut claims = serde_json::Map::new();
+    for name in KEPT_CLAIMS {
+        let value = match given.get(name) {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(s)) => bounded(name, s)?,
+            Some(Value::Array(values)) if values.len() <= MAX_CLAIM_VALUES && values.iter().all(Value::is_string) => {
+                let values = values.iter().filter_map(Value::as_str).map(|s| bounded(name, s));
+                Value::Array(values.collect::<Result<_, _>>()?)
+            }
+            Some(_) => {
+                return Err(InputError::new(
+                    field,
+                    format!("the claim {name} is neither a string nor a list of at most {MAX_CLAIM_VALUES} strings"),
+                ));
+            }
+        };
+        claims.insert(name.to_owned(), value);
+    }
+    Ok(Value::Object(claims))
+}
+
 /// The claims of the identity stage of the last report in `text` (one JSON object, or a log
 /// whose lines include the report's).
 fn from_report(text: &str) -> Result<TokenClaims, InputError> {
@@ -145,12 +196,9 @@ fn from_report(text: &str) -> Result<TokenClaims, InputError> {
                 "the report's identity stage did not pass, so it holds no claims: fix the identity first (its hint says how)",
             )
         })?;
-    let mut claims = json!({"iss": identity["iss"], "sub": identity["sub"], "aud": identity["aud"]});
-    if let Some(azp) = identity["azp"].as_str().filter(|azp| !azp.is_empty()) {
-        claims["azp"] = json!(azp);
-    }
-    if let Some(email) = identity["email"].as_str() {
-        claims["email"] = json!(email);
+    let mut claims = kept("--report", identity)?;
+    if claims["azp"].as_str() == Some("") {
+        claims.as_object_mut().map(|c| c.remove("azp"));
     }
     if !claims["iss"].is_string() || !claims["sub"].is_string() {
         return Err(InputError::new(
@@ -189,5 +237,32 @@ mod tests {
         assert_eq!(from_report("nothing here").unwrap_err().field, "--report");
         let failed = REPORT.replace(r#""ok":true"#, r#""ok":false"#);
         assert!(from_report(&failed).unwrap_err().problem.contains("did not pass"));
+    }
+
+    #[test]
+    fn only_the_claims_sts_reads_are_kept_and_each_is_bounded() {
+        let given = json!({"iss": "https://accounts.google.com", "sub": "1122", "aud": ["a", "b"], "azp": "1122",
+            "amr": ["pwd"], "email": "a@p.iam.gserviceaccount.com", "token": "eyJhbGciOi.eyJzdWIi.c2ln",
+            "access_token": "ya29.secret", "padding": "x".repeat(100_000), "exp": 2});
+        assert_eq!(
+            kept("--token-claims", &given).unwrap(),
+            json!({"iss": "https://accounts.google.com", "sub": "1122", "aud": ["a", "b"], "azp": "1122",
+                "amr": ["pwd"], "email": "a@p.iam.gserviceaccount.com"})
+        );
+        let huge = json!({"iss": "i", "sub": "s".repeat(MAX_CLAIM_CHARS + 1)});
+        let error = kept("--token-claims", &huge).unwrap_err();
+        assert!(
+            error.field == "--token-claims" && error.problem.contains("sub"),
+            "{error:?}"
+        );
+        let many = json!({"iss": "i", "aud": vec!["a"; MAX_CLAIM_VALUES + 1]});
+        assert!(kept("--token-claims", &many).unwrap_err().problem.contains("aud"));
+        assert!(
+            kept("--token-claims", &json!({"iss": {"nested": 1}}))
+                .unwrap_err()
+                .problem
+                .contains("iss")
+        );
+        assert!(kept("--token-claims", &json!(["iss"])).is_err());
     }
 }

@@ -915,3 +915,77 @@ async fn hostile_iam_answers_with_junk_after_them_explain_nothing() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_token_claims_echo_only_the_claims_sts_reads_never_a_token_or_a_huge_field() {
+    let home = tempfile::tempdir().unwrap();
+    let trust = home.path().join("get-role.json");
+    let get_role = json!({"Role": {"RoleName": "ledger-reader", "Arn": role_arn("ledger-reader"),
+        "AssumeRolePolicyDocument": policy(json!([gsa_statement(OLD_ID, "sts.amazonaws.com")]))}});
+    std::fs::write(&trust, get_role.to_string()).unwrap();
+    let huge = "H".repeat(100 * 1024);
+    let token = google_token(NEW_ID, "sts.amazonaws.com");
+    let claims = home.path().join("claims.json");
+    let given = json!({"iss": "https://accounts.google.com", "sub": NEW_ID, "azp": NEW_ID, "aud": "sts.amazonaws.com",
+        "email": "ledger@acme.iam.gserviceaccount.com", "token": token, "access_token": "ya29.a0AccessTokenSecret",
+        "padding": huge});
+    std::fs::write(&claims, given.to_string()).unwrap();
+    let role = role_arn("ledger-reader");
+    let args = [
+        "explain",
+        "--token-claims",
+        path(&claims),
+        "--trust-policy",
+        path(&trust),
+        "--role-arn",
+        &role,
+    ];
+    for format in ["json", "text"] {
+        let mut command = isolated_command(&args, home.path());
+        command
+            .env("VERIFY_FORMAT", format)
+            .env("GCE_METADATA_HOST", closed_address())
+            .env("AWS_ENDPOINT_URL_IAM", format!("http://{}", closed_address()));
+        // Run::of also fails on anything JWT-shaped in either stream.
+        let run = Run::of(command).await;
+        assert_eq!(run.code, 4, "{format}: {run:?}");
+        for leaked in [
+            "ya29.a0AccessTokenSecret",
+            "HHHHHHHH",
+            "access_token",
+            "padding",
+            &token[..40],
+        ] {
+            assert!(
+                !run.stdout.contains(leaked) && !run.stderr.contains(leaked),
+                "{format}: {leaked} reached the output"
+            );
+        }
+        assert!(run.stdout.len() < 16 * 1024, "{format}: {} bytes", run.stdout.len());
+        if format == "json" {
+            let report = run.json();
+            assert_eq!(
+                report["claims"],
+                json!({"iss": "https://accounts.google.com", "sub": NEW_ID, "azp": NEW_ID, "aud": "sts.amazonaws.com",
+                    "email": "ledger@acme.iam.gserviceaccount.com"})
+            );
+        } else {
+            assert!(run.stdout.contains(&format!("sub={NEW_ID}")), "{}", run.stdout);
+        }
+    }
+    // A claim STS reads that no real token could hold is bad input naming it.
+    std::fs::write(
+        &claims,
+        json!({"iss": "https://accounts.google.com", "sub": huge}).to_string(),
+    )
+    .unwrap();
+    let mut command = isolated_command(&args, home.path());
+    command.env("VERIFY_FORMAT", "json");
+    let run = Run::of(command).await;
+    assert_eq!(run.code, 2, "exit code: {} bytes out", run.stdout.len());
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        said.len() < 8 * 1024 && said.contains("--token-claims") && said.contains("sub"),
+        "{said:.400}"
+    );
+}
