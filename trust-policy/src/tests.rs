@@ -168,6 +168,18 @@ fn set_operators_on_a_list_of_audiences() {
     };
     assert_eq!(amr("ForAllValues:StringEquals"), Verdict::Accept);
     assert_eq!(amr("ForAnyValue:StringEquals"), Verdict::Refuse);
+    // Negation does not change that: ForAnyValue over no values is false, whatever it compares
+    // ("for no matching key or a null dataset, the condition returns false"); a negated operator
+    // without a set operator holds on a missing key.
+    assert_eq!(amr("ForAnyValue:StringNotEquals"), Verdict::Refuse);
+    assert_eq!(amr("ForAnyValue:StringNotLike"), Verdict::Refuse);
+    assert_eq!(amr("ForAnyValue:StringNotEqualsIgnoreCase"), Verdict::Refuse);
+    assert_eq!(amr("ForAllValues:StringNotEquals"), Verdict::Accept);
+    assert_eq!(amr("ForAllValues:StringNotLike"), Verdict::Accept);
+    assert_eq!(amr("StringNotEquals"), Verdict::Accept);
+    assert_eq!(amr("StringNotLike"), Verdict::Accept);
+    assert_eq!(amr("StringEquals"), Verdict::Refuse);
+    assert_eq!(amr("StringLike"), Verdict::Refuse);
 }
 
 #[test]

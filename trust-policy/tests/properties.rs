@@ -36,8 +36,15 @@ fn statement() -> impl Strategy<Value = Value> {
         "StringLike",
         "StringNotLike",
         "StringEqualsIgnoreCase",
+        "StringNotEqualsIgnoreCase",
+        "ForAnyValue:StringEquals",
         "ForAnyValue:StringLike",
+        "ForAnyValue:StringNotEquals",
+        "ForAnyValue:StringNotLike",
         "ForAllValues:StringEquals",
+        "ForAllValues:StringLike",
+        "ForAllValues:StringNotEquals",
+        "ForAllValues:StringNotLike",
         "Null",
         "DateGreaterThan",
     ]);
@@ -68,6 +75,16 @@ fn claims() -> impl Strategy<Value = Value> {
             claims
         })
 }
+
+/// The string operators, each of which a set operator may qualify.
+const OPERATORS_OF_STRINGS: [&str; 6] = [
+    "StringEquals",
+    "StringNotEquals",
+    "StringLike",
+    "StringNotLike",
+    "StringEqualsIgnoreCase",
+    "StringNotEqualsIgnoreCase",
+];
 
 fn provider() -> ProviderLookup {
     ProviderLookup::Registered(Provider {
@@ -126,6 +143,24 @@ proptest! {
             && !applies("Deny", trust_policy::Outcome::Holds)
             && !applies("Deny", trust_policy::Outcome::NotEvaluated);
         prop_assert_eq!(explanation.verdict == Verdict::Accept, accepted);
+    }
+
+    #[test]
+    fn on_a_key_the_token_lacks_only_forallvalues_and_plain_negations_hold(
+        operator in pick(&OPERATORS_OF_STRINGS), set in pick(&["", "ForAnyValue:", "ForAllValues:"]), values in value(),
+    ) {
+        // IAM: a missing key fails a positive operator and satisfies a negated one; ForAllValues
+        // over no values is true, ForAnyValue over no values false, negated or not.
+        let claims = json!({"iss": format!("https://{HOST_PATH}"), "sub": "team:reader", "aud": "sts.amazonaws.com"});
+        let statement = json!({"Effect": "Allow", "Principal": {"Federated": ARN}, "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {format!("{set}{operator}"): {format!("{HOST_PATH}:amr"): values}}});
+        let holds = match set {
+            "ForAllValues:" => true,
+            "ForAnyValue:" => false,
+            _ => operator.contains("Not"),
+        };
+        let expected = if holds { Verdict::Accept } else { Verdict::Refuse };
+        prop_assert_eq!(verdict(&claims, &[statement]), expected, "{}{}", set, operator);
     }
 
     #[test]
