@@ -60,6 +60,8 @@ struct Accounts {
     log: Vec<(u64, String)>,
     gets: usize,
     lists: usize,
+    /// `continue` pages answered (pages after a list's first).
+    pages: usize,
     watches: usize,
     hostile: Option<Hostile>,
     git_version: Option<String>,
@@ -205,6 +207,11 @@ impl KubeApi {
         self.accounts().lists
     }
 
+    /// How many `continue` pages (a list's pages after its first) were answered.
+    pub fn pages(&self) -> usize {
+        self.accounts().pages
+    }
+
     /// How many watches were started.
     pub fn watches(&self) -> usize {
         self.accounts().watches
@@ -291,18 +298,15 @@ async fn route(state: &Arc<State>, request: Request<Incoming>) -> Response<Body>
                 let continued = q.get("continue").filter(|c| !c.is_empty()).cloned();
                 if continued.is_none() {
                     state.accounts.lock().unwrap().lists += 1;
+                } else {
+                    state.accounts.lock().unwrap().pages += 1;
                 }
                 let limit = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(usize::MAX);
                 match hostile {
                     Some(Hostile::EndlessList) => endless(endless_list()),
                     Some(Hostile::EndlessContinue) => {
                         let page: u64 = continued.and_then(|c| c.parse().ok()).unwrap_or(0);
-                        json_response(
-                            200,
-                            &json!({ "apiVersion": "v1", "kind": "ServiceAccountList",
-                                     "metadata": { "resourceVersion": "1", "continue": (page + 1).to_string() },
-                                     "items": [service_account("endless", &format!("page-{page}"), &[], 1)] }),
-                        )
+                        endless_continue_page(page, limit)
                     }
                     _ => list(state, continued.and_then(|c| c.parse().ok()).unwrap_or(0), limit),
                 }
@@ -414,6 +418,30 @@ fn endless(mut next: impl FnMut(u64) -> Option<Bytes> + Send + 'static) -> Respo
         }
     });
     let mut response = Response::new(Stream(receiver).boxed());
+    response
+        .headers_mut()
+        .insert("content-type", "application/json".parse().unwrap());
+    response
+}
+
+/// One page of a list that never ends: `limit` (at most 500) ServiceAccounts, each with a role
+/// ARN of 2,100 characters (which a reader keeps, cut, until the list is done), and a
+/// `continue` token to the next page. Built by concatenation: a reader may ask for thousands.
+fn endless_continue_page(page: u64, limit: usize) -> Response<Body> {
+    let arn = format!("arn:aws:iam::111122223333:role/{}", "r".repeat(2100 - 31));
+    let items: Vec<String> = (0..limit.min(500))
+        .map(|i| {
+            format!(
+                r#"{{"apiVersion":"v1","kind":"ServiceAccount","metadata":{{"name":"page-{page}-{i}","namespace":"endless","resourceVersion":"1","annotations":{{"amazonaws.com/role-arn":"{arn}"}}}}}}"#
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"{{"apiVersion":"v1","kind":"ServiceAccountList","metadata":{{"resourceVersion":"1","continue":"{}"}},"items":[{}]}}"#,
+        page + 1,
+        items.join(",")
+    );
+    let mut response = Response::new(Full::new(Bytes::from(body)).boxed());
     response
         .headers_mut()
         .insert("content-type", "application/json".parse().unwrap());

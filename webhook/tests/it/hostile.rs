@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use gke_aws_webhook::api_client::MAX_PAGES;
 use serde_json::{Value, json};
 use testkit::kube_api::{Hostile, KubeApi};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -227,7 +228,21 @@ async fn an_endless_list() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endless_continue_pages() {
-    let (_api, webhook) = against_hostile_api(Hostile::EndlessContinue).await;
+    // Pages of 8 KSAs with 2 KB role ARNs: 16 KB kept per page, 200 MB over the cap's pages,
+    // held under the limit by the cache's byte bound; the page cap is what ends the list (a
+    // reader without it never lists again), so the relist is what is waited for.
+    let (api, webhook) = against_hostile_api(Hostile::EndlessContinue).await;
+    webhook
+        .wait_for(
+            || async { api.lists() >= 2 },
+            "the endless continue pages are cut at the cap and listed again",
+        )
+        .await;
+    let pages = api.pages();
+    assert!(
+        pages >= MAX_PAGES as usize,
+        "relisted after {pages} pages, before the cap"
+    );
     assert_eq!(webhook.get_plain("/readyz").await.0, 503);
     still_serves_within_the_limit(&webhook, "endless continue").await;
 }
