@@ -52,12 +52,13 @@ for text in '==> [2/13] started moto' 'and aws-sts-gate in front of its STS' 'PA
   'the token met the role'"'"'s trust policy' 'PASS cluster_identity' 'mode=cluster sub=system:serviceaccount:gke-aws:verifier' \
   'assumed-role/gke-aws-demo-cluster-reader/' 'issuer consulted:' 'web_identity_token_file, no helper' \
   'ERROR sts: OidcProviderMissing: InvalidIdentityToken: No OpenIDConnect provider found' \
-  'EXPECTED: exit 4 (STS stage), no OIDC provider' '==> teardown'; do
+  'EXPECTED: exit 4 (STS stage), no OIDC provider' \
+  'fix: kubectl rollout restart deployment/reports --namespace payments' 'EXPECTED: exit 1, one NotInjected pod' '==> teardown'; do
   assert_contains "$WORK/full.out" "$text"
 done
 grep -q '^FAIL:' "$WORK/full.out" && { cat "$WORK/full.out"; die "a FAIL line in a passing run"; }
-[[ $(wc -l <"$WORK/full.pids") -eq 4 ]] \
-  || die "expected 4 PIDs (moto, metadata emulator, cluster issuer, STS gate), got: $(cat "$WORK/full.pids")"
+[[ $(wc -l <"$WORK/full.pids") -eq 6 ]] \
+  || die "expected 6 PIDs (moto, STS gate, metadata emulator, the recreated GSA's emulator, cluster issuer, Kubernetes API stand-in), got: $(cat "$WORK/full.pids")"
 assert_gone "$WORK/full.pids"
 echo "ok: exit 0, PASS summary, both modes proven, both EXPECTED failure sections"
 
