@@ -10,6 +10,9 @@ use serde_json::Value;
 pub use trust_policy::{GOOGLE, Provider, issuer_host_path};
 use trust_policy::{Outcome, ProviderLookup, Verdict};
 
+#[cfg(test)]
+mod reference;
+
 /// Why STS refuses, with AWS's error code, HTTP status and message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
@@ -222,6 +225,7 @@ mod tests {
         use proptest::prelude::*;
         use serde_json::{Value, json};
 
+        use super::super::reference::{self, Registered};
         use super::super::*;
         use super::{ARN, HOST_PATH};
 
@@ -231,27 +235,27 @@ mod tests {
 
         const VALUES: &[&str] = &[
             "sts.amazonaws.com",
+            "vault",
             "1122",
-            "3344",
             "system:serviceaccount:payments:ledger",
             "system:serviceaccount:payments:*",
             "SYSTEM:SERVICEACCOUNT:PAYMENTS:LEDGER",
-            "vault",
+            "system:serviceaccount:?ayments:ledger",
             "*",
-            "true",
-            "false",
         ];
 
+        /// A string or a list of one to three.
         fn value() -> impl Strategy<Value = Value> {
             prop_oneof![
                 pick(VALUES).prop_map(|v| json!(v)),
-                proptest::collection::vec(pick(VALUES), 0..3).prop_map(|v| json!(v)),
+                proptest::collection::vec(pick(VALUES), 1..4).prop_map(|v| json!(v)),
             ]
         }
 
         fn key() -> impl Strategy<Value = String> {
-            let names = pick(&["sub", "aud", "oaud", "amr", "SUB", "Aud"]);
+            let names = pick(&["sub", "aud", "aud", "oaud", "amr", "SUB", "Aud"]);
             let prefixes = pick(&[
+                HOST_PATH,
                 HOST_PATH,
                 "accounts.google.com",
                 "ACCOUNTS.google.com",
@@ -261,47 +265,62 @@ mod tests {
             (prefixes, names).prop_map(|(p, n)| format!("{p}:{n}"))
         }
 
-        fn condition() -> impl Strategy<Value = Value> {
-            let operators = pick(&[
+        /// Every string operator, alone or under a set operator, Null, and one operator
+        /// neither knows (NumericEquals).
+        fn operator() -> impl Strategy<Value = String> {
+            let sets = pick(&["", "", "ForAnyValue:", "ForAllValues:"]);
+            let bases = pick(&[
                 "StringEquals",
                 "StringNotEquals",
                 "StringLike",
                 "StringNotLike",
                 "StringEqualsIgnoreCase",
                 "StringNotEqualsIgnoreCase",
-                "ForAnyValue:StringEquals",
-                "ForAllValues:StringLike",
-                "ForAllValues:StringNotEquals",
-                "StringEqualsIfExists",
-                "Null",
-                "NumericEquals",
             ]);
-            proptest::collection::vec((operators, key(), value()), 0..4).prop_map(|entries| {
+            prop_oneof![
+                12 => (sets, bases).prop_map(|(set, base)| format!("{set}{base}")),
+                1 => Just("Null".to_owned()),
+                1 => Just("NumericEquals".to_owned()),
+            ]
+        }
+
+        fn condition() -> impl Strategy<Value = Value> {
+            let entry = (operator(), key(), value(), pick(&["true", "false"]));
+            proptest::collection::vec(entry, 0..3).prop_map(|entries| {
                 let mut block = serde_json::Map::new();
-                for (operator, key, value) in entries {
-                    let keys = block.entry(operator).or_insert_with(|| json!({}));
-                    keys[key] = value;
+                for (operator, key, value, flag) in entries {
+                    let value = if operator == "Null" { json!(flag) } else { value };
+                    block.entry(operator).or_insert_with(|| json!({}))[key] = value;
                 }
                 Value::Object(block)
             })
         }
 
         fn statement() -> impl Strategy<Value = Value> {
-            let effects = pick(&["Allow", "Allow", "Deny", "allow"]);
-            let principals = pick(&[
-                ARN,
-                "accounts.google.com",
-                "arn:aws:iam::123456789012:oidc-provider/other",
-            ]);
-            let actions = pick(&[
-                "sts:AssumeRoleWithWebIdentity",
-                "sts:*",
-                "*",
-                "sts:AssumeRole",
-                "STS:assumerolewithwebidentity",
-            ]);
+            let effects = pick(&["Allow", "Allow", "Deny"]);
+            let principals = prop_oneof![
+                4 => pick(&[ARN, ARN, "accounts.google.com", "accounts.google.com", "arn:aws:iam::123456789012:oidc-provider/other"])
+                    .prop_map(|p| json!({"Federated": p})),
+                1 => Just(json!({"Federated": [ "arn:aws:iam::123456789012:oidc-provider/other", ARN]})),
+                1 => Just(json!({"Federated": ["accounts.google.com", ARN]})),
+                1 => Just(json!("*")),
+            ];
+            let actions = prop_oneof![
+                6 => pick(&[
+                    "sts:AssumeRoleWithWebIdentity",
+                    "sts:AssumeRoleWithWebIdentity",
+                    "sts:*",
+                    "*",
+                    "sts:AssumeRole",
+                    "STS:assumerolewithwebidentity",
+                    "sts:AssumeRoleWith?ebIdentity",
+                ])
+                .prop_map(|a| json!(a)),
+                1 => Just(json!(["sts:AssumeRole", "sts:AssumeRoleWithWebIdentity"])),
+                1 => Just(json!(["sts:TagSession"])),
+            ];
             (effects, principals, actions, condition()).prop_map(|(effect, principal, action, condition)| {
-                json!({"Effect": effect, "Principal": {"Federated": principal}, "Action": action, "Condition": condition})
+                json!({"Effect": effect, "Principal": principal, "Action": action, "Condition": condition})
             })
         }
 
@@ -317,47 +336,102 @@ mod tests {
                 "system:serviceaccount:payment:ledger",
             ]);
             let azp = proptest::option::of(pick(&["1122", "3344"]));
-            (issuers, subs, azp, value()).prop_map(|(iss, sub, azp, aud)| {
+            let amr = proptest::option::of(value());
+            let audiences = prop_oneof![
+                pick(&["sts.amazonaws.com", "vault", "1122"]).prop_map(|a| json!(a)),
+                proptest::collection::vec(pick(&["sts.amazonaws.com", "vault", "1122"]), 1..4).prop_map(|a| json!(a)),
+            ];
+            (issuers, subs, azp, audiences, amr).prop_map(|(iss, sub, azp, aud, amr)| {
                 let mut claims = json!({"iss": iss, "sub": sub, "aud": aud, "exp": 2000});
                 if let Some(azp) = azp {
                     claims["azp"] = json!(azp);
+                }
+                if let Some(amr) = amr {
+                    claims["amr"] = amr;
                 }
                 claims
             })
         }
 
-        fn provider() -> impl Strategy<Value = Option<Provider>> {
+        /// The cluster issuer's provider as IAM holds it, or none registered.
+        fn client_ids() -> impl Strategy<Value = Option<Vec<String>>> {
             let ids = proptest::collection::vec(pick(&["sts.amazonaws.com", "vault"]), 0..3);
-            proptest::option::of((pick(&[ARN, GOOGLE]), ids)).prop_map(|p| {
-                p.map(|(arn, client_ids)| Provider {
-                    arn: arn.to_owned(),
-                    client_ids: client_ids.into_iter().map(str::to_owned).collect(),
+            proptest::option::weighted(0.8, ids.prop_map(|ids| ids.into_iter().map(str::to_owned).collect()))
+        }
+
+        /// One generated case: the claims, the cluster provider's client IDs, the statements, now.
+        fn case() -> impl Strategy<Value = (Value, Option<Vec<String>>, Vec<Value>, u64)> {
+            (
+                claims(),
+                client_ids(),
+                proptest::collection::vec(statement(), 0..4),
+                pick(&[1000u64, 2000]),
+            )
+        }
+
+        /// The reference's decision, with the gate's inputs for the same case.
+        fn decide(
+            case: &(Value, Option<Vec<String>>, Vec<Value>, u64),
+        ) -> (reference::Decision, Option<Provider>, Value) {
+            let (claims, client_ids, statements, now) = case;
+            let policy = json!({"Version": "2012-10-17", "Statement": statements});
+            // STS looks the provider up by the token's issuer: Google's is built in.
+            let provider = if claims["iss"].as_str().unwrap().contains("accounts.google.com") {
+                Some(Provider::google())
+            } else {
+                client_ids.clone().map(|client_ids| Provider {
+                    arn: ARN.to_owned(),
+                    client_ids,
                 })
-            })
+            };
+            let registered = client_ids.as_ref().map(|ids| Registered {
+                arn: ARN,
+                client_ids: ids,
+            });
+            (
+                reference::decide(claims, *now, registered.as_ref(), &policy),
+                provider,
+                policy,
+            )
+        }
+
+        /// The generated cases are not all refusals of one kind: a property over them means something.
+        #[test]
+        fn the_generated_cases_accept_and_refuse_for_every_reason() {
+            use proptest::strategy::ValueTree as _;
+            let mut runner = proptest::test_runner::TestRunner::deterministic();
+            let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+            for _ in 0..4000 {
+                let case = case().new_tree(&mut runner).unwrap().current();
+                *counts.entry(decide(&case).0.err().unwrap_or("accept")).or_default() += 1;
+            }
+            for outcome in [
+                "accept",
+                "AccessDenied",
+                "InvalidIdentityToken",
+                "ExpiredTokenException",
+            ] {
+                assert!(counts.get(outcome).copied().unwrap_or(0) >= 200, "{counts:?}");
+            }
         }
 
         proptest! {
-            #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+            #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
 
-            /// The gate lets a token through exactly when the explanation's verdict accepts,
-            /// and its InvalidIdentityToken refusals are the explanation's provider checks.
+            /// The gate decides as a reference written from IAM's documentation, independent of
+            /// the evaluator, on every generated policy and token: accept or the same refusal.
             #[test]
-            fn the_gate_and_the_explanation_agree(
-                claims in claims(),
-                provider in provider(),
-                statements in proptest::collection::vec(statement(), 0..4),
-            ) {
-                let policy = json!({"Version": "2012-10-17", "Statement": statements});
-                let lookup = provider.clone().map_or(ProviderLookup::Missing, ProviderLookup::Registered);
-                let explanation = trust_policy::explain(&claims, &lookup, Some(&policy));
-                let gate = check(&claims, 1000, provider.as_ref(), Some(&policy));
-                prop_assert_eq!(gate.is_ok(), explanation.verdict == Verdict::Accept, "{:?} {:#?}", gate, explanation);
-                let provider_refused = explanation.provider.registered == Outcome::Fails
-                    || explanation.provider.audience == Outcome::Fails;
-                prop_assert_eq!(gate.as_ref().err().map(|r| r.code == "InvalidIdentityToken"), gate.is_err().then_some(provider_refused));
-                // Expired: refused whatever the policy says.
-                let expired = check(&claims, 2000, provider.as_ref(), Some(&policy));
-                prop_assert!(expired.is_err());
+            fn the_gate_decides_as_the_reference_from_iams_documentation(case in case()) {
+                let (expected, provider, policy) = decide(&case);
+                let (claims, now) = (&case.0, case.3);
+                let gate = check(claims, now, provider.as_ref(), Some(&policy)).map_err(|r| r.code);
+                prop_assert_eq!(gate, expected, "{:#}", policy);
+                // The explanation's verdict is the gate's.
+                let lookup = provider.map_or(ProviderLookup::Missing, ProviderLookup::Registered);
+                let explanation = trust_policy::explain(claims, &lookup, Some(&policy));
+                if now == 1000 {
+                    prop_assert_eq!(explanation.verdict == Verdict::Accept, expected.is_ok());
+                }
             }
         }
     }
