@@ -365,7 +365,7 @@ mod tests {
                 claims(),
                 client_ids(),
                 proptest::collection::vec(statement(), 0..4),
-                pick(&[1000u64, 2000]),
+                pick(&[1000u64, 1000, 1000, 2000]),
             )
         }
 
