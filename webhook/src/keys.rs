@@ -49,9 +49,37 @@ pub fn read_from_ksa(key: &str) -> bool {
         || key.starts_with(NAMED_REGION_PREFIX)
 }
 
+/// Longest annotation key Kubernetes allows: a DNS subdomain prefix (253), `/`, a name (63).
+pub const MAX_ANNOTATION_KEY_CHARS: usize = 253 + 1 + 63;
+
+/// True for an RFC 1123 subdomain of at most `max` characters: dot-separated labels of
+/// `[a-z0-9-]`, each starting and ending with a letter or digit (a ServiceAccount's name; with
+/// `max` 63 and no dot, a namespace's).
+pub fn dns_subdomain(name: &str, max: usize) -> bool {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    !name.is_empty() && name.len() <= max && name.split('.').all(label_ok)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dns_subdomains() {
+        for good in ["reader", "a.b-c", "0", &"a".repeat(63)] {
+            assert!(dns_subdomain(good, 253), "{good}");
+        }
+        for bad in ["", "Reader", "a..b", "-a", "a-", "../x", "a/b", &"a".repeat(254)] {
+            assert!(!dns_subdomain(bad, 253), "{bad}");
+        }
+        assert!(!dns_subdomain(&"a".repeat(64), 63));
+    }
 
     #[test]
     fn the_cache_keeps_the_named_roles_and_nothing_else() {

@@ -6,7 +6,7 @@
 //!
 //! Bounded: a KSA is read as [`Ksa`], which keeps its name, namespace, resourceVersion and only
 //! the annotations the webhook reads, each cut one character past the longest valid value (so
-//! the decision still refuses it as too long), at most [`MAX_KEPT`] of them; the rest of the
+//! the decision still refuses it as too long), at most [`MAX_KEPT_ROLES`] named roles; the rest of the
 //! object is skipped while parsing, never held as a tree. The cache holds at most
 //! [`MAX_CACHE_BYTES`]; past it, KSAs are left out and looked up directly.
 
@@ -25,27 +25,18 @@ use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::api_client::PAGE_SIZE;
+use crate::keys::{self, MAX_ANNOTATION_KEY_CHARS, MAX_KSA_VALUE_CHARS, NAMED_REGION_PREFIX, NAMED_ROLE_PREFIX};
 use crate::metrics::Metrics;
-use crate::mutate::{AUDIENCE, Annotations, GSA, IDENTITY, REGION, ROLE_ARN};
+use crate::mutate::Annotations;
 
 /// Bound on the direct lookup: the API server gives the whole admission a few seconds.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);
-/// A role ARN is at most 2,048 characters; every other value read is shorter.
-pub const MAX_VALUE_CHARS: usize = 2048;
-/// Annotations kept per KSA: the five single ones, and a role and a region for one more named
-/// role than a pod may have (so the decision sees, and refuses, one too many).
-pub const MAX_KEPT: usize = 5 + 2 * (gke_aws_verifier::profiles::MAX_NAMED_ROLES + 1);
+/// Named roles kept per KSA: one more than a pod may have, so the decision sees (and refuses)
+/// one too many.
+pub const MAX_KEPT_ROLES: usize = gke_aws_verifier::profiles::MAX_NAMED_ROLES + 1;
 /// What the cache may hold (an estimate: strings plus a fixed cost per KSA).
 pub const MAX_CACHE_BYTES: usize = 24 << 20;
 const ENTRY_COST: usize = 256;
-
-/// The annotations the decision reads; the rest (kubectl's last-applied-configuration, …) is
-/// skipped before it is parsed.
-fn kept(key: &str) -> bool {
-    [ROLE_ARN, REGION, AUDIENCE, GSA, IDENTITY].contains(&key)
-        || key.starts_with("gke-aws-verifier/role.")
-        || key.starts_with("gke-aws-verifier/region.")
-}
 
 /// A ServiceAccount as the webhook reads it.
 #[derive(Debug, Clone)]
@@ -107,7 +98,11 @@ impl<'de> Deserialize<'de> for Ksa {
     }
 }
 
-/// The kept annotations, each value cut at one character past [`MAX_VALUE_CHARS`].
+/// The kept annotations ([`keys::read_from_ksa`]), each value cut at one character past
+/// [`MAX_KSA_VALUE_CHARS`]. Every single annotation is kept; of the named families at most
+/// [`MAX_KEPT_ROLES`] roles, the region of each kept role, and at most [`MAX_KEPT_ROLES`]
+/// regions of no kept role (the decision warns about those). Keys longer than Kubernetes
+/// allows are skipped.
 #[derive(Default)]
 struct Kept(BTreeMap<String, String>);
 
@@ -123,16 +118,37 @@ impl<'de> Deserialize<'de> for Kept {
                 Ok(Kept::default())
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kept, A::Error> {
-                let mut kept_map = BTreeMap::new();
+                let mut kept = BTreeMap::new();
+                let mut roles = 0;
+                // Regions wait for the end: their role may come after them. Each is at most one
+                // value of the object, which the client has bounded.
+                let mut regions = Vec::new();
                 while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    if kept(&key) && kept_map.len() < MAX_KEPT {
-                        let value: std::borrow::Cow<'de, str> = map.next_value()?;
-                        kept_map.insert(key.into_owned(), cut(&value));
-                    } else {
+                    let wanted = key.len() <= MAX_ANNOTATION_KEY_CHARS
+                        && keys::read_from_ksa(&key)
+                        && (!key.starts_with(NAMED_ROLE_PREFIX) || roles < MAX_KEPT_ROLES);
+                    if !wanted {
                         map.next_value::<IgnoredAny>()?;
+                        continue;
+                    }
+                    let value = cut(&map.next_value::<std::borrow::Cow<'de, str>>()?);
+                    if key.starts_with(NAMED_REGION_PREFIX) {
+                        regions.push((key.into_owned(), value));
+                    } else {
+                        roles += usize::from(key.starts_with(NAMED_ROLE_PREFIX) && !kept.contains_key(key.as_ref()));
+                        kept.insert(key.into_owned(), value);
                     }
                 }
-                Ok(Kept(kept_map))
+                let mut orphans = 0;
+                for (key, value) in regions {
+                    let name = &key[NAMED_REGION_PREFIX.len()..];
+                    let has_role = kept.contains_key(&format!("{NAMED_ROLE_PREFIX}{name}"));
+                    if has_role || orphans < MAX_KEPT_ROLES {
+                        orphans += usize::from(!has_role);
+                        kept.insert(key, value);
+                    }
+                }
+                Ok(Kept(kept))
             }
         }
         deserializer.deserialize_any(KeptVisitor)
@@ -140,7 +156,7 @@ impl<'de> Deserialize<'de> for Kept {
 }
 
 fn cut(value: &str) -> String {
-    match value.char_indices().nth(MAX_VALUE_CHARS + 1) {
+    match value.char_indices().nth(MAX_KSA_VALUE_CHARS + 1) {
         Some((end, _)) => value[..end].to_owned(),
         None => value.to_owned(),
     }
@@ -300,17 +316,17 @@ impl KsaCache {
 }
 
 /// The namespace must be a DNS label and the name a DNS subdomain before either goes into a
-/// URL path: `../../prod/serviceaccounts/deployer` is neither.
+/// URL path: `../../prod/serviceaccounts/deployer` is neither. Each message names its fix.
 fn check_names(namespace: &str, name: &str) -> Result<(), LookupError> {
-    if !dns_subdomain(namespace, 63) || namespace.contains('.') {
+    if !keys::dns_subdomain(namespace, 63) || namespace.contains('.') {
         return Err(LookupError::InvalidName(format!(
-            "the namespace {:?} is not a DNS label",
+            "the review's namespace {:?} is not a DNS label, so no API server sent it; check what calls the webhook (only the API server should reach it)",
             shown(namespace)
         )));
     }
-    if !dns_subdomain(name, 253) {
+    if !keys::dns_subdomain(name, 253) {
         return Err(LookupError::InvalidName(format!(
-            "serviceAccountName {:?} is not a valid ServiceAccount name (a DNS subdomain: lowercase letters, digits, '-' and '.', at most 253 characters)",
+            "serviceAccountName {:?} is not a valid ServiceAccount name (a DNS subdomain: lowercase letters, digits, '-' and '.', at most 253 characters); fix the pod's spec.serviceAccountName",
             shown(name)
         )));
     }
@@ -321,22 +337,85 @@ fn shown(s: &str) -> String {
     s.chars().take(64).collect()
 }
 
-/// RFC 1123 subdomain: dot-separated labels of `[a-z0-9-]`, each starting and ending with a
-/// letter or digit.
-fn dns_subdomain(s: &str, max: usize) -> bool {
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && l.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-    };
-    !s.is_empty() && s.len() <= max && s.split('.').all(label_ok)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::{AUDIENCE, GSA, IDENTITY, REGION, ROLE_ARN};
+
+    fn parsed(annotations: &serde_json::Map<String, serde_json::Value>) -> BTreeMap<String, String> {
+        let json = serde_json::json!({ "metadata": { "name": "r", "namespace": "t", "annotations": annotations } });
+        serde_json::from_value::<Ksa>(json)
+            .unwrap()
+            .metadata
+            .annotations
+            .unwrap()
+    }
+
+    #[test]
+    fn every_annotation_read_is_kept_beside_ten_named_roles_and_leftover_regions() {
+        let mut annotations = serde_json::Map::new();
+        for key in [ROLE_ARN, REGION, AUDIENCE, GSA, IDENTITY] {
+            annotations.insert(key.into(), "v".into());
+        }
+        for i in 0..10 {
+            annotations.insert(format!("{NAMED_ROLE_PREFIX}r{i}"), "arn".into());
+            annotations.insert(format!("{NAMED_REGION_PREFIX}r{i}"), "eu-west-3".into());
+        }
+        // Regions left behind by removed roles: warned about, and never at a role's expense.
+        for i in 0..3 {
+            annotations.insert(format!("{NAMED_REGION_PREFIX}old{i}"), "eu-west-1".into());
+        }
+        annotations.insert("kubectl.kubernetes.io/last-applied-configuration".into(), "{}".into());
+        let kept = parsed(&annotations);
+        assert_eq!(kept.len(), 28, "{:?}", kept.keys());
+        assert!(
+            kept.keys()
+                .all(|k| annotations.contains_key(k) && keys::read_from_ksa(k))
+        );
+    }
+
+    #[test]
+    fn named_families_are_capped_without_losing_a_single_annotation_or_a_kept_roles_region() {
+        let mut annotations = serde_json::Map::new();
+        for i in 0..40 {
+            annotations.insert(format!("{NAMED_ROLE_PREFIX}r{i:02}"), "arn".into());
+            annotations.insert(format!("{NAMED_REGION_PREFIX}a{i:02}"), "eu-west-1".into());
+            annotations.insert(format!("{NAMED_REGION_PREFIX}r{i:02}"), "eu-west-3".into());
+        }
+        for key in [ROLE_ARN, GSA, IDENTITY] {
+            annotations.insert(key.into(), "v".into());
+        }
+        annotations.insert(format!("{NAMED_ROLE_PREFIX}{}", "x".repeat(400)), "arn".into());
+        let kept = parsed(&annotations);
+        let roles: Vec<&String> = kept.keys().filter(|k| k.starts_with(NAMED_ROLE_PREFIX)).collect();
+        assert_eq!(roles.len(), MAX_KEPT_ROLES, "{roles:?}");
+        for role in roles {
+            let region = role.replacen(NAMED_ROLE_PREFIX, NAMED_REGION_PREFIX, 1);
+            assert_eq!(kept.get(&region).map(String::as_str), Some("eu-west-3"), "{region}");
+        }
+        let orphans = kept
+            .keys()
+            .filter(|k| k.starts_with("gke-aws-verifier/region.a"))
+            .count();
+        assert_eq!(orphans, MAX_KEPT_ROLES);
+        for key in [ROLE_ARN, GSA, IDENTITY] {
+            assert!(kept.contains_key(key), "{key}");
+        }
+        assert_eq!(kept.len(), 3 + 3 * MAX_KEPT_ROLES);
+    }
+
+    #[test]
+    fn each_bad_name_says_its_own_fix() {
+        let Err(LookupError::InvalidName(namespace)) = check_names("../x", "reader") else {
+            panic!()
+        };
+        assert!(namespace.contains("check what calls the webhook"), "{namespace}");
+        assert!(!namespace.contains("serviceAccountName"), "{namespace}");
+        let Err(LookupError::InvalidName(name)) = check_names("team", "../x") else {
+            panic!()
+        };
+        assert!(name.contains("fix the pod's spec.serviceAccountName"), "{name}");
+    }
 
     #[test]
     fn a_ksa_keeps_only_what_the_webhook_reads_each_value_cut() {
@@ -353,7 +432,7 @@ mod tests {
         let ksa: Ksa = serde_json::from_value(json).unwrap();
         let annotations = ksa.metadata.annotations.unwrap();
         assert_eq!(annotations.len(), 3, "{:?}", annotations.keys());
-        assert_eq!(annotations[ROLE_ARN].chars().count(), MAX_VALUE_CHARS + 1);
+        assert_eq!(annotations[ROLE_ARN].chars().count(), MAX_KSA_VALUE_CHARS + 1);
         assert_eq!(ksa.metadata.resource_version.as_deref(), Some("7"));
         assert_eq!(ksa.metadata.labels, None);
     }
@@ -361,7 +440,7 @@ mod tests {
     #[test]
     fn the_cache_stops_growing_at_its_bound() {
         let mut index = Index::default();
-        let role = "r".repeat(MAX_VALUE_CHARS);
+        let role = "r".repeat(MAX_KSA_VALUE_CHARS);
         for i in 0.. {
             let mut meta = ObjectMeta {
                 name: Some(format!("ksa-{i}")),

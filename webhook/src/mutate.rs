@@ -15,6 +15,7 @@ use crate::clash;
 use crate::inject::{self, Credentials, FIRST_TOKEN, Identity, Plan, SIDECAR};
 // The names and the settings live in their own modules; re-exported for the callers that
 // took them from here.
+use crate::keys;
 pub use crate::keys::{
     AUDIENCE, GSA, IDENTITY, INCLUDE_CONTAINERS, INJECT_LABEL, REGION, ROLE_ARN, SIDECAR_CPU, SIDECAR_MEMORY,
     SKIP_CONTAINERS,
@@ -65,7 +66,7 @@ pub fn ksa_to_look_up(pod: &Pod, namespace: &str, settings: &Settings) -> Result
     }
     let spec_ksa = pod.spec.as_ref().and_then(|s| s.service_account_name.as_deref());
     let name = spec_ksa.filter(|s| !s.is_empty()).unwrap_or("default");
-    if !dns_subdomain(name) {
+    if !keys::dns_subdomain(name, 253) {
         return Err(Outcome::Deny {
             message: format!(
                 "gke-aws-verifier: spec.serviceAccountName {} is no ServiceAccount name (lower-case letters, digits, '-' and '.', at most 253 characters); name the pod's ServiceAccount",
@@ -74,18 +75,6 @@ pub fn ksa_to_look_up(pod: &Pod, namespace: &str, settings: &Settings) -> Result
         });
     }
     Ok(name.to_owned())
-}
-
-/// A Kubernetes object name of the DNS subdomain kind (RFC 1123).
-fn dns_subdomain(name: &str) -> bool {
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && l.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-    };
-    name.len() <= 253 && name.split('.').all(label_ok)
 }
 
 /// The whole decision for one pod. `ksa` is `None` when the KSA does not exist (after the

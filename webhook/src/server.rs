@@ -434,7 +434,7 @@ async fn review_with_ksa(
     let found = match app.cache.lookup(namespace, ksa_name).await {
         Ok(found) => found,
         Err(LookupError::InvalidName(problem)) => {
-            let message = format!("gke-aws-verifier: {problem}; fix the pod's spec.serviceAccountName");
+            let message = format!("gke-aws-verifier: {problem}");
             tracing::info!(namespace, %message, "denied");
             return Err(deny(message));
         }

@@ -397,3 +397,78 @@ async fn patched_pods_are_valid_kubernetes_1_29_and_1_33() {
         );
     }
 }
+
+/// Every annotation the webhook reads, beside ten named roles with their regions and regions
+/// left behind by removed roles, reaches the pod: from the cache and from the direct GET.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_named_roles_and_every_default_annotation_reach_the_pod() {
+    let arn = |i: usize| format!("arn:aws:iam::123456789012:role/team-r{i}");
+    let mut owned: Vec<(String, String)> = vec![
+        ("amazonaws.com/role-arn".into(), ARN.into()),
+        ("amazonaws.com/region".into(), "eu-central-1".into()),
+        ("amazonaws.com/audience".into(), "sts.amazonaws.com".into()),
+        ("iam.gke.io/gcp-service-account".into(), GSA.into()),
+        ("gke-aws-verifier/identity".into(), "gke".into()),
+    ];
+    for i in 0..10 {
+        owned.push((format!("gke-aws-verifier/role.r{i}"), arn(i)));
+        owned.push((format!("gke-aws-verifier/region.r{i}"), "eu-west-3".into()));
+    }
+    for i in 0..3 {
+        owned.push((format!("gke-aws-verifier/region.old{i}"), "eu-west-1".into()));
+    }
+    let annotations: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let api = KubeApi::start().await;
+    api.add_service_account("team", "many", &annotations);
+    let webhook = Webhook::start(&api.url(), &[]).await;
+    webhook.wait_ready(200).await;
+    api.add_unwatched_service_account("team", "many-direct", &annotations);
+    for (ksa, gets) in [("many", 0), ("many-direct", 1)] {
+        let p = pod(ksa, ksa);
+        let response = webhook.admit("team", &p).await;
+        assert_eq!(api.gets(), gets, "{ksa}: from the cache or the direct GET");
+        let warnings = response["warnings"].to_string();
+        assert!(warnings.contains("region.old2 has no role.old2"), "{ksa}: {warnings}");
+        let injected = patched(&p, &response);
+        // The only warnings are the three leftover regions' (a dropped GSA would add one).
+        assert_eq!(
+            response["warnings"].as_array().map(Vec::len),
+            Some(3),
+            "{ksa}: {warnings}"
+        );
+        let config = injected["metadata"]["annotations"]["gke-aws-verifier/aws-config"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{ksa}: a config file: {injected}"));
+        let default = config.split('[').find(|s| s.starts_with("default]"));
+        assert!(
+            default.is_some_and(|s| s.contains(ARN) && s.contains("eu-central-1")),
+            "{ksa}: the default role and region in {config}"
+        );
+        for i in 0..10 {
+            let section = config
+                .split('[')
+                .find(|s| s.starts_with(&format!("profile r{i}]")))
+                .unwrap_or_else(|| panic!("{ksa}: profile r{i} in {config}"));
+            assert!(
+                section.contains(&arn(i)) && section.contains("eu-west-3"),
+                "{ksa}: {section}"
+            );
+        }
+    }
+}
+
+/// A namespace no API server would send, and a KSA name that is no name: each refused before
+/// any lookup, each with its own fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_name_that_is_no_name_gets_its_own_fix() {
+    let (api, webhook) = started().await;
+    let response = webhook.admit("../x", &pod("p", "reader")).await;
+    let message = response["status"]["message"].as_str().unwrap_or_default();
+    assert_eq!(response["allowed"], false, "{response}");
+    assert!(message.contains("check what calls the webhook"), "{message}");
+    assert!(!message.contains("serviceAccountName"), "{message}");
+    let response = webhook.admit("team", &pod("p", "../x")).await;
+    let message = response["status"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("spec.serviceAccountName"), "{message}");
+    assert_eq!(api.gets(), 0, "no lookup for either");
+}
