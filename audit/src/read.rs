@@ -2,6 +2,11 @@
 //! in bytes and time and parsed to its end before it counts. A `continue` token that expired
 //! (410 Gone) restarts the list once from the beginning; the items of the first attempt are
 //! dropped, so nothing is counted twice.
+//!
+//! Memory is bounded whatever the server does: one answer holds at most [`MAX_ANSWER_BYTES`],
+//! at most [`ANSWERS_IN_FLIGHT`] answers are held at once across every concurrent read (and
+//! every cluster of a fleet), and a list ends after [`MAX_ITEMS_PER_LIST`] items or when a
+//! `continue` token comes back a second time.
 
 use std::time::Duration;
 
@@ -13,8 +18,19 @@ use serde::de::DeserializeOwned;
 
 use crate::objects::List;
 
-/// The most one answer may hold; a page of `--page-size` real pods is far below it.
-pub const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
+/// The most one answer may hold; a page of the default 250 real pods (managedFields and all,
+/// some 10 KB each) is well below it, and 5000 small ones too.
+pub const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+
+/// Answers held at once, process-wide: about 2 × 8 MiB of raw JSON, whatever the number of
+/// lists and clusters read concurrently (the CronJob's limit is 128 MiB).
+pub const ANSWERS_IN_FLIGHT: usize = 2;
+
+/// The most items one list may give (10,000 pods is the scale the audit is built for).
+pub const MAX_ITEMS_PER_LIST: usize = 20_000;
+
+/// Shared by every [`Reader`]: an answer is read only while it holds one of these.
+static IN_FLIGHT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(ANSWERS_IN_FLIGHT);
 
 /// Why a read failed; each becomes a finding, never a crash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +45,8 @@ pub enum ReadError {
     Unreachable(String),
     /// An answer, but not one that counts (another status, too large, not the expected JSON).
     Bad(String),
+    /// The list did not end within the audit's bounds (items, pages, a repeated `continue`).
+    Endless(String),
 }
 
 /// One cluster's API server, with the bounds every read obeys.
@@ -54,7 +72,9 @@ impl Reader {
     async fn list_once<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, ReadError> {
         let mut items = Vec::new();
         let mut token: Option<String> = None;
-        loop {
+        let mut seen_tokens = std::collections::HashSet::new();
+        let max_pages = MAX_ITEMS_PER_LIST / self.page_size.max(1) as usize + 1;
+        for _ in 0..max_pages {
             let mut params = ListParams::default().limit(self.page_size);
             if let Some(token) = &token {
                 params = params.continue_token(token);
@@ -63,12 +83,27 @@ impl Reader {
                 .list(&params)
                 .map_err(|e| ReadError::Bad(e.to_string()))?;
             let page: List<T> = self.answer(request).await?;
+            if items.len() + page.items.len() > MAX_ITEMS_PER_LIST {
+                return Err(ReadError::Endless(format!(
+                    "{path} gives more than {MAX_ITEMS_PER_LIST} items (the audit's cap per list)"
+                )));
+            }
             items.extend(page.items);
             match page.metadata.continue_token.filter(|t| !t.is_empty()) {
+                Some(next) if !seen_tokens.insert(next.clone()) => {
+                    return Err(ReadError::Endless(format!(
+                        "{path} answered the continue token {:?} a second time, so the list would never end",
+                        next.chars().take(64).collect::<String>()
+                    )));
+                }
                 Some(next) => token = Some(next),
                 None => return Ok(items),
             }
         }
+        Err(ReadError::Endless(format!(
+            "{path} did not end within {max_pages} pages of {} (the audit's cap of {MAX_ITEMS_PER_LIST} items per list)",
+            self.page_size
+        )))
     }
 
     /// One object: `name` in the collection at `path` (e.g. `/api/v1/namespaces/NS/endpoints`).
@@ -81,6 +116,11 @@ impl Reader {
 
     async fn answer<T: DeserializeOwned>(&self, request: http::Request<Vec<u8>>) -> Result<T, ReadError> {
         let what = request.uri().path().to_owned();
+        // Held until the answer is parsed: bounds the bytes in memory across all reads.
+        let _permit = IN_FLIGHT
+            .acquire()
+            .await
+            .map_err(|_| ReadError::Bad("the reads were shut down".to_owned()))?;
         let exchange = async {
             let response = self
                 .client

@@ -180,6 +180,10 @@ fn cannot_read(resource: &str, scope: &Scope, error: ReadError) -> Finding {
             ),
             "run the audit again, or with a larger --page-size".to_owned(),
         ),
+        ReadError::Endless(why) => (
+            format!("the list of {resource} was stopped: {why}; the audit of what depends on it is skipped"),
+            "audit namespace by namespace (--namespace NS); if one namespace alone does not end, check the API server (or what answers in its place)".to_owned(),
+        ),
         ReadError::NotFound | ReadError::Bad(_) | ReadError::Unreachable(_) => (
             format!("{resource} could not be read: {}", describe(&error)),
             "run the audit again; if it persists, check the API server's health".to_owned(),
@@ -197,7 +201,11 @@ fn cannot_read(resource: &str, scope: &Scope, error: ReadError) -> Finding {
 fn describe(error: &ReadError) -> String {
     match error {
         ReadError::NotFound => "not found".to_owned(),
-        ReadError::Forbidden(w) | ReadError::Expired(w) | ReadError::Unreachable(w) | ReadError::Bad(w) => w.clone(),
+        ReadError::Forbidden(w)
+        | ReadError::Expired(w)
+        | ReadError::Unreachable(w)
+        | ReadError::Bad(w)
+        | ReadError::Endless(w) => w.clone(),
     }
 }
 

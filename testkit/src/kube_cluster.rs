@@ -57,6 +57,20 @@ struct Store {
     /// Requests served, by path (without the query).
     requests: BTreeMap<String, usize>,
     largest_limit: Option<u64>,
+    /// A hostile list of pods that never ends (see [`Endless`]).
+    endless: Option<Endless>,
+    /// Every list answer padded with this many bytes, as a hostile or broken server might.
+    padding: usize,
+}
+
+/// How a hostile API server keeps a list of pods going forever: every page full of the same
+/// pods and another `continue` token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endless {
+    /// The same token every time (`"same"`).
+    Repeat,
+    /// A new token every time, so only a cap on pages or items ends the list.
+    Fresh,
 }
 
 /// A running stand-in; stops, connections included, when dropped.
@@ -150,6 +164,17 @@ impl KubeCluster {
     pub fn expire_continue_tokens(&self, count: usize) {
         let mut store = self.store.lock().unwrap();
         store.expire_next = count;
+    }
+
+    /// Lists of pods never end from now on: each page repeats the stored pods (as many as the
+    /// `limit` asks for) and carries another continue token.
+    pub fn endless_pods(&self, endless: Endless) {
+        self.store.lock().unwrap().endless = Some(endless);
+    }
+
+    /// Every list answer from now on carries `bytes` of padding (an answer too large to count).
+    pub fn pad_answers(&self, bytes: usize) {
+        self.store.lock().unwrap().padding = bytes;
     }
 
     /// Requests served for this path (e.g. `/api/v1/pods`).
@@ -258,6 +283,9 @@ fn list(
     if let Some(limit) = limit {
         store.largest_limit = Some(store.largest_limit.map_or(limit, |l| l.max(limit)));
     }
+    if let Some(endless) = store.endless.filter(|_| plural == "pods") {
+        return endless_page(store, endless, limit, query);
+    }
     let mut offset = 0usize;
     if let Some(token) = query.get("continue").filter(|t| !t.is_empty()) {
         let parsed = token
@@ -298,8 +326,48 @@ fn list(
         metadata["continue"] = json!(format!("{}.{end}", store.epoch));
         metadata["remainingItemCount"] = json!(all.len() - end);
     }
-    let body = json!({ "apiVersion": "v1", "kind": format!("{kind}List"), "metadata": metadata, "items": items });
+    let mut body = json!({ "apiVersion": "v1", "kind": format!("{kind}List"), "metadata": metadata, "items": items });
+    if store.padding > 0 {
+        body["padding"] = json!("x".repeat(store.padding));
+    }
     respond(200, &body)
+}
+
+/// A page of a list of pods that never ends: the stored pods, repeated up to `limit` (500
+/// without one), and a continue token that is the same or new every time.
+fn endless_page(
+    store: &Store,
+    endless: Endless,
+    limit: Option<u64>,
+    query: &BTreeMap<String, String>,
+) -> Response<Body> {
+    let pods: Vec<&Value> = store
+        .objects
+        .get("pods")
+        .map(|o| o.values().collect())
+        .unwrap_or_default();
+    let want = limit.unwrap_or(500) as usize;
+    let items: Vec<&Value> = pods
+        .iter()
+        .copied()
+        .cycle()
+        .take(if pods.is_empty() { 0 } else { want })
+        .collect();
+    let token = match endless {
+        Endless::Repeat => "same".to_owned(),
+        Endless::Fresh => {
+            let page = query
+                .get("continue")
+                .and_then(|t| t.strip_prefix("page-"))
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
+            format!("page-{}", page + 1)
+        }
+    };
+    respond(
+        200,
+        &json!({ "apiVersion": "v1", "kind": "PodList", "metadata": { "resourceVersion": "1", "continue": token }, "items": items }),
+    )
 }
 
 fn query(query: &str) -> BTreeMap<String, String> {

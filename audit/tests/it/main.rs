@@ -6,4 +6,5 @@ mod cli;
 mod findings;
 mod fleet;
 mod helpers;
+mod hostile;
 mod reads;

@@ -1,0 +1,106 @@
+//! Hostile API servers: lists that never end and answers far too large. The audit reports a
+//! `CannotRead` finding naming the bound it kept, and its peak RSS stays under the 64 MB
+//! (the CronJob's limit is 128Mi). Each test runs one child, so `getrusage(RUSAGE_CHILDREN)`
+//! after it exits is the audit's own peak.
+
+use testkit::kube_cluster::objects::{self, Injected};
+use testkit::kube_cluster::{Endless, KubeCluster};
+
+use crate::helpers::{Mode, Run, audit_json, clean_cluster};
+
+/// The bound on the audit's peak RSS.
+const PEAK_RSS_KB: i64 = 64 * 1024;
+
+fn peak_rss_of_children_kb() -> i64 {
+    // SAFETY: getrusage writes into the struct we hand it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    usage.ru_maxrss
+}
+
+fn pods(cluster: &KubeCluster, count: usize) {
+    for i in 0..count {
+        cluster.add(objects::pod(
+            "payments",
+            &format!("pod-{i:03}"),
+            "reports-reader",
+            true,
+            None,
+            &Injected::No,
+        ));
+    }
+}
+
+fn cannot_read_pods(run: &Run) -> String {
+    let found = run.with_code("CannotRead");
+    let pods = found
+        .iter()
+        .find(|f| f["object"]["name"] == "pods")
+        .unwrap_or_else(|| panic!("no CannotRead for pods: {}\nstderr: {}", run.stdout, run.stderr));
+    pods["message"].as_str().unwrap().to_owned()
+}
+
+fn assert_bounded(run: &Run) {
+    let peak = peak_rss_of_children_kb();
+    eprintln!("the audit's peak RSS: {peak} KB");
+    assert!(peak > 0, "getrusage gave no peak");
+    assert!(
+        peak < PEAK_RSS_KB,
+        "peak RSS {peak} KB, over {PEAK_RSS_KB} KB\nstderr: {}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn a_continue_token_answered_twice_ends_the_list_with_a_finding() {
+    let cluster = clean_cluster(Mode::Gsa).await;
+    pods(&cluster, 500);
+    cluster.endless_pods(Endless::Repeat);
+    let dir = tempfile::tempdir().unwrap();
+    let run = audit_json(&cluster, dir.path(), &["--page-size", "500"]).await;
+    let message = cannot_read_pods(&run);
+    assert!(message.contains("a second time"), "{message}");
+    // The first page, then the repeat: two requests, not hundreds.
+    assert_eq!(cluster.requests("/api/v1/pods"), 2);
+    assert_bounded(&run);
+}
+
+#[tokio::test]
+async fn a_list_that_never_ends_stops_at_the_cap_on_items() {
+    let cluster = clean_cluster(Mode::Gsa).await;
+    pods(&cluster, 500);
+    cluster.endless_pods(Endless::Fresh);
+    let dir = tempfile::tempdir().unwrap();
+    let run = audit_json(&cluster, dir.path(), &["--page-size", "500"]).await;
+    let message = cannot_read_pods(&run);
+    assert!(message.contains("more than 20000 items"), "{message}");
+    assert_eq!(cluster.requests("/api/v1/pods"), 41);
+    assert_bounded(&run);
+}
+
+#[tokio::test]
+async fn empty_pages_that_never_end_stop_at_the_cap_on_pages() {
+    // No pod at all: every page is empty, only the cap on pages ends the list.
+    let cluster = KubeCluster::start().await;
+    cluster.endless_pods(Endless::Fresh);
+    let dir = tempfile::tempdir().unwrap();
+    let run = audit_json(&cluster, dir.path(), &["--page-size", "5000"]).await;
+    let message = cannot_read_pods(&run);
+    assert!(message.contains("did not end within 5 pages"), "{message}");
+    assert_bounded(&run);
+}
+
+#[tokio::test]
+async fn answers_far_too_large_are_findings_and_never_all_in_memory_at_once() {
+    let cluster = clean_cluster(Mode::Gsa).await;
+    pods(&cluster, 5);
+    // Every list (pods, KSAs, five workload kinds, webhooks) answers 30 MB.
+    cluster.pad_answers(30 * 1024 * 1024);
+    let dir = tempfile::tempdir().unwrap();
+    let run = audit_json(&cluster, dir.path(), &[]).await;
+    let message = cannot_read_pods(&run);
+    assert!(message.contains("at most 8388608 bytes"), "{message}");
+    assert!(run.with_code("CannotRead").len() >= 7, "{}", run.stdout);
+    assert_bounded(&run);
+}
