@@ -45,6 +45,8 @@ pub struct Webhook {
     /// Held for its drop: the certificate and kubeconfig go with the test.
     _dir: tempfile::TempDir,
     pub serving: ServingCert,
+    /// The log after the serving line, as the webhook wrote it (for tests that count events).
+    log: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Webhook {
@@ -100,10 +102,17 @@ impl Webhook {
         })
         .await
         .expect("the webhook serves within the bound");
-        // The rest of its log goes to the test's stderr, for a failing test's story.
+        // The rest of its log goes to the test's stderr, for a failing test's story, and is
+        // kept (the first 10,000 lines) for tests that count what it says.
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = log.clone();
         tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
                 eprintln!("webhook: {line}");
+                let mut kept = kept.lock().unwrap();
+                if kept.len() < 10_000 {
+                    kept.push(line);
+                }
             }
         });
         let field = |name: &str| {
@@ -120,6 +129,7 @@ impl Webhook {
             child,
             _dir: dir,
             serving,
+            log,
         }
     }
 
@@ -128,6 +138,12 @@ impl Webhook {
         let tcp = TcpStream::connect(&self.https).await.unwrap();
         let mut sender = tls_client(tcp, cert_pem).await;
         post(&mut sender, path, Bytes::from(body.to_string())).await
+    }
+
+    /// The lines of its log (after the serving line) that contain `text`.
+    pub fn log_lines(&self, text: &str) -> Vec<String> {
+        let log = self.log.lock().unwrap();
+        log.iter().filter(|l| l.contains(text)).cloned().collect()
     }
 
     /// The process id (for its /proc entry and signals).

@@ -15,6 +15,7 @@ use gke_aws_webhook::server::{self, App, IDLE_TIMEOUT};
 use gke_aws_webhook::settings::Settings;
 use serde_json::json;
 use testkit::kube_api::KubeApi;
+use tokio::net::TcpStream;
 
 use crate::common::{ARN, GSA, Webhook, env_value, patched, pod, post, review, tls_client};
 
@@ -232,4 +233,70 @@ async fn old_node_pools_refuse_or_warn_gsa_mode_and_leave_cluster_mode_alone() {
     let response = current.admit("team", &gsa_pod).await;
     patched(&gsa_pod, &response);
     assert_eq!(response.get("warnings"), None, "{response}");
+}
+
+/// `prlimit --pid PID --nofile=SOFT:`: the soft limit on open files of a running process.
+fn lower_open_files(pid: &str, soft: usize) {
+    let status = std::process::Command::new("prlimit")
+        .args(["--pid", pid, &format!("--nofile={soft}:")])
+        .status()
+        .expect("prlimit (util-linux) runs");
+    assert!(status.success(), "prlimit: {status}");
+}
+
+/// Out of file descriptors, `accept()` fails: the listener backs off, doubling from 10 ms, once
+/// per failure (not retrying at once, not dying), and answers a review once descriptors free up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_file_descriptors_accept_backs_off_and_recovers() {
+    let api = KubeApi::start().await;
+    api.add_service_account(
+        "team",
+        "reader",
+        &[("amazonaws.com/role-arn", ARN), ("iam.gke.io/gcp-service-account", GSA)],
+    );
+    let webhook = Webhook::start(&api.url(), &[]).await;
+    webhook.wait_ready(200).await;
+    let pid = webhook.pid().to_string();
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
+    // Room for two more descriptors; the connections past them wait in the backlog.
+    lower_open_files(&pid, open + 2);
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        held.push(TcpStream::connect(&webhook.https).await.unwrap());
+    }
+    const FAILED: &str = "accept failed; backing off";
+    webhook
+        .wait_for(
+            || async { webhook.log_lines(FAILED).iter().any(|l| l.contains("backoff=640ms")) },
+            "accept's back-off doubles to 640 ms",
+        )
+        .await;
+    let waits: Vec<String> = webhook
+        .log_lines(FAILED)
+        .iter()
+        .map(|l| {
+            l.split("backoff=")
+                .nth(1)
+                .unwrap()
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .take_while(|w| w != "640ms")
+        .collect();
+    assert_eq!(
+        waits,
+        ["10ms", "20ms", "40ms", "80ms", "160ms", "320ms"],
+        "one failure per wait, each wait twice the last"
+    );
+    drop(held);
+    // The held connections close; the webhook's descriptors free up and a review is answered.
+    let the_pod = pod("after", "reader");
+    patched(&the_pod, &webhook.admit("team", &the_pod).await);
+    let errors = webhook.metric("gke_aws_webhook_accept_errors_total").await;
+    assert!(
+        errors.and_then(|e| e.parse::<u64>().ok()).is_some_and(|e| e >= 7),
+        "accept errors counted"
+    );
 }
