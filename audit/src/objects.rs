@@ -54,6 +54,89 @@ pub struct Meta {
     pub owner: Option<Owner>,
 }
 
+/// Names Kubernetes accepts, checked on every object read: a name the API server would have
+/// refused means something else answered, and such an object becomes a finding, never part of
+/// a command.
+pub trait Named {
+    /// Why the object's names are not Kubernetes names (`None`: they are).
+    fn invalid_name(&self) -> Option<String>;
+}
+
+impl Meta {
+    /// The name a DNS subdomain, the namespace (if any) a DNS label, the owner's name a
+    /// subdomain and its kind a word.
+    fn invalid_name(&self) -> Option<String> {
+        if !is_dns_subdomain(&self.name) {
+            return Some(format!("the name {:?} is not a DNS subdomain", shown(&self.name)));
+        }
+        if !self.namespace.is_empty() && !is_dns_label(&self.namespace) {
+            return Some(format!("the namespace {:?} is not a DNS label", shown(&self.namespace)));
+        }
+        let owner = self.owner.as_ref()?;
+        if !is_dns_subdomain(&owner.name)
+            || owner.kind.is_empty()
+            || !owner.kind.chars().all(|c| c.is_ascii_alphanumeric())
+        {
+            return Some(format!(
+                "its owner {:?}/{:?} is not a Kubernetes kind and name",
+                shown(&owner.kind),
+                shown(&owner.name)
+            ));
+        }
+        None
+    }
+}
+
+impl Named for Pod {
+    fn invalid_name(&self) -> Option<String> {
+        self.metadata.invalid_name().or_else(|| {
+            let ksa = self.spec.service_account_name.as_deref()?;
+            (!is_dns_subdomain(ksa)).then(|| format!("its serviceAccountName {:?} is not a DNS subdomain", shown(ksa)))
+        })
+    }
+}
+
+impl Named for ServiceAccount {
+    fn invalid_name(&self) -> Option<String> {
+        self.metadata.invalid_name()
+    }
+}
+
+impl Named for Workload {
+    fn invalid_name(&self) -> Option<String> {
+        self.metadata.invalid_name()
+    }
+}
+
+impl Named for WebhookConfiguration {
+    fn invalid_name(&self) -> Option<String> {
+        self.metadata.invalid_name()
+    }
+}
+
+/// RFC 1123 subdomain, as Kubernetes checks object names: at most 253 characters of lowercase
+/// alphanumerics, `-` and `.`, starting and ending alphanumeric.
+pub fn is_dns_subdomain(name: &str) -> bool {
+    name.len() <= 253 && !name.is_empty() && name.split('.').all(is_label_chars)
+}
+
+/// RFC 1123 label, as Kubernetes checks namespaces: at most 63 characters of lowercase
+/// alphanumerics and `-`, starting and ending alphanumeric.
+pub fn is_dns_label(name: &str) -> bool {
+    name.len() <= 63 && is_label_chars(name)
+}
+
+fn is_label_chars(part: &str) -> bool {
+    let bytes = part.as_bytes();
+    let edge = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    bytes.first().is_some_and(edge) && bytes.last().is_some_and(edge) && bytes.iter().all(|b| edge(b) || *b == b'-')
+}
+
+/// At most 100 characters of a name that is not one, for a message.
+fn shown(name: &str) -> String {
+    name.chars().take(100).collect()
+}
+
 /// Whether the labels carry `gke-aws-verifier/inject=true`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OptIn(pub bool);

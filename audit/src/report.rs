@@ -7,6 +7,17 @@ use serde::Serialize;
 
 use crate::finding::{Finding, Severity};
 
+/// `text` without what a terminal would act on: control characters (escapes, carriage
+/// returns, newlines) and the bidirectional overrides, each shown as `?`.
+pub fn printable(text: &str) -> String {
+    text.chars().map(|c| if unprintable(c) { '?' } else { c }).collect()
+}
+
+/// A control character (C0, DEL, C1) or a bidirectional override/mark.
+fn unprintable(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+}
+
 /// One cluster's findings.
 #[derive(Debug, Serialize)]
 pub struct ClusterReport {
@@ -72,19 +83,30 @@ impl Report {
             summary: Summary,
             failed: bool,
         }
-        serde_json::to_string_pretty(&Json {
+        let json = serde_json::to_string_pretty(&Json {
             report: self,
             summary: self.summary(),
             failed: self.failed(),
         })
-        .unwrap_or_else(|e| format!("{{\"error\":\"cannot serialize the report: {e}\"}}"))
+        .unwrap_or_else(|e| format!("{{\"error\":\"cannot serialize the report: {e}\"}}"));
+        // serde_json escapes C0 controls only; C1 (U+009B is a CSI to some terminals) and the
+        // bidirectional overrides can only be inside strings here, so `\uXXXX` keeps it JSON.
+        json.chars().fold(String::with_capacity(json.len()), |mut out, c| {
+            if c != '\n' && unprintable(c) {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            } else {
+                out.push(c);
+            }
+            out
+        })
     }
 
-    /// The table: one block per cluster, one row per finding, its message and fix beneath.
+    /// The table: one block per cluster (every field through [`printable`], since names and
+    /// messages come from the API server), one row per finding, its message and fix beneath.
     pub fn to_text(&self) -> String {
         let mut text = String::new();
         for cluster in &self.clusters {
-            let _ = writeln!(text, "CLUSTER {}", cluster.cluster);
+            let _ = writeln!(text, "CLUSTER {}", printable(&cluster.cluster));
             if cluster.findings.is_empty() {
                 let _ = writeln!(text, "  no finding\n");
                 continue;
@@ -92,7 +114,7 @@ impl Report {
             let object_width = cluster
                 .findings
                 .iter()
-                .map(|f| f.object.to_string().len())
+                .map(|f| printable(&f.object.to_string()).chars().count())
                 .max()
                 .unwrap_or(0);
             let _ = writeln!(
@@ -101,16 +123,16 @@ impl Report {
                 "SEVERITY", "CODE", "OBJECT"
             );
             for f in &cluster.findings {
-                let owner = f.owner.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string);
+                let owner = printable(&f.owner.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string));
                 let _ = writeln!(
                     text,
                     "  {:<8} {:<21} {:<object_width$} {owner}",
                     f.severity.as_str(),
                     f.code.as_str(),
-                    f.object.to_string()
+                    printable(&f.object.to_string())
                 );
-                let _ = writeln!(text, "           {}", f.message);
-                let _ = writeln!(text, "           fix: {}", f.fix);
+                let _ = writeln!(text, "           {}", printable(&f.message));
+                let _ = writeln!(text, "           fix: {}", printable(&f.fix));
             }
             text.push('\n');
         }
@@ -173,5 +195,39 @@ mod tests {
         );
         assert!(!warnings_only.failed());
         assert!(warnings_only.to_text().starts_with("CLUSTER c\n"));
+    }
+
+    #[test]
+    fn the_table_shows_no_control_character_and_the_json_escapes_them() {
+        let hostile = Finding::new(
+            Code::CannotRead,
+            Severity::Warning,
+            ObjectRef::namespaced("Pod", "ns", "a\u{1b}[2Jb"),
+            "said \u{1b}]0;pwned\u{7}\r\nfix: rm -rf ~ \u{202e}txt".into(),
+            "f\u{9b}".into(),
+        );
+        let report = Report::new(
+            vec![ClusterReport {
+                cluster: "c\u{1b}".into(),
+                findings: vec![hostile],
+            }],
+            Severity::Error,
+        );
+        let text = report.to_text();
+        assert!(
+            !text.chars().any(|c| (c.is_control() && c != '\n') || c == '\u{202e}'),
+            "{text:?}"
+        );
+        assert!(text.contains("said ?]0;pwned???fix: rm -rf ~ ?txt"), "{text}");
+        assert_eq!(
+            text.lines().filter(|l| l.trim_start().starts_with("fix:")).count(),
+            1,
+            "{text}"
+        );
+        let json = report.to_json();
+        assert!(!json.chars().any(|c| unprintable(c) && c != '\n'), "{json:?}");
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(back["clusters"][0]["findings"][0]["fix"], "f\u{9b}");
+        assert!(json.contains("\\u001b"), "{json}");
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use crate::finding::{Code, Finding, ObjectRef, Severity};
-use crate::objects::{Endpoints, Owner, Pod, ServiceAccount, WebhookConfiguration, Workload};
+use crate::objects::{Endpoints, Named, Owner, Pod, ServiceAccount, WebhookConfiguration, Workload};
 use crate::read::{ReadError, Reader};
 
 /// Where the audit looks, and for which webhook.
@@ -125,23 +125,27 @@ pub async fn read(reader: &Reader, cluster: &str, scope: &Scope) -> Result<Snaps
         other => snapshot.failures.push(cannot_read(resource, scope, other)),
     };
     match pods {
-        Ok(pods) => snapshot.pods = Some(pods),
+        Ok(pods) => snapshot.pods = Some(named("pods", pods, &mut snapshot.failures)),
         Err(e) => note("pods", e, &mut snapshot),
     }
     match service_accounts {
-        Ok(ksas) => snapshot.service_accounts = Some(ksas),
+        Ok(ksas) => snapshot.service_accounts = Some(named("serviceaccounts", ksas, &mut snapshot.failures)),
         Err(e) => note("serviceaccounts", e, &mut snapshot),
     }
     for (kind, result) in workloads {
         match result {
             Ok(items) => {
+                let items = named(kind.resource(), items, &mut snapshot.failures);
                 snapshot.workloads.insert(kind, items);
             }
             Err(e) => note(kind.resource(), e, &mut snapshot),
         }
     }
     match webhooks {
-        Ok(configs) => snapshot.webhook_configurations = Some(configs),
+        Ok(configs) => {
+            snapshot.webhook_configurations =
+                Some(named("mutatingwebhookconfigurations", configs, &mut snapshot.failures))
+        }
         Err(e) => note("mutatingwebhookconfigurations", e, &mut snapshot),
     }
     match endpoints {
@@ -196,6 +200,30 @@ fn cannot_read(resource: &str, scope: &Scope, error: ReadError) -> Finding {
         message,
         fix,
     )
+}
+
+/// The objects whose names are Kubernetes names; each other one is a `CannotRead` finding that
+/// quotes its name (escaped) in the message and never in a command.
+fn named<T: Named>(resource: &str, items: Vec<T>, failures: &mut Vec<Finding>) -> Vec<T> {
+    items
+        .into_iter()
+        .filter(|item| match item.invalid_name() {
+            None => true,
+            Some(why) => {
+                failures.push(Finding::new(
+                    Code::CannotRead,
+                    Severity::Warning,
+                    ObjectRef::cluster_scoped("Resource", resource),
+                    format!(
+                        "one of the {resource} cannot be audited: {why}, which an API server refuses; it was skipped"
+                    ),
+                    "none to paste: find what answers in the API server's place (kubectl get --raw on this list shows the object)"
+                        .to_owned(),
+                ));
+                false
+            }
+        })
+        .collect()
 }
 
 fn describe(error: &ReadError) -> String {

