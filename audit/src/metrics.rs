@@ -11,9 +11,6 @@ use gke_aws_verifier::input;
 use crate::finding::{Code, Severity};
 use crate::report::ClusterReport;
 
-/// Most of an error answer kept for the log.
-const MAX_ERROR_BODY: usize = 4 * 1024;
-
 /// One cluster's metrics, in Prometheus' text format: every code at every severity (zeros
 /// included) and the run's timestamp.
 pub fn exposition(cluster: &ClusterReport, now: i64) -> String {
@@ -72,7 +69,7 @@ async fn push_one(url: &str, cluster: &ClusterReport, now: i64) -> Result<(), St
         .timeout(Duration::from_secs(5))
         .build()
         .map_err(|e| e.to_string())?;
-    let mut response = client
+    let response = client
         .put(&endpoint)
         .header("Content-Type", "text/plain; version=0.0.4")
         .body(exposition(cluster, now))
@@ -83,18 +80,11 @@ async fn push_one(url: &str, cluster: &ClusterReport, now: i64) -> Result<(), St
         return Ok(());
     }
     let status = response.status();
-    let mut body = Vec::new();
-    while body.len() < MAX_ERROR_BODY {
-        match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-            _ => break,
-        }
-    }
-    body.truncate(MAX_ERROR_BODY);
+    let body = gke_aws_verifier::pushgateway::bounded_text(response).await;
     Err(format!(
         "{} answered HTTP {status}: {}",
         input::describe_url(url),
-        gke_aws_verifier::redact::cap(&String::from_utf8_lossy(&body))
+        gke_aws_verifier::redact::cap(&body)
     ))
 }
 

@@ -126,7 +126,7 @@ impl Reader {
                 .client
                 .send(request.map(Body::from))
                 .await
-                .map_err(|e| ReadError::Unreachable(error_chain(&e)))?;
+                .map_err(|e| ReadError::Unreachable(gke_aws_verifier::error::error_chain(&e)))?;
             let status = response.status().as_u16();
             let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
                 .collect()
@@ -171,18 +171,4 @@ fn status_message(body: &[u8]) -> String {
         _ => String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
     };
     text.chars().take(300).collect()
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }

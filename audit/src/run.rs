@@ -112,8 +112,8 @@ async fn audit_aws(
         reader.account(),
     );
     for (report, subjects) in clusters.iter_mut().zip(&per_cluster) {
-        let (in_cluster, elsewhere): (Vec<_>, Vec<_>) = subjects.iter().cloned().partition(|s| s.in_cluster);
-        let _ = elsewhere; // Terraform's workloads without a KSA here: AnnotationDrift says so.
+        // Terraform's workloads without a KSA here are left out: AnnotationDrift says so.
+        let in_cluster: Vec<_> = subjects.iter().filter(|s| s.in_cluster).cloned().collect();
         for finding in aws::check_subjects(&in_cluster, &iam) {
             // Account- and provider-level findings once, in the aws group.
             if finding.object.namespace.is_some() {

@@ -97,7 +97,9 @@ pub async fn push(url: &str, role: &str, bucket: &str, report: &Report) -> Resul
 /// Most of an error answer read: enough for the gateway's message, never a flood.
 const MAX_ERROR_BODY: usize = 4 * 1024;
 
-async fn bounded_text(mut response: reqwest::Response) -> String {
+/// The start of an error answer's body as text: at most 4 KiB are read,
+/// whatever the peer sends (the audit's Pushgateway push reads its errors through this too).
+pub async fn bounded_text(mut response: reqwest::Response) -> String {
     let mut body = Vec::new();
     while body.len() < MAX_ERROR_BODY {
         match response.chunk().await {
