@@ -64,9 +64,9 @@ smoke: ## Deploy the smoke-test CronJob (OVERLAY=...); the script says which nam
 	@echo "==> deploying $(OVERLAY) with its smoke-test CronJob"
 	OVERLAY=$(OVERLAY) KUBE_CONTEXT=$(KUBE_CONTEXT) scripts/verify-job.sh smoke
 
-audit: ## Run the audit CronJob once against the current context (KUBE_CONTEXT=), print its report
+audit: ## Run the audit CronJob once against the current context (IMAGE= required; KUBE_CONTEXT=), print its report
 	@echo "==> audit: one run of the audit CronJob (k8s/examples/audit)"
-	KUBE_CONTEXT=$(KUBE_CONTEXT) scripts/audit-job.sh
+	IMAGE=$(IMAGE) KUBE_CONTEXT=$(KUBE_CONTEXT) scripts/audit-job.sh
 
 webhook-deploy: ## Deploy the injection webhook with its cert-manager certificate
 	@echo "==> kubectl apply -k k8s/webhook/overlays/cert-manager"
