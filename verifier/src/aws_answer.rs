@@ -162,8 +162,16 @@ mod tests {
         let cut = &CREDENTIALS[..CREDENTIALS.find("</Result>").unwrap()];
         for (case, body, says) in [
             ("cut after the credentials", cut.to_owned(), "ends inside <\"Result\">"),
-            ("junk after the root", format!("{CREDENTIALS}junk"), "outside its root|does not parse"),
-            ("a second root", format!("{CREDENTIALS}<R/>"), "second root|does not parse"),
+            (
+                "junk after the root",
+                format!("{CREDENTIALS}junk"),
+                "outside its root|does not parse",
+            ),
+            (
+                "a second root",
+                format!("{CREDENTIALS}<R/>"),
+                "second root|does not parse",
+            ),
             (
                 "mismatched close",
                 "<a><b></a></b>".to_owned(),
@@ -171,7 +179,11 @@ mod tests {
             ),
             ("broken markup", format!("{CREDENTIALS}<"), "does not parse"),
             ("empty", String::new(), "no element"),
-            ("not XML", "{\"json\": true}".to_owned(), "outside its root|does not parse"),
+            (
+                "not XML",
+                "{\"json\": true}".to_owned(),
+                "outside its root|does not parse",
+            ),
         ] {
             let error = check_whole(body.as_bytes()).unwrap_err();
             assert!(says.split('|').any(|s| error.contains(s)), "{case}: {error}");

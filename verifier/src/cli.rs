@@ -429,7 +429,12 @@ impl VerifyArgs {
     }
 
     /// The settings of one role, whether from the flags or from a profile.
-    fn settings_for(&self, identity: IdentitySettings, role: RoleSettings, bucket: &str) -> Result<Settings, InputError> {
+    fn settings_for(
+        &self,
+        identity: IdentitySettings,
+        role: RoleSettings,
+        bucket: &str,
+    ) -> Result<Settings, InputError> {
         if bucket.is_empty() {
             return Err(InputError::new(
                 "--bucket",
@@ -522,7 +527,12 @@ pub struct VerifyProfileArgs {
 
     /// The bucket of one profile, as NAME=BUCKET (repeat the flag, or separate with commas);
     /// --bucket serves the profiles not named here.
-    #[arg(long, value_name = "NAME=BUCKET", env = "VERIFY_PROFILE_BUCKETS", value_delimiter = ',')]
+    #[arg(
+        long,
+        value_name = "NAME=BUCKET",
+        env = "VERIFY_PROFILE_BUCKETS",
+        value_delimiter = ','
+    )]
     pub profile_bucket: Vec<String>,
 }
 
@@ -664,7 +674,10 @@ impl VerifyProfileArgs {
 impl VerifyArgs {
     /// The bucket for `profile`: its --profile-bucket entry, else --bucket.
     fn bucket_for(&self, profile: &str, buckets: &[(String, String)]) -> Result<String, InputError> {
-        let bucket = buckets.iter().find(|(n, _)| n == profile).map_or(self.bucket.as_str(), |(_, b)| b.as_str());
+        let bucket = buckets
+            .iter()
+            .find(|(n, _)| n == profile)
+            .map_or(self.bucket.as_str(), |(_, b)| b.as_str());
         if bucket.is_empty() {
             return Err(InputError::new(
                 "--profile-bucket",
@@ -692,7 +705,11 @@ impl VerifyArgs {
             let names: Vec<&str> = every.iter().map(|p| p.name.as_str()).collect();
             return Err(InputError::new(
                 "--profile-bucket",
-                format!("names profile {name:?}, which {} lacks: it has {}", path.display(), names.join(", ")),
+                format!(
+                    "names profile {name:?}, which {} lacks: it has {}",
+                    path.display(),
+                    names.join(", ")
+                ),
             ));
         }
         every

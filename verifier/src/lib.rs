@@ -2,8 +2,8 @@
 //! [`metadata`] (Google ID token) → [`sts`] (AssumeRoleWithWebIdentity) → [`s3`] (ListObjectsV2)
 //! → [`report`]. The subcommands [`verify`], [`credential_process`] and [`token_file`] compose them.
 
-pub mod aws_answer;
 pub mod all_profiles;
+pub mod aws_answer;
 pub mod cache;
 pub mod chain;
 pub mod claims_source;
@@ -13,8 +13,8 @@ pub mod credential_process;
 pub mod error;
 pub mod exit_code;
 pub mod explain;
-pub mod id_token;
 pub mod iam;
+pub mod id_token;
 pub mod identity;
 pub mod input;
 pub mod input_file;
