@@ -12,6 +12,8 @@ terraform {
       # optional (provider changelog: "Make `thumbprint_list` attribute optional", #37255);
       # modules/aws-gke-oidc-provider (cluster mode) leaves it unset, so a lock file on an
       # older 5.x could not plan a cluster-mode workload.
+      # It also covers 5.49.0, which added aws_iam_policy_document's minified_json
+      # (read by the size checks of modules/aws-workload-role and aws-s3-access-policy).
       version = ">= 5.81, < 7"
     }
   }

@@ -40,7 +40,7 @@ terraform fmt -check -recursive -diff "$TF_DIR"
 step "1b. README inputs/outputs tables match the code (tests/terraform/tfdocs.py)"
 python "$HERE/tfdocs.py" --check "$TF_DIR"
 python "$HERE/test_tfdocs.py"
-echo "-- the AWS provider floor of every configuration with an OIDC provider"
+echo "-- the AWS provider floors (OIDC provider without thumbprint_list: 5.81; minified_json: 5.49)"
 python "$HERE/test_provider_floor.py"
 # The rest runs on a copy: init would leave .terraform/ folders in the source tree, with
 # links into this run's plugin cache that dangle once it is gone.

@@ -3,8 +3,11 @@ terraform {
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
-      version = ">= 5.0, < 7"
+      source = "hashicorp/aws"
+      # 5.49.0 (May 2024) added aws_iam_policy_document's minified_json attribute
+      # (provider PR #35677); the plan-time size check in main.tf and the
+      # minified_json output read it.
+      version = ">= 5.49, < 7"
     }
   }
 }

@@ -3,8 +3,11 @@ terraform {
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
-      version = ">= 5.0, < 7"
+      source = "hashicorp/aws"
+      # 5.49.0 (May 2024) added aws_iam_policy_document's minified_json attribute
+      # (provider PR #35677); the trust-policy size check in main.tf reads it,
+      # and so does ../aws-s3-access-policy, which this module calls.
+      version = ">= 5.49, < 7"
     }
   }
 }
