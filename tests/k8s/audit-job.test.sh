@@ -83,7 +83,7 @@ check "the applied CronJob runs the image by digest" \
   has "$(cat "$log.applied")" "^ +image: europe-docker.pkg.dev/proj/repo/gke-aws-verifier@$digest$"
 check "no placeholder is applied" lacks "$(cat "$log.applied")" 'REGISTRY/'
 check "the audit's CronJob and its RBAC are applied" \
-  test "$(grep -cE '^kind: (CronJob|ClusterRole|ClusterRoleBinding|ServiceAccount)$' "$log.applied")" = 4
+  test "$(grep -cE '^kind: (CronJob|ClusterRole|ClusterRoleBinding|Role|RoleBinding|ServiceAccount)$' "$log.applied")" = 6
 check "every call names the context" test "$(grep -vc -- '^--context prod ' "$log")" = 0
 check "creates the Job from the CronJob" has "$(cat "$log")" '^--context prod --namespace gke-aws-webhook create job gke-aws-audit-manual-[0-9]+ --from=cronjob/gke-aws-audit$'
 check "deletes the Job at the end" has "$(cat "$log")" ' delete job gke-aws-audit-manual-[0-9]+ --wait=false$'

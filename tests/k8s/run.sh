@@ -11,10 +11,11 @@
 #   5. scripts/verify-job.sh's and scripts/audit-job.sh's control flow, against kubectl stand-ins
 #   6. pytest: scripts/k8s_config.py against a fixture of Terraform's `workloads` output, and the
 #      manifests' own rules (what the base holds, the egress policy per GKE dataplane, the audit
-#      CronJob's get/list-only ClusterRole: test_audit_rbac.py; how the webhook runs: pull
-#      policy, PriorityClass, Linux nodes, HTTPS liveness, port 10250 through Service and
-#      NetworkPolicy, requests = limits: test_webhook_manifests.py; the aws-config annotation's
-#      ValidatingAdmissionPolicy, its CEL evaluated with cel-python: test_aws_config_policy.py)
+#      CronJob's list-only ClusterRole and its Role for one Endpoints: test_audit_rbac.py; how
+#      the webhook runs: pull policy, PriorityClass, Linux nodes, HTTPS liveness, port 10250
+#      through Service and NetworkPolicy, requests = limits: test_webhook_manifests.py; the
+#      aws-config annotation's ValidatingAdmissionPolicy, its CEL evaluated with cel-python:
+#      test_aws_config_policy.py)
 #   7. every ```yaml snippet of README.md, docs/ and k8s/**/README.md (tests/docs/snippets.py)
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -1,5 +1,9 @@
 """The audit CronJob's manifests (k8s/components/audit, rendered by k8s/examples/audit with the
-real `kubectl kustomize`): least privilege, and the Rust reader asks for nothing else."""
+real `kubectl kustomize`): least privilege, and the Rust reader asks for nothing else. The
+audit lists (paginated) what it reads everywhere, and gets one object by name: the webhook
+Service's Endpoints in the webhook's namespace. So the ClusterRole grants `list` and only
+`list` on exactly those resources, and a Role in the webhook's namespace grants `get` on that one
+Endpoints object (resourceNames), nothing cluster-wide."""
 from __future__ import annotations
 
 import re
@@ -10,49 +14,130 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+SNAPSHOT = REPO / "audit/src/snapshot.rs"
+READ = REPO / "audit/src/read.rs"
+CLI = REPO / "audit/src/cli.rs"
 
-# What the audit reads (the audit's snapshot.rs), by API group: get and list, nothing else.
-READS = {
-    "": {"pods", "serviceaccounts", "endpoints"},
+# What the audit lists (audit/src/snapshot.rs), by API group: list, nothing else.
+LISTS = {
+    "": {"pods", "serviceaccounts"},
     "apps": {"replicasets", "deployments", "statefulsets", "daemonsets"},
     "batch": {"jobs", "cronjobs"},
     "admissionregistration.k8s.io": {"mutatingwebhookconfigurations"},
 }
+# What it gets by name: the webhook Service's Endpoints, in the webhook's namespace.
+GETS = {"": {"endpoints"}}
 
 
-def render() -> list[dict]:
+def render(path: str = "k8s/examples/audit") -> list[dict]:
     kubectl = shutil.which("kubectl")
     assert kubectl, "kubectl not found: it renders the manifests (kubectl kustomize)"
-    out = subprocess.run([kubectl, "kustomize", str(REPO / "k8s/examples/audit")],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run([kubectl, "kustomize", str(REPO / path)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     return [d for d in yaml.safe_load_all(out.stdout) if d]
 
 
-def test_the_cluster_role_gets_and_lists_exactly_what_the_audit_reads():
-    (role,) = [o for o in render() if o["kind"] == "ClusterRole"]
-    granted: dict[str, set[str]] = {}
+def only(objs: list[dict], kind: str) -> dict:
+    found = [o for o in objs if o["kind"] == kind]
+    assert len(found) == 1, f"{len(found)} {kind} in the render"
+    return found[0]
+
+
+def granted(role: dict) -> dict[str, set[str]]:
+    by_group: dict[str, set[str]] = {}
     for rule in role["rules"]:
-        assert sorted(rule["verbs"]) == ["get", "list"], rule
         assert "*" not in rule["resources"] and "*" not in rule["apiGroups"], rule
         for group in rule["apiGroups"]:
-            granted.setdefault(group, set()).update(rule["resources"])
-    assert granted == READS
+            by_group.setdefault(group, set()).update(rule["resources"])
+    return by_group
 
 
-def test_the_audit_reads_only_what_the_role_grants():
-    source = (REPO / "audit/src/snapshot.rs").read_text()
-    resources = set(re.findall(r'"(pods|serviceaccounts|endpoints|replicasets|deployments|statefulsets|daemonsets|jobs|cronjobs|mutatingwebhookconfigurations)"', source))
-    assert resources == set().union(*READS.values())
+def cli_default(flag: str) -> str:
+    """The default_value of a `--flag` of the audit's CLI (audit/src/cli.rs)."""
+    field = flag.removeprefix("--").replace("-", "_")
+    m = re.search(rf'#\[arg\(long, default_value = "([^"]+)"\)\]\s*pub {field}: String', CLI.read_text())
+    assert m, f"{flag}: no default_value found in {CLI}"
+    return m[1]
 
 
-def test_only_the_binding_and_the_role_leave_the_namespace_and_nothing_is_written():
+def webhook_namespace_and_service() -> tuple[str, str]:
+    """Where the audit looks for the webhook's Endpoints: its CLI defaults, unless the CronJob's
+    args set them."""
+    args = only(render(), "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0].get("args", [])
+    values = {}
+    for flag in ("--webhook-namespace", "--webhook-service"):
+        given = [a.split("=", 1)[1] for a in args if a.startswith(flag + "=")]
+        given += [args[i + 1] for i, a in enumerate(args[:-1]) if a == flag]
+        values[flag] = given[-1] if given else cli_default(flag)
+    return values["--webhook-namespace"], values["--webhook-service"]
+
+
+def test_the_cluster_role_lists_exactly_what_the_audit_lists():
+    role = only(render(), "ClusterRole")
+    for rule in role["rules"]:
+        assert rule["verbs"] == ["list"], rule
+        assert "resourceNames" not in rule, rule
+    assert granted(role) == LISTS
+
+
+def test_the_role_gets_only_the_webhooks_endpoints_in_its_namespace():
+    objs = render()
+    namespace, service = webhook_namespace_and_service()
+    role = only(objs, "Role")
+    assert role["metadata"]["namespace"] == namespace
+    (rule,) = role["rules"]
+    assert rule["verbs"] == ["get"]
+    assert rule["resourceNames"] == [service]
+    assert granted(role) == GETS
+    binding = only(objs, "RoleBinding")
+    assert binding["metadata"]["namespace"] == namespace
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "gke-aws-audit", "namespace": "gke-aws-webhook"}]
+
+
+def test_the_role_names_the_webhooks_own_service():
+    # The Service and namespace k8s/webhook/base creates are the ones the audit looks for.
+    namespace, service = webhook_namespace_and_service()
+    (svc,) = [o for o in render("k8s/webhook/base") if o["kind"] == "Service"]
+    assert (svc["metadata"]["namespace"], svc["metadata"]["name"]) == (namespace, service)
+
+
+def test_the_audit_reads_only_what_the_roles_grant():
+    source = SNAPSHOT.read_text()
+    # Every API read goes through the Reader, and the Reader has two verbs: a paginated list and
+    # a get by name (kube's Request builders, list and get).
+    read = READ.read_text()
+    assert re.search(r"pub async fn list<.*?Request::new\(path\)\s*\.list\(", read, re.S)
+    assert re.search(r"pub async fn get<.*?Request::new\(path\)\s*\.get\(name,", read, re.S)
+    for path in (REPO / "audit/src").rglob("*.rs"):
+        if path != READ:
+            assert "Request::new(" not in path.read_text(), f"{path}: reads the API outside the Reader"
+    calls = re.findall(r"reader\.(list|get)::<(\w+)>\(([^)]*)\)", source)
+    gets = [c for c in calls if c[0] == "get"]
+    assert gets == [("get", "Endpoints", "&endpoints_path, &scope.webhook_service")], gets
+    assert re.search(r'let endpoints_path = format!\("/api/v1/namespaces/\{\}/endpoints", scope\.webhook_namespace\);', source)
+    listed_paths = {c[2] for c in calls if c[0] == "list"}
+    assert listed_paths == {"&pods_path", "&ksa_path", "webhooks_path", "path"}, listed_paths
+    assert 'let pods_path = ns_path("v1", "pods");' in source
+    assert 'let ksa_path = ns_path("v1", "serviceaccounts");' in source
+    assert '"/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"' in source
+    workload_resources = set(re.findall(r'Kind::\w+ => "([a-z]+s)",', source))
+    assert workload_resources == LISTS["apps"] | LISTS["batch"]
+    listed = {"pods", "serviceaccounts", "mutatingwebhookconfigurations"} | workload_resources
+    assert listed == set().union(*LISTS.values())
+
+
+def test_only_the_cluster_role_and_its_binding_leave_the_namespace_and_nothing_is_written():
     objs = render()
     kinds = sorted(o["kind"] for o in objs)
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "CronJob", "NetworkPolicy", "ServiceAccount"]
+    assert kinds == ["ClusterRole", "ClusterRoleBinding", "CronJob", "NetworkPolicy", "Role", "RoleBinding",
+                     "ServiceAccount"]
     for o in objs:
         if o["kind"] not in ("ClusterRole", "ClusterRoleBinding"):
             assert o["metadata"]["namespace"] == "gke-aws-webhook", o["metadata"]["name"]
+    for o in objs:
+        for rule in o.get("rules", []):
+            assert set(rule["verbs"]) <= {"get", "list"}, (o["kind"], rule)
     (binding,) = [o for o in objs if o["kind"] == "ClusterRoleBinding"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "gke-aws-audit", "namespace": "gke-aws-webhook"}]
     (cron,) = [o for o in objs if o["kind"] == "CronJob"]
