@@ -113,9 +113,10 @@ release-audit: ## Release build of the audit (gke-aws-verifier audit runs it) an
 	@echo "==> cargo build --release -p gke-aws-audit (and the example kube-stand-in)"
 	cargo build --release --locked -p gke-aws-audit --bins --example kube-stand-in
 
-lint: ## rustfmt and clippy, warnings are errors
-	@echo "==> cargo fmt --check, cargo clippy"
+lint: ## rustfmt, no import circles between a crate's files, clippy with warnings as errors
+	@echo "==> cargo fmt --check, import circles, cargo clippy"
 	cargo fmt --all --check
+	python3 tests/rust/import_circles.py $$(for c in */Cargo.toml; do d=$${c%/Cargo.toml}; [ ! -d $$d/src ] || echo $$d/src; done)
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 node-deps: ## The AWS SDK for JavaScript v3 for the webhook's injected-pod test (npm ci in tests/node)
@@ -129,7 +130,7 @@ test-rust: venv node-deps release-webhook ## Unit and integration tests against 
 	cargo nextest run --workspace --locked --no-fail-fast
 	tests/rust/unprivileged.sh
 
-test-terraform: venv ## fmt, validate, terraform test, end-to-end on moto, google schema, checkov
+test-terraform: venv release ## fmt, validate, terraform test, end-to-end on moto, google schema, checkov, explain on real plans
 	@echo "==> Terraform checks"
 	tests/terraform/run.sh
 

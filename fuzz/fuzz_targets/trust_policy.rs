@@ -3,7 +3,7 @@
 //! answer through a hostile proxy).
 //! Input: the claims JSON, a NUL byte, the policy text (plain or URL-encoded JSON).
 //! Invariants: never panics; the explanation is bounded (statements and condition keys by
-//! `MAX_ITEMS`, its JSON by the input's size); the verdict follows from the explanation (no
+//! `MAX_ITEMS`, condition keys by `MAX_ITEMS` in the whole policy, its JSON linear in the input's size); the verdict follows from the explanation (no
 //! role or a failed provider check refuses; an explicit Deny that applies refuses; accept
 //! needs an Allow that applies).
 #![no_main]
@@ -34,12 +34,24 @@ fuzz_target!(|data: &[u8]| {
         for statement in &explanation.statements {
             assert!(statement.conditions.len() <= MAX_ITEMS + 1, "conditions unbounded");
         }
+        // Linear in the input: at most MAX_ITEMS + 1 statements and MAX_ITEMS condition keys in
+        // the whole policy each copy a few parts of it (the issuer, an operator, the token's
+        // values), which JSON escaping can make up to six times longer; plus a fixed size per
+        // entry. Counted per statement, keys made it quadratic.
         let size = serde_json::to_string(&explanation).expect("serializes").len();
+        let entries = explanation.statements.len()
+            + explanation.statements.iter().map(|s| s.conditions.len()).sum::<usize>();
         assert!(
-            size <= 100 * data.len() + 4096,
+            size <= 32 * (MAX_ITEMS + 1) * data.len() + 1024 * entries + 4096,
             "{size} bytes of explanation for {} bytes",
             data.len()
         );
+        let evaluated: usize = explanation
+            .statements
+            .iter()
+            .map(|s| s.conditions.iter().filter(|c| c.key != "(not read)").count())
+            .sum();
+        assert!(evaluated <= MAX_ITEMS, "{evaluated} condition keys evaluated");
         let applies = |effect: &str, outcome| {
             explanation
                 .statements

@@ -63,6 +63,15 @@ def root_with_google_stubs(work: Path) -> Path:
     return root
 
 
+def verifier_binary() -> Path:
+    """The release verifier `make release` builds (CARGO_TARGET_DIR honoured); missing is a failure."""
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or HERE.parents[1] / "target")
+    binary = target / "release" / "gke-aws-verifier"
+    if not binary.is_file():
+        raise AssertionError(f"{binary} is missing: run make release first")
+    return binary
+
+
 def moto_env(moto: Moto) -> dict:
     env = dict(os.environ, AWS_ENDPOINT_URL=moto.url, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
                TF_IN_AUTOMATION="1")
@@ -94,6 +103,7 @@ class RootOnMoto(unittest.TestCase):
         out = subprocess.run(["terraform", "output", "-json"], cwd=root, env=env, capture_output=True, text=True, check=True)
         cls.outputs = json.loads(out.stdout)
         show = subprocess.run(["terraform", "show", "-json"], cwd=root, env=env, capture_output=True, text=True, check=True)
+        cls.state_json = show.stdout
         cls.state = json.loads(show.stdout)["values"]["root_module"]
         cls.root, cls.env = root, env
         cls.iam = boto3.client("iam", endpoint_url=cls.moto.url, region_name="us-east-1",
@@ -205,6 +215,42 @@ class RootOnMoto(unittest.TestCase):
                                    "module.project_services"])
         self.assertEqual(self.stub_input(planned, "module.project_services", "terraform_data.services"),
                          ["container.googleapis.com"])
+
+    def explain(self, claims: dict, trust_file: Path, role: str) -> subprocess.CompletedProcess:
+        """`gke-aws-verifier explain` offline: claims from a fixture, the trust from Terraform's JSON."""
+        fixture = Path(self.tmp.name) / "claims.json"
+        fixture.write_text(json.dumps(claims))
+        return subprocess.run([str(verifier_binary()), "explain", "--token-claims", str(fixture),
+                               "--trust-policy", str(trust_file), "--role-arn",
+                               f"arn:aws:iam::123456789012:role/{role}", "--format", "json"],
+                              capture_output=True, text=True, env={"PATH": os.environ["PATH"]}, timeout=60)
+
+    def test_explain_preflights_the_pods_tokens_from_terraforms_state_and_plan(self):
+        """The CI pre-flight: before apply, prove from `terraform show -json` of a plan (and of the
+        state) that each mode's pod token will be accepted, and a wrong KSA refused."""
+        work = Path(self.tmp.name)
+        state = work / "state.json"
+        state.write_text(self.state_json)
+        terraform(self.root, self.env, "plan", "-input=false", "-out=again.tfplan")
+        plan = work / "plan.json"
+        plan.write_text(subprocess.run(["terraform", "show", "-json", "again.tfplan"], cwd=self.root, env=self.env,
+                                       capture_output=True, text=True, check=True).stdout)
+        google_id = stub_unique_id("reports-reader")
+        gsa_token = {"iss": "https://accounts.google.com", "aud": "sts.amazonaws.com", "azp": google_id, "sub": google_id}
+        ksa_token = {"iss": ISSUER, "aud": "sts.amazonaws.com", "sub": "system:serviceaccount:payments:ledger"}
+        for trust in (state, plan):
+            for claims, role in ((gsa_token, "gke-reports-reader"), (gsa_token, "gke-reports-reader.exports"),
+                                 (ksa_token, "gke-ledger-exporter"), (ksa_token, "gke-ledger-exporter.audit-log")):
+                run = self.explain(claims, trust, role)
+                self.assertEqual(run.returncode, 0, f"{trust.name} {role}: {run.stdout}{run.stderr}")
+                report = json.loads(run.stdout)
+                self.assertEqual(report["verdict"], "accept", report)
+            # The provider comes from the same JSON: registered, with the audience among its client ids.
+            self.assertIn("oidc-provider", self.explain(ksa_token, trust, "gke-ledger-exporter").stdout)
+            wrong = dict(ksa_token, sub="system:serviceaccount:payment:ledger")
+            run = self.explain(wrong, trust, "gke-ledger-exporter")
+            self.assertEqual(run.returncode, 4, run.stdout + run.stderr)
+            self.assertIn("system:serviceaccount:payments:ledger", run.stdout)
 
     def test_workload_pool_output(self):
         self.assertEqual(self.outputs["workload_pool"]["value"], "my-project-123.svc.id.goog")

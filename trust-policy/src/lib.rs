@@ -35,9 +35,11 @@ pub const GOOGLE: &str = "accounts.google.com";
 /// The action every statement is checked for.
 pub const ACTION: &str = "sts:AssumeRoleWithWebIdentity";
 
-/// At most this many statements, condition keys per statement, and values per list are
+/// At most this many statements, condition keys in the whole policy, and values per list are
 /// evaluated; past that, the rest is [`Outcome::NotEvaluated`]. IAM caps a trust policy at
-/// 4,096 characters, well below these.
+/// 2,048 characters by default (8,192 at most), well below these. The keys are counted over
+/// the whole policy because each check copies the token's values: per statement, a small
+/// hostile policy could make an explanation thousands of times its own size.
 pub const MAX_ITEMS: usize = 64;
 
 /// An IAM OIDC provider as IAM stores it: its ARN and client IDs (audiences).
@@ -211,6 +213,7 @@ pub fn explain(claims: &Value, provider: &ProviderLookup, policy: Option<&Value>
             _ if issuer == GOOGLE => Some(GOOGLE),
             _ => None,
         },
+        conditions_left: std::cell::Cell::new(MAX_ITEMS),
     };
     let (statements, note) = match policy {
         None => (Vec::new(), None),

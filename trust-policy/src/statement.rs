@@ -12,6 +12,8 @@ pub struct Context<'a> {
     pub issuer: &'a str,
     /// The provider's ARN, when IAM was read (or Google's).
     pub provider_arn: Option<&'a str>,
+    /// How many more condition keys may be evaluated in this policy.
+    pub conditions_left: std::cell::Cell<usize>,
 }
 
 /// Every statement of `policy` (`Statement` is one object or a list), and a note about the
@@ -189,10 +191,10 @@ fn conditions(block: &Value, context: &Context) -> (Vec<crate::ConditionCheck>, 
             continue;
         };
         for (key, expected) in keys {
-            if checks.len() == MAX_ITEMS {
-                let why = format!("more than {MAX_ITEMS} condition keys: the rest is not evaluated");
+            if context.conditions_left.get() == 0 {
+                let why = format!("more than {MAX_ITEMS} condition keys in the policy: the rest is not evaluated");
                 checks.push(crate::ConditionCheck {
-                    operator: operator.clone(),
+                    operator: String::new(),
                     key: "(not read)".into(),
                     claim: None,
                     expected: Vec::new(),
@@ -202,6 +204,7 @@ fn conditions(block: &Value, context: &Context) -> (Vec<crate::ConditionCheck>, 
                 });
                 return (checks, Some(why));
             }
+            context.conditions_left.set(context.conditions_left.get() - 1);
             checks.push(condition::check(
                 operator,
                 key,

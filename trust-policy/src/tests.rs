@@ -337,6 +337,25 @@ fn too_much_is_bounded_and_not_evaluated() {
 }
 
 #[test]
+fn condition_keys_are_counted_over_the_whole_policy() {
+    // Each check copies the token's values: 40 statements of 40 keys would be 1,600 copies.
+    let keys: serde_json::Map<String, Value> = (0..40).map(|i| (format!("{HOST_PATH}:sub{i}"), json!("x"))).collect();
+    let statements: Vec<Value> = (0..40)
+        .map(|_| statement("Allow", json!({"StringNotEquals": keys.clone()})))
+        .collect();
+    let explanation = cluster(json!(statements), LEDGER);
+    let evaluated: usize = explanation
+        .statements
+        .iter()
+        .map(|s| s.conditions.iter().filter(|c| c.key != "(not read)").count())
+        .sum();
+    assert_eq!(evaluated, MAX_ITEMS);
+    assert_eq!(explanation.statements[1].conditions.len(), MAX_ITEMS - 40 + 1);
+    assert_eq!(explanation.statements[2].conditions.len(), 1, "only the marker");
+    assert_eq!(explanation.verdict, Verdict::NotEvaluated);
+}
+
+#[test]
 fn the_explanation_serializes_for_machines() {
     let explanation = cluster(
         json!([statement("Allow", sub_is("StringEquals", json!(LEDGER)))]),

@@ -538,8 +538,8 @@ pub struct VerifyProfileArgs {
 
 impl Cli {
     /// [`Parser::parse`], also noting whether --role-arn came from the command line: the
-    /// webhook may set `AWS_ROLE_ARN` beside a profile, but a user who writes both
-    /// `--role-arn` and `--profile` must choose.
+    /// environment may hold `AWS_ROLE_ARN` beside a profile (a container's own, or a component's),
+    /// but a user who writes both `--role-arn` and `--profile` must choose.
     pub fn parse_noting_sources() -> Self {
         use clap::parser::ValueSource;
         use clap::{CommandFactory, FromArgMatches};

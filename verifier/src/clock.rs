@@ -50,6 +50,21 @@ pub fn warn_if_early(start: i64, now: i64) {
     }
 }
 
+/// Logs, with both times, a token whose `exp` the pod's clock has passed. The pod's clock may be
+/// ahead of STS's, so this too is a warning: a token that is really expired comes back from STS
+/// as `ExpiredTokenException`, which names STS's time beside the token's and the pod's.
+pub fn warn_if_late(exp: i64, now: i64) {
+    if exp <= now {
+        tracing::warn!(
+            token_expires = exp,
+            pod_clock = now,
+            late_by_s = now.saturating_sub(exp),
+            "the token expired by the pod's clock: the pod's clock is ahead (check NTP on the node) or the token is a \
+             stale copy; STS judges the token with its own clock"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

@@ -133,13 +133,7 @@ async fn explain_into(report: &mut ExplainReport, settings: &Settings, deadline:
         (None, Some(role)) => timed_iam(role, &issuer, deadline, settings.timeout).await?,
         (None, None) => return Err(no_role().into()),
     };
-    report.trust_source = Some(trust.origin.clone());
-    let explanation = trust_policy::explain(&claims, &trust.provider, trust.policy.as_ref());
-    report.fixes = trust_fix::fixes(&explanation, &claims, report.role_arn.as_deref());
-    report.findings = findings(&explanation);
-    report.sts_error = sts_error(&explanation);
-    report.verdict = Some(explanation.verdict);
-    report.explanation = Some(explanation);
+    report.explained(&claims, &trust);
     Ok(())
 }
 
@@ -184,17 +178,22 @@ pub async fn after_refusal(identity: &Identity, role: &RoleArn, timeout: Duratio
     };
     match timed_iam(role, &issuer, deadline, timeout).await {
         Err(failure) => report.error = Some(ReportError::from(failure)),
-        Ok(trust) => {
-            report.trust_source = Some(trust.origin.clone());
-            let explanation = trust_policy::explain(&claims, &trust.provider, trust.policy.as_ref());
-            report.fixes = trust_fix::fixes(&explanation, &claims, report.role_arn.as_deref());
-            report.findings = findings(&explanation);
-            report.sts_error = sts_error(&explanation);
-            report.verdict = Some(explanation.verdict);
-            report.explanation = Some(explanation);
-        }
+        Ok(trust) => report.explained(&claims, &trust),
     }
     report
+}
+
+impl ExplainReport {
+    /// Fills in the explanation of `claims` against `trust`, and what follows from it.
+    fn explained(&mut self, claims: &Value, trust: &trust_source::Trust) {
+        self.trust_source = Some(trust.origin.clone());
+        let explanation = trust_policy::explain(claims, &trust.provider, trust.policy.as_ref());
+        self.fixes = trust_fix::fixes(&explanation, claims, self.role_arn.as_deref());
+        self.findings = findings(&explanation);
+        self.sts_error = sts_error(&explanation);
+        self.verdict = Some(explanation.verdict);
+        self.explanation = Some(explanation);
+    }
 }
 
 fn sts_error(explanation: &Explanation) -> Option<&'static str> {

@@ -5,6 +5,9 @@ use std::fmt;
 
 use crate::error::InputError;
 
+/// The longest RoleArn STS's AssumeRoleWithWebIdentity takes.
+pub const MAX_ROLE_ARN_LEN: usize = 2048;
+
 /// An IAM role ARN: `arn:PARTITION:iam::ACCOUNT:role[/PATH]/NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleArn {
@@ -16,6 +19,18 @@ pub struct RoleArn {
 
 impl RoleArn {
     pub fn parse(value: &str) -> Result<Self, InputError> {
+        // STS takes a RoleArn of at most 2,048 characters. A longer value (one cut on its way
+        // here would still parse) is refused by its length alone, never echoed.
+        if value.len() > MAX_ROLE_ARN_LEN {
+            return Err(InputError::new(
+                "--role-arn",
+                format!(
+                    "is {} characters long; an IAM role ARN has at most {MAX_ROLE_ARN_LEN} \
+                     (Terraform's role_arn output for the workload)",
+                    value.len()
+                ),
+            ));
+        }
         let bad = |why: &str| {
             InputError::new(
                 "--role-arn",
@@ -315,6 +330,15 @@ mod tests {
             let err = RoleArn::parse(value).expect_err(case);
             assert_eq!(err.field, "--role-arn", "{case}");
         }
+        let path = "p/".repeat(1100);
+        let long = format!("arn:aws:iam::123456789012:role/{path}reader");
+        let err = RoleArn::parse(&long).expect_err("over 2048 characters");
+        assert!(
+            err.to_string().contains("at most 2048") && !err.to_string().contains(&path),
+            "{err}"
+        );
+        let longest = format!("arn:aws:iam::123456789012:role/{}", "r".repeat(64));
+        assert!(RoleArn::parse(&longest).is_ok());
     }
 
     #[test]

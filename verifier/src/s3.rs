@@ -197,15 +197,29 @@ fn another_accounts_bucket(message: &str) -> bool {
     message.contains("no resource-based policy allows")
 }
 
-/// What the bucket's account must add when the bucket is another account's.
-fn cross_account_hint(role: &RoleArn, bucket: &str, actions: &str) -> String {
-    format!(
-        " S3's answer says no resource-based policy allows this: bucket {bucket} belongs to another account than the \
-         role's ({account}). Across accounts the role's own policy is not enough: the bucket's account must allow the role \
-         ({{\"AWS\": \"{role}\"}}) {actions} in the bucket policy, and for SSE-KMS objects allow it kms:Decrypt in the \
-         key policy (a key's default policy trusts only its own account).",
-        account = role.account_id
-    )
+/// What the bucket's account must add when the bucket is another account's: said as a fact when
+/// S3's answer says so, as a possibility when S3 gave no reason at all (it adds one only within
+/// the caller's own account or organization, so a bare "Access Denied" is what a bucket of
+/// another organization answers), and not at all when S3 blamed something else.
+fn cross_account_hint(message: &str, role: &RoleArn, bucket: &str, actions: &str) -> String {
+    let what = format!(
+        "the bucket's account must allow the role ({{\"AWS\": \"{role}\"}}) {actions} in the bucket policy, and for \
+         SSE-KMS objects allow it kms:Decrypt in the key policy (a key's default policy trusts only its own account)."
+    );
+    let account = &role.account_id;
+    if another_accounts_bucket(message) {
+        format!(
+            " S3's answer says no resource-based policy allows this: bucket {bucket} belongs to another account than the \
+             role's ({account}). Across accounts the role's own policy is not enough: {what}"
+        )
+    } else if !message.contains("because") {
+        format!(
+            " S3 gave no reason, as it does for a bucket of another organization: if bucket {bucket} belongs to another \
+             account than the role's ({account}), the role's own policy is not enough: {what}"
+        )
+    } else {
+        String::new()
+    }
 }
 
 /// A refused listing: `s3:ListBucket` missing, in the role's policy or (across accounts) in the
@@ -223,13 +237,12 @@ fn list_denied(message: String, request: &ListRequest, role: &RoleArn) -> StageE
          a Deny in the bucket policy, an SCP or the role's permissions boundary.",
         inputs_of(role, "s3_bucket_arns (and the prefix to s3_prefixes)")
     );
-    if another_accounts_bucket(&message) {
-        hint.push_str(&cross_account_hint(
-            role,
-            bucket,
-            &format!("s3:ListBucket on {bucket_arn}"),
-        ));
-    }
+    hint.push_str(&cross_account_hint(
+        &message,
+        role,
+        bucket,
+        &format!("s3:ListBucket on {bucket_arn}"),
+    ));
     StageError::new(
         Stage::S3,
         "AccessDenied",
@@ -245,6 +258,12 @@ fn diagnose_read(code: &str, message: String, request: &ListRequest, role: &Role
     let object_arn = format!("arn:{}:s3:::{bucket}/{key}", role.partition);
     let shown_arn = format!("{object_arn:?}");
     let kms = message.contains("KMS") || message.contains("kms:");
+    let cross_account = cross_account_hint(
+        &message,
+        role,
+        bucket,
+        &format!("s3:GetObject on arn:{}:s3:::{bucket}/*", role.partition),
+    );
     match code {
         "AccessDenied" if kms => err(
             "KmsAccessDenied",
@@ -255,15 +274,7 @@ fn diagnose_read(code: &str, message: String, request: &ListRequest, role: &Role
                  policy does so for its own account ({}) only; a key of another account must name the role in its key policy.{}",
                 inputs_of(role, "kms_key_arns"),
                 role.account_id,
-                if another_accounts_bucket(&message) {
-                    cross_account_hint(
-                        role,
-                        bucket,
-                        &format!("s3:GetObject on arn:{}:s3:::{bucket}/*", role.partition),
-                    )
-                } else {
-                    String::new()
-                }
+                cross_account
             ),
         ),
         "AccessDenied" => err(
@@ -274,15 +285,7 @@ fn diagnose_read(code: &str, message: String, request: &ListRequest, role: &Role
                  set, look for a Deny in the bucket policy, an SCP or the role's permissions boundary; or run with \
                  --access list if the workload only lists.{}",
                 inputs_of(role, "access = \"read\" (and the prefix in s3_prefixes)"),
-                if another_accounts_bucket(&message) {
-                    cross_account_hint(
-                        role,
-                        bucket,
-                        &format!("s3:GetObject on arn:{}:s3:::{bucket}/*", role.partition),
-                    )
-                } else {
-                    String::new()
-                },
+                cross_account,
                 partition = role.partition
             ),
         ),
@@ -336,7 +339,11 @@ mod tests {
     #[test]
     fn denials_name_the_workloads_inputs_and_across_accounts_the_bucket_policy() {
         let role = RoleArn::parse("arn:aws:iam::123456789012:role/gke-reports-reader").unwrap();
-        let same = list_denied("AccessDenied: Access Denied".into(), &request(), &role);
+        // S3 names the reason within the caller's own account or organization: not the bucket's.
+        let same = "AccessDenied: User: arn:aws:sts::123456789012:assumed-role/gke-reports-reader/s is not authorized \
+                    to perform: s3:ListBucket on resource: \"arn:aws:s3:::acme-reports\" because no identity-based policy \
+                    allows the s3:ListBucket action";
+        let same = list_denied(same.into(), &request(), &role);
         assert!(
             same.hint.contains("s3_bucket_arns") && same.hint.contains("whose role is gke-reports-reader"),
             "{same}"
@@ -344,6 +351,17 @@ mod tests {
         assert!(
             !same.hint.contains("bucket policy, and") && !same.hint.contains("module"),
             "{same}"
+        );
+        // A bare "Access Denied" is what a bucket of another organization answers: the bucket
+        // policy is named as a possibility.
+        let bare = list_denied("AccessDenied: Access Denied".into(), &request(), &role);
+        assert!(
+            bare.hint.contains("S3 gave no reason")
+                && bare
+                    .hint
+                    .contains("if bucket acme-reports belongs to another account than the role's (123456789012)")
+                && bare.hint.contains("key policy"),
+            "{bare}"
         );
         // S3's words when the bucket's own account has not allowed the role.
         let cross = "AccessDenied: User: arn:aws:sts::123456789012:assumed-role/gke-reports-reader/s is not authorized \

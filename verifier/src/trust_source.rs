@@ -37,13 +37,13 @@ pub fn from_file(text: &str, role_name: Option<&str>, issuer: &str) -> Result<Tr
     if let Some(role) = json.get("Role") {
         let policy = match &role["AssumeRolePolicyDocument"] {
             Value::String(text) => trust_policy::document::parse(text).map_err(|why| InputError::new(FIELD, why))?,
-            document @ Value::Object(_) => document.clone(),
+            document @ Value::Object(_) => within_iams_size(document.clone())?,
             _ => return Err(InputError::new(FIELD, "Role.AssumeRolePolicyDocument is missing")),
         };
         return Ok(file_trust(policy, "aws iam get-role"));
     }
     if json.get("Statement").is_some() {
-        return Ok(file_trust(json, "a trust policy document"));
+        return Ok(file_trust(within_iams_size(json)?, "a trust policy document"));
     }
     if json.get("format_version").is_some() {
         return terraform(&json, role_name, issuer);
@@ -57,6 +57,25 @@ pub fn from_file(text: &str, role_name: Option<&str>, issuer: &str) -> Result<Tr
 const FORMS: &str = "give the output of `aws iam get-role --role-name NAME`, the policy document (plain or \
                      URL-encoded), or `terraform show -json` of a plan or state holding the role";
 
+/// A document already parsed is held to the size every other form is ([`document::parse`]):
+/// a policy larger than IAM could ever store is no role's, and matching patterns costs time
+/// in their length.
+///
+/// [`document::parse`]: trust_policy::document::parse
+fn within_iams_size(policy: Value) -> Result<Value, InputError> {
+    let size = policy.to_string().len();
+    if size > trust_policy::document::MAX_DOCUMENT_BYTES {
+        return Err(InputError::new(
+            FIELD,
+            format!(
+                "the trust policy is {size} bytes, larger than {} bytes",
+                trust_policy::document::MAX_DOCUMENT_BYTES
+            ),
+        ));
+    }
+    Ok(policy)
+}
+
 fn file_trust(policy: Value, origin: &str) -> Trust {
     Trust {
         policy: Some(policy),
@@ -65,8 +84,9 @@ fn file_trust(policy: Value, origin: &str) -> Trust {
     }
 }
 
-/// A resource of `terraform show -json`: its address and its (planned) values.
+/// A managed resource of `terraform show -json`: its type, its address and its (planned) values.
 struct Resource<'a> {
+    kind: &'a str,
     address: &'a str,
     values: &'a Value,
 }
@@ -85,10 +105,7 @@ fn terraform(json: &Value, role_name: Option<&str>, issuer: &str) -> Result<Trus
     };
     let mut resources = Vec::new();
     collect(root, 0, &mut resources);
-    let roles: Vec<&Resource> = resources
-        .iter()
-        .filter(|r| r.address.split('.').rev().nth(1) == Some("aws_iam_role"))
-        .collect();
+    let roles: Vec<&Resource> = resources.iter().filter(|r| r.kind == "aws_iam_role").collect();
     let chosen: Vec<&&Resource> = match role_name {
         Some(name) => roles.iter().filter(|r| r.values["name"] == name).collect(),
         None => roles.iter().collect(),
@@ -133,7 +150,7 @@ fn terraform(json: &Value, role_name: Option<&str>, issuer: &str) -> Result<Trus
     };
     let provider = resources
         .iter()
-        .filter(|r| r.address.split('.').rev().nth(1) == Some("aws_iam_openid_connect_provider"))
+        .filter(|r| r.kind == "aws_iam_openid_connect_provider")
         .find(|r| {
             r.values["url"]
                 .as_str()
@@ -185,9 +202,16 @@ fn collect<'a>(module: &'a Value, depth: usize, into: &mut Vec<Resource<'a>>) {
     if depth > MAX_MODULE_DEPTH {
         return;
     }
+    // By `type` and `mode`, not by splitting the address: keys such as `["a.b"]` hold dots, and
+    // a data source (`data.aws_iam_role`) reads a role, it does not define one.
     for resource in module["resources"].as_array().into_iter().flatten() {
-        if let Some(address) = resource["address"].as_str() {
+        if let (Some(address), Some(kind), Some("managed")) = (
+            resource["address"].as_str(),
+            resource["type"].as_str(),
+            resource["mode"].as_str(),
+        ) {
             into.push(Resource {
+                kind,
                 address,
                 values: &resource["values"],
             });
@@ -229,18 +253,31 @@ mod tests {
         }
         let bad = from_file("[1]", None, ISSUER).unwrap_err();
         assert_eq!(bad.field, "--trust-policy");
+        // Every form is held to IAM-sized documents, parsed or not.
+        let huge = json!({"Statement": [{"Effect": "Allow", "Sid": "x".repeat(70_000)}]});
+        for text in [
+            huge.to_string(),
+            json!({"Role": {"AssumeRolePolicyDocument": huge}}).to_string(),
+        ] {
+            let error = from_file(&text, None, ISSUER).unwrap_err();
+            assert!(error.problem.contains("larger than 65536 bytes"), "{error}");
+        }
     }
 
     #[test]
     fn terraform_plans_and_states_name_the_role_and_the_provider() {
-        let role = |name: &str, address: &str| json!({"address": address, "type": "aws_iam_role", "values": {"name": name, "assume_role_policy": policy().to_string()}});
-        let provider = json!({"address": "module.oidc.aws_iam_openid_connect_provider.this",
+        let role = |name: &str, address: &str| json!({"address": address, "mode": "managed", "type": "aws_iam_role", "values": {"name": name, "assume_role_policy": policy().to_string()}});
+        let provider = json!({"address": "module.oidc.aws_iam_openid_connect_provider.this", "mode": "managed",
+            "type": "aws_iam_openid_connect_provider",
             "values": {"url": format!("https://{ISSUER}"), "client_id_list": ["sts.amazonaws.com"]}});
+        // A data source reads a role; it is not one this configuration defines.
+        let read = json!({"address": "data.aws_iam_role.b", "mode": "data", "type": "aws_iam_role",
+            "values": {"name": "b", "assume_role_policy": policy().to_string()}});
         let plan = json!({"format_version": "1.2", "planned_values": {"root_module": {
-            "resources": [role("a", "aws_iam_role.a")],
-            "child_modules": [{"resources": [role("b", "module.w[\"b\"].aws_iam_role.this"), provider]}]}}});
+            "resources": [role("a", "aws_iam_role.a"), read],
+            "child_modules": [{"resources": [role("b", "module.w[\"b.c\"].aws_iam_role.this"), provider]}]}}});
         let trust = from_file(&plan.to_string(), Some("b"), ISSUER).unwrap();
-        assert_eq!(trust.origin, "terraform module.w[\"b\"].aws_iam_role.this");
+        assert_eq!(trust.origin, "terraform module.w[\"b.c\"].aws_iam_role.this");
         let ProviderLookup::Registered(found) = trust.provider else {
             panic!("{:?}", trust.provider)
         };

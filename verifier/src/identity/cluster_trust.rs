@@ -200,6 +200,11 @@ mod tests {
         );
         assert!(hint.contains(&statement), "{hint}");
         assert!(hint.contains("--role-name team-reader"), "{hint}");
+        // The one role module of both modes, chosen by the workload's identity input.
+        assert!(
+            hint.contains("identity = \"cluster\"") && !hint.contains("aws-cluster-federated-role"),
+            "{hint}"
+        );
     }
 
     #[test]

@@ -197,22 +197,9 @@ pub fn check(token: &KsaToken, audience: &str, now: i64) -> Result<(), StageErro
                 .into(),
         );
     }
-    // A token that starts after the pod's "now" is early only by the pod's clock: STS judges
-    // with its own, so it is said, not refused.
+    // Early or late only by the pod's clock: STS judges with its own, so it is said, not refused.
     crate::clock::warn_if_early(start, now);
-    if claims.seconds_left(now) <= 0 {
-        return err(
-            "TokenExpired",
-            format!(
-                "token expired at {} ({} s ago by the local clock)",
-                claims.exp,
-                now.saturating_sub(claims.exp)
-            ),
-            "The kubelet refreshes projected tokens at 80% of their life: an expired one means the file is not a projected \
-             volume (a copy, or a Secret), the kubelet cannot refresh it, or the node's clock is ahead (check NTP)."
-                .into(),
-        );
-    }
+    crate::clock::warn_if_late(claims.exp, now);
     if claims.service_account().is_none() {
         return err(
             "NotAServiceAccount",
@@ -349,11 +336,8 @@ pub(crate) mod tests {
             None
         );
         assert_eq!(code(sts, now, now + 3600, "other").as_deref(), Some("AudienceMismatch"));
-        assert_eq!(
-            code(sts, now - 7200, now - 3600, "sts.amazonaws.com").as_deref(),
-            Some("TokenExpired")
-        );
-        // Early by the pod's clock only: STS's clock decides.
+        // Late or early by the pod's clock only: STS's clock decides.
+        assert_eq!(code(sts, now - 7200, now - 3600, "sts.amazonaws.com"), None);
         assert_eq!(code(sts, now + 600, now + 4200, "sts.amazonaws.com"), None);
         assert_eq!(
             code(sts, now, now, "sts.amazonaws.com").as_deref(),
@@ -373,10 +357,7 @@ pub(crate) mod tests {
             code(sts, i64::MAX, i64::MAX, "sts.amazonaws.com").as_deref(),
             Some("TokenNeverValid")
         );
-        assert_eq!(
-            code(sts, i64::MIN, i64::MIN + 1, "sts.amazonaws.com").as_deref(),
-            Some("TokenExpired")
-        );
+        assert_eq!(code(sts, i64::MIN, i64::MIN + 1, "sts.amazonaws.com"), None);
     }
 
     #[test]

@@ -206,6 +206,26 @@ async fn a_token_early_by_the_pods_clock_is_left_to_stss_clock_with_a_warning() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_late_by_the_pods_clock_is_left_to_stss_clock_with_a_warning() {
+    let cluster = Cluster::start().await;
+    // Expired ten minutes ago by the pod's clock: a pod clock that runs ahead looks the same, so
+    // the verifier warns and STS's clock decides. moto stands in for an STS whose clock the token
+    // satisfies (it judges no expiry); a really expired token is STS's ExpiredTokenException.
+    let mut claims = cluster.issuer.claims(&reader());
+    let (iat, exp) = (claims.iat - 4200, claims.exp - 4200);
+    (claims.iat, claims.nbf, claims.exp) = (iat, iat, exp);
+    let file = cluster.write_token("late", &cluster.issuer.sign(&claims).unwrap());
+    let run = cluster.verify_file(&file, &[]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.contains(&format!("token_expires={exp}")) && run.stderr.contains("pod_clock="),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(cluster.sts_calls(), 1, "judged by STS, not by the pod's clock");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_issuer_is_diagnosed_and_can_be_skipped() {
     let cluster = Cluster::start().await;
     let projected = cluster.project(reader()).await;
@@ -291,7 +311,7 @@ async fn sts_refusals_in_awss_words_are_each_diagnosed_until_the_trust_is_right(
     moto.enforce_iam(false).await;
     let gate = StsGate::start(&moto.endpoint).await.expect("gate starts");
     let (issuer, host_path) = (cluster.issuer.url().to_owned(), cluster.issuer.host_path().to_owned());
-    // The role as aws-cluster-federated-role writes it, for team/reader.
+    // The role as aws-workload-role writes it with identity = "cluster", for team/reader.
     let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow",
         "Principal": {"Federated": format!("arn:aws:iam::123456789012:oidc-provider/{host_path}")},

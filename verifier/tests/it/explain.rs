@@ -538,14 +538,21 @@ async fn what_accepts_a_deny_statement_and_an_unknown_operator() {
         "{first}"
     );
     assert!(fixes(&report).contains("denies explicitly"), "{}", fixes(&report));
-    // An operator explain does not know: not evaluated, never guessed; the gate refuses.
+    // An operator explain does not know, on a key it knows: not evaluated, never guessed; the
+    // gate refuses. (A key it does not know is refused before the operator is read.)
     let unknown = json!({"Effect": "Allow", "Principal": {"Federated": provider_arn()}, "Action": "sts:AssumeRoleWithWebIdentity",
-        "Condition": {"DateLessThan": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}}});
+        "Condition": {"NumericEquals": {format!("{HOST_PATH}:sub"): "1"}}});
     let role = lab.role("unknown", &policy(json!([unknown]))).await;
     assert_eq!(lab.assume(&role, &token).await, (403, "AccessDenied".to_owned()));
     let run = explain(role).await;
     let (report, first) = refusing(&run, "not_evaluated");
-    assert!(first.contains("DateLessThan aws:CurrentTime"), "{first}");
+    assert!(first.contains(&format!("NumericEquals {HOST_PATH}:sub")), "{first}");
+    assert!(
+        report
+            .to_string()
+            .contains("operator NumericEquals is not evaluated here"),
+        "{report:#}"
+    );
     assert!(fixes(&report).contains("Check by hand"), "{}", fixes(&report));
 }
 

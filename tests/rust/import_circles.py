@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Fails when files of one Rust crate import each other in a circle.
+
+The data flows one way through each crate: a file may use what the files it names give it,
+never what uses it. A file A points at B when A names `crate::b…` or `super::b…` (outside its
+`#[cfg(test)] mod tests`), B being another file's module. Usage: import_circles.py SRC_DIR...
+"""
+import os
+import re
+import sys
+
+
+def modules(src):
+    """Module path (a::b) of every file under src, and the file."""
+    found = {}
+    for root, _, files in os.walk(src):
+        for name in files:
+            if name.endswith(".rs"):
+                rel = os.path.relpath(os.path.join(root, name), src)[:-3].split(os.sep)
+                if rel[-1] in ("mod", "lib", "main"):
+                    rel = rel[:-1]
+                found["::".join(rel)] = os.path.join(root, name)
+    return found
+
+
+def edges(module, path, mods):
+    text = open(path, encoding="utf-8", errors="replace").read()
+    text = re.sub(r"#\[cfg\(test\)\]\s*mod tests\s*\{.*", "", text, flags=re.S)
+    text = re.sub(r"//[^\n]*", "", text)
+    # `super` is the module above this one, whether this one is a file or a folder's mod.rs.
+    parent = module.split("::")[:-1] if module else []
+    targets = set()
+    for prefix, rest in re.findall(r"\b(crate|super)::((?:\{[^}]*\}|[a-z_][a-z0-9_]*)(?:::[a-z_][a-z0-9_]*)*)", text):
+        base = [] if prefix == "crate" else parent
+        heads = [rest]
+        if rest.startswith("{"):
+            heads = [item.strip() for item in rest[1:-1].split(",")]
+        for head in heads:
+            parts = base + [p for p in head.split("::") if p and p != "self"]
+            for k in range(len(parts), 0, -1):
+                target = "::".join(parts[:k])
+                if target in mods:
+                    if target != module:
+                        targets.add(target)
+                    break
+    return targets
+
+
+def circles(src):
+    mods = modules(src)
+    graph = {m: edges(m, p, mods) for m, p in mods.items()}
+    # Tarjan's strongly connected components: every one with two or more files is a circle.
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(node):
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return [[mods[m] for m in c] for c in found]
+
+
+def main(dirs):
+    bad = [c for src in dirs for c in circles(src)]
+    for circle in bad:
+        print("import circle: " + " <-> ".join(circle), file=sys.stderr)
+    if bad:
+        print("the data flows one way: move the type both need to where both can take it from", file=sys.stderr)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
