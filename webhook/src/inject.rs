@@ -262,6 +262,11 @@ fn container_ops(
                 if find("AWS_CONFIG_FILE").is_none() {
                     env.push(("AWS_CONFIG_FILE", literal(CONFIG_FILE)));
                 }
+                // The Go SDK v1 reads AWS_CONFIG_FILE and AWS_PROFILE only with this set; the
+                // other SDKs ignore it.
+                if find("AWS_SDK_LOAD_CONFIG").is_none() {
+                    env.push(("AWS_SDK_LOAD_CONFIG", literal("1")));
+                }
                 if let Choice::Profile(profile) = choice {
                     match find("AWS_PROFILE") {
                         None => env.push(("AWS_PROFILE", literal(profile))),

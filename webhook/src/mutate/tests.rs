@@ -911,3 +911,36 @@ fn with_named_roles_a_container_added_by_another_webhook_gets_its_share_and_noth
     assert_eq!(env_value(late, "AWS_CONFIG_FILE"), Some(json!(CONFIG_FILE)));
     assert_eq!(mounts_of(late).len(), 2);
 }
+
+#[test]
+fn with_named_roles_the_go_sdk_v1_is_told_to_read_the_config_file() {
+    let mut v = pod_json();
+    v["spec"]["containers"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "name": "own", "image": "x", "env": [{ "name": "AWS_SDK_LOAD_CONFIG", "value": "0" }] }));
+    let (p, warnings) = injected(&v, &multi(&[]));
+    assert_eq!(warnings, Vec::<String>::new());
+    for c in [&p["spec"]["containers"][0], &p["spec"]["initContainers"][2]] {
+        // Without it the Go SDK v1 reads neither AWS_CONFIG_FILE nor AWS_PROFILE.
+        assert_eq!(env_value(c, "AWS_SDK_LOAD_CONFIG"), Some(json!("1")), "{c}");
+    }
+    let own = &p["spec"]["containers"][1];
+    let set: Vec<String> = env_of(own).into_iter().map(|(name, _)| name).collect();
+    assert_eq!(set.iter().filter(|n| *n == "AWS_SDK_LOAD_CONFIG").count(), 1, "{own}");
+    assert_eq!(
+        env_value(own, "AWS_SDK_LOAD_CONFIG"),
+        Some(json!("0")),
+        "its own is kept"
+    );
+    let again = review(&pod(&p), "team", Some(&multi(&[])), &settings());
+    assert_eq!(
+        again,
+        Outcome::Skip {
+            reason: "already injected"
+        }
+    );
+    // One role: the web identity variables, which the Go SDK v1 reads without it.
+    let (single, _) = injected(&pod_json(), &ksa(&[]));
+    assert_eq!(env_value(&single["spec"]["containers"][0], "AWS_SDK_LOAD_CONFIG"), None);
+}
