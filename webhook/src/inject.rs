@@ -39,7 +39,7 @@ pub const CONFIG_VOLUME: &str = "gke-aws-config";
 pub const FIRST_TOKEN: &str = "gke-aws-token-init";
 pub const SIDECAR: &str = "gke-aws-token";
 /// The projected KSA token's lifetime in cluster mode; the kubelet renews it at 80%.
-const PROJECTED_TOKEN_SECONDS: i64 = 3600;
+pub const PROJECTED_TOKEN_SECONDS: i64 = 3600;
 
 /// The variables that are one unit each: a container that sets any of a unit keeps the whole
 /// unit its own (our token with its role ARN, or its region beside ours, would mix two setups).
@@ -311,7 +311,8 @@ fn env_var(name: &str, value: Value) -> Value {
     var
 }
 
-fn token_volume(c: &Credentials) -> Value {
+/// The token volume the pod gets (also what [`crate::clash`] recognises as ours).
+pub fn token_volume(c: &Credentials) -> Value {
     match c.identity {
         // In memory: the token never touches the node's disk.
         Identity::Gke => json!({ "name": VOLUME, "emptyDir": { "medium": "Memory", "sizeLimit": "1Mi" } }),

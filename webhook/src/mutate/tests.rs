@@ -944,3 +944,54 @@ fn with_named_roles_the_go_sdk_v1_is_told_to_read_the_config_file() {
     let (single, _) = injected(&pod_json(), &ksa(&[]));
     assert_eq!(env_value(&single["spec"]["containers"][0], "AWS_SDK_LOAD_CONFIG"), None);
 }
+
+#[test]
+fn in_cluster_mode_only_the_webhooks_own_projected_token_is_ours() {
+    let a = ksa(&[(IDENTITY, "cluster")]);
+    let ours = json!({ "serviceAccountToken": { "audience": "sts.amazonaws.com", "expirationSeconds": 3600, "path": "token" } });
+    let projected = |sources: Value| {
+        let mut v = pod_json();
+        v["spec"]["volumes"] = json!([{ "name": VOLUME, "projected": { "sources": sources } }]);
+        v
+    };
+    for (case, sources) in [
+        (
+            "a token for another audience",
+            json!([{ "serviceAccountToken": { "audience": "vault", "expirationSeconds": 3600, "path": "token" } }]),
+        ),
+        (
+            "another lifetime",
+            json!([{ "serviceAccountToken": { "audience": "sts.amazonaws.com", "expirationSeconds": 86400, "path": "token" } }]),
+        ),
+        (
+            "the API server's audience",
+            json!([{ "serviceAccountToken": { "expirationSeconds": 3600, "path": "token" } }]),
+        ),
+        (
+            "ours and a ConfigMap",
+            json!([ours, { "configMap": { "name": "ca", "items": [{ "key": "ca.crt", "path": "ca.crt" }] } }]),
+        ),
+    ] {
+        let message = denial(&projected(sources), Some(&a));
+        assert!(
+            message.contains("volume \"gke-aws-token\" is not the webhook's token volume")
+                && message.contains("audience \"sts.amazonaws.com\", expirationSeconds 3600, path token"),
+            "{case}: {message}"
+        );
+    }
+    // Ours as the API server keeps it when it decodes a later webhook's change (defaultMode
+    // filled in): a reinvocation adds nothing.
+    let (p, _) = injected(&pod_json(), &a);
+    let mut kept = p.clone();
+    kept["spec"]["volumes"][0]["projected"]["defaultMode"] = json!(420);
+    let again = review(&pod(&kept), "team", Some(&a), &settings());
+    assert_eq!(
+        again,
+        Outcome::Skip {
+            reason: "already injected"
+        }
+    );
+    // Set by hand, exactly ours, it is ours: no second volume.
+    let (p, _) = injected(&projected(json!([ours])), &a);
+    assert_eq!(p["spec"]["volumes"].as_array().unwrap().len(), 1);
+}
