@@ -26,7 +26,9 @@ use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
+use crate::choice;
 use crate::connections::{Limits, SMALL_BODY_BYTES, Ticket};
+use crate::keys::NAMED_ROLE_PREFIX;
 use crate::ksa_cache::{KsaCache, LookupError};
 use crate::metrics::{Admission, Metrics};
 use crate::mutate::{self, Outcome, Settings};
@@ -467,19 +469,29 @@ async fn review_with_ksa(
 }
 
 /// True when some KSA annotations would admit the pod: then a denial from the cache may be
-/// the cache's being behind. A pod refused for itself (Windows, hostNetwork, clashing names)
-/// is refused whatever its KSA says in GSA mode and in cluster mode, and costs no lookup.
+/// the cache's being behind. Tried: a default role alone, and with a named role for every
+/// profile the pod asks for (`profile.C: archive` needs the KSA's `role.archive`, which may be
+/// what the cache has not seen yet), each in GSA mode and in cluster mode. A pod refused for
+/// itself (Windows, hostNetwork, clashing names, a profile no KSA could have) is refused
+/// whatever its KSA says, and costs no lookup.
 fn annotations_decide(pod: &k8s_openapi::api::core::v1::Pod, namespace: &str, settings: &Settings) -> bool {
     const ANY_ROLE: &str = "arn:aws:iam::123456789012:role/any";
-    [None, Some("cluster")].into_iter().any(|identity| {
-        let mut annotations = mutate::Annotations::new();
-        annotations.insert(mutate::ROLE_ARN.to_owned(), ANY_ROLE.to_owned());
-        if let Some(identity) = identity {
-            annotations.insert(mutate::IDENTITY.to_owned(), identity.to_owned());
-        }
-        !matches!(
-            mutate::review(pod, namespace, Some(&annotations), settings),
-            Outcome::Deny { .. }
-        )
+    let default_role = mutate::Annotations::from([(mutate::ROLE_ARN.to_owned(), ANY_ROLE.to_owned())]);
+    let mut with_profiles = default_role.clone();
+    for profile in choice::named_profiles(pod) {
+        with_profiles.insert(format!("{NAMED_ROLE_PREFIX}{profile}"), ANY_ROLE.to_owned());
+    }
+    let identities = [None, Some("cluster")];
+    [default_role, with_profiles].iter().any(|roles| {
+        identities.iter().any(|identity| {
+            let mut annotations = roles.clone();
+            if let Some(identity) = identity {
+                annotations.insert(mutate::IDENTITY.to_owned(), (*identity).to_owned());
+            }
+            !matches!(
+                mutate::review(pod, namespace, Some(&annotations), settings),
+                Outcome::Deny { .. }
+            )
+        })
     })
 }

@@ -190,6 +190,38 @@ async fn a_cache_that_is_behind_is_checked_against_the_api_server_before_a_denia
         .await;
 }
 
+/// A pod that names a profile its KSA gained a moment ago: the cache's copy lacks the role, so
+/// the pod would pass with no default-role-only KSA, and the API server is asked all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_the_cached_ksa_lacks_is_checked_against_the_api_server_before_a_denial() {
+    const ARCHIVE_ARN: &str = "arn:aws:iam::210987654321:role/team-archive";
+    let api = KubeApi::start().await;
+    let default_role = [("amazonaws.com/role-arn", ARN), ("iam.gke.io/gcp-service-account", GSA)];
+    api.add_service_account("team", "exporter", &default_role);
+    let webhook = Webhook::start(&api.url(), &[]).await;
+    webhook.wait_ready(200).await;
+    api.hold_watch(true);
+    let mut with_archive = default_role.to_vec();
+    with_archive.push(("gke-aws-verifier/role.archive", ARCHIVE_ARN));
+    api.annotate_service_account("team", "exporter", &with_archive);
+    let mut archiver = pod("archiver", "exporter");
+    archiver["metadata"]["annotations"] = json!({ "gke-aws-verifier/profile.app": "archive" });
+    let injected = patched(&archiver, &webhook.admit("team", &archiver).await);
+    assert_eq!(
+        env_value(&injected["spec"]["containers"][0], "AWS_PROFILE"),
+        Some(json!("archive"))
+    );
+    assert_eq!(api.gets(), 1, "one direct get");
+    // A profile the API server's copy lacks too: the denial stands, naming what the KSA has.
+    let mut ghost = pod("ghost", "exporter");
+    ghost["metadata"]["annotations"] = json!({ "gke-aws-verifier/profile.app": "ghost" });
+    let denied = webhook.admit("team", &ghost).await;
+    assert_eq!(denied["allowed"], false, "{denied}");
+    let message = denied["status"]["message"].as_str().unwrap();
+    assert!(message.contains("it has: default, archive"), "{message}");
+    assert_eq!(api.gets(), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn old_node_pools_refuse_or_warn_gsa_mode_and_leave_cluster_mode_alone() {
     let api = KubeApi::start().await;
