@@ -44,6 +44,13 @@ pub const SHARED_BODY_BYTES: usize = 2 * MAX_BODY_BYTES;
 const PEER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a connection may wait for its next request (also the header read time).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long kube-apiserver keeps an idle pooled connection (Go's `IdleConnTimeout`).
+pub const API_SERVER_IDLE_CONN: Duration = Duration::from_secs(90);
+// Closing first would lose the review the API server writes into the closing connection.
+const _: () = assert!(
+    IDLE_TIMEOUT.as_secs() > API_SERVER_IDLE_CONN.as_secs(),
+    "IDLE_TIMEOUT must outlast the API server's pooled connections"
+);
 /// hyper's read buffer per connection (also the bound on a request's headers).
 const READ_BUFFER_BYTES: usize = 16 << 10;
 /// After shutdown begins, in-flight reviews get this long to finish.
