@@ -30,6 +30,7 @@ use crate::choice;
 use crate::connections::{Limits, SMALL_BODY_BYTES, Ticket};
 use crate::keys::NAMED_ROLE_PREFIX;
 use crate::ksa_cache::{KsaCache, LookupError};
+use crate::message;
 use crate::metrics::{Admission, Metrics};
 use crate::mutate::{self, Outcome, Settings};
 use crate::native_sidecars::{self, Policy, Support, Verdict};
@@ -409,10 +410,15 @@ async fn decide(app: &App, request: &review::Request) -> (Answer, Admission) {
                         tracing::info!(namespace, pod = pod_name, %message, "denied");
                         return deny(message);
                     }
-                    (Some(Verdict::Unreliable(_)), Policy::Warn) => warnings.push(
-                        "gke-aws-verifier: on a node older than 1.29 the token sidecar hangs this pod in Init"
-                            .to_owned(),
-                    ),
+                    (Some(Verdict::Unreliable(_)), Policy::Warn) => {
+                        // First, so the answer's budget keeps it; through the same caps as the rest.
+                        warnings.insert(
+                            0,
+                            "gke-aws-verifier: on a node older than 1.29 the token sidecar hangs this pod in Init"
+                                .to_owned(),
+                        );
+                        warnings = message::warnings(warnings);
+                    }
                     (None, _) => {
                         return deny(
                             "gke-aws-verifier: the webhook has not read the API server's version yet, so it cannot tell whether nodes run native sidecars; retry".to_owned(),

@@ -9,6 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use gke_aws_webhook::connections::Limits;
 use gke_aws_webhook::ksa_cache::KsaCache;
+use gke_aws_webhook::message::{MAX_WARNING_CHARS, MAX_WARNINGS_CHARS};
 use gke_aws_webhook::metrics::Metrics;
 use gke_aws_webhook::native_sidecars::{Policy, Support};
 use gke_aws_webhook::server::{self, API_SERVER_IDLE_CONN, App, IDLE_TIMEOUT};
@@ -262,6 +263,32 @@ async fn old_node_pools_refuse_or_warn_gsa_mode_and_leave_cluster_mode_alone() {
     patched(&gsa_pod, &response);
     let warnings = response["warnings"].to_string();
     assert!(warnings.contains("older than 1.29"), "{response}");
+    // Within the same caps as the pod's own warnings, even when those fill the answer's budget.
+    let mut noisy = pod("noisy", "reader");
+    let stray: serde_json::Map<String, serde_json::Value> = (0..20)
+        .map(|i| {
+            (
+                format!("gke-aws-verifier/profile.c{i:02}{}", "x".repeat(60)),
+                json!("none"),
+            )
+        })
+        .collect();
+    noisy["metadata"]["annotations"] = serde_json::Value::Object(stray);
+    let response = warning.admit("team", &noisy).await;
+    patched(&noisy, &response);
+    let warnings: Vec<&str> = response["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert!(warnings.iter().any(|w| w.contains("older than 1.29")), "{response}");
+    assert!(
+        warnings.iter().all(|w| w.chars().count() <= MAX_WARNING_CHARS),
+        "{response}"
+    );
+    let total: usize = warnings.iter().map(|w| w.chars().count()).sum();
+    assert!(total <= MAX_WARNINGS_CHARS, "{total} characters: {response}");
 
     let current = Webhook::start(&api.url(), &["--node-version-skew", "2"]).await;
     current.wait_ready(200).await;
