@@ -100,6 +100,17 @@ pub fn choices(
     Ok((chosen, warnings))
 }
 
+/// The named roles the pod's `profile.CONTAINER` annotations ask for (not `default` or `none`).
+pub fn named_profiles(pod: &Pod) -> impl Iterator<Item = &str> {
+    pod.metadata
+        .annotations
+        .iter()
+        .flatten()
+        .filter(|(key, _)| key.starts_with(PROFILE_PREFIX))
+        .map(|(_, profile)| profile.as_str())
+        .filter(|profile| !["default", "none"].contains(profile))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

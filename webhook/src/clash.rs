@@ -2,11 +2,17 @@
 //! like ours, a mount at (or inside) the token's or config's folder, a container named like
 //! our token writers. Any of them would give a half injection (our env without our volume, a
 //! patch the API server refuses for duplicate names), so the pod is refused with the clash
-//! named. What the webhook itself added at an earlier admission is recognised by its shape.
+//! named. What the webhook itself added at an earlier admission is recognised by its shape:
+//! the token volume only when it is exactly the one the webhook adds (a projected token of
+//! another audience or lifetime under our name would get our env pointing at a token STS
+//! refuses).
 
 use k8s_openapi::api::core::v1::{Container, Pod, Volume};
 
-use crate::inject::{CONFIG_DIR, CONFIG_VOLUME, FIRST_TOKEN, Identity, SIDECAR, TOKEN_DIR, VOLUME, config_field_path};
+use crate::inject::{
+    CONFIG_DIR, CONFIG_VOLUME, Credentials, FIRST_TOKEN, Identity, PROJECTED_TOKEN_SECONDS, SIDECAR, TOKEN_DIR, VOLUME,
+    config_field_path, token_volume,
+};
 use crate::message::quoted;
 use crate::paths::{normalise, within};
 
@@ -14,21 +20,24 @@ use crate::paths::{normalise, within};
 const MAX_LISTED: usize = 4;
 
 /// Each clash in words, e.g. `volume "gke-aws-token" is not the webhook's token volume`.
-pub fn clashes(pod: &Pod, identity: Identity, with_config: bool) -> Vec<String> {
+pub fn clashes(pod: &Pod, credentials: &Credentials, with_config: bool) -> Vec<String> {
     let mut found = Vec::new();
     let Some(spec) = pod.spec.as_ref() else {
         return found;
     };
     for volume in spec.volumes.iter().flatten() {
-        if volume.name == VOLUME && !is_our_token_volume(volume, identity) {
-            found.push(format!("volume {VOLUME:?} is not the webhook's token volume"));
+        if volume.name == VOLUME && !is_our_token_volume(volume, credentials) {
+            found.push(format!(
+                "volume {VOLUME:?} is not the webhook's token volume ({})",
+                our_token_volume(credentials)
+            ));
         }
         if with_config && volume.name == CONFIG_VOLUME && !is_our_config_volume(volume) {
             found.push(format!("volume {CONFIG_VOLUME:?} is not the webhook's config volume"));
         }
     }
     let inits = spec.init_containers.iter().flatten();
-    let writers = identity == Identity::Gke;
+    let writers = credentials.identity == Identity::Gke;
     for container in &spec.containers {
         if writers && [FIRST_TOKEN, SIDECAR].contains(&container.name.as_str()) {
             found.push(format!(
@@ -81,18 +90,26 @@ pub fn is_our_writer(c: &Container) -> bool {
             .is_some_and(|a| a == "token-file")
 }
 
-fn is_our_token_volume(v: &Volume, identity: Identity) -> bool {
-    match identity {
-        Identity::Gke => v
-            .empty_dir
-            .as_ref()
-            .is_some_and(|e| e.medium.as_deref() == Some("Memory")),
-        Identity::Cluster => v.projected.as_ref().is_some_and(|p| {
-            p.sources
-                .iter()
-                .flatten()
-                .any(|s| s.service_account_token.as_ref().is_some_and(|t| t.path == "token"))
-        }),
+/// Exactly the volume [`token_volume`] adds, as the API server keeps it (it fills in a
+/// projected volume's `defaultMode`, 0644, when a later webhook's change is decoded again).
+fn is_our_token_volume(v: &Volume, c: &Credentials) -> bool {
+    let mut v = v.clone();
+    if let Some(projected) = v.projected.as_mut()
+        && projected.default_mode == Some(0o644)
+    {
+        projected.default_mode = None;
+    }
+    serde_json::to_value(&v).ok() == Some(token_volume(c))
+}
+
+/// What the webhook's token volume is, for the denial.
+fn our_token_volume(c: &Credentials) -> String {
+    match c.identity {
+        Identity::Gke => "which is an emptyDir in memory, 1Mi".to_owned(),
+        Identity::Cluster => format!(
+            "which is a projected serviceAccountToken: audience {}, expirationSeconds {PROJECTED_TOKEN_SECONDS}, path token",
+            quoted(&c.audience)
+        ),
     }
 }
 

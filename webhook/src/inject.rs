@@ -39,7 +39,7 @@ pub const CONFIG_VOLUME: &str = "gke-aws-config";
 pub const FIRST_TOKEN: &str = "gke-aws-token-init";
 pub const SIDECAR: &str = "gke-aws-token";
 /// The projected KSA token's lifetime in cluster mode; the kubelet renews it at 80%.
-const PROJECTED_TOKEN_SECONDS: i64 = 3600;
+pub const PROJECTED_TOKEN_SECONDS: i64 = 3600;
 
 /// The variables that are one unit each: a container that sets any of a unit keeps the whole
 /// unit its own (our token with its role ARN, or its region beside ours, would mix two setups).
@@ -262,6 +262,11 @@ fn container_ops(
                 if find("AWS_CONFIG_FILE").is_none() {
                     env.push(("AWS_CONFIG_FILE", literal(CONFIG_FILE)));
                 }
+                // The Go SDK v1 reads AWS_CONFIG_FILE and AWS_PROFILE only with this set; the
+                // other SDKs ignore it.
+                if find("AWS_SDK_LOAD_CONFIG").is_none() {
+                    env.push(("AWS_SDK_LOAD_CONFIG", literal("1")));
+                }
                 if let Choice::Profile(profile) = choice {
                     match find("AWS_PROFILE") {
                         None => env.push(("AWS_PROFILE", literal(profile))),
@@ -306,7 +311,8 @@ fn env_var(name: &str, value: Value) -> Value {
     var
 }
 
-fn token_volume(c: &Credentials) -> Value {
+/// The token volume the pod gets (also what [`crate::clash`] recognises as ours).
+pub fn token_volume(c: &Credentials) -> Value {
     match c.identity {
         // In memory: the token never touches the node's disk.
         Identity::Gke => json!({ "name": VOLUME, "emptyDir": { "medium": "Memory", "sizeLimit": "1Mi" } }),

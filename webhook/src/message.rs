@@ -6,7 +6,7 @@
 /// Longest warning: what the AdmissionResponse's `warnings` field recommends.
 pub const MAX_WARNING_CHARS: usize = 120;
 /// All warnings of one answer together (the API server's budget for every webhook's).
-const MAX_WARNINGS_CHARS: usize = 2048;
+pub const MAX_WARNINGS_CHARS: usize = 2048;
 /// Longest value quoted from the pod or the KSA.
 const MAX_QUOTED_CHARS: usize = 64;
 

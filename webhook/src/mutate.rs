@@ -127,7 +127,7 @@ fn decide(
     let (choices, choice_warnings) = choice::choices(pod, &[FIRST_TOKEN, SIDECAR], &named, ksa_name)?;
     warnings.extend(choice_warnings);
     let with_config = !credentials.named.is_empty();
-    let clashes = clash::clashes(pod, credentials.identity, with_config);
+    let clashes = clash::clashes(pod, &credentials, with_config);
     if !clashes.is_empty() {
         return Err(format!(
             "gke-aws-verifier: the pod already uses names or folders the injection needs: {}; rename them (the webhook adds its own) or remove the label {INJECT_LABEL}",

@@ -26,8 +26,11 @@ use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
+use crate::choice;
 use crate::connections::{Limits, SMALL_BODY_BYTES, Ticket};
+use crate::keys::NAMED_ROLE_PREFIX;
 use crate::ksa_cache::{KsaCache, LookupError};
+use crate::message;
 use crate::metrics::{Admission, Metrics};
 use crate::mutate::{self, Outcome, Settings};
 use crate::native_sidecars::{self, Policy, Support, Verdict};
@@ -42,6 +45,13 @@ pub const SHARED_BODY_BYTES: usize = 2 * MAX_BODY_BYTES;
 const PEER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a connection may wait for its next request (also the header read time).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long kube-apiserver keeps an idle pooled connection (Go's `IdleConnTimeout`).
+pub const API_SERVER_IDLE_CONN: Duration = Duration::from_secs(90);
+// Closing first would lose the review the API server writes into the closing connection.
+const _: () = assert!(
+    IDLE_TIMEOUT.as_secs() > API_SERVER_IDLE_CONN.as_secs(),
+    "IDLE_TIMEOUT must outlast the API server's pooled connections"
+);
 /// hyper's read buffer per connection (also the bound on a request's headers).
 const READ_BUFFER_BYTES: usize = 16 << 10;
 /// After shutdown begins, in-flight reviews get this long to finish.
@@ -400,10 +410,15 @@ async fn decide(app: &App, request: &review::Request) -> (Answer, Admission) {
                         tracing::info!(namespace, pod = pod_name, %message, "denied");
                         return deny(message);
                     }
-                    (Some(Verdict::Unreliable(_)), Policy::Warn) => warnings.push(
-                        "gke-aws-verifier: on a node older than 1.29 the token sidecar hangs this pod in Init"
-                            .to_owned(),
-                    ),
+                    (Some(Verdict::Unreliable(_)), Policy::Warn) => {
+                        // First, so the answer's budget keeps it; through the same caps as the rest.
+                        warnings.insert(
+                            0,
+                            "gke-aws-verifier: on a node older than 1.29 the token sidecar hangs this pod in Init"
+                                .to_owned(),
+                        );
+                        warnings = message::warnings(warnings);
+                    }
                     (None, _) => {
                         return deny(
                             "gke-aws-verifier: the webhook has not read the API server's version yet, so it cannot tell whether nodes run native sidecars; retry".to_owned(),
@@ -467,19 +482,29 @@ async fn review_with_ksa(
 }
 
 /// True when some KSA annotations would admit the pod: then a denial from the cache may be
-/// the cache's being behind. A pod refused for itself (Windows, hostNetwork, clashing names)
-/// is refused whatever its KSA says in GSA mode and in cluster mode, and costs no lookup.
+/// the cache's being behind. Tried: a default role alone, and with a named role for every
+/// profile the pod asks for (`profile.C: archive` needs the KSA's `role.archive`, which may be
+/// what the cache has not seen yet), each in GSA mode and in cluster mode. A pod refused for
+/// itself (Windows, hostNetwork, clashing names, a profile no KSA could have) is refused
+/// whatever its KSA says, and costs no lookup.
 fn annotations_decide(pod: &k8s_openapi::api::core::v1::Pod, namespace: &str, settings: &Settings) -> bool {
     const ANY_ROLE: &str = "arn:aws:iam::123456789012:role/any";
-    [None, Some("cluster")].into_iter().any(|identity| {
-        let mut annotations = mutate::Annotations::new();
-        annotations.insert(mutate::ROLE_ARN.to_owned(), ANY_ROLE.to_owned());
-        if let Some(identity) = identity {
-            annotations.insert(mutate::IDENTITY.to_owned(), identity.to_owned());
-        }
-        !matches!(
-            mutate::review(pod, namespace, Some(&annotations), settings),
-            Outcome::Deny { .. }
-        )
+    let default_role = mutate::Annotations::from([(mutate::ROLE_ARN.to_owned(), ANY_ROLE.to_owned())]);
+    let mut with_profiles = default_role.clone();
+    for profile in choice::named_profiles(pod) {
+        with_profiles.insert(format!("{NAMED_ROLE_PREFIX}{profile}"), ANY_ROLE.to_owned());
+    }
+    let identities = [None, Some("cluster")];
+    [default_role, with_profiles].iter().any(|roles| {
+        identities.iter().any(|identity| {
+            let mut annotations = roles.clone();
+            if let Some(identity) = identity {
+                annotations.insert(mutate::IDENTITY.to_owned(), (*identity).to_owned());
+            }
+            !matches!(
+                mutate::review(pod, namespace, Some(&annotations), settings),
+                Outcome::Deny { .. }
+            )
+        })
     })
 }

@@ -911,3 +911,87 @@ fn with_named_roles_a_container_added_by_another_webhook_gets_its_share_and_noth
     assert_eq!(env_value(late, "AWS_CONFIG_FILE"), Some(json!(CONFIG_FILE)));
     assert_eq!(mounts_of(late).len(), 2);
 }
+
+#[test]
+fn with_named_roles_the_go_sdk_v1_is_told_to_read_the_config_file() {
+    let mut v = pod_json();
+    v["spec"]["containers"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "name": "own", "image": "x", "env": [{ "name": "AWS_SDK_LOAD_CONFIG", "value": "0" }] }));
+    let (p, warnings) = injected(&v, &multi(&[]));
+    assert_eq!(warnings, Vec::<String>::new());
+    for c in [&p["spec"]["containers"][0], &p["spec"]["initContainers"][2]] {
+        // Without it the Go SDK v1 reads neither AWS_CONFIG_FILE nor AWS_PROFILE.
+        assert_eq!(env_value(c, "AWS_SDK_LOAD_CONFIG"), Some(json!("1")), "{c}");
+    }
+    let own = &p["spec"]["containers"][1];
+    let set: Vec<String> = env_of(own).into_iter().map(|(name, _)| name).collect();
+    assert_eq!(set.iter().filter(|n| *n == "AWS_SDK_LOAD_CONFIG").count(), 1, "{own}");
+    assert_eq!(
+        env_value(own, "AWS_SDK_LOAD_CONFIG"),
+        Some(json!("0")),
+        "its own is kept"
+    );
+    let again = review(&pod(&p), "team", Some(&multi(&[])), &settings());
+    assert_eq!(
+        again,
+        Outcome::Skip {
+            reason: "already injected"
+        }
+    );
+    // One role: the web identity variables, which the Go SDK v1 reads without it.
+    let (single, _) = injected(&pod_json(), &ksa(&[]));
+    assert_eq!(env_value(&single["spec"]["containers"][0], "AWS_SDK_LOAD_CONFIG"), None);
+}
+
+#[test]
+fn in_cluster_mode_only_the_webhooks_own_projected_token_is_ours() {
+    let a = ksa(&[(IDENTITY, "cluster")]);
+    let ours = json!({ "serviceAccountToken": { "audience": "sts.amazonaws.com", "expirationSeconds": 3600, "path": "token" } });
+    let projected = |sources: Value| {
+        let mut v = pod_json();
+        v["spec"]["volumes"] = json!([{ "name": VOLUME, "projected": { "sources": sources } }]);
+        v
+    };
+    for (case, sources) in [
+        (
+            "a token for another audience",
+            json!([{ "serviceAccountToken": { "audience": "vault", "expirationSeconds": 3600, "path": "token" } }]),
+        ),
+        (
+            "another lifetime",
+            json!([{ "serviceAccountToken": { "audience": "sts.amazonaws.com", "expirationSeconds": 86400, "path": "token" } }]),
+        ),
+        (
+            "the API server's audience",
+            json!([{ "serviceAccountToken": { "expirationSeconds": 3600, "path": "token" } }]),
+        ),
+        (
+            "ours and a ConfigMap",
+            json!([ours, { "configMap": { "name": "ca", "items": [{ "key": "ca.crt", "path": "ca.crt" }] } }]),
+        ),
+    ] {
+        let message = denial(&projected(sources), Some(&a));
+        assert!(
+            message.contains("volume \"gke-aws-token\" is not the webhook's token volume")
+                && message.contains("audience \"sts.amazonaws.com\", expirationSeconds 3600, path token"),
+            "{case}: {message}"
+        );
+    }
+    // Ours as the API server keeps it when it decodes a later webhook's change (defaultMode
+    // filled in): a reinvocation adds nothing.
+    let (p, _) = injected(&pod_json(), &a);
+    let mut kept = p.clone();
+    kept["spec"]["volumes"][0]["projected"]["defaultMode"] = json!(420);
+    let again = review(&pod(&kept), "team", Some(&a), &settings());
+    assert_eq!(
+        again,
+        Outcome::Skip {
+            reason: "already injected"
+        }
+    );
+    // Set by hand, exactly ours, it is ours: no second volume.
+    let (p, _) = injected(&projected(json!([ours])), &a);
+    assert_eq!(p["spec"]["volumes"].as_array().unwrap().len(), 1);
+}

@@ -248,8 +248,88 @@ pub fn release_bin() -> PathBuf {
     bin
 }
 
-/// The Deployment's memory limit (k8s/webhook/base/deployment.yaml), in KiB.
-pub const MEMORY_LIMIT_KIB: u64 = 128 * 1024;
+/// The Deployment's memory limit in KiB, read from the manifest (k8s/webhook/base/deployment.yaml),
+/// so that the bound the hostile tests assert follows the manifest.
+pub fn memory_limit_kib() -> u64 {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../k8s/webhook/base/deployment.yaml");
+    let manifest = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    container_memory_limit_kib(&manifest, "webhook").unwrap_or_else(|problem| panic!("{}: {problem}", path.display()))
+}
+
+/// `resources.limits.memory` of container `name` in a Deployment manifest, in KiB: a reading of
+/// the YAML's indentation (block style, as the manifests here are written), not a YAML parser.
+pub fn container_memory_limit_kib(manifest: &str, name: &str) -> Result<u64, String> {
+    let lines: Vec<&str> = manifest
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .collect();
+    let container = under(&lines, &format!("- name: {name}")).ok_or(format!("no container {name}"))?;
+    let limits = under(&container, "resources:")
+        .and_then(|resources| under(&resources, "limits:"))
+        .ok_or(format!("container {name} has no resources.limits"))?;
+    let memory = limits
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("memory:"))
+        .ok_or(format!("container {name} has no memory limit"))?;
+    kib(memory.trim().trim_matches(|c: char| c == '"' || c == '\''))
+}
+
+/// The lines nested under the first line that reads `key` (deeper indented, up to the next
+/// line that is not).
+fn under<'a>(lines: &[&'a str], key: &str) -> Option<Vec<&'a str>> {
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let at = lines.iter().position(|l| l.trim() == key)?;
+    let depth = indent(lines[at]);
+    Some(
+        lines[at + 1..]
+            .iter()
+            .take_while(|l| indent(l) > depth)
+            .copied()
+            .collect(),
+    )
+}
+
+/// A Kubernetes memory quantity (`128Mi`, `1Gi`, `500M`, bytes) in KiB.
+fn kib(quantity: &str) -> Result<u64, String> {
+    let split = quantity.find(|c: char| !c.is_ascii_digit()).unwrap_or(quantity.len());
+    let (digits, unit) = quantity.split_at(split);
+    let bytes: u64 = match unit {
+        "" => 1,
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        "k" => 1_000,
+        "M" => 1_000_000,
+        "G" => 1_000_000_000,
+        _ => return Err(format!("memory limit {quantity:?}: unit not read here")),
+    };
+    let count: u64 = digits
+        .parse()
+        .map_err(|_| format!("memory limit {quantity:?} is no number"))?;
+    Ok(count * bytes / 1024)
+}
+
+#[test]
+fn the_memory_bound_follows_the_deployments_limit() {
+    let manifest = |limit: &str| {
+        format!(
+            "spec:\n  template:\n    spec:\n      containers:\n        - name: webhook\n          resources:\n            requests:\n              memory: 48Mi\n            limits:\n              memory: {limit}\n        - name: other\n          resources:\n            limits:\n              memory: 1Gi\n"
+        )
+    };
+    assert_eq!(
+        container_memory_limit_kib(&manifest("128Mi"), "webhook"),
+        Ok(128 * 1024)
+    );
+    assert_eq!(
+        container_memory_limit_kib(&manifest("\"256Mi\""), "webhook"),
+        Ok(256 * 1024)
+    );
+    assert_eq!(container_memory_limit_kib(&manifest("1Gi"), "other"), Ok(1 << 20));
+    assert!(container_memory_limit_kib(&manifest("0.5Gi"), "webhook").is_err());
+    assert!(container_memory_limit_kib(&manifest("128Mi"), "absent").is_err());
+    // The shipped manifest reads.
+    assert!(memory_limit_kib() >= 64 * 1024);
+}
 
 impl Webhook {
     /// The AdmissionReview's response for `pod` created in `namespace`.
