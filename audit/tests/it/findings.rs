@@ -2,7 +2,9 @@
 
 use testkit::kube_cluster::objects::{self, Injected};
 
-use crate::helpers::{MODES, Mode, audit_json, clean_cluster, named_role, named_roles_fixture, terraform_fixture};
+use crate::helpers::{
+    MODES, Mode, OWN_ROLE, audit_json, clean_cluster, named_role, named_roles_fixture, terraform_fixture, with_own_role,
+};
 
 #[tokio::test]
 async fn a_clean_cluster_gives_no_finding_and_exit_0() {
@@ -235,6 +237,29 @@ async fn a_pod_injected_with_what_its_ksa_no_longer_says_is_stale() {
             stale[0]["fix"],
             "kubectl rollout restart deployment/api --namespace payments"
         );
+    }
+}
+
+#[tokio::test]
+async fn pods_that_do_not_opt_in_are_never_judged_stale() {
+    for mode in MODES {
+        let cluster = clean_cluster(mode).await;
+        // An application that sets its own role, on a KSA that names another.
+        let own = objects::pod("payments", "own-role", mode.ksa(), false, None, &Injected::No);
+        cluster.add(with_own_role(own, OWN_ROLE));
+        // A copy of an injected pod's manifest without the label: the webhook never admitted it.
+        cluster.add(objects::pod(
+            "payments",
+            "copied",
+            mode.ksa(),
+            false,
+            None,
+            &mode.injected_with(OWN_ROLE),
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let run = audit_json(&cluster, dir.path(), &[]).await;
+        assert!(run.findings().is_empty(), "{mode:?}: {}", run.stdout);
+        assert_eq!(run.code, 0, "{mode:?}: {}", run.stdout);
     }
 }
 
