@@ -1,8 +1,9 @@
-//! Pods: `NotInjected` (opted in, running, none of the injection) and `StaleInjection` (opted
-//! in, injected with a role, region or identity mode the KSA no longer says). Only pods that
-//! carry the opt-in label are judged: the others are not the webhook's, whatever AWS variables
-//! they set themselves.
+//! Pods: `NotInjected` (opted in, running, without the webhook's token volume) and
+//! `StaleInjection` (opted in, injected with a role, region or identity mode the KSA no longer
+//! says). Only pods that carry the opt-in label are judged: the others are not the webhook's,
+//! whatever AWS variables they set themselves.
 
+use gke_aws_webhook::inject::VOLUME;
 use gke_aws_webhook::mutate::{IDENTITY, INJECT_LABEL, REGION, ROLE_ARN};
 
 use super::{Context, fix};
@@ -27,7 +28,7 @@ pub fn check(context: &Context) -> Vec<Finding> {
                     Severity::Error,
                     object,
                     format!(
-                        "labelled {INJECT_LABEL}=true and {}, but it has no token volume and no AWS variables: the webhook was not called when it was created (not installed yet, or failing open); it has no AWS credentials",
+                        "labelled {INJECT_LABEL}=true and {}, but it has no token volume ({VOLUME}): the webhook was not called when it was created (not installed yet, or failing open); it has none of the webhook's AWS credentials (AWS variables it sets itself are its own)",
                         pod.status.phase.as_deref().unwrap_or("live").to_lowercase()
                     ),
                     fix,
