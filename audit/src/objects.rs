@@ -132,7 +132,7 @@ fn is_label_chars(part: &str) -> bool {
 }
 
 /// At most 100 characters of a name that is not one, for a message.
-fn shown(name: &str) -> String {
+pub fn shown(name: &str) -> String {
     name.chars().take(100).collect()
 }
 
