@@ -1,13 +1,17 @@
 //! The objects the audit reads, reduced while they are read: each type deserializes straight
 //! from the API server's JSON and keeps only the fields the checks use. Labels and annotations
 //! keep only the keys this project defines (a pod's `kubectl.kubernetes.io/last-applied-configuration`
-//! is skipped, never held), env only the variables the webhook writes.
+//! is skipped, never held), env only the variables the audit compares, volumes and mounts only
+//! whether they are the webhook's token volume.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use gke_aws_webhook::inject::{TOKEN_FILE, VOLUME};
+use std::borrow::Cow;
+
+use gke_aws_webhook::inject::{TOKEN_DIR, VOLUME};
 use gke_aws_webhook::mutate::{AUDIENCE, GSA, IDENTITY, INJECT_LABEL, REGION, ROLE_ARN};
+use gke_aws_webhook::paths::normalise;
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
@@ -16,12 +20,7 @@ pub const NAMED_ROLE_PREFIX: &str = "gke-aws-verifier/role.";
 pub const NAMED_REGION_PREFIX: &str = "gke-aws-verifier/region.";
 
 /// The env variables of an injected container that the audit compares.
-const KEPT_ENV: [&str; 4] = [
-    "AWS_ROLE_ARN",
-    "AWS_REGION",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONFIG_FILE",
-];
+const KEPT_ENV: [&str; 2] = ["AWS_ROLE_ARN", "AWS_REGION"];
 
 /// A page of a list: its items and where the next page starts.
 #[derive(Debug, Deserialize)]
@@ -133,7 +132,7 @@ fn is_label_chars(part: &str) -> bool {
 }
 
 /// At most 100 characters of a name that is not one, for a message.
-fn shown(name: &str) -> String {
+pub fn shown(name: &str) -> String {
     name.chars().take(100).collect()
 }
 
@@ -167,8 +166,10 @@ pub struct PodSpec {
     pub containers: Vec<Container>,
     #[serde(default)]
     pub init_containers: Vec<Container>,
-    #[serde(default)]
-    pub volumes: Vec<Volume>,
+    /// The kind of the webhook's token volume, `None` when the pod has none; other volumes are
+    /// skipped.
+    #[serde(default, rename = "volumes", deserialize_with = "token_volume")]
+    pub token_volume: Option<Mode>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -179,21 +180,12 @@ pub struct PodStatus {
 
 #[derive(Debug, Deserialize)]
 pub struct Container {
-    #[serde(default)]
-    pub name: String,
     #[serde(default, deserialize_with = "kept_env")]
     pub env: BTreeMap<String, String>,
-}
-
-/// A volume: its name and which of the two kinds the webhook writes it is.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Volume {
-    pub name: String,
-    #[serde(default)]
-    empty_dir: Option<IgnoredAny>,
-    #[serde(default)]
-    projected: Option<IgnoredAny>,
+    /// Whether it mounts the webhook's token volume at the token's folder: the webhook mounts
+    /// it into each container it gives a role, and into no container that sets its own.
+    #[serde(default, rename = "volumeMounts", deserialize_with = "mounts_token")]
+    pub mounts_token: bool,
 }
 
 /// The identity mode, as the KSA annotation and the webhook's volume say it.
@@ -236,14 +228,13 @@ pub struct Injection {
     pub mode: Option<Mode>,
     pub role_arn: Option<String>,
     pub region: Option<String>,
-    pub config_file: Option<String>,
-    pub token_file: bool,
 }
 
 impl Injection {
-    /// None of the injection: no token volume, no injected variable in any container.
+    /// None of the injection: no token volume. The webhook adds it to every pod it mutates;
+    /// AWS variables without it are the application's own.
     pub fn is_empty(&self) -> bool {
-        self.mode.is_none() && self.role_arn.is_none() && self.config_file.is_none() && !self.token_file
+        self.mode.is_none()
     }
 }
 
@@ -265,32 +256,25 @@ impl Pod {
             .unwrap_or("default")
     }
 
-    /// The injection as the first application container that carries it shows it.
+    /// The injection: the token volume's kind, and the role and region as the first container
+    /// that mounts the volume shows them. A container without the mount was left alone by the
+    /// webhook (it sets its own role), so its variables are not the injection's.
     pub fn injection(&self) -> Injection {
-        let mode = self.spec.volumes.iter().find(|v| v.name == VOLUME).and_then(|v| {
-            if v.projected.is_some() {
-                Some(Mode::Cluster)
-            } else if v.empty_dir.is_some() {
-                Some(Mode::Gke)
-            } else {
-                None
-            }
-        });
-        let mut injection = Injection {
-            mode,
-            ..Injection::default()
+        let Some(mode) = self.spec.token_volume else {
+            return Injection::default();
         };
-        for c in self.spec.containers.iter().chain(&self.spec.init_containers) {
-            let get = |k: &str| c.env.get(k).cloned();
-            injection.token_file |= c
-                .env
-                .get("AWS_WEB_IDENTITY_TOKEN_FILE")
-                .is_some_and(|f| f == TOKEN_FILE);
-            injection.role_arn = injection.role_arn.or_else(|| get("AWS_ROLE_ARN"));
-            injection.region = injection.region.or_else(|| get("AWS_REGION"));
-            injection.config_file = injection.config_file.or_else(|| get("AWS_CONFIG_FILE"));
+        let mounted = self
+            .spec
+            .containers
+            .iter()
+            .chain(&self.spec.init_containers)
+            .filter(|c| c.mounts_token);
+        let first = |key: &str| mounted.clone().find_map(|c| c.env.get(key).cloned());
+        Injection {
+            mode: Some(mode),
+            role_arn: first("AWS_ROLE_ARN"),
+            region: first("AWS_REGION"),
         }
-        injection
     }
 }
 
@@ -476,6 +460,46 @@ fn kept_env<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>,
         .collect())
 }
 
+/// `volumes: [...]` → the kind of the one named like the webhook's token volume, if it is one
+/// of the two the webhook writes (emptyDir in GSA mode, projected in cluster mode).
+fn token_volume<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Mode>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Volume<'a> {
+        #[serde(default, borrow)]
+        name: Cow<'a, str>,
+        #[serde(default)]
+        empty_dir: Option<IgnoredAny>,
+        #[serde(default)]
+        projected: Option<IgnoredAny>,
+    }
+    let volumes: Option<Vec<Volume>> = Option::deserialize(d)?;
+    let ours = volumes.unwrap_or_default().into_iter().find(|v| v.name == VOLUME);
+    Ok(ours.and_then(|v| match (v.empty_dir, v.projected) {
+        (Some(_), None) => Some(Mode::Gke),
+        (None, Some(_)) => Some(Mode::Cluster),
+        _ => None,
+    }))
+}
+
+/// `volumeMounts: [...]` → whether one mounts the token volume at the token's folder (the
+/// paths compared as the webhook compares them).
+fn mounts_token<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Mount<'a> {
+        #[serde(default, borrow)]
+        name: Cow<'a, str>,
+        #[serde(default, borrow)]
+        mount_path: Cow<'a, str>,
+    }
+    let mounts: Option<Vec<Mount>> = Option::deserialize(d)?;
+    Ok(mounts
+        .unwrap_or_default()
+        .iter()
+        .any(|m| m.name == VOLUME && normalise(&m.mount_path) == TOKEN_DIR))
+}
+
 fn controller<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Owner>, D::Error> {
     #[derive(Deserialize)]
     struct Reference {
@@ -526,12 +550,17 @@ mod tests {
                 "annotations": { "kubectl.kubernetes.io/last-applied-configuration": "{…}", "amazonaws.com/role-arn": "a" },
                 "ownerReferences": [{ "kind": "Node", "name": "n" }, { "kind": "ReplicaSet", "name": "rs", "controller": true }] },
             "spec": { "serviceAccountName": "ksa",
-                "containers": [{ "name": "app", "env": [
-                    { "name": "AWS_ROLE_ARN", "value": "arn:aws:iam::123456789012:role/r" },
-                    { "name": "SECRET", "value": "never kept" },
-                    { "name": "AWS_ROLE_SESSION_NAME", "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } } },
-                    { "name": "AWS_WEB_IDENTITY_TOKEN_FILE", "value": TOKEN_FILE }] }],
-                "volumes": [{ "name": VOLUME, "projected": { "sources": [] } }] },
+                "containers": [
+                    // Its own role, so the webhook gave it no mount: not the injection.
+                    { "name": "own", "env": [{ "name": "AWS_ROLE_ARN", "value": "arn:aws:iam::123456789012:role/own" }] },
+                    { "name": "app", "env": [
+                        { "name": "AWS_ROLE_ARN", "value": "arn:aws:iam::123456789012:role/r" },
+                        { "name": "SECRET", "value": "never kept" },
+                        { "name": "AWS_ROLE_SESSION_NAME", "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } } },
+                        { "name": "AWS_REGION", "value": "eu-west-1" }],
+                      "volumeMounts": [{ "name": "data", "mountPath": "/data" },
+                                       { "name": VOLUME, "mountPath": "/var/run/secrets//gke-aws/", "readOnly": true }] }],
+                "volumes": [{ "name": "data", "emptyDir": {} }, { "name": VOLUME, "projected": { "sources": [] } }] },
             "status": { "phase": "Running" }
         }))
         .unwrap();
@@ -544,11 +573,39 @@ mod tests {
                 name: "rs".into()
             })
         );
-        assert_eq!(pod.spec.containers[0].env.len(), 2);
-        let injection = pod.injection();
-        assert_eq!(injection.mode, Some(Mode::Cluster));
-        assert!(injection.token_file);
-        assert_eq!(injection.role_arn.as_deref(), Some("arn:aws:iam::123456789012:role/r"));
+        assert_eq!(pod.spec.containers[1].env.len(), 2);
+        assert!(!pod.spec.containers[0].mounts_token && pod.spec.containers[1].mounts_token);
+        assert_eq!(
+            pod.injection(),
+            Injection {
+                mode: Some(Mode::Cluster),
+                role_arn: Some("arn:aws:iam::123456789012:role/r".into()),
+                region: Some("eu-west-1".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn without_the_webhooks_token_volume_there_is_no_injection() {
+        let pod = |volumes: serde_json::Value| -> Pod {
+            serde_json::from_value(serde_json::json!({
+                "metadata": { "name": "p", "namespace": "ns" },
+                "spec": { "containers": [{ "name": "app",
+                    "env": [{ "name": "AWS_ROLE_ARN", "value": "arn:aws:iam::123456789012:role/own" }],
+                    "volumeMounts": [{ "name": VOLUME, "mountPath": TOKEN_DIR }] }],
+                    "volumes": volumes }
+            }))
+            .unwrap()
+        };
+        // Its own role, and a volume of our name that is not of a kind the webhook writes.
+        assert!(pod(serde_json::json!(null)).injection().is_empty());
+        assert!(
+            pod(serde_json::json!([{ "name": VOLUME, "hostPath": { "path": "/x" } }]))
+                .injection()
+                .is_empty()
+        );
+        let gke = pod(serde_json::json!([{ "name": VOLUME, "emptyDir": { "medium": "Memory" } }])).injection();
+        assert_eq!(gke.mode, Some(Mode::Gke));
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! Memory is bounded whatever the server does: one answer holds at most [`MAX_ANSWER_BYTES`],
 //! at most [`ANSWERS_IN_FLIGHT`] answers are held at once across every concurrent read (and
 //! every cluster of a fleet), and a list ends after [`MAX_ITEMS_PER_LIST`] items or when a
-//! `continue` token comes back a second time.
+//! `continue` token comes back a second time. A read takes its slot only once the answer's
+//! headers arrived, so a server that never answers holds none and stalls no other cluster.
 
 use std::time::Duration;
 
@@ -29,7 +30,7 @@ pub const ANSWERS_IN_FLIGHT: usize = 2;
 /// The most items one list may give (10,000 pods is the scale the audit is built for).
 pub const MAX_ITEMS_PER_LIST: usize = 20_000;
 
-/// Shared by every [`Reader`]: an answer is read only while it holds one of these.
+/// Shared by every [`Reader`]: an answer's body is read only while it holds one of these.
 static IN_FLIGHT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(ANSWERS_IN_FLIGHT);
 
 /// Why a read failed; each becomes a finding, never a crash.
@@ -116,35 +117,36 @@ impl Reader {
 
     async fn answer<T: DeserializeOwned>(&self, request: http::Request<Vec<u8>>) -> Result<T, ReadError> {
         let what = request.uri().path().to_owned();
-        // Held until the answer is parsed: bounds the bytes in memory across all reads.
-        let _permit = IN_FLIGHT
-            .acquire()
-            .await
-            .map_err(|_| ReadError::Bad("the reads were shut down".to_owned()))?;
-        let exchange = async {
-            let response = self
-                .client
-                .send(request.map(Body::from))
-                .await
-                .map_err(|e| ReadError::Unreachable(gke_aws_verifier::error::error_chain(&e)))?;
-            let status = response.status().as_u16();
-            let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
-                .collect()
-                .await
-                .map_err(|e| {
-                    ReadError::Bad(format!(
-                        "the answer to {what} could not be read in full (at most {MAX_ANSWER_BYTES} bytes): {e}"
-                    ))
-                })?
-                .to_bytes();
-            Ok::<_, ReadError>((status, body))
-        };
-        let (status, body) = tokio::time::timeout(self.timeout, exchange).await.map_err(|_| {
+        let late = || {
             ReadError::Unreachable(format!(
                 "no full answer to {what} within {}",
                 humantime::format_duration(self.timeout)
             ))
-        })??;
+        };
+        let started = tokio::time::Instant::now();
+        let response = tokio::time::timeout(self.timeout, self.client.send(request.map(Body::from)))
+            .await
+            .map_err(|_| late())?
+            .map_err(|e| ReadError::Unreachable(gke_aws_verifier::error::error_chain(&e)))?;
+        let headers_took = started.elapsed();
+        // Taken once the headers are in, so a server that never answers holds no slot; held
+        // until the answer is parsed: bounds the bytes in memory across all reads.
+        let _permit = IN_FLIGHT
+            .acquire()
+            .await
+            .map_err(|_| ReadError::Bad("the reads were shut down".to_owned()))?;
+        let status = response.status().as_u16();
+        // The wait for a slot is the audit's, not the server's: the body gets what is left.
+        let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES).collect();
+        let body = tokio::time::timeout(self.timeout.saturating_sub(headers_took), body)
+            .await
+            .map_err(|_| late())?
+            .map_err(|e| {
+                ReadError::Bad(format!(
+                    "the answer to {what} could not be read in full (at most {MAX_ANSWER_BYTES} bytes): {e}"
+                ))
+            })?
+            .to_bytes();
         match status {
             200 => serde_json::from_slice(&body)
                 .map_err(|e| ReadError::Bad(format!("the answer to {what} is not the expected JSON: {e}"))),

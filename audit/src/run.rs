@@ -55,7 +55,10 @@ async fn read_cluster(settings: &Settings, target: &Target, name: &str) -> Resul
             Severity::Error,
             ObjectRef::cluster_scoped("Cluster", name),
             format!("no client for the cluster: {why}"),
-            format!("check the kubeconfig entry: kubectl config view --minify --context {name}"),
+            format!(
+                "check the kubeconfig entry: kubectl config view --minify --context {}",
+                checks::fix::sh(name)
+            ),
         )
     })?;
     let reader = Reader {

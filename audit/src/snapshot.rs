@@ -159,7 +159,10 @@ pub async fn read(reader: &Reader, cluster: &str, scope: &Scope) -> Result<Snaps
             Severity::Error,
             ObjectRef::cluster_scoped("Cluster", cluster),
             format!("the cluster's API server did not answer: {why}"),
-            format!("check the context and the network: kubectl --context {cluster} get --raw /version"),
+            format!(
+                "check the context and the network: kubectl --context {} get --raw /version",
+                crate::checks::fix::sh(cluster)
+            ),
         ));
     }
     Ok(snapshot)

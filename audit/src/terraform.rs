@@ -1,7 +1,8 @@
 //! Terraform's `workloads` output (`terraform output -json`, whole or just that output): what
 //! each workload's KSA should say. Read and checked before any network call; every error names
 //! the field at fault. Named roles (`roles = { NAME = { role_arn, … } }`) are optional, so
-//! outputs from before them still read.
+//! outputs from before them still read. A workload's namespace and KSA must be Kubernetes names:
+//! they go into the fix commands, and the cluster could hold no other.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -11,7 +12,7 @@ use gke_aws_verifier::input::{self, RoleArn};
 use serde::Deserialize;
 
 use crate::bad_input::BadInput;
-use crate::objects::Mode;
+use crate::objects::{Mode, is_dns_label, is_dns_subdomain, shown};
 
 /// The most a Terraform output file may hold.
 const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
@@ -115,6 +116,24 @@ fn workload(name: String, value: serde_json::Value) -> Result<Workload, BadInput
     let field = |f: &str| format!("{FLAG} workloads.{name}.{f}");
     let wire: Wire =
         serde_json::from_value(value).map_err(|e| BadInput::new(&format!("{FLAG} workloads.{name}"), e.to_string()))?;
+    if !is_dns_label(&wire.namespace) {
+        return Err(BadInput::new(
+            &field("namespace"),
+            format!(
+                "{:?} is not a Kubernetes namespace (a DNS label, e.g. payments)",
+                shown(&wire.namespace)
+            ),
+        ));
+    }
+    if !is_dns_subdomain(&wire.ksa) {
+        return Err(BadInput::new(
+            &field("ksa"),
+            format!(
+                "{:?} is not a Kubernetes ServiceAccount name (a DNS subdomain, e.g. reports-reader)",
+                shown(&wire.ksa)
+            ),
+        ));
+    }
     let mode = match wire.identity.as_deref() {
         None | Some("gsa") => Mode::Gke,
         Some("cluster") => Mode::Cluster,
@@ -224,5 +243,29 @@ mod tests {
                 .unwrap_err();
         assert_eq!(e.field, "--terraform-output workloads.w.identity");
         assert_eq!(parse("[]").unwrap_err().field, FLAG);
+    }
+
+    #[test]
+    fn namespace_and_ksa_must_be_kubernetes_names() {
+        let output = |ns: &str, ksa: &str| {
+            serde_json::json!({ "w": { "namespace": ns, "ksa": ksa, "role_arn": "arn:aws:iam::123456789012:role/a" } })
+                .to_string()
+        };
+        assert!(parse(&output("payments", "reports.reader-1")).is_ok());
+        for (ns, ksa, field) in [
+            ("payments;id", "k", "namespace"),
+            ("Payments", "k", "namespace"),
+            ("a.b", "k", "namespace"),
+            ("n", "k $(reboot)", "ksa"),
+            ("n", "-k", "ksa"),
+            ("n", "", "ksa"),
+        ] {
+            let e = parse(&output(ns, ksa)).unwrap_err();
+            assert_eq!(
+                e.field,
+                format!("--terraform-output workloads.w.{field}"),
+                "{ns:?} {ksa:?}"
+            );
+        }
     }
 }

@@ -11,6 +11,7 @@ use gke_aws_webhook::mutate::{AUDIENCE, DEFAULT_AUDIENCE, IDENTITY, ROLE_ARN};
 use serde_json::{Value, json};
 use trust_policy::{Explanation, Outcome, Provider, ProviderLookup, Verdict};
 
+use super::fix::{self, sh};
 use crate::finding::{Code, Finding, ObjectRef, Severity};
 use crate::iam::Iam;
 use crate::objects::{Mode, NAMED_ROLE_PREFIX, ServiceAccount};
@@ -172,11 +173,10 @@ pub fn check_subjects(subjects: &[Subject], iam: &Iam) -> Vec<Finding> {
                 let fix = if s.named_by.starts_with("Terraform") {
                     "make apply (Terraform creates the role)".to_owned()
                 } else {
+                    let key = s.named_by.trim_start_matches("the KSA's annotation ").to_owned();
                     format!(
-                        "give the KSA an existing role (the role_arn Terraform outputs): kubectl annotate serviceaccount {} --namespace {} --overwrite {}=ARN, or create the role with make apply",
-                        s.ksa,
-                        s.namespace,
-                        s.named_by.trim_start_matches("the KSA's annotation ")
+                        "give the KSA an existing role (the role_arn Terraform outputs): {}, or create the role with make apply",
+                        fix::annotate(&s.namespace, &s.ksa, &[(key, Some("ARN".to_owned()))])
                     )
                 };
                 findings.push(Finding::new(
@@ -218,8 +218,9 @@ pub fn check_subjects(subjects: &[Subject], iam: &Iam) -> Vec<Finding> {
                                 s.namespace, s.ksa
                             ),
                             format!(
-                                "make apply (the aws-gke-oidc-provider module), or: aws iam create-open-id-connect-provider --url https://{issuer} --client-id-list {}",
-                                s.audience
+                                "make apply (the aws-gke-oidc-provider module), or: aws iam create-open-id-connect-provider --url {} --client-id-list {}",
+                                sh(&format!("https://{issuer}")),
+                                sh(&s.audience)
                             ),
                         ));
                         continue;
@@ -350,4 +351,56 @@ fn cannot_read(kind: &str, name: &str, why: &str) -> Finding {
         format!("IAM could not be read: {why}"),
         "use credentials allowed iam:GetRole and iam:ListOpenIDConnectProviders (AWS_PROFILE=…)".to_owned(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use gke_aws_verifier::iam::Role;
+
+    use super::*;
+
+    #[test]
+    fn fixes_quote_what_a_cluster_or_terraform_said() {
+        let subject = |role: &str, named_by: &str, issuer: &str| Subject {
+            namespace: "payments".into(),
+            ksa: "ledger".into(),
+            role_arn: format!("arn:aws:iam::123456789012:role/{role}"),
+            named_by: named_by.into(),
+            mode: ModeKey::Cluster,
+            audience: "sts.amazonaws.com".into(),
+            gsa_unique_id: None,
+            issuer: Some(issuer.into()),
+            in_cluster: true,
+        };
+        // A named role's key as an API server sent it, an issuer as a Terraform output said it.
+        let issuer = "container.googleapis.com/v1/projects/p/clusters/c;id";
+        let subjects = [
+            subject("gone", "the KSA's annotation gke-aws-verifier/role.x;id", issuer),
+            subject("ledger-reader", "Terraform's workloads.w.role_arn", issuer),
+        ];
+        let mut iam = Iam::default();
+        iam.roles.insert(subjects[0].role_arn.clone(), Ok(None));
+        let role = Role {
+            arn: subjects[1].role_arn.clone(),
+            trust_policy: json!({}),
+        };
+        iam.roles.insert(subjects[1].role_arn.clone(), Ok(Some(role)));
+        iam.providers.insert(issuer.into(), Ok(ProviderLookup::Missing));
+        let findings = check_subjects(&subjects, &iam);
+        let fix_of = |code: Code| &findings.iter().find(|f| f.code == code).expect("the finding").fix;
+        assert!(
+            fix_of(Code::RoleMissing).contains(
+                "kubectl annotate serviceaccount ledger --namespace payments --overwrite 'gke-aws-verifier/role.x;id=ARN',"
+            ),
+            "{}",
+            fix_of(Code::RoleMissing)
+        );
+        assert!(
+            fix_of(Code::OidcProviderMissing).ends_with(
+                "--url 'https://container.googleapis.com/v1/projects/p/clusters/c;id' --client-id-list sts.amazonaws.com"
+            ),
+            "{}",
+            fix_of(Code::OidcProviderMissing)
+        );
+    }
 }

@@ -29,12 +29,7 @@ pub fn check(context: &Context, workloads: &[Workload]) -> Vec<Finding> {
                         "Terraform's workload {:?} names KSA {}/{}, which does not exist: its pods cannot start",
                         w.name, w.namespace, w.ksa
                     ),
-                    format!(
-                        "kubectl create serviceaccount {} --namespace {} && {}",
-                        w.ksa,
-                        w.namespace,
-                        fix::annotate(&w.namespace, &w.ksa, &set)
-                    ),
+                    fix::create_service_account(&w.namespace, &w.ksa, &set),
                 ));
             }
             Some(ksa) => {

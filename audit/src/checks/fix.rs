@@ -60,6 +60,16 @@ pub fn label_template(kind: &str, namespace: &str, name: &str) -> String {
     }
 }
 
+/// Creates a KSA that does not exist, then annotates it.
+pub fn create_service_account(namespace: &str, ksa: &str, annotations: &[(String, Option<String>)]) -> String {
+    format!(
+        "kubectl create serviceaccount {} --namespace {} && {}",
+        sh(ksa),
+        sh(namespace),
+        annotate(namespace, ksa, annotations)
+    )
+}
+
 /// `kubectl annotate` of a KSA: `Some(value)` sets, `None` removes.
 pub fn annotate(namespace: &str, ksa: &str, changes: &[(String, Option<String>)]) -> String {
     let mut line = format!(
@@ -115,6 +125,15 @@ mod tests {
         assert_eq!(
             line,
             "kubectl annotate serviceaccount reader --namespace team --overwrite 'eks.amazonaws.com/role-arn=x $(reboot)'"
+        );
+    }
+
+    #[test]
+    fn every_word_of_creating_a_ksa_is_quoted() {
+        let line = create_service_account("team;id", "r x", &[("k".to_owned(), Some("v".to_owned()))]);
+        assert_eq!(
+            line,
+            "kubectl create serviceaccount 'r x' --namespace 'team;id' && kubectl annotate serviceaccount 'r x' --namespace 'team;id' --overwrite k=v"
         );
     }
 }

@@ -1,6 +1,9 @@
-//! Pods: `NotInjected` (opted in, running, none of the injection) and `StaleInjection` (injected
-//! with a role, region or identity mode the KSA no longer says).
+//! Pods: `NotInjected` (opted in, running, without the webhook's token volume) and
+//! `StaleInjection` (opted in, injected with a role, region or identity mode the KSA no longer
+//! says). Only pods that carry the opt-in label are judged: the others are not the webhook's,
+//! whatever AWS variables they set themselves.
 
+use gke_aws_webhook::inject::VOLUME;
 use gke_aws_webhook::mutate::{IDENTITY, INJECT_LABEL, REGION, ROLE_ARN};
 
 use super::{Context, fix};
@@ -11,7 +14,7 @@ pub fn check(context: &Context) -> Vec<Finding> {
     let mut findings = Vec::new();
     for pod in context.snapshot.pods.iter().flatten() {
         let ns = pod.metadata.namespace.as_str();
-        if !pod.is_live() || !context.mutated_namespace(ns) {
+        if !pod.opted_in() || !pod.is_live() || !context.mutated_namespace(ns) {
             continue;
         }
         let injection = pod.injection();
@@ -19,21 +22,19 @@ pub fn check(context: &Context) -> Vec<Finding> {
         let object = ObjectRef::namespaced("Pod", ns, &pod.metadata.name);
         let fix = fix::readmit(ns, &pod.metadata.name, &owned);
         if injection.is_empty() {
-            if pod.opted_in() {
-                findings.push(
-                    Finding::new(
-                        Code::NotInjected,
-                        Severity::Error,
-                        object,
-                        format!(
-                            "labelled {INJECT_LABEL}=true and {}, but it has no token volume and no AWS variables: the webhook was not called when it was created (not installed yet, or failing open); it has no AWS credentials",
-                            pod.status.phase.as_deref().unwrap_or("live").to_lowercase()
-                        ),
-                        fix,
-                    )
-                    .owned_by(owned.workload),
-                );
-            }
+            findings.push(
+                Finding::new(
+                    Code::NotInjected,
+                    Severity::Error,
+                    object,
+                    format!(
+                        "labelled {INJECT_LABEL}=true and {}, but it has no token volume ({VOLUME}): the webhook was not called when it was created (not installed yet, or failing open); it has none of the webhook's AWS credentials (AWS variables it sets itself are its own)",
+                        pod.status.phase.as_deref().unwrap_or("live").to_lowercase()
+                    ),
+                    fix,
+                )
+                .owned_by(owned.workload),
+            );
             continue;
         }
         if let Some(message) = stale(context, pod, &injection) {

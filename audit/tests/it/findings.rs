@@ -2,7 +2,9 @@
 
 use testkit::kube_cluster::objects::{self, Injected};
 
-use crate::helpers::{MODES, Mode, audit_json, clean_cluster, named_role, named_roles_fixture, terraform_fixture};
+use crate::helpers::{
+    MODES, Mode, OWN_ROLE, audit_json, clean_cluster, named_role, named_roles_fixture, terraform_fixture, with_own_role,
+};
 
 #[tokio::test]
 async fn a_clean_cluster_gives_no_finding_and_exit_0() {
@@ -233,6 +235,59 @@ async fn a_pod_injected_with_what_its_ksa_no_longer_says_is_stale() {
         assert_eq!(stale[0]["owner"]["name"], "api");
         assert_eq!(
             stale[0]["fix"],
+            "kubectl rollout restart deployment/api --namespace payments"
+        );
+    }
+}
+
+#[tokio::test]
+async fn pods_that_do_not_opt_in_are_never_judged_stale() {
+    for mode in MODES {
+        let cluster = clean_cluster(mode).await;
+        // An application that sets its own role, on a KSA that names another.
+        let own = objects::pod("payments", "own-role", mode.ksa(), false, None, &Injected::No);
+        cluster.add(with_own_role(own, OWN_ROLE));
+        // A copy of an injected pod's manifest without the label: the webhook never admitted it.
+        cluster.add(objects::pod(
+            "payments",
+            "copied",
+            mode.ksa(),
+            false,
+            None,
+            &mode.injected_with(OWN_ROLE),
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let run = audit_json(&cluster, dir.path(), &[]).await;
+        assert!(run.findings().is_empty(), "{mode:?}: {}", run.stdout);
+        assert_eq!(run.code, 0, "{mode:?}: {}", run.stdout);
+    }
+}
+
+#[tokio::test]
+async fn only_the_webhooks_token_volume_and_the_containers_that_mount_it_are_the_injection() {
+    for mode in MODES {
+        let cluster = clean_cluster(mode).await;
+        let owner = Some(("ReplicaSet", "api-7d9f"));
+        // Labelled, but without the token volume: the role is the application's own, the
+        // webhook never mutated the pod.
+        let own = objects::pod("payments", "own-role", mode.ksa(), true, owner, &Injected::No);
+        cluster.add(with_own_role(own, OWN_ROLE));
+        // Injected, beside a container that keeps its own role (the webhook leaves it alone and
+        // gives it no mount): the injection is what the KSA says, not stale.
+        let mut mixed = objects::pod("payments", "api-7d9f-x3", mode.ksa(), true, owner, &mode.injected());
+        mixed["spec"]["containers"].as_array_mut().unwrap().insert(
+            0,
+            serde_json::json!({ "name": "own", "image": "registry.example/own:1",
+                "env": [{ "name": "AWS_ROLE_ARN", "value": OWN_ROLE }] }),
+        );
+        cluster.add(mixed);
+        let dir = tempfile::tempdir().unwrap();
+        let run = audit_json(&cluster, dir.path(), &[]).await;
+        assert_eq!(run.codes(), ["NotInjected"], "{mode:?}: {}", run.stdout);
+        let found = &run.with_code("NotInjected")[0];
+        assert_eq!(found["object"]["name"], "own-role");
+        assert_eq!(
+            found["fix"],
             "kubectl rollout restart deployment/api --namespace payments"
         );
     }

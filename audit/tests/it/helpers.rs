@@ -51,17 +51,28 @@ impl Mode {
 
     /// What the webhook writes into a pod of this KSA.
     pub fn injected(self) -> Injected<'static> {
+        self.injected_with(self.role())
+    }
+
+    /// What the webhook writes in this mode, with this role.
+    pub fn injected_with(self, role_arn: &str) -> Injected<'_> {
         match self {
-            Mode::Gsa => Injected::Gke {
-                role_arn: GSA_ROLE,
-                region: None,
-            },
-            Mode::Cluster => Injected::Cluster {
-                role_arn: CLUSTER_ROLE,
-                region: None,
-            },
+            Mode::Gsa => Injected::Gke { role_arn, region: None },
+            Mode::Cluster => Injected::Cluster { role_arn, region: None },
         }
     }
+}
+
+/// A role an application sets for itself (`AWS_ROLE_ARN` in its own manifest).
+pub const OWN_ROLE: &str = "arn:aws:iam::123456789012:role/its-own";
+
+/// `pod` (from [`objects::pod`]) whose container sets `AWS_ROLE_ARN` itself.
+pub fn with_own_role(mut pod: Value, role_arn: &str) -> Value {
+    pod["spec"]["containers"][0]["env"]
+        .as_array_mut()
+        .expect("the container's env")
+        .push(serde_json::json!({ "name": "AWS_ROLE_ARN", "value": role_arn }));
+    pod
 }
 
 /// A healthy cluster: the webhook configured (CA, Fail) with a ready endpoint, the mode's KSA
