@@ -64,7 +64,7 @@ smoke: ## Deploy the smoke-test CronJob (OVERLAY=...); the script says which nam
 	@echo "==> deploying $(OVERLAY) with its smoke-test CronJob"
 	OVERLAY=$(OVERLAY) KUBE_CONTEXT=$(KUBE_CONTEXT) scripts/verify-job.sh smoke
 
-audit: ## Run the audit CronJob once against the current context (IMAGE= required; KUBE_CONTEXT=), print its report
+audit: ## Install the audit CronJob (it stays, hourly) and run it once against the current context (IMAGE= required; KUBE_CONTEXT=), print its report
 	@echo "==> audit: one run of the audit CronJob (k8s/examples/audit)"
 	IMAGE=$(IMAGE) KUBE_CONTEXT=$(KUBE_CONTEXT) scripts/audit-job.sh
 

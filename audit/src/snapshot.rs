@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use crate::checks::fix::sh;
 use crate::finding::{Code, Finding, ObjectRef, Severity};
 use crate::objects::{Endpoints, Named, Owner, Pod, ServiceAccount, WebhookConfiguration, Workload};
 use crate::read::{ReadError, Reader};
@@ -161,7 +162,7 @@ pub async fn read(reader: &Reader, cluster: &str, scope: &Scope) -> Result<Snaps
             format!("the cluster's API server did not answer: {why}"),
             format!(
                 "check the context and the network: kubectl --context {} get --raw /version",
-                crate::checks::fix::sh(cluster)
+                sh(cluster)
             ),
         ));
     }
@@ -173,13 +174,30 @@ fn cannot_read(resource: &str, scope: &Scope, error: ReadError) -> Finding {
         Some(ns) => format!("--namespace {ns}"),
         None => "--all-namespaces".to_owned(),
     };
-    let verb = if resource == "endpoints" { "get" } else { "list" };
+    // The audit lists everything but the webhook's Endpoints, which it gets by name: the
+    // component grants each through its own object (a ClusterRole; a Role in that namespace).
+    let (verb, grant) = if resource == "endpoints" {
+        let (ns, name) = (sh(&scope.webhook_namespace), sh(&scope.webhook_service));
+        (
+            "get",
+            format!(
+                "grant get on endpoints {name} in namespace {ns} (the Role of k8s/components/audit), then check: \
+                 kubectl auth can-i get endpoints/{name} --namespace {ns}"
+            ),
+        )
+    } else {
+        (
+            "list",
+            format!(
+                "grant list on {resource} (the ClusterRole of k8s/components/audit), then check: kubectl auth can-i \
+                 list {resource} {everywhere}"
+            ),
+        )
+    };
     let (message, fix) = match error {
         ReadError::Forbidden(why) => (
             format!("RBAC refuses to {verb} {resource}: {why}; the audit of what depends on it is skipped"),
-            format!(
-                "grant get and list on {resource} (the ClusterRole of k8s/components/audit), then check: kubectl auth can-i {verb} {resource} {everywhere}"
-            ),
+            grant,
         ),
         ReadError::Expired(why) => (
             format!(
