@@ -14,5 +14,6 @@ pub mod objects;
 pub mod read;
 pub mod report;
 pub mod run;
+pub mod shell;
 pub mod snapshot;
 pub mod terraform;

@@ -4,10 +4,10 @@
 
 use std::collections::HashMap;
 
-use crate::checks::fix::sh;
 use crate::finding::{Code, Finding, ObjectRef, Severity};
 use crate::objects::{Endpoints, Named, Owner, Pod, ServiceAccount, WebhookConfiguration, Workload};
 use crate::read::{ReadError, Reader};
+use crate::shell::sh;
 
 /// Where the audit looks, and for which webhook.
 #[derive(Debug, Clone)]

