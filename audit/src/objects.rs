@@ -20,7 +20,7 @@ pub const NAMED_ROLE_PREFIX: &str = "gke-aws-verifier/role.";
 pub const NAMED_REGION_PREFIX: &str = "gke-aws-verifier/region.";
 
 /// The env variables of an injected container that the audit compares.
-const KEPT_ENV: [&str; 2] = ["AWS_ROLE_ARN", "AWS_REGION"];
+const KEPT_ENV: [&str; 3] = ["AWS_ROLE_ARN", "AWS_REGION", "AWS_DEFAULT_REGION"];
 
 /// A page of a list: its items and where the next page starts.
 #[derive(Debug, Deserialize)]
@@ -269,11 +269,16 @@ impl Pod {
             .iter()
             .chain(&self.spec.init_containers)
             .filter(|c| c.mounts_token);
-        let first = |key: &str| mounted.clone().find_map(|c| c.env.get(key).cloned());
+        // The webhook writes the two region variables together, and neither into a container
+        // that sets one itself: a region without its twin is the container's own, not stale.
+        let injected_region = |c: &Container| {
+            let region = c.env.get("AWS_REGION")?;
+            (c.env.get("AWS_DEFAULT_REGION") == Some(region)).then(|| region.clone())
+        };
         Injection {
             mode: Some(mode),
-            role_arn: first("AWS_ROLE_ARN"),
-            region: first("AWS_REGION"),
+            role_arn: mounted.clone().find_map(|c| c.env.get("AWS_ROLE_ARN").cloned()),
+            region: mounted.clone().find_map(injected_region),
         }
     }
 }
@@ -557,7 +562,8 @@ mod tests {
                         { "name": "AWS_ROLE_ARN", "value": "arn:aws:iam::123456789012:role/r" },
                         { "name": "SECRET", "value": "never kept" },
                         { "name": "AWS_ROLE_SESSION_NAME", "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } } },
-                        { "name": "AWS_REGION", "value": "eu-west-1" }],
+                        { "name": "AWS_REGION", "value": "eu-west-1" },
+                        { "name": "AWS_DEFAULT_REGION", "value": "eu-west-1" }],
                       "volumeMounts": [{ "name": "data", "mountPath": "/data" },
                                        { "name": VOLUME, "mountPath": "/var/run/secrets//gke-aws/", "readOnly": true }] }],
                 "volumes": [{ "name": "data", "emptyDir": {} }, { "name": VOLUME, "projected": { "sources": [] } }] },
@@ -573,7 +579,7 @@ mod tests {
                 name: "rs".into()
             })
         );
-        assert_eq!(pod.spec.containers[1].env.len(), 2);
+        assert_eq!(pod.spec.containers[1].env.len(), 3);
         assert!(!pod.spec.containers[0].mounts_token && pod.spec.containers[1].mounts_token);
         assert_eq!(
             pod.injection(),
@@ -583,6 +589,33 @@ mod tests {
                 region: Some("eu-west-1".into()),
             }
         );
+    }
+
+    #[test]
+    fn a_region_without_its_twin_is_the_containers_own() {
+        let pod = |env: serde_json::Value| -> Pod {
+            serde_json::from_value(serde_json::json!({
+                "metadata": { "name": "p", "namespace": "ns" },
+                "spec": { "containers": [{ "name": "app", "env": env,
+                    "volumeMounts": [{ "name": VOLUME, "mountPath": TOKEN_DIR }] }],
+                    "volumes": [{ "name": VOLUME, "emptyDir": { "medium": "Memory" } }] }
+            }))
+            .unwrap()
+        };
+        let region = |name: &str, value: &str| serde_json::json!({ "name": name, "value": value });
+        // The webhook leaves a container's own AWS_REGION alone and adds no AWS_DEFAULT_REGION.
+        let own = pod(serde_json::json!([region("AWS_REGION", "us-east-1")]));
+        assert_eq!(own.injection().region, None);
+        let differ = pod(serde_json::json!([
+            region("AWS_REGION", "us-east-1"),
+            region("AWS_DEFAULT_REGION", "eu-west-1")
+        ]));
+        assert_eq!(differ.injection().region, None);
+        let injected = pod(serde_json::json!([
+            region("AWS_REGION", "eu-west-1"),
+            region("AWS_DEFAULT_REGION", "eu-west-1")
+        ]));
+        assert_eq!(injected.injection().region.as_deref(), Some("eu-west-1"));
     }
 
     #[test]
