@@ -12,7 +12,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::time::Instant;
 
 use crate::clock::Clock;
-use crate::error::{Failure, InputError};
+use crate::error::{Failure, InputError, Stage, StageError};
 use crate::id_token::IdToken;
 use crate::identity::{IdentitySettings, IdentitySource};
 use crate::metadata::MetadataServer;
@@ -120,7 +120,10 @@ pub async fn run(settings: &Settings, clock: Arc<dyn Clock>) -> Result<(), Failu
     let (audience, timeout) = (&settings.identity.audience, settings.identity.timeout);
     let server = MetadataServer::new(host).with_clock(Arc::clone(&clock));
     let clock = clock.as_ref();
-    let first = server.checked_token(audience, None, Instant::now() + timeout);
+    let first = async {
+        let token = server.checked_token(audience, None, Instant::now() + timeout).await?;
+        schedulable(token, clock)
+    };
     let mut token = tokio::select! {
         token = first => token?,
         () = shutdown.received() => {
@@ -162,7 +165,8 @@ async fn refresh(
     let attempts = async {
         let mut pause = Duration::from_secs(1);
         loop {
-            match server.checked_token(audience, None, Instant::now() + timeout).await {
+            let fetched = server.checked_token(audience, None, Instant::now() + timeout).await;
+            match fetched.and_then(|token| schedulable(token, clock)) {
                 // A caching server may answer the same token again: not a refresh, and
                 // taking it as one would fetch again at once (its half life is past).
                 Ok(token) if token.claims.iat > current.claims.iat => return token,
@@ -185,6 +189,29 @@ async fn refresh(
     };
     write(settings, &token, clock)?;
     Ok(token)
+}
+
+/// The one-shot commands leave expiry to STS's clock; token-file cannot: it refreshes the file
+/// and removes it by the pod's clock, so a token that clock calls expired would be written and
+/// removed at once, again and again. It is refused here, with both times and the fix.
+fn schedulable(token: IdToken, clock: &dyn Clock) -> Result<IdToken, StageError> {
+    let now = clock.unix_now();
+    if token.claims.seconds_left(now) > 0 {
+        return Ok(token);
+    }
+    Err(StageError::new(
+        Stage::GcpIdentity,
+        "TokenExpiredByPodClock",
+        format!(
+            "token expired at {} by the pod's clock ({} s ago)",
+            token.claims.exp,
+            now.saturating_sub(token.claims.exp)
+        ),
+        "token-file refreshes and removes the file by the pod's clock, so it cannot keep a token that clock calls \
+         expired: the node's clock is ahead (check NTP on the node), or something between the pod and the metadata \
+         server served a stale token."
+            .into(),
+    ))
 }
 
 fn write(settings: &Settings, token: &IdToken, clock: &dyn Clock) -> Result<(), Failure> {

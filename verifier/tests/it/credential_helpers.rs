@@ -437,6 +437,26 @@ async fn watch(path: &Path, limit: Duration, mut done: impl FnMut(Option<&String
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_file_keeps_no_token_its_clock_calls_expired() {
+    // verify leaves expiry to STS's clock; token-file schedules by the pod's, so a token that
+    // clock calls expired is refused, not written and removed at once.
+    let chain = Chain::start().await;
+    chain.set_faults(Faults {
+        expired_tokens: true,
+        ..faults()
+    });
+    let path = chain.token_path();
+    let run = Run::of(chain.command(&["token-file", "--once", "--path", path.to_str().unwrap()])).await;
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stderr.contains("TokenExpiredByPodClock") && run.stderr.contains("NTP"),
+        "{}",
+        run.stderr
+    );
+    assert!(!path.exists(), "no file written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 /// Outages are in the simulated day (`token_file_day.rs`); this runs the real binary on the wall clock.
 async fn token_file_refreshes_before_expiry_and_stays_on_sigterm() {
     let chain = Chain::start_with(Config {
