@@ -539,7 +539,7 @@ async fn what_accepts_a_deny_statement_and_an_unknown_operator() {
     );
     assert!(fixes(&report).contains("denies explicitly"), "{}", fixes(&report));
     // An operator explain does not know, on a key it knows: not evaluated, never guessed; the
-    // gate refuses. (A key it does not know is refused before the operator is read.)
+    // gate refuses. (A key it does not know is not evaluated before the operator is even read.)
     let unknown = json!({"Effect": "Allow", "Principal": {"Federated": provider_arn()}, "Action": "sts:AssumeRoleWithWebIdentity",
         "Condition": {"NumericEquals": {format!("{HOST_PATH}:sub"): "1"}}});
     let role = lab.role("unknown", &policy(json!([unknown]))).await;
