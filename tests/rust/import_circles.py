@@ -17,26 +17,60 @@ def modules(src):
         for name in files:
             if name.endswith(".rs"):
                 rel = os.path.relpath(os.path.join(root, name), src)[:-3].split(os.sep)
-                if rel[-1] in ("mod", "lib", "main"):
+                if rel[-1] in ("mod", "lib") or (rel == ["main"] and not os.path.exists(os.path.join(src, "lib.rs"))):
                     rel = rel[:-1]
                 found["::".join(rel)] = os.path.join(root, name)
     return found
 
 
+def balanced(text, open_at):
+    """The index just past the brace that closes the one at open_at."""
+    depth = 0
+    for i in range(open_at, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            return i + 1
+    return len(text)
+
+
+def without_test_modules(text):
+    while (match := re.search(r"#\[cfg\(test\)\]\s*mod\s+\w+\s*\{", text)):
+        text = text[: match.start()] + text[balanced(text, match.end() - 1):]
+    return text
+
+
+def paths(tree):
+    """Every path a use tree names: `a::{b::{C, d}, e}` gives a::b::C, a::b::d, a::e."""
+    tree = tree.strip()
+    if "{" not in tree:
+        return [tree] if tree else []
+    brace = tree.index("{")
+    prefix, inner = tree[:brace], tree[brace + 1 : balanced(tree, brace) - 1]
+    items, depth, item = [], 0, ""
+    for ch in inner:
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            items.append(item)
+            item = ""
+        else:
+            item += ch
+    items.append(item)
+    return [prefix + p for it in items for p in paths(it)]
+
+
 def edges(module, path, mods):
     text = open(path, encoding="utf-8", errors="replace").read()
-    text = re.sub(r"#\[cfg\(test\)\]\s*mod tests\s*\{.*", "", text, flags=re.S)
     text = re.sub(r"//[^\n]*", "", text)
+    text = without_test_modules(text)
     # `super` is the module above this one, whether this one is a file or a folder's mod.rs.
     parent = module.split("::")[:-1] if module else []
     targets = set()
-    for prefix, rest in re.findall(r"\b(crate|super)::((?:\{[^}]*\}|[a-z_][a-z0-9_]*)(?:::[a-z_][a-z0-9_]*)*)", text):
-        base = [] if prefix == "crate" else parent
-        heads = [rest]
-        if rest.startswith("{"):
-            heads = [item.strip() for item in rest[1:-1].split(",")]
-        for head in heads:
-            parts = base + [p for p in head.split("::") if p and p != "self"]
+    for match in re.finditer(r"\b(crate|super)::", text):
+        rest = text[match.end():]
+        tree = rest[: balanced(rest, 0)] if rest.startswith("{") else re.match(r"[\w:]*", rest).group(0)
+        base = [] if match.group(1) == "crate" else parent
+        for named in paths(tree):
+            parts = base + [p for p in named.split("::") if p and p != "self"]
             for k in range(len(parts), 0, -1):
                 target = "::".join(parts[:k])
                 if target in mods:
