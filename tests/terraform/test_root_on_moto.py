@@ -226,8 +226,9 @@ class RootOnMoto(unittest.TestCase):
                               capture_output=True, text=True, env={"PATH": os.environ["PATH"]}, timeout=60)
 
     def test_explain_preflights_the_pods_tokens_from_terraforms_state_and_plan(self):
-        """The CI pre-flight: before apply, prove from `terraform show -json` of a plan (and of the
-        state) that each mode's pod token will be accepted, and a wrong KSA refused."""
+        """The CI pre-flight: before a change is applied, prove from `terraform show -json` of its
+        plan (and of the state) that each mode's pod token will be accepted, and a wrong KSA
+        refused. A first plan is another matter: see the test after this one."""
         work = Path(self.tmp.name)
         state = work / "state.json"
         state.write_text(self.state_json)
@@ -251,6 +252,20 @@ class RootOnMoto(unittest.TestCase):
             run = self.explain(wrong, trust, "gke-ledger-exporter")
             self.assertEqual(run.returncode, 4, run.stdout + run.stderr)
             self.assertIn("system:serviceaccount:payments:ledger", run.stdout)
+
+    def test_explain_says_a_first_plans_trust_policy_is_known_only_at_apply(self):
+        """Before the first apply the trust policies wait for the GSA's unique id and the OIDC
+        provider's ARN: explain says so (bad input, naming the remedy), never guesses."""
+        fresh = root_with_google_stubs(Path(self.tmp.name) / "fresh")
+        terraform(fresh, self.env, "init", "-backend=false", "-input=false")
+        terraform(fresh, self.env, "plan", "-input=false", "-out=first.tfplan")
+        plan = Path(self.tmp.name) / "first-plan.json"
+        plan.write_text(subprocess.run(["terraform", "show", "-json", "first.tfplan"], cwd=fresh, env=self.env,
+                                       capture_output=True, text=True, check=True).stdout)
+        claims = {"iss": ISSUER, "aud": "sts.amazonaws.com", "sub": "system:serviceaccount:payments:ledger"}
+        run = self.explain(claims, plan, "gke-ledger-exporter")
+        self.assertEqual(run.returncode, 2, run.stdout + run.stderr)
+        self.assertIn("not known in this plan", run.stdout + run.stderr)
 
     def test_workload_pool_output(self):
         self.assertEqual(self.outputs["workload_pool"]["value"], "my-project-123.svc.id.goog")
