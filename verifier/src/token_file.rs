@@ -209,8 +209,7 @@ fn schedulable(token: IdToken, clock: &dyn Clock) -> Result<IdToken, StageError>
         ),
         "token-file refreshes and removes the file by the pod's clock, so it cannot keep a token that clock calls \
          expired: the node's clock is ahead (check NTP on the node), or something between the pod and the metadata \
-         server served a stale token."
-            .into(),
+         server served a stale token.",
     ))
 }
 
