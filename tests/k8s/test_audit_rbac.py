@@ -7,13 +7,11 @@ Endpoints object (resourceNames), nothing cluster-wide."""
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-from pathlib import Path
 
-import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+import kustomize_render
+from kustomize_render import REPO
+
 SNAPSHOT = REPO / "audit/src/snapshot.rs"
 READ = REPO / "audit/src/read.rs"
 CLI = REPO / "audit/src/cli.rs"
@@ -30,11 +28,7 @@ GETS = {"": {"endpoints"}}
 
 
 def render(path: str = "k8s/examples/audit") -> list[dict]:
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl not found: it renders the manifests (kubectl kustomize)"
-    out = subprocess.run([kubectl, "kustomize", str(REPO / path)], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return [d for d in yaml.safe_load_all(out.stdout) if d]
+    return kustomize_render.render(path)
 
 
 def only(objs: list[dict], kind: str) -> dict:

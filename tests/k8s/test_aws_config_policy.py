@@ -5,28 +5,15 @@ kustomize`). Its CEL is evaluated for real with cel-python (celpy), as the API s
 policy's variables first, then each validation, over pairs of old and new pods."""
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
-
 import celpy
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from kustomize_render import WEBHOOK_RENDERS, render
+
 NAME = "gke-aws-verifier-aws-config-immutable"
 KEY = "gke-aws-verifier/aws-config"
 CONFIG = "[default]\nrole_arn = arn:aws:iam::123456789012:role/gke-app\nweb_identity_token_file = /var/run/secrets/gke-aws/token\n"
-RENDERS = ["k8s/webhook/base"] + sorted(
-    str(p.parent.relative_to(REPO)) for p in (REPO / "k8s/webhook/overlays").glob("*/kustomization.yaml"))
-
-
-def render(path: str) -> list[dict]:
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl not found: it renders the manifests (kubectl kustomize)"
-    out = subprocess.run([kubectl, "kustomize", str(REPO / path)], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return [d for d in yaml.safe_load_all(out.stdout) if d]
+RENDERS = WEBHOOK_RENDERS
 
 
 def one(objs: list[dict], kind: str) -> dict:

@@ -4,21 +4,9 @@ server where each GKE dataplane evaluates it, and the component's README table s
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-from pathlib import Path
-
-import yaml
-
-REPO = Path(__file__).resolve().parents[2]
 
 
-def render(path: str) -> list[dict]:
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl not found: it renders the manifests (kubectl kustomize)"
-    out = subprocess.run([kubectl, "kustomize", str(REPO / path)], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return [d for d in yaml.safe_load_all(out.stdout) if d]
+from kustomize_render import REPO, render
 
 
 def allows(policy: dict, cidr: str, protocol: str, port: int) -> bool:

@@ -6,27 +6,13 @@ control plane reaches), the Service and the webhook configuration lead there, an
 NetworkPolicy lets it in; its memory request is its limit, its CPU requested and never throttled."""
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
-
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from kustomize_render import WEBHOOK_RENDERS, render
+
 NAME = "gke-aws-webhook"
 HTTPS_PORT = 10250
-# The base and every kustomization built on it.
-RENDERS = ["k8s/webhook/base"] + sorted(
-    str(p.parent.relative_to(REPO)) for p in (REPO / "k8s/webhook/overlays").glob("*/kustomization.yaml"))
-
-
-def render(path: str) -> list[dict]:
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl not found: it renders the manifests (kubectl kustomize)"
-    out = subprocess.run([kubectl, "kustomize", str(REPO / path)], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return [d for d in yaml.safe_load_all(out.stdout) if d]
+RENDERS = WEBHOOK_RENDERS
 
 
 @pytest.fixture(scope="module", params=RENDERS)
