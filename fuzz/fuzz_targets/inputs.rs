@@ -65,7 +65,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(v, value);
             assert!(!v.contains('/') && !v.is_empty());
         }
-        Err(e) => assert_eq!(e.field, "GCE_METADATA_HOST"),
+        Err(e) => assert_eq!(e.field, "--metadata-host (GCE_METADATA_HOST)"),
     }
 
     match input::endpoint_url("AWS_ENDPOINT_URL", value) {
