@@ -6,6 +6,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Tolerated difference between the pod's clock and the token issuer's before we call it skew.
+pub const CLOCK_SKEW_LEEWAY_SECS: i64 = 60;
+
 pub trait Clock: Send + Sync {
     fn now(&self) -> SystemTime;
 
@@ -39,7 +42,7 @@ pub fn unix_seconds(time: SystemTime) -> i64 {
 /// Logs, with both times, a token that starts after the pod's clock says it is: the pod's
 /// clock is behind the issuer's (or the issuer's ahead). STS's clock decides; this is a warning.
 pub fn warn_if_early(start: i64, now: i64) {
-    if start > now.saturating_add(crate::id_token::CLOCK_SKEW_LEEWAY_SECS) {
+    if start > now.saturating_add(CLOCK_SKEW_LEEWAY_SECS) {
         tracing::warn!(
             token_valid_from = start,
             pod_clock = now,

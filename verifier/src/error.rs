@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use serde::Serialize;
+
 use crate::exit_code::ExitCode;
 use crate::redact::bounded;
 // The stage's failure lives beside the stages (`stage.rs`), which need it to run one; it is
@@ -72,6 +74,65 @@ impl From<InputError> for Failure {
 impl From<StageError> for Failure {
     fn from(e: StageError) -> Self {
         Failure::Stage(e)
+    }
+}
+
+/// Where a run failed: a stage, or before them (`input`), or outside them (`internal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Input,
+    Internal,
+    #[serde(untagged)]
+    Stage(Stage),
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Phase::Input => f.pad("input"),
+            Phase::Internal => f.pad("internal"),
+            Phase::Stage(stage) => f.pad(stage.name()),
+        }
+    }
+}
+
+/// A failure as a report (verify's, explain's) shows it: where, a stable code, the message and the fix.
+#[derive(Debug, Serialize)]
+pub struct ReportError {
+    pub stage: Phase,
+    pub code: String,
+    pub message: String,
+    pub hint: String,
+    #[serde(skip)]
+    pub exit_code: ExitCode,
+}
+
+impl From<Failure> for ReportError {
+    fn from(failure: Failure) -> Self {
+        let exit_code = failure.exit_code();
+        let (stage, code, message, hint) = match failure {
+            Failure::Input(e) => (
+                Phase::Input,
+                "InvalidInput".to_owned(),
+                e.to_string(),
+                format!("Fix {} and run again.", e.field),
+            ),
+            Failure::Stage(e) => (Phase::Stage(e.stage), e.code, e.message, e.hint),
+            Failure::Unexpected(e) => (
+                Phase::Internal,
+                "Unexpected".to_owned(),
+                e,
+                "This is a bug; please report it with the log above.".to_owned(),
+            ),
+        };
+        Self {
+            stage,
+            code,
+            message,
+            hint,
+            exit_code,
+        }
     }
 }
 

@@ -13,12 +13,13 @@ use tokio::time::Instant;
 use trust_policy::{Explanation, GOOGLE, Outcome, Provider, ProviderLookup, Verdict};
 
 use crate::claims_source::{self, ClaimsSource, TokenClaims};
+use crate::error::ReportError;
 use crate::error::{Failure, InputError, Stage, StageError};
 use crate::exit_code::ExitCode;
 use crate::iam::IamReader;
 use crate::identity::Identity;
 use crate::input::RoleArn;
-use crate::report::{ReportError, shown};
+use crate::redact::shown;
 use crate::{input_file, sdk, trust_fix, trust_source};
 
 /// Largest `--trust-policy` file: `terraform show -json` of a big configuration.

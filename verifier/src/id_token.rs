@@ -11,9 +11,6 @@ use serde::{Deserialize, Serialize};
 /// Issuers Google writes into ID tokens (both forms occur; AWS accepts both).
 const GOOGLE_ISSUERS: [&str; 2] = ["https://accounts.google.com", "accounts.google.com"];
 
-/// Tolerated difference between the node's clock and Google's before we call it skew.
-pub const CLOCK_SKEW_LEEWAY_SECS: i64 = 60;
-
 /// The last second a claim may name: the end of year 9999, RFC 3339's last. An `iat` or `exp`
 /// outside 1970..=9999 is not a time, and arithmetic on it could overflow (an `exp` of -2^63
 /// would otherwise pass for valid for 292 billion years).

@@ -133,6 +133,16 @@ fn redact_values_of(text: &str, name: &str) -> String {
     out
 }
 
+/// A value from a peer as one report line may show it: as is when plain, else quoted and
+/// escaped, so that no newline or escape sequence can forge a line.
+pub fn shown(value: &str) -> String {
+    if !value.is_empty() && value.chars().all(|c| c.is_ascii_graphic()) {
+        value.to_owned()
+    } else {
+        format!("{value:?}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

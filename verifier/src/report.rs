@@ -5,9 +5,12 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::error::{Failure, StageError};
+use crate::clock::unix_now;
+use crate::error::{Failure, ReportError, StageError};
 use crate::exit_code::ExitCode;
+use crate::identity::Identity;
 use crate::identity::ksa_token::ClusterIdentity;
+use crate::redact::shown;
 use crate::s3::Access;
 use crate::stage::Stage;
 
@@ -86,36 +89,6 @@ pub enum Details {
         #[serde(skip_serializing_if = "Option::is_none")]
         read_key: Option<String>,
     },
-}
-
-/// Where a run failed: a stage, or before them (`input`), or outside them (`internal`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    Input,
-    Internal,
-    #[serde(untagged)]
-    Stage(Stage),
-}
-
-impl std::fmt::Display for Phase {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Phase::Input => f.pad("input"),
-            Phase::Internal => f.pad("internal"),
-            Phase::Stage(stage) => f.pad(stage.name()),
-        }
-    }
-}
-
-#[derive(Debug, Serialize)]
-pub struct ReportError {
-    pub stage: Phase,
-    pub code: String,
-    pub message: String,
-    pub hint: String,
-    #[serde(skip)]
-    pub exit_code: ExitCode,
 }
 
 impl Report {
@@ -204,35 +177,27 @@ impl Report {
     }
 }
 
-impl From<Failure> for ReportError {
-    fn from(failure: Failure) -> Self {
-        let exit_code = failure.exit_code();
-        let (stage, code, message, hint) = match failure {
-            Failure::Input(e) => (
-                Phase::Input,
-                "InvalidInput".to_owned(),
-                e.to_string(),
-                format!("Fix {} and run again.", e.field),
-            ),
-            Failure::Stage(e) => (Phase::Stage(e.stage), e.code, e.message, e.hint),
-            Failure::Unexpected(e) => (
-                Phase::Internal,
-                "Unexpected".to_owned(),
-                e,
-                "This is a bug; please report it with the log above.".to_owned(),
-            ),
-        };
-        Self {
-            stage,
-            code,
-            message,
-            hint,
-            exit_code,
+impl Details {
+    /// What the report shows of the token: its claims, never the token.
+    pub fn of_identity(identity: &Identity) -> Details {
+        match identity {
+            Identity::Google(token) => {
+                let claims = &token.claims;
+                Details::GcpIdentity {
+                    mode: "gsa",
+                    email: claims.email.clone(),
+                    sub: claims.sub.clone(),
+                    azp: claims.azp.clone(),
+                    aud: claims.aud.clone(),
+                    iss: claims.iss.clone(),
+                    exp: claims.exp,
+                    expires_in_s: claims.seconds_left(unix_now()),
+                }
+            }
+            Identity::Cluster(token) => Details::ClusterIdentity(token.details(unix_now())),
         }
     }
-}
 
-impl Details {
     fn summary(&self) -> String {
         match self {
             Details::GcpIdentity {
@@ -286,16 +251,6 @@ impl Details {
                 )
             }
         }
-    }
-}
-
-/// A value from a peer as one report line may show it: as is when plain, else quoted and
-/// escaped, so that no newline or escape sequence can forge a line.
-pub fn shown(value: &str) -> String {
-    if !value.is_empty() && value.chars().all(|c| c.is_ascii_graphic()) {
-        value.to_owned()
-    } else {
-        format!("{value:?}")
     }
 }
 

@@ -123,7 +123,7 @@ fn sts_clock(date: Option<&str>) -> Option<i64> {
 fn warn_of_skew(date: Option<&str>, pod_clock: i64) {
     let Some(sts_clock) = sts_clock(date) else { return };
     let skew = pod_clock.saturating_sub(sts_clock);
-    if skew.abs() > crate::id_token::CLOCK_SKEW_LEEWAY_SECS {
+    if skew.abs() > clock::CLOCK_SKEW_LEEWAY_SECS {
         tracing::warn!(
             pod_clock,
             sts_clock,

@@ -4,7 +4,7 @@
 use serde_json::Value;
 use trust_policy::{ConditionCheck, Explanation, GOOGLE, Outcome, StatementCheck, Verdict};
 
-use crate::report::shown;
+use crate::redact::shown;
 
 /// The fixes, most specific first, without repeats.
 pub fn fixes(explanation: &Explanation, claims: &Value, role: Option<&str>) -> Vec<String> {

@@ -43,7 +43,11 @@ pub async fn run(settings: &Settings) -> Report {
         Err(input) => return Report::from_failure(Failure::Input(input)),
         Ok(Err(Failed { identity, error })) => {
             if let Some(identity) = &identity {
-                report.passed(identity.value.stage(), identity.elapsed_ms, identity.value.details());
+                report.passed(
+                    identity.value.stage(),
+                    identity.elapsed_ms,
+                    Details::of_identity(&identity.value),
+                );
             }
             let refused = error.value.stage == Stage::Sts;
             report.failed(error.value, error.elapsed_ms);
@@ -63,7 +67,11 @@ pub async fn run(settings: &Settings) -> Report {
         }
         Ok(Ok(assumed)) => assumed,
     };
-    report.passed(identity.value.stage(), identity.elapsed_ms, identity.value.details());
+    report.passed(
+        identity.value.stage(),
+        identity.elapsed_ms,
+        Details::of_identity(&identity.value),
+    );
     let request = &settings.role.request;
     report.passed(
         Stage::Sts,

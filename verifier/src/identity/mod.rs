@@ -25,7 +25,6 @@ use crate::clock::unix_now;
 use crate::error::StageError;
 use crate::id_token::IdToken;
 use crate::metadata::{self, MetadataServer};
-use crate::report::Details;
 use crate::stage::Stage;
 
 /// Where the token comes from.
@@ -139,26 +138,6 @@ impl Identity {
         match self {
             Identity::Google(token) => token.expose(),
             Identity::Cluster(token) => token.expose(),
-        }
-    }
-
-    /// What the report shows of the token: its claims, never the token.
-    pub fn details(&self) -> Details {
-        match self {
-            Identity::Google(token) => {
-                let claims = &token.claims;
-                Details::GcpIdentity {
-                    mode: "gsa",
-                    email: claims.email.clone(),
-                    sub: claims.sub.clone(),
-                    azp: claims.azp.clone(),
-                    aud: claims.aud.clone(),
-                    iss: claims.iss.clone(),
-                    exp: claims.exp,
-                    expires_in_s: claims.seconds_left(unix_now()),
-                }
-            }
-            Identity::Cluster(token) => Details::ClusterIdentity(token.details(unix_now())),
         }
     }
 }
