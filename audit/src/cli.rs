@@ -192,8 +192,9 @@ impl Cli {
             }
         }
         let aws = if self.aws {
-            let tls = gke_aws_verifier::sdk::tls_context().map_err(|e| BadInput::from_check("SSL_CERT_FILE", e))?;
-            Some(gke_aws_verifier::sdk::https_client(tls))
+            let tls =
+                gke_aws_verifier::aws::sdk::tls_context().map_err(|e| BadInput::from_check("SSL_CERT_FILE", e))?;
+            Some(gke_aws_verifier::aws::sdk::https_client(tls))
         } else {
             None
         };

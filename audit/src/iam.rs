@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_config::BehaviorVersion;
 use aws_sdk_iam::config::SharedHttpClient;
 use aws_sdk_iam::error::ProvideErrorMetadata;
-use gke_aws_verifier::iam::{IamReader, Role};
+use gke_aws_verifier::aws::iam::{IamReader, Role};
 use gke_aws_verifier::input::RoleArn;
 use trust_policy::ProviderLookup;
 

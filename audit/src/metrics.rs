@@ -80,7 +80,7 @@ async fn push_one(url: &str, cluster: &ClusterReport, now: i64) -> Result<(), St
         return Ok(());
     }
     let status = response.status();
-    let body = gke_aws_verifier::pushgateway::bounded_text(response).await;
+    let body = gke_aws_verifier::verify::pushgateway::bounded_text(response).await;
     Err(format!(
         "{} answered HTTP {status}: {}",
         input::describe_url(url),

@@ -6,7 +6,7 @@
 //! file name is one path component, whatever the role ARN holds.
 #![no_main]
 
-use gke_aws_verifier::cache::{self, Entry, ObtainedFor, REFRESH_MARGIN_SECS};
+use gke_aws_verifier::credentials::cache::{self, Entry, ObtainedFor, REFRESH_MARGIN_SECS};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

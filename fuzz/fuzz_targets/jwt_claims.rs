@@ -4,7 +4,7 @@
 //! round trip; `Debug` never shows the token.
 #![no_main]
 
-use gke_aws_verifier::id_token::{Claims, DecodeError, IdToken};
+use gke_aws_verifier::identity::id_token::{Claims, DecodeError, IdToken};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -28,10 +28,10 @@ cp "$binary" "$work/unit-tests"
 chmod 755 "$work" "$work/unit-tests"
 mkdir "$work/home"
 chown 65534:65534 "$work/home"
-echo "==> permission unit tests as nobody: cache, secret_file, token_file, identity::projected"
+echo "==> permission unit tests as nobody: credentials::cache, secret_file, credentials::token_file, identity::projected"
 cd "$work"
 setpriv --reuid=65534 --regid=65534 --clear-groups env -i PATH=/usr/bin:/bin HOME="$work/home" TMPDIR="$work/home" \
-  ./unit-tests --test-threads 2 cache:: secret_file:: token_file:: identity::projected:: 2>&1 | tee "$work/log" ||
+  ./unit-tests --test-threads 2 credentials::cache:: secret_file:: credentials::token_file:: identity::projected:: 2>&1 | tee "$work/log" ||
   { echo "unprivileged: the permission tests failed as nobody" >&2; exit 1; }
 grep -Eq '^test result: ok\. [1-9][0-9]* passed' "$work/log" ||
   { echo "unprivileged: no permission test ran" >&2; exit 1; }

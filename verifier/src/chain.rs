@@ -5,11 +5,11 @@
 use aws_config::SdkConfig;
 use tokio::time::Instant;
 
+use crate::aws::sdk;
+use crate::aws::sts::{self, AssumedRole, RoleSettings};
 use crate::error::{InputError, StageError};
 use crate::identity::{Identity, IdentitySettings};
-use crate::sdk;
 use crate::stage::Stage;
-use crate::sts::{self, AssumedRole, RoleSettings};
 
 /// A stage's result and the milliseconds it took.
 #[derive(Debug)]

@@ -6,17 +6,16 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tracing::level_filters::LevelFilter;
 
+use crate::aws::s3::{Access, ListRequest};
+use crate::aws::sdk::Endpoints;
+use crate::aws::sts::{RoleRequest, RoleSettings};
 use crate::error::InputError;
 use crate::exit_code::ExitCode;
 use crate::identity::{IdentitySettings, IdentitySource};
 use crate::input::{self, RoleArn};
 use crate::logging::LogFormat;
-use crate::profile_file;
 use crate::profiles::{self, Profile};
-use crate::s3::{Access, ListRequest};
-use crate::sdk::Endpoints;
 use crate::session_name;
-use crate::sts::{RoleRequest, RoleSettings};
 use crate::verify::Settings;
 
 /// `--help`'s closing section: the exit codes, from [`ExitCode`].
@@ -221,7 +220,7 @@ pub struct ExplainArgs {
 impl ExplainArgs {
     /// Checks every input before anything is read or asked.
     pub fn settings(&self) -> Result<crate::explain::Settings, InputError> {
-        use crate::claims_source::ClaimsSource;
+        use crate::explain::claims_source::ClaimsSource;
         let identity = self.identity.validate()?;
         let path = |flag: &'static str, path: &PathBuf| {
             if path.as_os_str().is_empty() {
@@ -310,7 +309,7 @@ pub struct TokenFileArgs {
 
     /// The token file's mode: 0640 (owner and the pod's fsGroup), 0600 (owner only), or 0644
     /// (anyone: only where the pod is the boundary, as with the injection webhook's sidecar).
-    #[arg(long, default_value = "0640", value_parser = crate::token_file::parse_file_mode, env = "VERIFY_TOKEN_FILE_MODE")]
+    #[arg(long, default_value = "0640", value_parser = crate::credentials::token_file::parse_file_mode, env = "VERIFY_TOKEN_FILE_MODE")]
     pub file_mode: u32,
 }
 
@@ -474,7 +473,7 @@ impl VerifyArgs {
 }
 
 impl CredentialProcessArgs {
-    pub fn settings(&self) -> Result<crate::credential_process::Settings, InputError> {
+    pub fn settings(&self) -> Result<crate::credentials::credential_process::Settings, InputError> {
         // With --profile, the profile's role: never its credential_process line, which is not run.
         let (identity, role) = self.profile.role_of(&self.identity, &self.source, &self.role)?;
         let identity = if self.check_issuer {
@@ -487,7 +486,7 @@ impl CredentialProcessArgs {
             Some(dir) => dir.clone(),
             None => default_cache_dir(|v| std::env::var_os(v).filter(|v| !v.is_empty()))?,
         };
-        Ok(crate::credential_process::Settings {
+        Ok(crate::credentials::credential_process::Settings {
             identity,
             role,
             cache_dir,
@@ -563,7 +562,7 @@ impl ProfileArgs {
     /// The config file the profile flags read.
     pub fn config_path(&self) -> Result<PathBuf, InputError> {
         let home = std::env::var_os("HOME").map(PathBuf::from);
-        profile_file::location(self.config_file.as_deref(), home.as_deref())
+        profiles::file::location(self.config_file.as_deref(), home.as_deref())
     }
 
     /// The profile --profile names, read from the config file; `None` without --profile.
@@ -572,7 +571,7 @@ impl ProfileArgs {
             return Ok(None);
         };
         refuse_role_arn_flag(role, "--profile")?;
-        profile_file::select(&self.config_path()?, name).map(Some)
+        profiles::file::select(&self.config_path()?, name).map(Some)
     }
 
     /// The identity and role: the profile's with --profile, else the flags'.
@@ -699,7 +698,7 @@ impl VerifyArgs {
     pub fn all_profile_settings(&self) -> Result<Vec<(String, Settings)>, InputError> {
         refuse_role_arn_flag(&self.role, "--all-profiles")?;
         let path = self.profiles.chosen.config_path()?;
-        let every = profile_file::every(&path)?;
+        let every = profiles::file::every(&path)?;
         let buckets = self.profiles.buckets()?;
         if let Some((name, _)) = buckets.iter().find(|(n, _)| !every.iter().any(|p| &p.name == n)) {
             let names: Vec<&str> = every.iter().map(|p| p.name.as_str()).collect();
@@ -739,9 +738,9 @@ fn default_cache_dir(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result
 }
 
 impl TokenFileArgs {
-    pub fn settings(&self) -> Result<crate::token_file::Settings, InputError> {
+    pub fn settings(&self) -> Result<crate::credentials::token_file::Settings, InputError> {
         // The path is checked by token_file::run, first thing.
-        Ok(crate::token_file::Settings {
+        Ok(crate::credentials::token_file::Settings {
             identity: self.identity.validate()?,
             path: self.path.clone(),
             once: self.once,

@@ -6,8 +6,11 @@ use gke_aws_verifier::clock::SystemClock;
 use gke_aws_verifier::error::Failure;
 use gke_aws_verifier::exit_code::ExitCode;
 use gke_aws_verifier::logging;
-use gke_aws_verifier::report::Report;
-use gke_aws_verifier::{all_profiles, credential_process, explain, pushgateway, token_file, verify};
+use gke_aws_verifier::verify::report::Report;
+use gke_aws_verifier::{
+    credentials::credential_process, credentials::token_file, explain, verify, verify::all_profiles,
+    verify::pushgateway,
+};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse_noting_sources();

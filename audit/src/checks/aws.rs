@@ -241,7 +241,7 @@ pub fn check_subjects(subjects: &[Subject], iam: &Iam) -> Vec<Finding> {
             ModeKey::Gke => format!("the GSA with unique id {}", s.gsa_unique_id.as_deref().unwrap_or("?")),
             ModeKey::Cluster => format!("system:serviceaccount:{}:{}", s.namespace, s.ksa),
         };
-        let fixes = gke_aws_verifier::trust_fix::fixes(&explanation, &claims, Some(&s.role_arn));
+        let fixes = gke_aws_verifier::explain::trust_fix::fixes(&explanation, &claims, Some(&s.role_arn));
         let fix = if fixes.is_empty() {
             "make apply (the role's trust is Terraform's: re-applying restores it)".to_owned()
         } else {
@@ -355,7 +355,7 @@ fn cannot_read(kind: &str, name: &str, why: &str) -> Finding {
 
 #[cfg(test)]
 mod tests {
-    use gke_aws_verifier::iam::Role;
+    use gke_aws_verifier::aws::iam::Role;
 
     use super::*;
 

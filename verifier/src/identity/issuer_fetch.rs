@@ -1,5 +1,5 @@
 //! Fetching an issuer's public documents as AWS does: anonymous GETs over HTTPS (the run's CA
-//! bundle, [`crate::sdk::tls_context`]; `HTTPS_PROXY`/`NO_PROXY` honoured), bounded in size,
+//! bundle, [`crate::aws::sdk::tls_context`]; `HTTPS_PROXY`/`NO_PROXY` honoured), bounded in size,
 //! with redirects kept on one host. The AWS SDK's own HTTP client sends them: no second TLS stack.
 
 use std::time::Duration;
@@ -44,7 +44,7 @@ pub(super) enum Fetch {
 
 impl IssuerClient {
     /// A client trusting `context`: the one the SDK's client for STS and S3 was built with
-    /// (`crate::sdk`), so that the bundle is read and parsed once per run.
+    /// (`crate::aws::sdk`), so that the bundle is read and parsed once per run.
     pub fn new(context: TlsContext) -> Self {
         Self::with_context(context, false)
     }

@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::*;
-use crate::id_token::tests::token_with;
+use crate::identity::id_token::tests::token_with;
 use crate::identity::issuer_fetch::{ATTEMPTS, MAX_DOCUMENT_BYTES};
 use crate::identity::issuer_fetch::{public_name, without_userinfo};
 use crate::identity::ksa_token::tests::projected_by;

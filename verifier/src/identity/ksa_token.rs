@@ -259,7 +259,7 @@ impl ClusterIdentity {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::id_token::tests::token_with;
+    use crate::identity::id_token::tests::token_with;
 
     pub const ISSUER: &str = "https://container.googleapis.com/v1/projects/p/locations/europe-west1/clusters/c";
 

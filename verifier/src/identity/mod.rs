@@ -1,15 +1,17 @@
 //! Stage 1, the workload's identity: the web-identity token STS will be shown.
 //! - GSA mode: the GKE metadata server mints a Google-signed ID token for the pod's Google
-//!   service account ([`crate::metadata`]).
+//!   service account ([`crate::identity::metadata`]).
 //! - Cluster mode: the kubelet projects a Kubernetes service-account token signed by the
 //!   cluster's own OIDC issuer into a file ([`projected`]); AWS trusts that issuer directly,
 //!   and [`issuer`] checks it the way AWS will.
 
 pub mod cluster;
 pub mod cluster_trust;
+pub mod id_token;
 pub mod issuer;
 mod issuer_fetch;
 pub mod ksa_token;
+pub mod metadata;
 pub mod projected;
 
 use std::path::PathBuf;
@@ -20,11 +22,11 @@ use tokio::time::Instant;
 
 use self::cluster::ClusterToken;
 use self::issuer::IssuerClient;
+use self::metadata::MetadataServer;
 use self::projected::FileToken;
 use crate::clock::unix_now;
 use crate::error::StageError;
-use crate::id_token::IdToken;
-use crate::metadata::{self, MetadataServer};
+use crate::identity::id_token::IdToken;
 use crate::stage::Stage;
 
 /// Where the token comes from.
@@ -78,7 +80,7 @@ impl IdentitySettings {
     }
 
     /// The HTTPS client that checks a cluster issuer, trusting `tls` (the run's CA bundle,
-    /// [`crate::sdk::tls_context`]); `None` when no issuer will be checked.
+    /// [`crate::aws::sdk::tls_context`]); `None` when no issuer will be checked.
     pub fn issuer_client(&self, tls: &TlsContext) -> Option<IssuerClient> {
         match self.source {
             IdentitySource::TokenFile { check_issuer: true, .. } => Some(IssuerClient::new(tls.clone())),

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 use super::ksa_token::{KsaToken, STAGE};
 use crate::error::StageError;
-use crate::id_token::IdToken;
+use crate::identity::id_token::IdToken;
 use crate::secret_file::folder_of;
 
 /// Projected tokens are about 1 KiB; anything far larger is not one.
@@ -382,7 +382,7 @@ mod tests {
             read_file_token(&path, soon()).await,
             Ok(FileToken::Kubernetes(_))
         ));
-        let google = crate::id_token::tests::token_with(
+        let google = crate::identity::id_token::tests::token_with(
             r#"{"alg":"RS256"}"#,
             r#"{"iss":"https://accounts.google.com","aud":"sts.amazonaws.com","azp":"1","sub":"1","iat":1,"exp":2}"#,
         );

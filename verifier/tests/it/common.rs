@@ -103,14 +103,15 @@ impl Chain {
             let in_cache = file.parent() == Some(self.cache_dir().as_path());
             match file.extension().and_then(|e| e.to_str()) {
                 Some("json") if in_cache => {
-                    let entry = gke_aws_verifier::cache::Entry::parse(&contents)
+                    let entry = gke_aws_verifier::credentials::cache::Entry::parse(&contents)
                         .unwrap_or_else(|| panic!("partial or corrupt cache entry {}", file.display()));
                     assert!(entry.expires_at > now, "expired cache entry {}", file.display());
                 }
                 Some("lock") if in_cache => assert!(contents.is_empty(), "{}", file.display()),
                 _ if file == self.token_path() => {
-                    let token = gke_aws_verifier::id_token::IdToken::decode(&String::from_utf8_lossy(&contents))
-                        .unwrap_or_else(|e| panic!("partial or corrupt token file: {e}"));
+                    let token =
+                        gke_aws_verifier::identity::id_token::IdToken::decode(&String::from_utf8_lossy(&contents))
+                            .unwrap_or_else(|e| panic!("partial or corrupt token file: {e}"));
                     assert!(token.claims.exp > now, "expired token in {}", file.display());
                 }
                 _ => assert_free_of_secrets(

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::common::{BIN, BUCKET, Chain, KEYS, Run, faults};
-use gke_aws_verifier::cache::{Entry, ProcessCredentials};
+use gke_aws_verifier::credentials::cache::{Entry, ProcessCredentials};
 use testkit::emulator::{Config, Faults};
 use testkit::{Fault, Operation};
 
@@ -409,7 +409,7 @@ async fn unreadable_cache_and_read_only_folders_are_bad_input_before_any_network
 /// Reads the token file, if there is one, and checks it is a whole, unexpired token.
 fn read_valid_token(path: &Path) -> Option<String> {
     let raw = std::fs::read_to_string(path).ok()?;
-    let token = gke_aws_verifier::id_token::IdToken::decode(&raw)
+    let token = gke_aws_verifier::identity::id_token::IdToken::decode(&raw)
         .unwrap_or_else(|e| panic!("partial or corrupt token file: {e}"));
     let now = gke_aws_verifier::clock::unix_now();
     assert!(

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use gke_aws_verifier::clock::Clock;
-use gke_aws_verifier::id_token::IdToken;
+use gke_aws_verifier::credentials::token_file::{self, Settings};
+use gke_aws_verifier::identity::id_token::IdToken;
 use gke_aws_verifier::identity::{IdentitySettings, IdentitySource};
-use gke_aws_verifier::token_file::{self, Settings};
 use testkit::emulator::{self, Config, Emulator, Faults};
 use tokio::time::Instant;
 

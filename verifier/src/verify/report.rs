@@ -5,13 +5,13 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::aws::s3::Access;
 use crate::clock::unix_now;
 use crate::error::{Failure, ReportError, StageError};
 use crate::exit_code::ExitCode;
 use crate::identity::Identity;
 use crate::identity::ksa_token::ClusterIdentity;
 use crate::redact::shown;
-use crate::s3::Access;
 use crate::stage::Stage;
 
 #[derive(Debug, Default)]

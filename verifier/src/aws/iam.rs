@@ -19,7 +19,7 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use serde_json::Value;
 use trust_policy::{Provider, ProviderLookup};
 
-use crate::aws_answer::{MalformedAnswer, WholeAnswer};
+use crate::aws::answer::{MalformedAnswer, WholeAnswer};
 use crate::error::{Stage, StageError, error_chain};
 use crate::input::RoleArn;
 use crate::redact;

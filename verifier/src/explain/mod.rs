@@ -1,8 +1,12 @@
 //! `explain`: why STS accepts or refuses a token for a role, condition by condition. It composes
-//! a claims source ([`crate::claims_source`]), a trust source (IAM through [`crate::iam`], or a
-//! file through [`crate::trust_source`]), the shared evaluator ([`trust_policy`]) and the
-//! fixes ([`crate::trust_fix`]). It writes nothing anywhere and never holds more of a token
+//! a claims source ([`crate::explain::claims_source`]), a trust source (IAM through [`crate::aws::iam`], or a
+//! file through [`crate::explain::trust_source`]), the shared evaluator ([`trust_policy`]) and the
+//! fixes ([`crate::explain::trust_fix`]). It writes nothing anywhere and never holds more of a token
 //! than its claims.
+
+pub mod claims_source;
+pub mod trust_fix;
+pub mod trust_source;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,15 +16,15 @@ use serde_json::Value;
 use tokio::time::Instant;
 use trust_policy::{Explanation, GOOGLE, Outcome, Provider, ProviderLookup, Verdict};
 
-use crate::claims_source::{self, ClaimsSource, TokenClaims};
+use self::claims_source::{ClaimsSource, TokenClaims};
+use crate::aws::iam::IamReader;
 use crate::error::ReportError;
 use crate::error::{Failure, InputError, Stage, StageError};
 use crate::exit_code::ExitCode;
-use crate::iam::IamReader;
 use crate::identity::Identity;
 use crate::input::RoleArn;
 use crate::redact::shown;
-use crate::{input_file, sdk, trust_fix, trust_source};
+use crate::{aws::sdk, input_file};
 
 /// Largest `--trust-policy` file: `terraform show -json` of a big configuration.
 const MAX_TRUST_FILE_BYTES: u64 = 16 * 1024 * 1024;

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::clock::unix_now;
-use crate::report::Report;
+use crate::verify::report::Report;
 use crate::{input, redact};
 
 /// Metrics for one run, in Prometheus' text format. `last_success` is only sent on
@@ -137,7 +137,7 @@ pub async fn push_outcome(url: &str, settings: &crate::verify::Settings, report:
 mod tests {
     use super::*;
     use crate::error::{Stage, StageError};
-    use crate::report::Details;
+    use crate::verify::report::Details;
 
     #[test]
     fn failed_runs_carry_no_last_success() {
@@ -150,7 +150,7 @@ mod tests {
                 prefix: None,
                 object_count: 0,
                 truncated: false,
-                access: crate::s3::Access::List,
+                access: crate::aws::s3::Access::List,
                 read_key: None,
             },
         );

@@ -13,9 +13,9 @@ use tokio::time::Instant;
 
 use crate::clock::Clock;
 use crate::error::{Failure, InputError, Stage, StageError};
-use crate::id_token::IdToken;
+use crate::identity::id_token::IdToken;
+use crate::identity::metadata::MetadataServer;
 use crate::identity::{IdentitySettings, IdentitySource};
-use crate::metadata::MetadataServer;
 use crate::secret_file;
 
 /// The modes `--file-mode` accepts. 0640, the default: owner and group may read (the app

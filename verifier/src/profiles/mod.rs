@@ -27,6 +27,8 @@
 //! what they lack (a `credential_process` profile, for one, is not a web identity profile:
 //! this crate never runs a `credential_process` line, so it cannot call itself).
 
+pub mod file;
+
 use std::fmt;
 
 /// Named roles a pod may have besides its default role (the KSA annotations

@@ -1,16 +1,20 @@
 //! `verify`: the chain (identity, STS), then S3, each bounded by the run's deadline, and a
 //! report of what each stage learned or why it failed.
 
+pub mod all_profiles;
+pub mod pushgateway;
+pub mod report;
+
 use tokio::time::Instant;
 
+use crate::aws::s3::{self, ListRequest};
+use crate::aws::sts::RoleSettings;
 use crate::chain::{self, Assumed, Failed};
 use crate::error::Failure;
 use crate::explain;
 use crate::identity::IdentitySettings;
-use crate::report::{Details, Explained, Report};
-use crate::s3::{self, ListRequest};
 use crate::stage::Stage;
-use crate::sts::RoleSettings;
+use crate::verify::report::{Details, Explained, Report};
 
 /// Everything `verify` needs, validated.
 #[derive(Debug, Clone)]

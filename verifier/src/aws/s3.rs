@@ -5,7 +5,7 @@ use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
-use crate::aws_answer::{MalformedAnswer, WholeAnswer};
+use crate::aws::answer::{MalformedAnswer, WholeAnswer};
 use crate::error::{Stage, StageError, error_chain};
 use crate::input::RoleArn;
 use crate::redact;

@@ -11,12 +11,12 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::error::{Failure, InputError};
-use crate::id_token::Claims;
 use crate::identity::Identity;
+use crate::identity::id_token::Claims;
 use crate::identity::ksa_token::KubernetesClaims;
+use crate::identity::metadata::MetadataServer;
 use crate::identity::projected::{self, FileToken};
 use crate::input_file;
-use crate::metadata::MetadataServer;
 
 /// Largest input: a report is a few KiB; a pasted log with it a few hundred.
 const MAX_INPUT_BYTES: u64 = 1024 * 1024;

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Stage, StageError, error_chain};
-use crate::id_token::IdToken;
+use crate::identity::id_token::IdToken;
 
 const IDENTITY_PATH: &str = "/computeMetadata/v1/instance/service-accounts/default/identity";
 /// The first retry comes quickly: on a new pod the metadata server needs a few seconds.
@@ -313,7 +313,7 @@ fn preview(body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::id_token::tests::token_with;
+    use crate::identity::id_token::tests::token_with;
 
     fn token(iat: i64, exp: i64, email: &str) -> IdToken {
         let claims = format!(

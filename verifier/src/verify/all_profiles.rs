@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::error::Failure;
 use crate::exit_code::ExitCode;
-use crate::report::Report;
+use crate::verify::report::Report;
 use crate::verify::{self, Settings};
 
 /// One report per profile, in the config file's order, or the input error that stopped the
@@ -140,10 +140,10 @@ fn severity(code: ExitCode) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::s3::Access;
     use crate::error::{InputError, StageError};
-    use crate::report::Details;
-    use crate::s3::Access;
     use crate::stage::Stage;
+    use crate::verify::report::Details;
 
     fn passed(profile: &str) -> Report {
         let mut report = Report::new();

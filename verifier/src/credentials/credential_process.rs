@@ -6,13 +6,13 @@ use std::path::PathBuf;
 
 use tokio::time::Instant;
 
-use crate::cache::{CredentialCache, ObtainedFor, ProcessCredentials};
+use crate::aws::sdk::Endpoints;
+use crate::aws::sts::{AssumedRole, RoleSettings};
 use crate::chain;
 use crate::clock::unix_now;
+use crate::credentials::cache::{CredentialCache, ObtainedFor, ProcessCredentials};
 use crate::error::{Failure, Stage, StageError};
 use crate::identity::IdentitySettings;
-use crate::sdk::Endpoints;
-use crate::sts::{AssumedRole, RoleSettings};
 
 #[derive(Debug, Clone)]
 pub struct Settings {

@@ -1,5 +1,5 @@
 //! Where `explain` finds the role's trust policy (and, for a cluster issuer, the account's OIDC
-//! provider): IAM, read with the caller's credentials ([`crate::iam`]), or a file given with
+//! provider): IAM, read with the caller's credentials ([`crate::aws::iam`]), or a file given with
 //! `--trust-policy`, in any of the forms people have at hand:
 //! - `aws iam get-role --role-name NAME` (`{"Role": {"AssumeRolePolicyDocument": …}}`),
 //! - the document itself, plain or URL-encoded as IAM's API returns it,

@@ -11,10 +11,10 @@ use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 
-use crate::aws_answer::{MalformedAnswer, WholeAnswer};
+use crate::aws::answer::{MalformedAnswer, WholeAnswer};
 use crate::clock;
 use crate::error::{Stage, StageError, error_chain};
-use crate::id_token::Claims;
+use crate::identity::id_token::Claims;
 use crate::identity::{Identity, cluster_trust};
 use crate::input::RoleArn;
 use crate::redact;
