@@ -113,9 +113,10 @@ release-audit: ## Release build of the audit (gke-aws-verifier audit runs it) an
 	@echo "==> cargo build --release -p gke-aws-audit (and the example kube-stand-in)"
 	cargo build --release --locked -p gke-aws-audit --bins --example kube-stand-in
 
-lint: ## rustfmt, no import circles between a crate's files, clippy with warnings as errors
-	@echo "==> cargo fmt --check, import circles, cargo clippy"
+lint: venv ## rustfmt, no import circles between a crate's files or folders, clippy with warnings as errors
+	@echo "==> cargo fmt --check, import circles (files and folders), cargo clippy"
 	cargo fmt --all --check
+	python3 -m pytest -q tests/rust/test_import_circles.py
 	python3 tests/rust/import_circles.py $$(for c in */Cargo.toml; do d=$${c%/Cargo.toml}; [ ! -d $$d/src ] || echo $$d/src; done)
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 

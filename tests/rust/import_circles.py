@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Fails when files of one Rust crate import each other in a circle.
+"""Fails when files of one Rust crate import each other in a circle, or its folders do.
 
 The data flows one way through each crate: a file may use what the files it names give it,
 never what uses it. A file A points at B when A names `crate::b…` or `super::b…` (outside its
-`#[cfg(test)] mod tests`), B being another file's module. Usage: import_circles.py SRC_DIR...
+`#[cfg(test)] mod tests`), B being another file's module. The same holds one level up: a folder
+is one part (`aws/`, `identity/`), a file at the root its own, and no part may import a part
+that imports it back, even through files that form no circle themselves.
+Usage: import_circles.py SRC_DIR...
 """
 import os
 import re
@@ -67,7 +70,10 @@ def edges(module, path, mods):
     targets = set()
     for match in re.finditer(r"\b(crate|super)::", text):
         rest = text[match.end():]
-        tree = rest[: balanced(rest, 0)] if rest.startswith("{") else re.match(r"[\w:]*", rest).group(0)
+        # `crate::a::b`, `crate::{a, b}` or `crate::a::{b::{C, d}, e}`: the path, then its group.
+        head = re.match(r"[\w:]*", rest).group(0)
+        group = rest[len(head):]
+        tree = head + (group[: balanced(group, 0)] if group.startswith("{") else "")
         base = [] if match.group(1) == "crate" else parent
         for named in paths(tree):
             parts = base + [p for p in named.split("::") if p and p != "self"]
@@ -80,10 +86,8 @@ def edges(module, path, mods):
     return targets
 
 
-def circles(src):
-    mods = modules(src)
-    graph = {m: edges(m, p, mods) for m, p in mods.items()}
-    # Tarjan's strongly connected components: every one with two or more files is a circle.
+def components(graph):
+    """Tarjan's strongly connected components: every one with two or more nodes is a circle."""
     index, low, stack, on_stack, found = {}, {}, [], set(), []
 
     def visit(node):
@@ -110,7 +114,26 @@ def circles(src):
     for node in sorted(graph):
         if node not in index:
             visit(node)
-    return [[mods[m] for m in c] for c in found]
+    return found
+
+
+def part(module):
+    """The part a module belongs to: its top folder, or itself for a file at the root."""
+    return module.split("::")[0]
+
+
+def circles(src):
+    """File circles (as file paths), then part circles (as folder or file names)."""
+    mods = modules(src)
+    graph = {m: edges(m, p, mods) for m, p in mods.items()}
+    files = [[mods[m] for m in c] for c in components(graph)]
+    parts = {part(m): set() for m in graph if m}
+    for module, targets in graph.items():
+        if not module:
+            continue
+        parts.setdefault(part(module), set()).update(part(t) for t in targets if t and part(t) != part(module))
+    shown = lambda p: os.path.join(src, p) + ("/" if os.path.isdir(os.path.join(src, p)) else ".rs")
+    return files + [[shown(p) for p in c] for c in components(parts)]
 
 
 def main(dirs):
