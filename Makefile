@@ -12,28 +12,38 @@ KUBE_CONTEXT ?=
 IMAGE ?=
 PLATFORMS ?= linux/amd64
 
-.PHONY: help venv node-deps build release lint test test-rust test-terraform test-k8s test-demo test-supply-chain test-fuzz fuzz \
-        demo bench bench-webhook bench-audit release-webhook release-audit audit plan apply destroy k8s-config verify smoke webhook-deploy image
+# Where cargo builds (CARGO_TARGET_DIR honoured, as cargo reads it).
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+# Each recipe line that compiles or tests runs through this, so `make test` ends with a table
+# of where the time went: $(TIMED) compile|test COMMAND...
+TIMED = tests/timing.sh run $@
+
+.PHONY: help venv venv-demo node-deps build release release-test lint test test-rust test-terraform test-k8s test-demo \
+        test-release test-supply-chain test-fuzz fuzz timing-reset demo bench bench-webhook bench-audit release-webhook \
+        release-audit audit plan apply destroy k8s-config verify smoke webhook-deploy image
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 ## --- Try it -------------------------------------------------------------------------------
 
-demo: venv release release-audit ## Run the whole chain locally on emulators (moto, metadata emulator)
+demo: venv-demo release-test ## Run the whole chain locally on emulators (moto, metadata emulator)
 	scripts/demo.sh
 
-test: venv lint test-rust test-terraform test-k8s test-demo test-supply-chain test-fuzz ## Every check: Rust, Terraform, Kubernetes, demo, supply chain, fuzz smoke
+test: timing-reset venv lint test-rust test-terraform test-k8s test-demo test-release test-supply-chain test-fuzz ## Every check: Rust, Terraform, Kubernetes, demo, shipping build, supply chain, fuzz smoke
+	@tests/timing.sh table
 	@echo "==> all checks passed"
 
-bench: venv release release-webhook ## Benchmark against today's Python credential_process pipeline, then the webhook
+# The benchmarks measure what ships (make release*); the peers they run against (emulators,
+# the API stand-in) come from the release-test build.
+bench: venv release release-webhook release-test ## Benchmark against today's Python credential_process pipeline, then the webhook
 	bench/run.sh
 	bench/webhook_bench.sh
 
-bench-audit: venv release-audit ## The audit of 10,000 pods and 2,000 KSAs on the API stand-in: wall time, peak RSS
+bench-audit: venv release-audit release-test ## The audit of 10,000 pods and 2,000 KSAs on the API stand-in: wall time, peak RSS
 	bench/audit_bench.sh
 
-bench-webhook: venv release release-webhook ## Webhook latency and admissions/s with wrk at 16 connections, RSS with 10,000 KSAs
+bench-webhook: venv release release-webhook release-test ## Webhook latency and admissions/s with wrk at 16 connections, RSS with 10,000 KSAs
 	bench/webhook_bench.sh
 
 ## --- Platform engineers --------------------------------------------------------------------
@@ -88,65 +98,90 @@ fuzz: ## Fuzz each parser for FUZZ_SECONDS (default 60) each, with AddressSaniti
 
 ## --- Development ---------------------------------------------------------------------------
 
-venv: $(VENV)/.installed ## Python tools for tests, demo and benchmark (moto, aws CLI, checkov, ...)
-$(VENV)/.installed: requirements-dev.txt
-	@echo "==> Python venv $(VENV) from requirements-dev.txt"
+# uv installs the same pins as pip would, in seconds instead of a minute and a half.
+UV_VERSION := 0.9.30
+$(VENV)/bin/uv:
+	@echo "==> Python venv $(VENV) with uv $(UV_VERSION)"
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+venv: $(VENV)/.installed ## Python tools for tests, demo and benchmark (moto, aws CLI, checkov, ...)
+$(VENV)/.installed: requirements-dev.txt requirements-demo.txt | $(VENV)/bin/uv
+	@echo "==> Python tools for the tests into $(VENV) (requirements-dev.txt)"
+	$(TIMED) compile $(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python -r requirements-dev.txt
+	touch $@ $(VENV)/.installed-demo
+
+venv-demo: $(VENV)/.installed-demo ## Only what the demo runs: moto, boto3, the aws CLI
+$(VENV)/.installed-demo: requirements-demo.txt | $(VENV)/bin/uv
+	@echo "==> Python tools for the demo into $(VENV) (requirements-demo.txt)"
+	$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python -r requirements-demo.txt
 	touch $@
 
 build: ## Debug build of the workspace
 	@echo "==> cargo build"
 	cargo build --workspace --locked
 
-release: ## Release build of the verifier and the emulator (the webhook: make release-webhook)
-	@echo "==> cargo build --release"
-	cargo build --release --locked -p gke-aws-verifier -p gke-metadata-emulator
+# The shipping builds, as the image's Dockerfile runs them (scripts/build-release.sh): each
+# package on its own, so that no other package's dependency features reach it.
+release: ## Shipping build of the verifier (fat LTO, checked against its 8 MB budget)
+	scripts/build-release.sh verifier
 
-# Built on its own: building it beside the verifier would unify features into the verifier's binary.
-release-webhook: ## Release build of the injection webhook
-	@echo "==> cargo build --release -p gke-aws-webhook"
-	cargo build --release --locked -p gke-aws-webhook
+release-webhook: ## Shipping build of the injection webhook
+	scripts/build-release.sh webhook
 
-# On its own too: kube-rs must not reach the verifier's binary (its 8 MB budget).
-release-audit: ## Release build of the audit (gke-aws-verifier audit runs it) and its API stand-in for demo and bench
-	@echo "==> cargo build --release -p gke-aws-audit (and the example kube-stand-in)"
-	cargo build --release --locked -p gke-aws-audit --bins --example kube-stand-in
+release-audit: ## Shipping build of the audit (gke-aws-verifier audit runs it)
+	scripts/build-release.sh audit
+
+# What the tests, the demo and the benchmarks' peers run: every binary in one cargo invocation,
+# profile release-test (release without fat LTO: the AWS SDK compiled once, not three times).
+release-test: ## Optimised build of every binary and the API stand-in, for tests and the demo
+	@echo "==> cargo build --profile release-test (verifier, emulators, webhook, audit, kube-stand-in)"
+	$(TIMED) compile cargo build --locked --profile release-test -p gke-aws-verifier -p gke-metadata-emulator \
+	  -p gke-aws-webhook -p gke-aws-audit --bins --example kube-stand-in
 
 lint: venv ## rustfmt, no import circles between a crate's files or folders, clippy with warnings as errors
 	@echo "==> cargo fmt --check, import circles (files and folders), cargo clippy"
 	cargo fmt --all --check
 	python3 -m pytest -q tests/rust/test_import_circles.py
 	python3 tests/rust/import_circles.py $$(for c in */Cargo.toml; do d=$${c%/Cargo.toml}; [ ! -d $$d/src ] || echo $$d/src; done)
-	cargo clippy --workspace --all-targets --locked -- -D warnings
+	$(TIMED) compile cargo clippy --workspace --all-targets --locked -- -D warnings
 
 node-deps: ## The AWS SDK for JavaScript v3 for the webhook's injected-pod test (npm ci in tests/node)
 	@command -v npm >/dev/null || { echo "node-deps: npm is missing (Debian: apt-get install nodejs npm)" >&2; exit 1; }
 	@echo "==> npm ci in tests/node"
-	cd tests/node && npm ci --no-audit --no-fund
+	cd tests/node && $(CURDIR)/$(TIMED) compile npm ci --no-audit --no-fund
 
-# release-webhook: the webhook's hostile tests measure the peak RSS of its release binary.
-test-rust: venv node-deps release-webhook ## Unit and integration tests against moto, the emulator, the aws CLI, boto3, the JS SDK, Pushgateway
+# release-test: the webhook's hostile tests measure the peak RSS of its optimised binary.
+test-rust: venv node-deps release-test ## Unit and integration tests against moto, the emulator, the aws CLI, boto3, the JS SDK, Pushgateway
 	@echo "==> cargo nextest (moto_server: $$(command -v moto_server))"
-	cargo nextest run --workspace --locked --no-fail-fast
-	tests/rust/unprivileged.sh
+	$(TIMED) compile cargo nextest run --workspace --locked --no-run
+	$(TIMED) test cargo nextest run --workspace --locked --no-fail-fast
+	$(TIMED) test tests/rust/unprivileged.sh
 
-test-terraform: venv release ## fmt, validate, terraform test, end-to-end on moto, google schema, checkov, explain on real plans
+test-terraform: venv release-test ## fmt, validate, terraform test, end-to-end on moto, google schema, checkov, explain on real plans
 	@echo "==> Terraform checks"
-	tests/terraform/run.sh
+	$(TIMED) test tests/terraform/run.sh
 
 test-k8s: venv ## kustomize builds, strict schema validation, checkov, hadolint, script tests
 	@echo "==> Kubernetes checks"
-	tests/k8s/run.sh
+	$(TIMED) test tests/k8s/run.sh
 
-test-demo: venv release release-audit ## make demo passes and leaves nothing running
+test-demo: venv release-test ## make demo passes and leaves nothing running
 	@echo "==> demo test"
-	tests/demo/run.sh
+	$(TIMED) test tests/demo/run.sh
+
+test-release: ## The shipping build of the verifier, as the image builds it, within its 8 MB budget
+	@echo "==> shipping build (scripts/build-release.sh verifier)"
+	$(TIMED) compile scripts/build-release.sh verifier
 
 test-supply-chain: ## cargo deny (licences, bans, sources; offline), lock files current
 	@echo "==> supply chain"
-	tests/supply-chain/deny.sh
+	$(TIMED) test tests/supply-chain/deny.sh
 
 test-fuzz: ## Fuzz smoke: each target for 10 s (no sanitizer, for build time)
 	@echo "==> fuzz smoke"
-	FUZZ_SANITIZER=none tests/supply-chain/fuzz.sh 10
+	FUZZ_SANITIZER=none $(TIMED) compile tests/supply-chain/fuzz.sh --build-only
+	FUZZ_SANITIZER=none $(TIMED) test tests/supply-chain/fuzz.sh 10
+
+timing-reset:
+	@tests/timing.sh reset

@@ -14,9 +14,10 @@ audit="$target/release/gke-aws-audit"
 [[ -x "$audit" ]] || { echo "bench-audit: $audit missing: make release-audit" >&2; exit 1; }
 [[ -x /usr/bin/time ]] || { echo "bench-audit: GNU time missing: apt-get install time" >&2; exit 1; }
 
-[[ -x "$target/release/examples/kube-stand-in" ]] || { echo "bench-audit: the stand-in is missing: make release-audit" >&2; exit 1; }
+stand_in="$target/release-test/examples/kube-stand-in"
+[[ -x "$stand_in" ]] || { echo "bench-audit: the stand-in is missing: make release-test" >&2; exit 1; }
 work=$(mktemp -d)
-"$target/release/examples/kube-stand-in" "$work" bench "$PODS" "$KSAS" >"$work/stand-in.out" &
+"$stand_in" "$work" bench "$PODS" "$KSAS" >"$work/stand-in.out" &
 stand_in=$!
 trap 'kill "$stand_in" 2>/dev/null || true; wait "$stand_in" 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 600); do grep -q '^ready' "$work/stand-in.out" && break; sleep 0.1; done

@@ -12,9 +12,10 @@ source scripts/lib/peers.sh
 export PATH="$repo/${VENV:-.venv}/bin:$PATH"
 
 verifier="${CARGO_TARGET_DIR:-$repo/target}/release/gke-aws-verifier"
-emulator="${CARGO_TARGET_DIR:-$repo/target}/release/gke-metadata-emulator"
+# The peer is not what is measured: the release-test build serves.
+emulator="${CARGO_TARGET_DIR:-$repo/target}/release-test/gke-metadata-emulator"
 for bin in "$verifier" "$emulator"; do
-  [[ -x "$bin" ]] || { echo "bench: $bin is missing; run make release" >&2; exit 1; }
+  [[ -x "$bin" ]] || { echo "bench: $bin is missing; run make release release-test" >&2; exit 1; }
 done
 command -v moto_server >/dev/null || { echo "bench: moto_server is not on PATH; run make venv" >&2; exit 1; }
 

@@ -35,6 +35,8 @@ from cryptography.x509.oid import NameOID
 REPO = Path(__file__).resolve().parent.parent
 # WEBHOOK_BENCH_BIN_DIR: another build of the three binaries (e.g. target/debug for a dry run).
 RELEASE = Path(os.environ.get("WEBHOOK_BENCH_BIN_DIR", REPO / "target" / "release"))
+# The metadata emulator is a peer, not what is measured: the release-test build serves.
+PEERS = Path(os.environ.get("WEBHOOK_BENCH_PEER_DIR", REPO / "target" / "release-test"))
 KSAS = int(os.environ.get("WEBHOOK_BENCH_KSAS", "10000"))
 CONNECTIONS = int(os.environ.get("WEBHOOK_BENCH_CONNECTIONS", "16"))
 SECONDS = int(os.environ.get("WEBHOOK_BENCH_SECONDS", "10"))
@@ -213,7 +215,7 @@ def histogram_p99(metrics):
 
 def sidecar_rss(work):
     """Steady RSS of `gke-aws-verifier token-file` (the sidecar's command) against the emulator."""
-    emulator = subprocess.Popen([str(RELEASE / "gke-metadata-emulator"), "--listen", "127.0.0.1:0"],
+    emulator = subprocess.Popen([str(PEERS / "gke-metadata-emulator"), "--listen", "127.0.0.1:0"],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         port = None
@@ -244,9 +246,9 @@ def sidecar_rss(work):
 
 
 def main():
-    for binary in ("gke-aws-webhook", "gke-aws-verifier", "gke-metadata-emulator"):
-        if not (RELEASE / binary).exists():
-            raise SystemExit(f"webhook bench: {RELEASE / binary} is missing; run make release")
+    for path in (RELEASE / "gke-aws-webhook", RELEASE / "gke-aws-verifier", PEERS / "gke-metadata-emulator"):
+        if not path.exists():
+            raise SystemExit(f"webhook bench: {path} is missing; run make release release-webhook release-test")
     for i in range(KSAS):
         ACCOUNTS[f"ksa-{i}"] = service_account(i)
     api = ThreadingHTTPServer(("127.0.0.1", 0), KubeApi)

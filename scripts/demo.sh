@@ -16,8 +16,9 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 # shellcheck source=scripts/lib/peers.sh
 source scripts/lib/peers.sh
-# Where cargo put the release binaries (CARGO_TARGET_DIR if set, as cargo itself reads it).
-BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
+# Where cargo put the binaries the demo runs (CARGO_TARGET_DIR if set, as cargo itself reads
+# it): the release-test profile, optimised as shipped but built without link-time optimisation.
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release-test
 GSA_EMAIL=verifier@demo-project.iam.gserviceaccount.com
 UNIQUE_ID=112233445566778899001
 REGION=us-east-1
@@ -54,22 +55,19 @@ start() {
 
 # --- the steps -------------------------------------------------------------------------
 check_setup() {
-  step 1 "checking tools and the release binaries"
+  step 1 "checking tools and the binaries"
   local tool
   for tool in moto_server aws; do
     command -v "$tool" >/dev/null || fail "$tool not on PATH: run 'make venv' (or 'make demo', which does)"
   done
   for tool in terraform cargo curl; do command -v "$tool" >/dev/null || fail "$tool not on PATH"; done
-  # `make demo` rebuilds first (target release); run directly, build only what is missing.
-  if [[ ! -x $BIN/gke-aws-verifier || ! -x $BIN/gke-metadata-emulator || ! -x $BIN/gke-cluster-issuer \
-    || ! -x $BIN/aws-sts-gate ]]; then
-    cargo build --release --locked -p gke-aws-verifier -p gke-metadata-emulator \
-      || fail "release build failed (cargo build --release --locked)"
-  fi
-  if [[ ! -x $BIN/gke-aws-audit || ! -x $BIN/examples/kube-stand-in ]]; then
-    cargo build --release --locked -p gke-aws-audit --bins --example kube-stand-in \
-      || fail "release build of the audit failed (make release-audit)"
-  fi
+  # `make demo` rebuilds first (target release-test); run directly, build only what is missing.
+  local binary
+  for binary in gke-aws-verifier gke-metadata-emulator gke-cluster-issuer aws-sts-gate gke-aws-audit examples/kube-stand-in; do
+    [[ -x $BIN/$binary ]] && continue
+    make -C "$ROOT" --no-print-directory release-test || fail "the build failed (make release-test)"
+    break
+  done
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/gke-aws-demo.XXXXXX")
   # Nothing from the user's own AWS setup may leak in: the chain must prove itself.
   unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE \

@@ -12,13 +12,12 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 command -v setpriv >/dev/null || { echo "unprivileged: setpriv (util-linux) is missing" >&2; exit 1; }
 
-# The unit-test binary of the verifier library, as cargo names it.
-binary=$(cargo test -p gke-aws-verifier --lib --locked --no-run --message-format=json 2>/dev/null |
+# The unit-test binary of the verifier library, the one `cargo nextest run --workspace` just
+# built and ran (a `cargo test -p` of its own would build the dependencies again, with other
+# features).
+binary=$(cargo nextest list --workspace --locked --list-type binaries-only --message-format json 2>/dev/null |
   python3 -c 'import json,sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["lib"]:
-        print(m["executable"])')
+print(json.load(sys.stdin)["rust-binaries"]["gke-aws-verifier"]["binary-path"])')
 [[ -x $binary ]] || { echo "unprivileged: no unit-test binary for gke-aws-verifier" >&2; exit 1; }
 
 # nobody must reach the binary wherever the checkout is: run a copy from a fresh folder.

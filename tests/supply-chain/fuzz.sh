@@ -2,6 +2,7 @@
 # Runs each cargo-fuzz target of fuzz/ for a bounded time.
 #
 #   tests/supply-chain/fuzz.sh [SECONDS] [TARGET...]
+#   tests/supply-chain/fuzz.sh --build-only      build the targets, run none (make test times both apart)
 #
 # SECONDS per target (default 60: `make fuzz`; `make test` passes a short smoke, e.g. 10).
 # Each target starts from its tracked seeds (fuzz/seeds/TARGET) plus the local working
@@ -14,6 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+build_only=0
+if [[ ${1:-} == --build-only ]]; then build_only=1; shift; fi
 seconds=${1:-60}
 shift || true
 [[ $seconds =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: SECONDS must be a positive integer, got '$seconds'" >&2; exit 2; }
@@ -39,21 +42,44 @@ echo "==> cargo fuzz build (sanitizer: $sanitizer)"
 start=$SECONDS
 (cd fuzz && cargo fuzz build --sanitizer "$sanitizer")
 echo "    built in $((SECONDS - start)) s"
+[[ $build_only == 1 ]] && exit 0
+host=$(rustc -vV | sed -n 's/^host: //p')
+bin_dir=$(cd fuzz && realpath "${CARGO_TARGET_DIR:-target}")/$host/release
+
+# One target: the fuzzer run as `cargo fuzz run` runs it (the binary it just built, from fuzz/).
+# Its outcome goes to fuzz/logs/TARGET.status, read back below in the targets' order.
+fuzz_one() {
+  local target=$1 log="fuzz/logs/$1.log" dict=() start=$SECONDS rc=0
+  [[ -f fuzz/dicts/$target.dict ]] && dict=(-dict="dicts/$target.dict")
+  (cd fuzz && "$bin_dir/$target" "corpus/$target" "seeds/$target" \
+      -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
+      -print_final_stats=1 "${dict[@]}") >"$log" 2>&1 || rc=$?
+  echo "$rc $((SECONDS - start))" >"fuzz/logs/$target.status"
+}
+
+# As many targets at once as there are cores: each still has a core to itself for its time.
+jobs=${FUZZ_JOBS:-$(nproc)}
+run_all() {
+  local target running=0
+  for target in "${targets[@]}"; do
+    mkdir -p "fuzz/corpus/$target" "fuzz/artifacts/$target" fuzz/logs
+    rm -f "fuzz/logs/$target.status"
+    if ((running >= jobs)); then wait -n || true; running=$((running - 1)); fi
+    echo "==> fuzzing $target for ${seconds} s"
+    fuzz_one "$target" &
+    running=$((running + 1))
+  done
+  wait
+}
+run_all
 
 failed=()
 for target in "${targets[@]}"; do
-  mkdir -p "fuzz/corpus/$target" "fuzz/artifacts/$target" fuzz/logs
   log="fuzz/logs/$target.log"
-  dict=()
-  [[ -f fuzz/dicts/$target.dict ]] && dict=(-dict="dicts/$target.dict")
-  echo "==> fuzzing $target for ${seconds} s"
-  start=$SECONDS
-  if (cd fuzz && cargo fuzz run --sanitizer "$sanitizer" "$target" \
-        "corpus/$target" "seeds/$target" -- \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
-        -print_final_stats=1 "${dict[@]}") >"$log" 2>&1; then
+  read -r rc took <"fuzz/logs/$target.status" 2>/dev/null || { rc=1 took='?'; }
+  if [[ $rc == 0 ]]; then
     runs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' || echo '?')
-    echo "    ok: $runs inputs in $((SECONDS - start)) s, corpus $(find "fuzz/corpus/$target" -type f | wc -l) files"
+    echo "    ok: $target: $runs inputs in $took s, corpus $(find "fuzz/corpus/$target" -type f | wc -l) files"
   else
     echo "    FAILED: $target (log: $log)" >&2
     {

@@ -64,11 +64,11 @@ def root_with_google_stubs(work: Path) -> Path:
 
 
 def verifier_binary() -> Path:
-    """The release verifier `make release` builds (CARGO_TARGET_DIR honoured); missing is a failure."""
+    """The optimised verifier `make release-test` builds (CARGO_TARGET_DIR honoured); missing is a failure."""
     target = Path(os.environ.get("CARGO_TARGET_DIR") or HERE.parents[1] / "target")
-    binary = target / "release" / "gke-aws-verifier"
+    binary = target / "release-test" / "gke-aws-verifier"
     if not binary.is_file():
-        raise AssertionError(f"{binary} is missing: run make release first")
+        raise AssertionError(f"{binary} is missing: run make release-test first")
     return binary
 
 
