@@ -353,6 +353,40 @@ async fn unreachable_metadata_server_names_the_causes() {
     }
 }
 
+/// Off Google Cloud with no GCE_METADATA_HOST, no metadata server will ever answer: said on the
+/// first attempt, with how to point at one, not after retrying until the deadline.
+#[tokio::test]
+async fn off_google_cloud_without_a_metadata_host_says_so_at_once() {
+    let home = tempfile::tempdir().unwrap();
+    let args = [
+        "verify",
+        "--format",
+        "json",
+        "--role-arn",
+        "arn:aws:iam::123456789012:role/r",
+        "--region",
+        "us-east-1",
+        "--bucket",
+        "data",
+        "--timeout",
+        "30s",
+    ];
+    let run = Run::of(isolated_command(&args, home.path())).await;
+    assert!(!run.stderr.contains("retrying"), "retried: {}", run.stderr);
+    let error = run.expect_failure(3, "NoMetadataServer");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("metadata.google.internal does not resolve"),
+        "{error}"
+    );
+    let hint = error["hint"].as_str().unwrap();
+    for fix in ["GCE_METADATA_HOST=HOST:PORT", "--token-file"] {
+        assert!(hint.contains(fix), "hint lacks {fix}: {hint}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metadata_server_warming_up_or_failing_briefly_is_retried() {
     let starting = Config {
