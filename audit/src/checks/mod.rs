@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod drift;
 pub mod fix;
+pub mod gcp;
 pub mod pods;
 pub mod templates;
 pub mod webhook;
