@@ -224,8 +224,14 @@ pub(crate) async fn handle(iam: &GoogleIam, project_id: &str, request: Request<I
 }
 
 /// `grant_type=refresh_token` with a refresh token it issued: an access token; anything else
-/// is OAuth's `invalid_grant` (RFC 6749 §5.2).
+/// is OAuth's `invalid_grant` (RFC 6749 §5.2). The body is a form (RFC 6749 §6) or JSON, which
+/// Google's endpoint takes too and google-cloud-auth sends (`credentials/user_account.rs`).
 async fn refresh(iam: &GoogleIam, request: Request<Incoming>) -> Reply {
+    let json = request
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
     let invalid = |description: &str| {
         let body = json!({ "error": "invalid_grant", "error_description": description });
         reply(StatusCode::BAD_REQUEST, APPLICATION_JSON, body.to_string())
@@ -233,7 +239,18 @@ async fn refresh(iam: &GoogleIam, request: Request<Incoming>) -> Reply {
     let Ok(body) = Limited::new(request.into_body(), MAX_FORM).collect().await else {
         return invalid("Bad Request");
     };
-    let form: BTreeMap<String, String> = form_urlencoded::parse(&body.to_bytes()).into_owned().collect();
+    let body = body.to_bytes();
+    let form: BTreeMap<String, String> = if json {
+        match serde_json::from_slice::<BTreeMap<String, Value>>(&body) {
+            Ok(fields) => fields
+                .into_iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_owned())))
+                .collect(),
+            Err(_) => return invalid("Bad Request"),
+        }
+    } else {
+        form_urlencoded::parse(&body).into_owned().collect()
+    };
     if form.get("grant_type").map(String::as_str) != Some("refresh_token") {
         return invalid("Bad Request");
     }

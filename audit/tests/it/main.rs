@@ -5,6 +5,7 @@ mod aws;
 mod cli;
 mod findings;
 mod fleet;
+mod gcp;
 mod helpers;
 mod hostile;
 mod reads;
