@@ -23,7 +23,7 @@ async fn main() {
     let dir = PathBuf::from(args.get(1).expect(usage));
     let cluster = KubeCluster::start().await;
     cluster.add(objects::webhook_configuration("gke-aws-webhook", true, "Fail"));
-    cluster.add(objects::endpoints("gke-aws-webhook", "gke-aws-webhook", 2));
+    cluster.add(objects::endpoint_slice("gke-aws-webhook", "gke-aws-webhook", 2));
     let annotations = [
         ("amazonaws.com/role-arn", ROLE),
         ("iam.gke.io/gcp-service-account", GSA),

@@ -16,6 +16,7 @@ pub mod objects;
 pub mod read;
 pub mod report;
 pub mod run;
+pub mod selector;
 pub mod shell;
 pub mod snapshot;
 pub mod terraform;

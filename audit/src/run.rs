@@ -92,11 +92,24 @@ impl Subjects {
         let per_cluster: Vec<Vec<aws::Subject>> = snapshots
             .iter()
             .map(|(_, snapshot)| match snapshot {
-                Ok(s) => aws::subjects(
-                    s.service_accounts.as_deref().unwrap_or_default(),
-                    &settings.workloads,
-                    namespace,
-                ),
+                Ok(s) => {
+                    let mut subjects = aws::subjects(
+                        s.service_accounts.as_deref().unwrap_or_default(),
+                        &settings.workloads,
+                        namespace,
+                    );
+                    // Cluster mode: the issuer this cluster serves, not the one the role's trust
+                    // or Terraform names, is what the KSA's tokens carry.
+                    if let Some(served) = &s.issuer {
+                        for subject in subjects
+                            .iter_mut()
+                            .filter(|x| x.mode == aws::ModeKey::Cluster && x.in_cluster)
+                        {
+                            subject.issuer = Some(aws::host_path(served));
+                        }
+                    }
+                    subjects
+                }
                 Err(_) => Vec::new(),
             })
             .collect();

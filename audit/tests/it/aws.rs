@@ -549,3 +549,21 @@ async fn on_a_google_machine_there_are_no_aws_credentials_not_a_network_problem(
     );
     assert!(!message.contains("check the network"), "{message}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_issuer_the_cluster_serves_is_what_iam_must_know() {
+    let moto = agreeing_account().await;
+    let cluster = clean_cluster(Mode::Cluster).await;
+    // The issuer the cluster serves is the one Terraform registered: nothing.
+    cluster.serve_issuer(Some(&format!("https://{ISSUER}")));
+    let run = audit_aws(&cluster, &moto, &[]).await;
+    assert!(run.findings().is_empty(), "{}", run.stdout);
+    // A cluster recreated elsewhere serves another issuer: its tokens carry that one, which
+    // has no provider (the trust and Terraform name the old one).
+    let served = "container.googleapis.com/v1/projects/example-project/locations/europe-west1/clusters/example";
+    cluster.serve_issuer(Some(&format!("https://{served}")));
+    let run = audit_aws(&cluster, &moto, &[]).await;
+    let missing = run.with_code("OidcProviderMissing");
+    assert_eq!(missing.len(), 1, "{}", run.stdout);
+    assert_eq!(missing[0]["object"], json!({ "kind": "OIDCProvider", "name": served }));
+}

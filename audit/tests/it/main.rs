@@ -3,6 +3,7 @@
 
 mod aws;
 mod cli;
+mod configured;
 mod findings;
 mod fleet;
 mod gcp;
