@@ -47,11 +47,17 @@ pub struct Settings {
 /// A GSA as Google answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Gsa {
-    Found { unique_id: String, disabled: bool },
+    Found {
+        unique_id: String,
+        disabled: bool,
+    },
     /// 404 `NOT_FOUND`: there is no such GSA.
     Missing,
     /// Why it could not be read, and what would let it be.
-    Unreadable { why: String, grant: Grant },
+    Unreadable {
+        why: String,
+        grant: Grant,
+    },
 }
 
 /// What the caller lacks when a GSA cannot be read.
@@ -116,7 +122,10 @@ pub fn settings(endpoint: &str) -> Result<Settings, BadInput> {
 /// Reads every GSA of `emails` (at most [`MAX_GSAS`]), each within `timeout`.
 pub async fn read(settings: &Settings, emails: &BTreeSet<String>, timeout: Duration) -> BTreeMap<String, Gsa> {
     if emails.len() > MAX_GSAS {
-        tracing::warn!(gsas = emails.len(), "more GSAs than one run reads; the first {MAX_GSAS} are read");
+        tracing::warn!(
+            gsas = emails.len(),
+            "more GSAs than one run reads; the first {MAX_GSAS} are read"
+        );
     }
     let client = Iam::builder()
         .with_endpoint(settings.endpoint.clone())

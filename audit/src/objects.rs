@@ -402,7 +402,8 @@ pub struct Namespace {
 
 impl Named for Namespace {
     fn invalid_name(&self) -> Option<String> {
-        (!is_dns_label(&self.metadata.name)).then(|| format!("the name {:?} is not a DNS label", shown(&self.metadata.name)))
+        (!is_dns_label(&self.metadata.name))
+            .then(|| format!("the name {:?} is not a DNS label", shown(&self.metadata.name)))
     }
 }
 
@@ -463,7 +464,6 @@ pub struct ServiceRef {
     #[serde(default)]
     pub name: String,
 }
-
 
 fn opt_in_label<'de, D: Deserializer<'de>>(d: D) -> Result<OptIn, D::Error> {
     let labels = kept_map(d, |_| true)?;
@@ -590,7 +590,6 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     let value: Option<String> = Option::deserialize(d)?;
     Ok(value.is_some_and(|v| !v.trim().is_empty()))
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -117,7 +117,11 @@ impl Reader {
 
     /// The items of the list at `path` that `label_selector` (`KEY=VALUE`) selects, in one
     /// page of at most `page_size` (a Service's EndpointSlices: a few); more is `Endless`.
-    pub async fn list_selected<T: DeserializeOwned>(&self, path: &str, label_selector: &str) -> Result<Vec<T>, ReadError> {
+    pub async fn list_selected<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        label_selector: &str,
+    ) -> Result<Vec<T>, ReadError> {
         let params = ListParams::default().labels(label_selector).limit(self.page_size);
         let request = kube::core::Request::new(path)
             .list(&params)

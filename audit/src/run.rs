@@ -23,8 +23,7 @@ pub const AWS_GROUP: &str = "aws";
 pub const GCP_GROUP: &str = "gcp";
 
 /// The report's line when GSA unique ids were Terraform's.
-pub const IDS_FROM_TERRAFORM: &str =
-    "GSA unique ids were taken from Terraform's output, not from Google: a GSA recreated under the same e-mail is not seen (add --gcp)";
+pub const IDS_FROM_TERRAFORM: &str = "GSA unique ids were taken from Terraform's output, not from Google: a GSA recreated under the same e-mail is not seen (add --gcp)";
 
 pub async fn run(settings: &Settings) -> Report {
     let snapshots = join_all(settings.targets.iter().map(|target| async move {
@@ -66,11 +65,9 @@ pub async fn run(settings: &Settings) -> Report {
         }
     }
     if let Some(live) = &live {
-        let own = route(
-            &mut clusters,
-            &subjects,
-            |subjects| checks::gcp::check(subjects, live, settings.aws.is_some()),
-        );
+        let own = route(&mut clusters, &subjects, |subjects| {
+            checks::gcp::check(subjects, live, settings.aws.is_some())
+        });
         clusters.push(ClusterReport {
             cluster: GCP_GROUP.to_owned(),
             findings: own,
@@ -210,8 +207,14 @@ async fn audit_aws(
             caller,
         ));
     }
-    own.extend(aws::check_unused(&iam, std::time::SystemTime::now(), settings.unused_days));
-    own.extend(route(clusters, subjects, |subjects| aws::check_subjects(subjects, &iam, live)));
+    own.extend(aws::check_unused(
+        &iam,
+        std::time::SystemTime::now(),
+        settings.unused_days,
+    ));
+    own.extend(route(clusters, subjects, |subjects| {
+        aws::check_subjects(subjects, &iam, live)
+    }));
     own.sort_by(|a, b| a.object.cmp(&b.object).then(a.code.cmp(&b.code)));
     own.dedup();
     own

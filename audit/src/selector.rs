@@ -90,21 +90,29 @@ mod tests {
         assert_eq!(not_in.excludes(&ns("payments")), Ok(None));
         assert_eq!(
             not_in.excludes(&ns("kube-system")),
-            Ok(Some("kubernetes.io/metadata.name NotIn (gke-aws-webhook, kube-system)".to_owned()))
+            Ok(Some(
+                "kubernetes.io/metadata.name NotIn (gke-aws-webhook, kube-system)".to_owned()
+            ))
         );
         // NotIn holds for a label that is absent.
         assert_eq!(not_in.excludes(&labels(&[])), Ok(None));
-        let in_ = selector(serde_json::json!({"matchExpressions": [{"key": "team", "operator": "In", "values": ["a", "b"]}]}));
+        let in_ = selector(
+            serde_json::json!({"matchExpressions": [{"key": "team", "operator": "In", "values": ["a", "b"]}]}),
+        );
         assert_eq!(in_.excludes(&ns("x")), Ok(None));
         assert!(in_.excludes(&labels(&[])).unwrap().is_some());
         let exists = selector(serde_json::json!({"matchExpressions": [{"key": "team", "operator": "Exists"}]}));
         assert_eq!(exists.excludes(&ns("x")), Ok(None));
         assert_eq!(exists.excludes(&labels(&[])), Ok(Some("team Exists".to_owned())));
-        let absent = selector(serde_json::json!({"matchExpressions": [{"key": "opt-out", "operator": "DoesNotExist"}]}));
+        let absent =
+            selector(serde_json::json!({"matchExpressions": [{"key": "opt-out", "operator": "DoesNotExist"}]}));
         assert_eq!(absent.excludes(&ns("x")), Ok(None));
         assert!(absent.excludes(&labels(&[("opt-out", "")])).unwrap().is_some());
         let match_labels = selector(serde_json::json!({"matchLabels": {"gke-aws-verifier/inject": "true"}}));
-        assert_eq!(match_labels.excludes(&labels(&[("gke-aws-verifier/inject", "true")])), Ok(None));
+        assert_eq!(
+            match_labels.excludes(&labels(&[("gke-aws-verifier/inject", "true")])),
+            Ok(None)
+        );
         assert_eq!(
             match_labels.excludes(&labels(&[("gke-aws-verifier/inject", "yes")])),
             Ok(Some("gke-aws-verifier/inject=true".to_owned()))

@@ -211,7 +211,9 @@ fn webhook_slices(scope: &Scope) -> (String, String) {
 /// (its OIDC discovery document, through the API server, as `kubectl get --raw` reads it;
 /// 404 where service-account issuer discovery is off).
 /// <https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/#service-account-issuer-discovery>
-async fn read_cluster_config(reader: &Reader) -> (Result<Vec<Namespace>, ReadError>, Result<Option<String>, ReadError>) {
+async fn read_cluster_config(
+    reader: &Reader,
+) -> (Result<Vec<Namespace>, ReadError>, Result<Option<String>, ReadError>) {
     #[derive(serde::Deserialize)]
     struct Discovery {
         issuer: String,

@@ -110,7 +110,8 @@ impl GoogleIam {
 
     /// The access-token answer, as the metadata server and the OAuth endpoint give it.
     pub fn token_answer(&self, principal: &str) -> Reply {
-        let body = json!({ "access_token": self.issue_token(principal), "expires_in": EXPIRES_IN, "token_type": "Bearer" });
+        let body =
+            json!({ "access_token": self.issue_token(principal), "expires_in": EXPIRES_IN, "token_type": "Bearer" });
         reply(StatusCode::OK, APPLICATION_JSON, body.to_string())
     }
 }
@@ -135,12 +136,22 @@ pub(crate) async fn handle(iam: &GoogleIam, project_id: &str, request: Request<I
     let path = request.uri().path().to_owned();
     if path == "/token" {
         if request.method() != Method::POST {
-            return error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed", "METHOD_NOT_ALLOWED", None);
+            return error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method Not Allowed",
+                "METHOD_NOT_ALLOWED",
+                None,
+            );
         }
         return refresh(iam, request).await;
     }
     if request.method() != Method::GET {
-        return error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed", "METHOD_NOT_ALLOWED", None);
+        return error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method Not Allowed",
+            "METHOD_NOT_ALLOWED",
+            None,
+        );
     }
     let bearer = request
         .headers()
@@ -165,12 +176,7 @@ pub(crate) async fn handle(iam: &GoogleIam, project_id: &str, request: Request<I
         .map(|(_, email)| percent_decoded(email))
         .filter(|email| !email.is_empty() && !email.contains('/'))
     else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "Method not found.",
-            "NOT_FOUND",
-            None,
-        );
+        return error(StatusCode::NOT_FOUND, "Method not found.", "NOT_FOUND", None);
     };
     match inner.refusal {
         Some(Refusal::PermissionDenied) => {
@@ -178,8 +184,10 @@ pub(crate) async fn handle(iam: &GoogleIam, project_id: &str, request: Request<I
                 StatusCode::FORBIDDEN,
                 "Permission 'iam.serviceAccounts.get' denied on resource (or it may not exist).",
                 "PERMISSION_DENIED",
-                Some(json!({ "@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "IAM_PERMISSION_DENIED",
-                    "domain": "iam.googleapis.com", "metadata": { "permission": "iam.serviceAccounts.get" } })),
+                Some(
+                    json!({ "@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "IAM_PERMISSION_DENIED",
+                    "domain": "iam.googleapis.com", "metadata": { "permission": "iam.serviceAccounts.get" } }),
+                ),
             );
         }
         Some(Refusal::ServiceDisabled) => {
@@ -190,10 +198,12 @@ pub(crate) async fn handle(iam: &GoogleIam, project_id: &str, request: Request<I
                 StatusCode::FORBIDDEN,
                 &message,
                 "PERMISSION_DENIED",
-                Some(json!({ "@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "SERVICE_DISABLED",
+                Some(
+                    json!({ "@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "SERVICE_DISABLED",
                     "domain": "googleapis.com", "metadata": { "service": "iam.googleapis.com",
                     "consumer": format!("projects/{project_id}"),
-                    "activationUrl": format!("https://console.developers.google.com/apis/api/iam.googleapis.com/overview?project={project_id}") } })),
+                    "activationUrl": format!("https://console.developers.google.com/apis/api/iam.googleapis.com/overview?project={project_id}") } }),
+                ),
             );
         }
         None => {}
@@ -277,8 +287,9 @@ fn error(status: StatusCode, message: &str, code_name: &str, detail: Option<Valu
         body["error"]["details"] = json!([detail]);
     }
     let mut answer = reply(status, APPLICATION_JSON, body.to_string());
-    answer
-        .headers_mut()
-        .insert("content-type", hyper::header::HeaderValue::from_static("application/json; charset=UTF-8"));
+    answer.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/json; charset=UTF-8"),
+    );
     answer
 }

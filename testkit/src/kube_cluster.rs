@@ -410,7 +410,10 @@ fn discovery(store: &Store) -> Response<Body> {
             &json!({ "issuer": issuer, "jwks_uri": format!("{issuer}/jwks"), "response_types_supported": ["id_token"],
                 "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": ["RS256"] }),
         ),
-        None => respond(404, &status(404, "NotFound", "the server could not find the requested resource")),
+        None => respond(
+            404,
+            &status(404, "NotFound", "the server could not find the requested resource"),
+        ),
     }
 }
 
@@ -605,7 +608,11 @@ pub mod objects {
 
     /// The webhook's configuration as k8s/webhook/base writes it, with these selectors
     /// (`Value::Null`: the selector unset).
-    pub fn webhook_configuration_with_selectors(name: &str, namespace_selector: Value, object_selector: Value) -> Value {
+    pub fn webhook_configuration_with_selectors(
+        name: &str,
+        namespace_selector: Value,
+        object_selector: Value,
+    ) -> Value {
         let mut config = webhook_configuration(name, true, "Fail");
         if !namespace_selector.is_null() {
             config["webhooks"][0]["namespaceSelector"] = namespace_selector;

@@ -308,9 +308,17 @@ fn googles_email_key_is_the_tokens_email_claim() {
         (condition.claim.as_deref(), condition.actual.as_deref()),
         (Some("email"), Some(&[email.to_owned()][..]))
     );
-    let pattern = explain(&claims, &google, Some(&policy("StringLike", "*@acme.iam.gserviceaccount.com")));
+    let pattern = explain(
+        &claims,
+        &google,
+        Some(&policy("StringLike", "*@acme.iam.gserviceaccount.com")),
+    );
     assert_eq!(pattern.verdict, Verdict::Accept);
-    let other = explain(&claims, &google, Some(&policy("StringEquals", "other@acme.iam.gserviceaccount.com")));
+    let other = explain(
+        &claims,
+        &google,
+        Some(&policy("StringEquals", "other@acme.iam.gserviceaccount.com")),
+    );
     assert_eq!(other.verdict, Verdict::Refuse);
     assert_eq!(email_of(&other).result, Outcome::Fails);
     // A token without the claim (format=standard): the key is absent, a positive operator fails.

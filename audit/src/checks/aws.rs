@@ -126,7 +126,11 @@ pub fn subjects(ksas: &[ServiceAccount], workloads: &[Workload], namespace: Opti
                 mode: mode.into(),
                 audience: ksa.annotation(AUDIENCE).unwrap_or(DEFAULT_AUDIENCE).to_owned(),
                 gsa_email: (mode == Mode::Gke)
-                    .then(|| ksa.annotation(GSA).map(str::to_owned).or_else(|| tf.and_then(|w| w.gsa_email.clone())))
+                    .then(|| {
+                        ksa.annotation(GSA)
+                            .map(str::to_owned)
+                            .or_else(|| tf.and_then(|w| w.gsa_email.clone()))
+                    })
                     .flatten(),
                 gsa_unique_id: tf.and_then(|w| w.gsa_unique_id.clone()),
                 issuer: tf.and_then(|w| w.issuer_url.as_deref()).map(host_path),
@@ -228,7 +232,8 @@ pub fn check_subjects(subjects: &[Subject], iam: &Iam, live: Option<&BTreeMap<St
                         None => continue,
                     },
                 };
-                let mut claims = json!({ "iss": "https://accounts.google.com", "sub": uid, "azp": uid, "aud": s.audience });
+                let mut claims =
+                    json!({ "iss": "https://accounts.google.com", "sub": uid, "azp": uid, "aud": s.audience });
                 if let Some(email) = &s.gsa_email {
                     claims["email"] = json!(email);
                 }
@@ -421,7 +426,8 @@ pub fn check_quotas(iam: &Iam, trust_policy_quota: usize, oidc_provider_quota: u
 }
 
 /// What the reads call, as the read-only policy to grant lists them.
-const READ_ONLY: &str = "sts:GetCallerIdentity, iam:GetRole, iam:ListOpenIDConnectProviders and iam:GetOpenIDConnectProvider";
+const READ_ONLY: &str =
+    "sts:GetCallerIdentity, iam:GetRole, iam:ListOpenIDConnectProviders and iam:GetOpenIDConnectProvider";
 
 fn cannot_read(kind: &str, name: &str, why: &str) -> Finding {
     Finding::new(
@@ -472,7 +478,9 @@ pub fn check_unused(iam: &Iam, now: SystemTime, unused_days: u32) -> Vec<Finding
     for (arn, read) in &iam.roles {
         let Ok(Some(role)) = read else { continue };
         let message = match role.last_used {
-            None => "IAM has no record of it being used (RoleLastUsed is empty: never used in the last 400 days)".to_owned(),
+            None => {
+                "IAM has no record of it being used (RoleLastUsed is empty: never used in the last 400 days)".to_owned()
+            }
             Some(at) => match now.duration_since(at) {
                 Ok(ago) if ago > window => format!(
                     "last used {} days ago, not within --unused-days {unused_days}",
@@ -570,11 +578,21 @@ mod tests {
         let never = unused(None, 90);
         assert_eq!(never.len(), 1);
         assert_eq!((never[0].code, never[0].severity), (Code::RoleUnused, Severity::Info));
-        assert!(never[0].message.contains("RoleLastUsed is empty"), "{}", never[0].message);
+        assert!(
+            never[0].message.contains("RoleLastUsed is empty"),
+            "{}",
+            never[0].message
+        );
         assert!(unused(day(89), 90).is_empty());
         assert!(unused(day(90), 90).is_empty());
         let old = unused(day(91), 90);
-        assert!(old[0].message.contains("last used 91 days ago, not within --unused-days 90"), "{}", old[0].message);
+        assert!(
+            old[0]
+                .message
+                .contains("last used 91 days ago, not within --unused-days 90"),
+            "{}",
+            old[0].message
+        );
         assert!(unused(day(91), 120).is_empty());
     }
 
@@ -635,11 +653,13 @@ mod tests {
         let drift = check_subjects(std::slice::from_ref(&subject), &with_trust(other), Some(&live));
         assert_eq!(drift[0].code, Code::TrustDrift);
         // The live id accepted: nothing.
-        assert!(check_subjects(
-            std::slice::from_ref(&subject),
-            &with_trust(trust("222222222222222222222")),
-            Some(&live)
-        )
-        .is_empty());
+        assert!(
+            check_subjects(
+                std::slice::from_ref(&subject),
+                &with_trust(trust("222222222222222222222")),
+                Some(&live)
+            )
+            .is_empty()
+        );
     }
 }

@@ -84,7 +84,11 @@ pub fn check(subjects: &[Subject], live: &BTreeMap<String, Gsa>, with_trust: boo
         let gsas = format!(
             "{}{}",
             shown.join(", "),
-            if more > 0 { format!(" and {more} more") } else { String::new() }
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
         );
         let (object, fix) = match &grant {
             Grant::Viewer => (
@@ -180,13 +184,31 @@ mod tests {
                 (Code::GsaUnreadable, "other"),
             ]
         );
-        assert!(findings[1].fix.contains("gcloud iam service-accounts enable off@p.iam.gserviceaccount.com --project p"));
-        assert!(findings[2].message.contains("222222222222222222222 now") && findings[2].message.contains("has 111111111111111111111"));
+        assert!(
+            findings[1]
+                .fix
+                .contains("gcloud iam service-accounts enable off@p.iam.gserviceaccount.com --project p")
+        );
+        assert!(
+            findings[2].message.contains("222222222222222222222 now")
+                && findings[2].message.contains("has 111111111111111111111")
+        );
         let unreadable = &findings[3];
-        assert!(unreadable.message.contains("a@other.iam.gserviceaccount.com, b@other.iam.gserviceaccount.com"));
-        assert!(unreadable.fix.contains("add-iam-policy-binding other") && unreadable.fix.contains("roles/iam.serviceAccountViewer"));
+        assert!(
+            unreadable
+                .message
+                .contains("a@other.iam.gserviceaccount.com, b@other.iam.gserviceaccount.com")
+        );
+        assert!(
+            unreadable.fix.contains("add-iam-policy-binding other")
+                && unreadable.fix.contains("roles/iam.serviceAccountViewer")
+        );
         // With the trust evaluated (--aws), GsaRecreated is the evaluator's, not Terraform's.
-        assert!(check(&subjects, &live, true).iter().all(|f| f.code != Code::GsaRecreated));
+        assert!(
+            check(&subjects, &live, true)
+                .iter()
+                .all(|f| f.code != Code::GsaRecreated)
+        );
     }
 
     #[test]
@@ -201,6 +223,12 @@ mod tests {
         .into();
         let findings = check(&[subject("r", "r@p.iam.gserviceaccount.com", None)], &live, false);
         assert_eq!(findings[0].object, ObjectRef::cluster_scoped("GCPProject", "4242"));
-        assert!(findings[0].fix.ends_with("gcloud services enable iam.googleapis.com --project 4242"), "{}", findings[0].fix);
+        assert!(
+            findings[0]
+                .fix
+                .ends_with("gcloud services enable iam.googleapis.com --project 4242"),
+            "{}",
+            findings[0].fix
+        );
     }
 }

@@ -85,7 +85,12 @@ async fn credentials_of(moto: &Moto, account: &str, role: &str) -> Vec<(&'static
         moto,
         "sts",
         "AKIAIOSFODNN7EXAMPLE",
-        &[("Action", "AssumeRole"), ("Version", "2011-06-15"), ("RoleArn", &arn), ("RoleSessionName", "audit-test")],
+        &[
+            ("Action", "AssumeRole"),
+            ("Version", "2011-06-15"),
+            ("RoleArn", &arn),
+            ("RoleSessionName", "audit-test"),
+        ],
     )
     .await;
     vec![
@@ -438,11 +443,21 @@ async fn roles_in_another_account_are_one_cannot_read_never_missing() {
         "Principal": { "Federated": format!("arn:aws:iam::{B}:oidc-provider/{ISSUER}") },
         "Action": "sts:AssumeRoleWithWebIdentity",
         "Condition": { "StringEquals": { format!("{ISSUER}:sub"): "system:serviceaccount:payments:ledger" } } }] });
-    for (name, trust) in [("reports-reader", gsa_trust(GSA_UID)), ("ledger-reader", cluster_trust_b)] {
+    for (name, trust) in [
+        ("reports-reader", gsa_trust(GSA_UID)),
+        ("ledger-reader", cluster_trust_b),
+    ] {
         aws_as(
             &moto,
             &b,
-            &["iam", "create-role", "--role-name", name, "--assume-role-policy-document", &trust.to_string()],
+            &[
+                "iam",
+                "create-role",
+                "--role-name",
+                name,
+                "--assume-role-policy-document",
+                &trust.to_string(),
+            ],
         )
         .await;
     }
@@ -511,8 +526,12 @@ async fn web_identity_credentials_read_iam_as_the_cronjob_would() {
         ],
     )
     .await;
-    assert_eq!(run.code, 0, "{}
-{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.code, 0,
+        "{}
+{}",
+        run.stdout, run.stderr
+    );
     assert!(run.findings().is_empty(), "{}", run.stdout);
 }
 
@@ -541,7 +560,10 @@ async fn on_a_google_machine_there_are_no_aws_credentials_not_a_network_problem(
     .await;
     let cannot = run.with_code("CannotRead");
     assert_eq!(cannot.len(), 1, "{}", run.stdout);
-    assert_eq!(cannot[0]["object"], json!({ "kind": "AWSAccount", "name": "123456789012" }));
+    assert_eq!(
+        cannot[0]["object"],
+        json!({ "kind": "AWSAccount", "name": "123456789012" })
+    );
     let message = cannot[0]["message"].as_str().unwrap();
     assert!(
         message.contains("No AWS credentials for IAM reads here") && message.contains("--trust-policy"),

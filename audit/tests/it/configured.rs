@@ -39,7 +39,10 @@ async fn the_deployed_selectors_leave_out_kube_system_and_say_so() {
         "{message}"
     );
     assert!(
-        excluded[0]["fix"].as_str().unwrap().contains("kubectl get namespace kube-system --show-labels"),
+        excluded[0]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("kubectl get namespace kube-system --show-labels"),
         "{}",
         excluded[0]["fix"]
     );
@@ -53,7 +56,10 @@ async fn a_namespace_selector_on_labels_is_read_from_the_namespaces() {
         json!({ "matchLabels": { "gke-aws-verifier/injection": "enabled" } }),
         json!({ "matchLabels": { "gke-aws-verifier/inject": "true" } }),
     ));
-    cluster.add(objects::namespace("payments", &[("gke-aws-verifier/injection", "enabled")]));
+    cluster.add(objects::namespace(
+        "payments",
+        &[("gke-aws-verifier/injection", "enabled")],
+    ));
     cluster.add(objects::namespace("ledger", &[]));
     cluster.add(missed("payments", "missed"));
     cluster.add(missed("ledger", "never-sent"));
@@ -64,7 +70,10 @@ async fn a_namespace_selector_on_labels_is_read_from_the_namespaces() {
     assert_eq!(excluded.len(), 1, "{}", run.stdout);
     assert_eq!(excluded[0]["object"]["name"], "never-sent");
     assert!(
-        excluded[0]["message"].as_str().unwrap().contains("namespaceSelector gke-aws-verifier/injection=enabled"),
+        excluded[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("namespaceSelector gke-aws-verifier/injection=enabled"),
         "{}",
         excluded[0]["message"]
     );
@@ -72,7 +81,13 @@ async fn a_namespace_selector_on_labels_is_read_from_the_namespaces() {
     // labels cannot send the pod either, and the CannotRead says why.
     cluster.forbid("namespaces");
     let run = audit_json(&cluster, dir.path(), &[]).await;
-    assert!(run.with_code("CannotRead").iter().any(|f| f["object"]["name"] == "namespaces"), "{}", run.stdout);
+    assert!(
+        run.with_code("CannotRead")
+            .iter()
+            .any(|f| f["object"]["name"] == "namespaces"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[tokio::test]
@@ -94,7 +109,10 @@ async fn an_object_selector_with_an_opt_out_label_excludes_the_pod() {
     assert_eq!(excluded.len(), 1, "{}", run.stdout);
     assert_eq!(excluded[0]["object"]["name"], "skipped");
     assert!(
-        excluded[0]["message"].as_str().unwrap().contains("objectSelector gke-aws-verifier/skip DoesNotExist"),
+        excluded[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("objectSelector gke-aws-verifier/skip DoesNotExist"),
         "{}",
         excluded[0]["message"]
     );

@@ -96,7 +96,14 @@ async fn moto_trusting_the_old_id() -> Moto {
 
 async fn moto_role(moto: &Moto, name: &str, trust: &serde_json::Value) {
     let out = tokio::process::Command::new("aws")
-        .args(["--endpoint-url", &moto.endpoint, "--region", "us-east-1", "iam", "create-role"])
+        .args([
+            "--endpoint-url",
+            &moto.endpoint,
+            "--region",
+            "us-east-1",
+            "iam",
+            "create-role",
+        ])
         .args(["--role-name", name, "--assume-role-policy-document", &trust.to_string()])
         .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
         .env("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
@@ -111,7 +118,10 @@ fn aws_env(moto: &Moto) -> Vec<(&'static str, String)> {
     vec![
         ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
         ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".to_owned()),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".to_owned(),
+        ),
     ]
 }
 
@@ -145,7 +155,13 @@ async fn a_recreated_gsa_is_gsa_recreated_with_both_ids_where_terraform_sees_not
     plain_env.push(("AWS_EC2_METADATA_DISABLED", "true"));
     let blind = crate::helpers::audit_env(
         &kubeconfig,
-        &["--aws", "--namespace", "payments", "--terraform-output", tf.to_str().unwrap()],
+        &[
+            "--aws",
+            "--namespace",
+            "payments",
+            "--terraform-output",
+            tf.to_str().unwrap(),
+        ],
         &plain_env,
     )
     .await;
@@ -156,10 +172,20 @@ async fn a_recreated_gsa_is_gsa_recreated_with_both_ids_where_terraform_sees_not
         "{}",
         blind.stdout
     );
-    assert!(!blind.stdout.contains("GsaRecreated") && !blind.stdout.contains("TrustDrift"), "{}", blind.stdout);
+    assert!(
+        !blind.stdout.contains("GsaRecreated") && !blind.stdout.contains("TrustDrift"),
+        "{}",
+        blind.stdout
+    );
     // The GSA deleted and recreated under the same e-mail: a new unique id at Google.
     gsa(&emulator, GSA_EMAIL, NEW_ID, false);
-    let run = audit_gcp(&cluster, &emulator, &["--aws", "--namespace", "payments"], &borrowed(&env)).await;
+    let run = audit_gcp(
+        &cluster,
+        &emulator,
+        &["--aws", "--namespace", "payments"],
+        &borrowed(&env),
+    )
+    .await;
     let recreated = run.with_code("GsaRecreated");
     assert_eq!(recreated.len(), 1, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(
@@ -179,7 +205,12 @@ async fn a_recreated_gsa_is_gsa_recreated_with_both_ids_where_terraform_sees_not
     let run = audit_gcp(&cluster, &emulator, &[], &[]).await;
     let recreated = run.with_code("GsaRecreated");
     assert_eq!(recreated.len(), 1, "{}", run.stdout);
-    assert!(recreated[0]["message"].as_str().unwrap().contains(&format!("has {OLD_ID}")));
+    assert!(
+        recreated[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("has {OLD_ID}"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,9 +242,15 @@ async fn a_caller_google_refuses_is_told_what_to_grant() {
     let run = audit_gcp(&cluster, &emulator, &[], &[]).await;
     let unreadable = run.with_code("GsaUnreadable");
     assert_eq!(unreadable.len(), 1, "one finding for the project: {}", run.stdout);
-    assert_eq!(unreadable[0]["object"], json!({ "kind": "GCPProject", "name": "example-project" }));
+    assert_eq!(
+        unreadable[0]["object"],
+        json!({ "kind": "GCPProject", "name": "example-project" })
+    );
     assert!(
-        unreadable[0]["message"].as_str().unwrap().contains("IAM_PERMISSION_DENIED"),
+        unreadable[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("IAM_PERMISSION_DENIED"),
         "{}",
         unreadable[0]["message"]
     );
@@ -223,7 +260,10 @@ async fn a_caller_google_refuses_is_told_what_to_grant() {
             .unwrap()
             .contains("gcloud projects add-iam-policy-binding example-project --member=PRINCIPAL --role=roles/iam.serviceAccountViewer")
     );
-    assert!(run.with_code("GsaMissing").is_empty(), "a 403 says nothing of existence");
+    assert!(
+        run.with_code("GsaMissing").is_empty(),
+        "a 403 says nothing of existence"
+    );
     emulator.set_iam_refusal(Some(IamRefusal::ServiceDisabled));
     let run = audit_gcp(&cluster, &emulator, &[], &[]).await;
     let unreadable = run.with_code("GsaUnreadable");
@@ -249,7 +289,10 @@ async fn a_laptops_gcloud_login_file_is_used_and_bad_files_are_bad_input() {
         &cluster,
         &emulator,
         &[],
-        &[("GOOGLE_APPLICATION_CREDENTIALS", adc.to_str().unwrap()), ("GCE_METADATA_HOST", closed)],
+        &[
+            ("GOOGLE_APPLICATION_CREDENTIALS", adc.to_str().unwrap()),
+            ("GCE_METADATA_HOST", closed),
+        ],
     )
     .await;
     assert_eq!(run.with_code("GsaRecreated").len(), 1, "{}\n{}", run.stdout, run.stderr);
@@ -261,7 +304,10 @@ async fn a_laptops_gcloud_login_file_is_used_and_bad_files_are_bad_input() {
         &cluster,
         &emulator,
         &[],
-        &[("GOOGLE_APPLICATION_CREDENTIALS", adc.to_str().unwrap()), ("GCE_METADATA_HOST", closed)],
+        &[
+            ("GOOGLE_APPLICATION_CREDENTIALS", adc.to_str().unwrap()),
+            ("GCE_METADATA_HOST", closed),
+        ],
     )
     .await;
     let unreadable = run.with_code("GsaUnreadable");
@@ -307,15 +353,14 @@ async fn an_answer_with_junk_after_it_is_unreadable_never_a_gsa() {
         testkit::hostile::Reply::new(200, body.clone()).header("content-type", "application/json")
     })
     .await;
-    let run = audit_gcp(
-        &cluster,
-        &emulator,
-        &["--gcp-iam-endpoint", &iam.endpoint()],
-        &[],
-    )
-    .await;
+    let run = audit_gcp(&cluster, &emulator, &["--gcp-iam-endpoint", &iam.endpoint()], &[]).await;
     assert!(run.with_code("GsaRecreated").is_empty(), "{}", run.stdout);
     let unreadable = run.with_code("GsaUnreadable");
     assert_eq!(unreadable.len(), 1, "{}", run.stdout);
-    assert!(unreadable[0]["fix"].as_str().unwrap().starts_with("run the audit again"));
+    assert!(
+        unreadable[0]["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("run the audit again")
+    );
 }

@@ -655,7 +655,15 @@ async fn credentials_of_another_account_are_iam_wrong_account_never_a_missing_ro
     for role in [role.clone(), role_arn("only-in-123456789012")] {
         let mut command = lab.command(
             "unused",
-            &["explain", "--format", "json", "--token-file", path(&file), "--role-arn", &role],
+            &[
+                "explain",
+                "--format",
+                "json",
+                "--token-file",
+                path(&file),
+                "--role-arn",
+                &role,
+            ],
         );
         command.env_remove("AWS_PROFILE");
         for (name, value) in &other {
@@ -672,8 +680,14 @@ async fn credentials_of_another_account_are_iam_wrong_account_never_a_missing_ro
             "{message}"
         );
         let hint = error["hint"].as_str().unwrap();
-        assert!(hint.contains("AWS_PROFILE") && hint.contains("--trust-policy FILE"), "{hint}");
-        assert!(report["verdict"].is_null(), "no verdict about a role it cannot see: {report:#}");
+        assert!(
+            hint.contains("AWS_PROFILE") && hint.contains("--trust-policy FILE"),
+            "{hint}"
+        );
+        assert!(
+            report["verdict"].is_null(),
+            "no verdict about a role it cannot see: {report:#}"
+        );
         assert!(!run.stdout.contains("no such role"), "{}", run.stdout);
         for (_, value) in &other {
             assert!(!run.stdout.contains(value.as_str()) && !run.stderr.contains(value.as_str()));
@@ -696,7 +710,15 @@ async fn on_a_google_machine_the_metadata_server_is_no_aws_credentials_not_the_n
     let google = Emulator::start(Config::default()).await.unwrap();
     let mut command = lab.command(
         "unused",
-        &["explain", "--format", "json", "--token-file", path(&file), "--role-arn", &role],
+        &[
+            "explain",
+            "--format",
+            "json",
+            "--token-file",
+            path(&file),
+            "--role-arn",
+            &role,
+        ],
     );
     command
         .env_remove("AWS_PROFILE")
@@ -709,7 +731,9 @@ async fn on_a_google_machine_the_metadata_server_is_no_aws_credentials_not_the_n
     assert_eq!(error["code"], "IamNoCredentials", "{error:#}");
     let hint = error["hint"].as_str().unwrap();
     assert!(
-        hint.starts_with("No AWS credentials for IAM reads here") && hint.contains("AWS_PROFILE") && hint.contains("--trust-policy"),
+        hint.starts_with("No AWS credentials for IAM reads here")
+            && hint.contains("AWS_PROFILE")
+            && hint.contains("--trust-policy"),
         "{hint}"
     );
     assert!(!run.stdout.contains("check the network"), "{}", run.stdout);
