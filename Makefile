@@ -20,7 +20,7 @@ export TIMING_DIR ?= $(CURDIR)/.cache/timing
 TIMED = tests/timing.sh run $@
 
 .PHONY: help venv venv-demo node-deps build release release-test lint test test-rust test-terraform test-k8s test-demo \
-        test-release test-supply-chain test-fuzz fuzz timing-reset demo bench bench-webhook bench-audit release-webhook \
+        demo-build test-release test-supply-chain test-fuzz fuzz timing-reset demo bench bench-webhook bench-audit release-webhook \
         release-audit audit plan apply destroy k8s-config verify smoke webhook-deploy image
 
 help: ## List the targets
@@ -28,8 +28,11 @@ help: ## List the targets
 
 ## --- Try it -------------------------------------------------------------------------------
 
-demo: venv-demo release-test ## Run the whole chain locally on emulators (moto, metadata emulator)
-	scripts/demo.sh
+# The plan (what it does, how long) first, then only the demo's Python tools and one cargo build.
+demo: ## Run the whole chain locally on emulators (moto, metadata emulator); prints its plan and the time to expect
+	@scripts/demo.sh --plan
+	@$(MAKE) --no-print-directory venv-demo demo-build
+	DEMO_PLAN_SHOWN=1 scripts/demo.sh
 
 test: timing-reset venv lint test-rust test-terraform test-k8s test-demo test-release test-supply-chain test-fuzz ## Every check: Rust, Terraform, Kubernetes, demo, shipping build, supply chain, fuzz smoke
 	@tests/timing.sh table
@@ -139,6 +142,15 @@ release-test: ## Optimised build of every binary and the API stand-in, for tests
 	@echo "==> cargo build --profile release-test (verifier, emulators, webhook, audit, kube-stand-in)"
 	$(TIMED) compile cargo build --locked --profile release-test -p gke-aws-verifier -p gke-metadata-emulator \
 	  -p gke-aws-webhook -p gke-aws-audit --bins --example kube-stand-in
+
+# What the demo runs, in one cargo invocation: release-test's build without the webhook's binary
+# (the audit links the webhook's library anyway). Every crate gets the same features as in
+# release-test (`cargo tree -e normal,build,dev -f '{p} {f}'` prints the same for both sets of
+# packages), so the two share all they compile in target/release-test, the AWS SDK built once.
+demo-build: ## Optimised build of what the demo runs (profile release-test): verifier, audit, emulators, kube-stand-in
+	@echo "==> cargo build --profile release-test (verifier, emulators, audit, kube-stand-in: what the demo runs)"
+	$(TIMED) compile cargo build --locked --profile release-test -p gke-aws-verifier -p gke-metadata-emulator \
+	  -p gke-aws-audit --bins --example kube-stand-in
 
 lint: venv ## rustfmt, no import circles between a crate's files or folders, clippy with warnings as errors
 	@echo "==> cargo fmt --check, import circles (files and folders), cargo clippy"

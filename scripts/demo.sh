@@ -10,6 +10,8 @@
 # STS calls go through aws-sts-gate, which refuses as AWS does from what moto's IAM holds.
 # Needs on PATH: moto_server and aws (make venv), terraform, cargo, curl.
 # DEMO_PIDFILE=FILE: write the PIDs of the processes started here (for tests).
+# scripts/demo.sh --plan: print what the demo does and how long it takes, and exit (`make demo`
+# prints it before building; DEMO_PLAN_SHOWN=1 then keeps the demo from printing it twice).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -23,6 +25,24 @@ GSA_EMAIL=verifier@demo-project.iam.gserviceaccount.com
 UNIQUE_ID=112233445566778899001
 REGION=us-east-1
 STEPS=13
+
+# What `make demo` does and the time to expect (bench/README.md#make-demo-from-a-fresh-clone
+# has the measured figures behind these).
+plan() {
+  cat <<'PLAN'
+==> make demo: the keyless chain GKE -> AWS STS -> S3 on this machine, on emulators (no cluster, no AWS account)
+    1. Python tools into .venv (moto, boto3, the aws CLI: requirements-demo.txt)   under a minute, first run only
+    2. one optimised cargo build (profile release-test) of what it runs: the       the bulk of a first run: minutes
+       verifier, the audit, the metadata emulator, cluster issuer and STS gate,    on 2 cores from a cold cargo
+       the Kubernetes API stand-in                                                 cache; seconds once built
+    3. the demo, 13 steps: moto, the STS gate and metadata emulator, terraform     about a minute
+       apply of a role on moto, verify, the aws CLI through credential_process,
+       two roles, two expected failures explained, cluster mode, the audit
+    Every server listens on 127.0.0.1 and is stopped at the end; the demo's files go to a temp dir, removed too.
+PLAN
+}
+if [[ ${1:-} == --plan ]]; then plan; exit 0; fi
+[[ -n ${DEMO_PLAN_SHOWN:-} ]] || plan
 
 step() { printf '\n==> [%s/%s] %s\n' "$1" "$STEPS" "$2"; }
 fail() { printf '\nFAIL: %s\n' "$*" >&2; exit 1; }
@@ -47,11 +67,9 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Starts a peer (scripts/lib/peers.sh) and records its PID for the tests.
-start() {
-  peer_start "$@"
-  if [[ -n "${DEMO_PIDFILE:-}" ]]; then echo "${PEER_PIDS[-1]}" >>"$DEMO_PIDFILE"; fi
-}
+# Every peer started (scripts/lib/peers.sh) is recorded in DEMO_PIDFILE, for the tests.
+PEERS_PIDFILE=${DEMO_PIDFILE:-}
+start() { peer_start "$@"; }
 
 # --- the steps -------------------------------------------------------------------------
 check_setup() {
@@ -61,11 +79,11 @@ check_setup() {
     command -v "$tool" >/dev/null || fail "$tool not on PATH: run 'make venv' (or 'make demo', which does)"
   done
   for tool in terraform cargo curl; do command -v "$tool" >/dev/null || fail "$tool not on PATH"; done
-  # `make demo` rebuilds first (target release-test); run directly, build only what is missing.
+  # `make demo` rebuilds first (target demo-build); run directly, build only what is missing.
   local binary
   for binary in gke-aws-verifier gke-metadata-emulator gke-cluster-issuer aws-sts-gate gke-aws-audit examples/kube-stand-in; do
     [[ -x $BIN/$binary ]] && continue
-    make -C "$ROOT" --no-print-directory release-test || fail "the build failed (make release-test)"
+    make -C "$ROOT" --no-print-directory demo-build || fail "the build failed (make demo-build)"
     break
   done
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/gke-aws-demo.XXXXXX")
@@ -81,24 +99,15 @@ check_setup() {
 }
 
 start_moto() {
-  start "$WORK/moto.log" moto_server -H 127.0.0.1 -p 0
-  MOTO_PORT=$(peer_port "$WORK/moto.log" moto_server "Running on http://")
-  local moto_pid=${PEER_PIDS[-1]}
-  export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT
-  # moto's STS reads no token: every STS call goes through the gate, which refuses as AWS
-  # would (OIDC provider, audience, expiry, the role's trust policy) from moto's IAM.
-  start "$WORK/gate.log" "$BIN/aws-sts-gate" --upstream "$AWS_ENDPOINT_URL" --listen 127.0.0.1:0
-  GATE_PORT=$(peer_port "$WORK/gate.log" aws-sts-gate "listening on ")
-  export AWS_ENDPOINT_URL_STS=http://127.0.0.1:$GATE_PORT
-  step 2 "started moto (IAM, STS, S3) on 127.0.0.1:$MOTO_PORT, pid $moto_pid, and aws-sts-gate in front of its STS on 127.0.0.1:$GATE_PORT, pid ${PEER_PIDS[-1]}"
+  # moto's STS reads no token: every STS call goes through the gate (scripts/lib/peers.sh).
+  peers_start_aws "$WORK" "$BIN"
+  step 2 "started moto (IAM, STS, S3) on 127.0.0.1:$MOTO_PORT, pid $MOTO_PID, and aws-sts-gate in front of its STS on 127.0.0.1:$GATE_PORT, pid $GATE_PID"
 }
 
 start_emulator() {
-  start "$WORK/emulator.log" "$BIN/gke-metadata-emulator" --listen 127.0.0.1:0 \
-    --gsa-email "$GSA_EMAIL" --unique-id "$UNIQUE_ID" --project-id demo-project
-  EMU_PORT=$(peer_port "$WORK/emulator.log" gke-metadata-emulator "listening on ")
-  export GCE_METADATA_HOST=127.0.0.1:$EMU_PORT
-  step 3 "started the GKE metadata emulator on 127.0.0.1:$EMU_PORT, pid ${PEER_PIDS[-1]} (GSA $GSA_EMAIL)"
+  peers_start_metadata "$WORK/emulator.log" "$BIN" "$GSA_EMAIL" "$UNIQUE_ID" demo-project
+  export GCE_METADATA_HOST=127.0.0.1:$METADATA_PORT
+  step 3 "started the GKE metadata emulator on 127.0.0.1:$METADATA_PORT, pid $METADATA_PID (GSA $GSA_EMAIL)"
 }
 
 apply_terraform() {
@@ -244,12 +253,9 @@ show_expected_failure() {
 show_recreated_gsa() {
   local new_id=112233445566778899002 rc=0
   echo "    EXPECTED FAILURE: the GSA recreated under the same e-mail (a metadata server minting for unique id $new_id)"
-  start "$WORK/emulator-recreated.log" "$BIN/gke-metadata-emulator" --listen 127.0.0.1:0 \
-    --gsa-email "$GSA_EMAIL" --unique-id "$new_id" --project-id demo-project
-  local port
-  port=$(peer_port "$WORK/emulator-recreated.log" gke-metadata-emulator "listening on ")
-  RECREATED_PORT=$port
-  GCE_METADATA_HOST=127.0.0.1:$port "$BIN/gke-aws-verifier" verify --format json --bucket "$BUCKET" \
+  peers_start_metadata "$WORK/emulator-recreated.log" "$BIN" "$GSA_EMAIL" "$new_id" demo-project
+  RECREATED_PORT=$METADATA_PORT
+  GCE_METADATA_HOST=127.0.0.1:$RECREATED_PORT "$BIN/gke-aws-verifier" verify --format json --bucket "$BUCKET" \
     --role-arn "$ROLE_ARN" --region "$REGION" >"$WORK/recreated.json" 2>"$WORK/verify.log" || rc=$?
   [[ $rc -eq 4 ]] || { indent <"$WORK/verify.log"; fail "expected exit 4 (STS stage) for the recreated GSA, got $rc"; }
   # The platform engineer's own credentials read the role's trust policy (moto takes any keys).
