@@ -20,7 +20,7 @@ export TIMING_DIR ?= $(CURDIR)/.cache/timing
 TIMED = tests/timing.sh run $@
 
 .PHONY: help venv venv-demo node-deps build release release-test lint test test-rust test-terraform test-k8s test-demo \
-        demo-build test-release test-supply-chain test-fuzz fuzz timing-reset demo bench bench-webhook bench-audit release-webhook \
+        test-docs demo-build test-release test-supply-chain test-fuzz fuzz timing-reset demo bench bench-webhook bench-audit release-webhook \
         release-audit audit plan apply destroy k8s-config verify smoke webhook-deploy image
 
 help: ## List the targets
@@ -34,7 +34,7 @@ demo: ## Run the whole chain locally on emulators (moto, metadata emulator); pri
 	@$(MAKE) --no-print-directory venv-demo demo-build
 	DEMO_PLAN_SHOWN=1 scripts/demo.sh
 
-test: timing-reset venv lint test-rust test-terraform test-k8s test-demo test-release test-supply-chain test-fuzz ## Every check: Rust, Terraform, Kubernetes, demo, shipping build, supply chain, fuzz smoke
+test: timing-reset venv lint test-rust test-terraform test-k8s test-demo test-docs test-release test-supply-chain test-fuzz ## Every check: Rust, Terraform, Kubernetes, demo, documented commands, shipping build, supply chain, fuzz smoke
 	@tests/timing.sh table
 	@echo "==> all checks passed"
 
@@ -182,6 +182,10 @@ test-k8s: venv ## kustomize builds, strict schema validation, checkov, hadolint,
 test-demo: venv release-test ## make demo passes and leaves nothing running
 	@echo "==> demo test"
 	$(TIMED) test tests/demo/run.sh
+
+test-docs: venv release-test ## Every command block of README.md and docs/*.md runs as shown on the emulators, or is marked illustrative
+	@echo "==> documented commands (tests/docs/run.sh)"
+	$(TIMED) test tests/docs/run.sh
 
 test-release: ## The shipping build of the verifier, as the image builds it, within its 8 MB budget
 	@echo "==> shipping build (scripts/build-release.sh verifier)"
