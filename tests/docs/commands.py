@@ -8,7 +8,9 @@ For README.md and docs/*.md: each command block that shows a command of this pro
 (doc_blocks.py says which, and how the output is compared) is run against the emulators, with
 its exit code and its output's stable parts compared to what the block shows, unless an HTML
 comment just before it marks it `docs-check: illustrative — REASON`. An unmarked block that
-cannot run here fails: a sample nobody runs drifts from the binary.
+cannot run here fails: a sample nobody runs drifts from the binary. A `credential_process`
+line of an AWS config sample runs as the SDKs run it (the project's binary from this build, the
+pod's config file of this world) and must print credential_process version 1 JSON.
 
 The emulators (moto, aws-sts-gate, two GKE metadata emulators) are started by run.sh with
 scripts/lib/peers.sh, as `make demo` starts them; this file fills them with the world the
@@ -97,7 +99,8 @@ class World:
         credentials = self.work / "credentials"
         # The engineer's own IAM read credentials (`AWS_PROFILE=platform`); moto takes any keys.
         credentials.write_text("[platform]\naws_access_key_id = test\naws_secret_access_key = test\n")
-        env.update(PATH=f"{self.bin}:{os.environ['PATH']}", HOSTNAME=POD_NAME, GCE_METADATA_HOST=self.reports_metadata,
+        # XDG_CACHE_HOME: credential-process's default cache folder, inside the temp dir.
+        env.update(PATH=f"{self.bin}:{os.environ['PATH']}", HOSTNAME=POD_NAME, XDG_CACHE_HOME=str(self.work / "cache"), GCE_METADATA_HOST=self.reports_metadata,
                    AWS_ENDPOINT_URL=self.moto, AWS_ENDPOINT_URL_STS=self.sts, AWS_CONFIG_FILE=str(self.work / "aws-config"),
                    AWS_SHARED_CREDENTIALS_FILE=str(credentials), AWS_EC2_METADATA_DISABLED="true", AWS_REGION=REGION)
         return env
@@ -154,8 +157,26 @@ def required(name: str) -> str:
     return value
 
 
+def check_credential_process(world: World, block: doc_blocks.Block) -> str | None:
+    """Each `credential_process` line prints what the SDKs read: version 1 JSON with keys."""
+    for command in doc_blocks.credential_processes(block):
+        program = command.split()[0]
+        # The documents install the binary in /usr/local/bin; here it is this build's.
+        done = world.run(command.replace(program, Path(program).name, 1))
+        try:
+            answer = json.loads(done.stdout)
+        except ValueError:
+            answer = None
+        keys = {"Version", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"}
+        if done.returncode != 0 or not isinstance(answer, dict) or answer.get("Version") != 1 or not keys <= set(answer):
+            return f"`credential_process = {command}` printed no credentials (exit {done.returncode}):\n{done.stderr}"
+    return None
+
+
 def check(world: World, block: doc_blocks.Block, want_exit: int) -> str | None:
     """None when the block runs as shown, else what differs."""
+    if block.lang == "ini":
+        return check_credential_process(world, block)
     stdout, code = "", 0
     for index, line in enumerate(doc_blocks.commands(block.body)):
         try:

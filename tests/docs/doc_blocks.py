@@ -3,7 +3,8 @@
 A fenced block in ```sh (bash, shell, console) is a command block when one of its commands is
 this project's: `gke-aws-verifier` (and the other binaries), `make`, `terraform`, or a script
 of the repository. The unlabelled (or ```text) block right after it, with only blank lines
-between, is its output. An HTML comment just before a command block says how to treat it:
+between, is its output. An ```ini block (an AWS config file) shows a command of this project
+in each `credential_process = …` line that runs one; that command must print credentials. An HTML comment just before a command block says how to treat it:
 
     <!-- docs-check: illustrative — REASON -->   not run; the reason is required
     <!-- docs-check: exit N -->                  run; it must exit N (default 0)
@@ -34,6 +35,7 @@ PROJECT_COMMANDS = {"gke-aws-verifier", "gke-aws-audit", "gke-aws-webhook", "gke
 PROJECT_SCRIPT = re.compile(r"(\./)?(scripts|tests|bench)/")
 ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 ELLIPSIS = "…"
+CREDENTIAL_PROCESS = re.compile(r"^\s*credential_process\s*=\s*(?P<command>\S.*?)\s*$", re.M)
 
 
 @dataclass
@@ -108,7 +110,16 @@ def project_programs(line: str) -> list[str]:
     return [p for p in programs(line) if Path(p).name in PROJECT_COMMANDS or PROJECT_SCRIPT.match(p)]
 
 
+def credential_processes(block: Block) -> list[str]:
+    """The `credential_process` commands of an ```ini block that run a program of this project."""
+    if block.lang != "ini":
+        return []
+    return [m["command"] for m in CREDENTIAL_PROCESS.finditer(block.body) if project_programs(m["command"])]
+
+
 def shows_project_command(block: Block) -> bool:
+    if block.lang == "ini":
+        return bool(credential_processes(block))
     return block.lang in COMMAND_LANGS and any(project_programs(c) for c in commands(block.body))
 
 

@@ -103,3 +103,11 @@ def test_an_ellipsis_line_is_any_lines_and_an_ellipsis_in_a_line_any_text():
 def test_the_difference_shows_both_sides_masked():
     diff = d.difference("PASS sts 21 ms", "PASS aws_sts 3 ms")
     assert "-PASS sts 0 ms" in diff and "+PASS aws_sts 0 ms" in diff
+
+
+def test_an_aws_config_block_shows_a_command_in_its_credential_process_lines():
+    text = ("```ini\n[profile a]\ncredential_process = /usr/local/bin/gke-aws-verifier credential-process --profile x\n"
+            "[profile b]\ncredential_process = /opt/other-helper\n```\n\n```ini\n[profile c]\nregion = eu-west-1\n```\n")
+    first, second = d.blocks(Path("x.md"), text)
+    assert d.credential_processes(first) == ["/usr/local/bin/gke-aws-verifier credential-process --profile x"]
+    assert d.shows_project_command(first) and not d.shows_project_command(second)
