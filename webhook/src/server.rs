@@ -29,7 +29,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::choice;
 use crate::connections::{Limits, SMALL_BODY_BYTES, Ticket};
 use crate::keys::NAMED_ROLE_PREFIX;
-use crate::ksa_cache::{KsaCache, LookupError};
+use crate::ksa_cache::{KsaCache, LookupError, Progress};
 use crate::message;
 use crate::metrics::{Admission, Metrics};
 use crate::mutate::{self, Outcome, Settings};
@@ -74,18 +74,27 @@ pub struct App {
 }
 
 impl App {
-    /// Ready: the KSA cache has synced, the API server's version is known, not shutting down.
-    pub fn readiness(&self) -> Result<(), &'static str> {
+    /// Ready: not shutting down, the API server's version is known, and the API server has
+    /// answered the KSA list (its first page at least: until the cache is synced, a KSA not seen
+    /// yet is read directly). Either way the answer says what it waits for, or how far the
+    /// cache is.
+    pub fn readiness(&self) -> Result<String, String> {
         if self.draining.load(Ordering::SeqCst) {
-            return Err("shutting down\n");
-        }
-        if !self.cache.is_ready() {
-            return Err("KSA cache not synced\n");
+            return Err("not ready: shutting down\n".to_owned());
         }
         if self.sidecars.get().is_none() {
-            return Err("the API server's version is not read yet\n");
+            return Err("not ready: waiting for the API server's version (GET /version)\n".to_owned());
         }
-        Ok(())
+        match self.cache.progress() {
+            Progress::Waiting { last_error } => Err(format!(
+                "not ready: waiting for the first page of the ServiceAccount list (list serviceaccounts){}\n",
+                last_error.map(|e| format!("; last error: {e}")).unwrap_or_default()
+            )),
+            Progress::Warming { listed } => Ok(format!(
+                "ready; KSA cache warming: {listed} ServiceAccounts listed so far, the others are read from the API server until it is synced\n"
+            )),
+            Progress::Synced { size } => Ok(format!("ready; KSA cache synced: {size} ServiceAccounts\n")),
+        }
     }
 }
 
@@ -248,7 +257,7 @@ fn route_metrics(app: &App, path: &str) -> Response<Full<Bytes>> {
         "/metrics" => text(StatusCode::OK, app.metrics.render()),
         "/healthz" => text(StatusCode::OK, "ok\n"),
         "/readyz" => match app.readiness() {
-            Ok(()) => text(StatusCode::OK, "ready\n"),
+            Ok(ready) => text(StatusCode::OK, ready),
             Err(why) => text(StatusCode::SERVICE_UNAVAILABLE, why),
         },
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
@@ -365,6 +374,25 @@ fn deny(message: String) -> (Answer, Admission) {
 }
 
 async fn decide(app: &App, request: &review::Request) -> (Answer, Admission) {
+    if let Some(kind) = &request.not_pod {
+        // A rule that sends more than pods: refusing would block every such object in the
+        // cluster under failurePolicy Fail; it is let through as it is, and said.
+        tracing::warn!(
+            kind,
+            namespace = request.namespace.as_deref().unwrap_or(""),
+            "a review of something other than a Pod: allowed unchanged; the MutatingWebhookConfiguration's rules should send pods only"
+        );
+        let warning = format!(
+            "gke-aws-verifier: {} is not a Pod: allowed unchanged (the webhook's rules should send pods only)",
+            message::quoted(kind)
+        );
+        return (
+            Answer::Allow {
+                warnings: message::warnings(vec![warning]),
+            },
+            Admission::NotPod,
+        );
+    }
     let skipped = (Answer::Allow { warnings: Vec::new() }, Admission::Skipped);
     let Some(pod) = request.object.as_ref().filter(|_| request.operation == "CREATE") else {
         return skipped;
