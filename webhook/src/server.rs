@@ -3,11 +3,12 @@
 //! (`/metrics`, `/healthz`, `/readyz`).
 //!
 //! Every peer is bounded: connections and the bytes they buffer ([`Limits`]), handshake,
-//! header and body time, body size. Idle keep-alive connections stay open for [`IDLE_TIMEOUT`],
-//! longer than kube-apiserver keeps its pooled connections (Go's 90 s `IdleConnTimeout`), so
-//! the API server never writes a review into a connection the webhook is closing. `accept()`
-//! errors (out of file descriptors) back off. On shutdown the listener closes, in-flight
-//! reviews are answered, idle connections close, within [`DRAIN_TIMEOUT`].
+//! header and body time (a timer closes connections past their phase's bound:
+//! [`crate::connections`]), body size. Idle keep-alive connections stay open for
+//! [`IDLE_TIMEOUT`], longer than kube-apiserver keeps its pooled connections (Go's 90 s
+//! `IdleConnTimeout`), so the API server never writes a review into a connection the webhook is
+//! closing. `accept()` errors (out of file descriptors) back off. On shutdown the listener
+//! closes, in-flight reviews are answered, idle connections close, within [`DRAIN_TIMEOUT`].
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -27,11 +28,11 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use crate::choice;
-use crate::connections::{Limits, SMALL_BODY_BYTES, Ticket};
+use crate::connections::{HANDSHAKE_TIMEOUT, Limits, SMALL_BODY_BYTES, Ticket, Watched};
 use crate::keys::NAMED_ROLE_PREFIX;
 use crate::ksa_cache::{KsaCache, LookupError, Progress};
 use crate::message;
-use crate::metrics::{Admission, Metrics};
+use crate::metrics::{Admission, Closed, Metrics};
 use crate::mutate::{self, Outcome, Settings};
 use crate::native_sidecars::{self, Policy, Support, Verdict};
 use crate::review::{self, Answer};
@@ -41,9 +42,10 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
 /// Body bytes beyond each request's first [`SMALL_BODY_BYTES`], across all connections: two
 /// of the largest reviews at once.
 pub const SHARED_BODY_BYTES: usize = 2 * MAX_BODY_BYTES;
-/// Handshake and body time.
+/// Body time.
 const PEER_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a connection may wait for its next request (also the header read time).
+/// How long a connection may wait idle for its next request (the timer's bound; hyper's header
+/// timer, which also runs while a kept-alive connection waits, is set to it as a backstop).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long kube-apiserver keeps an idle pooled connection (Go's `IdleConnTimeout`).
 pub const API_SERVER_IDLE_CONN: Duration = Duration::from_secs(90);
@@ -101,6 +103,8 @@ impl App {
 /// Serves `POST /mutate` over TLS until `stop` turns true, then drains.
 pub async fn serve_https(listener: TcpListener, acceptor: TlsAcceptor, app: Arc<App>, mut stop: watch::Receiver<bool>) {
     let mut connections = JoinSet::new();
+    // The timer that closes connections past their phase's bound.
+    let sweeper = tokio::spawn(crate::connections::close_past_bounds(app.limits.clone()));
     let mut backoff = FIRST_ACCEPT_BACKOFF;
     loop {
         let ticket = tokio::select! {
@@ -132,6 +136,7 @@ pub async fn serve_https(listener: TcpListener, acceptor: TlsAcceptor, app: Arc<
         while connections.try_join_next().is_some() {}
     }
     drop(listener);
+    sweeper.abort();
     tracing::info!(
         open = connections.len(),
         "HTTPS listener closed; answering the reviews in flight"
@@ -149,7 +154,9 @@ pub async fn serve_https(listener: TcpListener, acceptor: TlsAcceptor, app: Arc<
 }
 
 /// One HTTPS connection, from the TLS handshake to its close: served until it ends, is asked
-/// to close for a newcomer, or `stop` turns true (then its request in progress is answered).
+/// to close (for a newcomer, or past its phase's bound), or `stop` turns true. A request in
+/// progress is answered first; a connection idle after a request closes cleanly; one that never
+/// sent its headers is dropped.
 pub async fn connection<IO>(
     tcp: IO,
     peer: SocketAddr,
@@ -161,15 +168,24 @@ pub async fn connection<IO>(
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let tls = tokio::select! {
-        tls = tokio::time::timeout(PEER_TIMEOUT, acceptor.accept(tcp)) => match tls {
+        tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)) => match tls {
             Ok(Ok(tls)) => tls,
             Ok(Err(error)) => return tracing::debug!(%peer, %error, "TLS handshake failed"),
-            Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+            Err(_) => {
+                app.metrics.connection_closed(Closed::Handshake);
+                return tracing::debug!(%peer, "TLS handshake timed out");
+            }
         },
-        () = ticket.evicted() => return,
+        why = ticket.evicted() => {
+            app.metrics.connection_closed(why);
+            return;
+        }
         _ = stop.wait_for(|stop| *stop) => return,
     };
     let slot = ticket.slot();
+    slot.handshake_done();
+    let tls = Watched::new(tls, slot.clone());
+    let metrics = app.metrics.clone();
     let service = service_fn(move |request| {
         let app = app.clone();
         let busy = slot.busy();
@@ -183,7 +199,15 @@ pub async fn connection<IO>(
     let mut connection = std::pin::pin!(connection);
     let ended = tokio::select! {
         ended = connection.as_mut() => Some(ended),
-        () = ticket.evicted() => None,
+        why = ticket.evicted() => {
+            metrics.connection_closed(why);
+            // Headers that never came: nothing to answer, the connection goes at once (hyper
+            // closes only an idle one gracefully, not one waiting for its first request).
+            if ticket.slot().before_headers() {
+                return tracing::debug!(%peer, ?why, "closed before its request's headers");
+            }
+            None
+        }
         _ = stop.wait_for(|stop| *stop) => None,
     };
     // Asked to close: a request in progress is answered first, an idle connection closes now.
@@ -211,7 +235,7 @@ fn http1_builder(idle: Duration) -> hyper::server::conn::http1::Builder {
 
 /// Serves the metrics and health endpoints over plain HTTP until the process ends.
 pub async fn serve_metrics(listener: TcpListener, app: Arc<App>) {
-    let limits = Limits::new(METRICS_CONNECTIONS, 0);
+    let limits = Limits::new(METRICS_CONNECTIONS, 0, PEER_TIMEOUT);
     let mut backoff = FIRST_ACCEPT_BACKOFF;
     loop {
         let ticket = limits.admit().await;
@@ -237,7 +261,7 @@ pub async fn serve_metrics(listener: TcpListener, app: Arc<App>) {
             let mut connection = std::pin::pin!(connection);
             tokio::select! {
                 _ = connection.as_mut() => {}
-                () = ticket.evicted() => {
+                _ = ticket.evicted() => {
                     connection.as_mut().graceful_shutdown();
                     let _ = connection.await;
                 }
