@@ -6,7 +6,8 @@
 //! Memory is bounded whatever the server does: one answer holds at most [`MAX_ANSWER_BYTES`],
 //! at most [`ANSWERS_IN_FLIGHT`] answers are held at once across every concurrent read (and
 //! every cluster of a fleet), and a list ends after [`MAX_ITEMS_PER_LIST`] items or when a
-//! `continue` token comes back a second time. A read takes its slot only once the answer's
+//! `continue` token comes back a second time. Items are reduced while they are parsed
+//! ([`crate::objects`]), so the cap bounds memory too: 150,000 KSAs, as kept, are some 20 MB. A read takes its slot only once the answer's
 //! headers arrived, so a server that never answers holds none and stalls no other cluster.
 
 use std::time::Duration;
@@ -27,8 +28,10 @@ pub const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 /// lists and clusters read concurrently (the CronJob's limit is 128 MiB).
 pub const ANSWERS_IN_FLIGHT: usize = 2;
 
-/// The most items one list may give (10,000 pods is the scale the audit is built for).
-pub const MAX_ITEMS_PER_LIST: usize = 20_000;
+/// The most items one list may give: the audit is built for 100,000 KSAs and 20,000 workloads
+/// of a kind; pods are listed with the opt-in label selector (the 10,000 that opted in of a
+/// cluster of 200,000), so the cap applies to those.
+pub const MAX_ITEMS_PER_LIST: usize = 150_000;
 
 /// Shared by every [`Reader`]: an answer's body is read only while it holds one of these.
 static IN_FLIGHT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(ANSWERS_IN_FLIGHT);
@@ -61,22 +64,30 @@ pub struct Reader {
 impl Reader {
     /// Every item of a list at `path` (e.g. `/api/v1/pods`), page by page.
     pub async fn list<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, ReadError> {
-        match self.list_once(path).await {
+        self.list_selected(path, None).await
+    }
+
+    /// Every item of a list at `path` whose labels match `selector` (the API server filters).
+    pub async fn list_selected<T: DeserializeOwned>(&self, path: &str, selector: Option<&str>) -> Result<Vec<T>, ReadError> {
+        match self.list_once(path, selector).await {
             Err(ReadError::Expired(_)) => {
                 tracing::info!(path, "continue token expired (410): listing again from the start");
-                self.list_once(path).await
+                self.list_once(path, selector).await
             }
             other => other,
         }
     }
 
-    async fn list_once<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, ReadError> {
+    async fn list_once<T: DeserializeOwned>(&self, path: &str, selector: Option<&str>) -> Result<Vec<T>, ReadError> {
         let mut items = Vec::new();
         let mut token: Option<String> = None;
         let mut seen_tokens = std::collections::HashSet::new();
         let max_pages = MAX_ITEMS_PER_LIST / self.page_size.max(1) as usize + 1;
         for _ in 0..max_pages {
             let mut params = ListParams::default().limit(self.page_size);
+            if let Some(selector) = selector {
+                params = params.labels(selector);
+            }
             if let Some(token) = &token {
                 params = params.continue_token(token);
             }

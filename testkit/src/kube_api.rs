@@ -240,10 +240,12 @@ impl KubeApi {
         });
     }
 
-    /// etcd compacts: versions before the latest are gone. A watch that resumes from one, or a
-    /// list that continues one, gets 410 Gone from now on.
+    /// Writes elsewhere in the cluster move the resourceVersion on (it is etcd's revision, one
+    /// for every resource), then etcd compacts: every version a client has seen is gone. A watch
+    /// that resumes from one, or a list that continues one, gets 410 Gone from now on.
     pub fn compact(&self) {
         let mut accounts = self.accounts();
+        accounts.resource_version += 1;
         accounts.compacted = accounts.resource_version;
         accounts.log.clear();
     }

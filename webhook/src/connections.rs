@@ -42,6 +42,8 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// Where a connection is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
+    /// A slot taken for the next connection, not accepted yet.
+    Accepting,
     Handshake,
     /// Waiting for a request: no byte of it yet (after TLS, or idle after an answer).
     Waiting,
@@ -124,7 +126,7 @@ impl Limits {
                     open.next += 1;
                     let slot = Arc::new(Slot {
                         state: Mutex::new(State {
-                            phase: Phase::Handshake,
+                            phase: Phase::Accepting,
                             since: Instant::now(),
                             served: false,
                             closing: None,
@@ -156,7 +158,7 @@ impl Limits {
                 (Phase::Handshake, _) => HANDSHAKE_TIMEOUT,
                 (Phase::Waiting, false) | (Phase::Headers, _) => HEADER_TIMEOUT,
                 (Phase::Waiting, true) => self.idle_timeout,
-                (Phase::Busy, _) => continue,
+                (Phase::Busy | Phase::Accepting, _) => continue,
             };
             if state.closing.is_none() && now.saturating_duration_since(state.since) > bound {
                 let why = match state.phase {
@@ -195,7 +197,8 @@ fn victim<'a>(slots: impl Iterator<Item = &'a Arc<Slot>>) -> Option<&'a Arc<Slot
     slots
         .filter_map(|slot| {
             let state = slot.state();
-            (state.phase != Phase::Busy && state.closing.is_none()).then_some((slot, state))
+            let open = !matches!(state.phase, Phase::Busy | Phase::Accepting);
+            (open && state.closing.is_none()).then_some((slot, state))
         })
         .min_by_key(|(_, state)| (state.served, state.since))
         .map(|(slot, _)| slot)
@@ -244,10 +247,18 @@ impl Slot {
     pub fn before_headers(&self) -> bool {
         let state = self.state();
         match state.phase {
-            Phase::Handshake | Phase::Headers => true,
+            Phase::Accepting | Phase::Handshake | Phase::Headers => true,
             Phase::Waiting => !state.served,
             Phase::Busy => false,
         }
+    }
+
+    /// A connection came: its handshake begins.
+    pub fn accepted(&self) {
+        self.update(|s| {
+            s.phase = Phase::Handshake;
+            s.since = Instant::now();
+        });
     }
 
     /// The TLS handshake is done: waiting for the first request.
@@ -359,11 +370,13 @@ mod tests {
         let limits = Limits::new(3, 10, IDLE);
         // The API server's connection: the oldest, and it has served.
         let api_server = limits.admit().await;
+        api_server.slot().accepted();
         api_server.slot().handshake_done();
         drop(api_server.slot().busy());
         tokio::time::advance(Duration::from_secs(1)).await;
         // A peer that completed one request and then idles.
         let idler = limits.admit().await;
+        idler.slot().accepted();
         idler.slot().handshake_done();
         drop(idler.slot().busy());
         tokio::time::advance(Duration::from_secs(1)).await;
@@ -371,6 +384,7 @@ mod tests {
         drop(api_server.slot().busy());
         // A peer whose headers drip.
         let dripper = limits.admit().await;
+        dripper.slot().accepted();
         dripper.slot().handshake_done();
         dripper.slot().bytes_came();
         let waiting = tokio::spawn({
@@ -413,7 +427,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_timer_closes_each_phase_past_its_bound_and_no_sooner() {
         let limits = Limits::new(10, 10, IDLE);
+        let not_yet = limits.admit().await;
         let handshake = limits.admit().await;
+        handshake.slot().accepted();
         let after_tls = limits.admit().await;
         after_tls.slot().handshake_done();
         let headers = limits.admit().await;
@@ -430,6 +446,7 @@ mod tests {
         assert_eq!(after_tls.evicted().await, Closed::Headers);
         assert_eq!(headers.evicted().await, Closed::Headers);
         assert_eq!(idle.slot().state().closing, None, "idle within the keep-alive bound");
+        assert_eq!(not_yet.slot().state().closing, None, "a slot waiting for accept() is no connection");
         assert_eq!(limits.sweep(Instant::now() + IDLE + Duration::from_millis(1)), 1);
         assert_eq!(idle.evicted().await, Closed::Idle);
     }

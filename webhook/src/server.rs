@@ -118,6 +118,7 @@ pub async fn serve_https(listener: TcpListener, acceptor: TlsAcceptor, app: Arc<
         match accepted {
             Ok((tcp, peer)) => {
                 backoff = FIRST_ACCEPT_BACKOFF;
+                ticket.slot().accepted();
                 let task = connection(tcp, peer, acceptor.clone(), app.clone(), ticket, stop.clone());
                 connections.spawn(task);
             }
