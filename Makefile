@@ -40,10 +40,10 @@ bench: venv release release-webhook release-test ## Benchmark against today's Py
 	bench/run.sh
 	bench/webhook_bench.sh
 
-bench-audit: venv release-audit release-test ## The audit of 10,000 pods and 2,000 KSAs on the API stand-in: wall time, peak RSS
+bench-audit: venv release-audit release-test ## The audit of 200,000 pods (10,000 opted in), 100,000 KSAs, 20,000 workloads on the API stand-in: wall time, peak RSS
 	bench/audit_bench.sh
 
-bench-webhook: venv release release-webhook release-test ## Webhook latency and admissions/s with wrk at 16 connections, RSS with 10,000 KSAs
+bench-webhook: venv release release-webhook release-test ## Webhook time to ready and peak RSS with 10,000 and 100,000 KSAs, latency with wrk and under dripping connections
 	bench/webhook_bench.sh
 
 ## --- Platform engineers --------------------------------------------------------------------
