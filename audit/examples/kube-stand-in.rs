@@ -13,8 +13,8 @@
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use testkit::kube_cluster::{Generator, KubeCluster};
 use testkit::kube_cluster::objects::{self, Injected};
+use testkit::kube_cluster::{Generator, KubeCluster};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/reports-reader";
 const GSA: &str = "reports-reader@example-project.iam.gserviceaccount.com";
@@ -123,7 +123,14 @@ fn bench(cluster: &KubeCluster, pods: usize, opted: usize, ksas: usize, workload
             key: Box::new(move |d| (app(d), "app-rs".to_owned())),
             labels: Box::new(|_| json!({ "app": "app" })),
             object: Box::new(move |d| {
-                objects::workload("ReplicaSet", &app(d), "app-rs", false, true, Some(("Deployment", "app")))
+                objects::workload(
+                    "ReplicaSet",
+                    &app(d),
+                    "app-rs",
+                    false,
+                    true,
+                    Some(("Deployment", "app")),
+                )
             }),
         },
     );
@@ -131,7 +138,7 @@ fn bench(cluster: &KubeCluster, pods: usize, opted: usize, ksas: usize, workload
     // namespace first, so pods are numbered namespace by namespace.
     let per_pair = pods.div_ceil(pairs).max(1);
     let every = (pods / opted.max(1)).max(1);
-    let opted_in = move |p: usize| p % every == 0;
+    let opted_in = move |p: usize| p.is_multiple_of(every);
     let pod_key = move |p: usize| (app(p / per_pair), format!("app-rs-{p:06}"));
     let injected = Injected::Gke {
         role_arn: ROLE,

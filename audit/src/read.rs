@@ -68,7 +68,11 @@ impl Reader {
     }
 
     /// Every item of a list at `path` whose labels match `selector` (the API server filters).
-    pub async fn list_selected<T: DeserializeOwned>(&self, path: &str, selector: Option<&str>) -> Result<Vec<T>, ReadError> {
+    pub async fn list_selected<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        selector: Option<&str>,
+    ) -> Result<Vec<T>, ReadError> {
         match self.list_once(path, selector).await {
             Err(ReadError::Expired(_)) => {
                 tracing::info!(path, "continue token expired (410): listing again from the start");
@@ -99,6 +103,12 @@ impl Reader {
                 return Err(ReadError::Endless(format!(
                     "{path} gives more than {MAX_ITEMS_PER_LIST} items (the audit's cap per list)"
                 )));
+            }
+            if items.is_empty() {
+                // The whole list at once, when the API server says how long it is: no doubling.
+                let remaining = page.metadata.remaining_item_count.unwrap_or(0);
+                let total = (page.items.len() as u64).saturating_add(remaining);
+                items.reserve_exact(total.min(MAX_ITEMS_PER_LIST as u64) as usize);
             }
             items.extend(page.items);
             match page.metadata.continue_token.filter(|t| !t.is_empty()) {

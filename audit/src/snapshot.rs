@@ -288,7 +288,7 @@ impl<'a> Owners<'a> {
                         .map(|w| {
                             (
                                 (w.metadata.namespace.as_str(), w.metadata.name.as_str()),
-                                w.metadata.owner.as_ref(),
+                                w.metadata.owner.as_deref(),
                             )
                         })
                         .collect()

@@ -235,7 +235,10 @@ impl KubeApi {
         accounts.generated = Some(Generated {
             count,
             per_namespace: per_namespace.max(1),
-            annotations: annotations.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            annotations: annotations
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             rv: accounts.resource_version,
         });
     }
@@ -463,7 +466,9 @@ fn list(state: &State, query: &ListQuery) -> Response<Body> {
     let mut last_key = None;
     let more = loop {
         let explicit_key = explicit.peek().map(|(k, _)| k.as_str().to_owned());
-        let generated_key = generated.filter(|g| next_generated < g.count).map(|g| g.key(next_generated));
+        let generated_key = generated
+            .filter(|g| next_generated < g.count)
+            .map(|g| g.key(next_generated));
         let (key, object) = match (explicit_key, generated_key) {
             (None, None) => break false,
             (Some(e), Some(g)) if g < e => {
@@ -509,10 +514,15 @@ fn get(state: &State, namespace: &str, name: &str) -> Response<Body> {
     let mut accounts = state.accounts.lock().unwrap();
     accounts.gets += 1;
     let key = format!("{namespace}/{name}");
-    let found = accounts.listed.get(&key).or(accounts.unwatched.get(&key)).cloned().or_else(|| {
-        let generated = accounts.generated.as_ref()?;
-        generated.index_of(namespace, name).map(|i| generated.object(i))
-    });
+    let found = accounts
+        .listed
+        .get(&key)
+        .or(accounts.unwatched.get(&key))
+        .cloned()
+        .or_else(|| {
+            let generated = accounts.generated.as_ref()?;
+            generated.index_of(namespace, name).map(|i| generated.object(i))
+        });
     match found {
         Some(object) => json_response(200, &object),
         None => json_response(

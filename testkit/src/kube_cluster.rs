@@ -212,7 +212,11 @@ impl KubeCluster {
             .find(|(_, _, k, _)| *k == kind)
             .unwrap_or_else(|| panic!("the stand-in does not serve {kind}"))
             .1;
-        self.store.lock().unwrap().generated.insert(plural.to_owned(), generator);
+        self.store
+            .lock()
+            .unwrap()
+            .generated
+            .insert(plural.to_owned(), generator);
     }
 
     /// Every list answer from now on carries `bytes` of padding (an answer too large to count).
@@ -309,7 +313,13 @@ fn get(store: &Store, plural: &str, namespace: &str, name: &str) -> Response<Bod
         let i = g.position(&key);
         (i < g.count && (g.key)(i) == key).then(|| (g.object)(i))
     });
-    match store.objects.get(plural).and_then(|o| o.get(&key)).cloned().or(generated) {
+    match store
+        .objects
+        .get(plural)
+        .and_then(|o| o.get(&key))
+        .cloned()
+        .or(generated)
+    {
         Some(object) => respond(200, &object),
         None => respond(404, &status(404, "NotFound", &format!("{plural} \"{name}\" not found"))),
     }
@@ -410,12 +420,14 @@ fn list(
     let mut metadata = json!({ "resourceVersion": (store.epoch + 1).to_string() });
     if let (true, Some((ns, name))) = (more, &last) {
         metadata["continue"] = json!(encode_continue(store.epoch + 1, &format!("{ns}/{name}")));
-        if list_query.selector.is_empty() && generator.is_none() {
-            let remaining = store
+        if list_query.selector.is_empty() && namespace.is_none() {
+            let after = (ns.clone(), format!("{name}\u{0}"));
+            let stored = store
                 .objects
                 .get(plural)
-                .map_or(0, |o| o.keys().filter(|k| in_scope(&k.0) && *k > &(ns.clone(), name.clone())).count());
-            metadata["remainingItemCount"] = json!(remaining);
+                .map_or(0, |o| o.keys().filter(|k| **k >= after).count());
+            let generated = generator.map_or(0, |g| g.count - g.position(&after));
+            metadata["remainingItemCount"] = json!(stored + generated);
         }
     }
     let mut body = json!({ "apiVersion": "v1", "kind": format!("{kind}List"), "metadata": metadata, "items": items });

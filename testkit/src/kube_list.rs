@@ -230,10 +230,7 @@ impl ListQuery {
                     )
                 })?;
                 if asked > latest {
-                    return Err((
-                        504,
-                        status(504, "Timeout", "Too large resource version"),
-                    ));
+                    return Err((504, status(504, "Timeout", "Too large resource version")));
                 }
                 if self.resource_version_match.as_deref() == Some("Exact") && asked < compacted {
                     return Err((
@@ -328,7 +325,10 @@ mod tests {
     fn continue_tokens_are_the_api_servers_shape_and_expire_with_compaction() {
         let token = encode_continue(42, "team/reader");
         let raw: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&token).unwrap()).unwrap();
-        assert_eq!(raw, json!({ "v": "meta.k8s.io/v1", "rv": 42, "start": "team/reader\u{0}" }));
+        assert_eq!(
+            raw,
+            json!({ "v": "meta.k8s.io/v1", "rv": 42, "start": "team/reader\u{0}" })
+        );
         assert_eq!(decode_continue(&token).unwrap(), (42, "team/reader\u{0}".to_owned()));
         assert!(decode_continue("1.500").is_err());
         let query = |pairs: &[(&str, &str)]| {
@@ -342,7 +342,10 @@ mod tests {
         assert_eq!(query(&[("resourceVersion", "51")]).start(50, 0).unwrap_err().0, 504);
         let exact = query(&[("resourceVersion", "3"), ("resourceVersionMatch", "Exact")]);
         assert_eq!(exact.start(50, 10).unwrap_err().0, 410);
-        assert_eq!(query(&[("resourceVersion", "0")]).start(50, 10).unwrap(), PageStart { rv: 50, from: None });
+        assert_eq!(
+            query(&[("resourceVersion", "0")]).start(50, 10).unwrap(),
+            PageStart { rv: 50, from: None }
+        );
     }
 
     #[test]

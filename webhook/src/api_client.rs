@@ -112,7 +112,9 @@ pub struct Bounded<S> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Call {
     /// A list page of ServiceAccounts: `first` without a `continue` token.
-    ListPage { first: bool },
+    ListPage {
+        first: bool,
+    },
     Watch,
     /// Anything else: a get, `/version`.
     Other,
@@ -242,7 +244,10 @@ where
         let (head, body) = response.into_parts();
         let Some(page) = read_whole(body, LIST_PAGE_BYTES).await? else {
             if paging().overflowed(limit) {
-                tracing::info!(limit, "a list page went past {LIST_PAGE_BYTES} bytes; asking for it again in a smaller page");
+                tracing::info!(
+                    limit,
+                    "a list page went past {LIST_PAGE_BYTES} bytes; asking for it again in a smaller page"
+                );
                 continue;
             }
             return Err(format!(
@@ -406,7 +411,9 @@ mod tests {
 
     #[test]
     fn the_limit_is_replaced_and_the_rest_of_the_query_kept() {
-        let uri: hyper::Uri = "https://10.0.0.1/api/v1/serviceaccounts?limit=500&continue=eyJ2Ijoi%3D".parse().unwrap();
+        let uri: hyper::Uri = "https://10.0.0.1/api/v1/serviceaccounts?limit=500&continue=eyJ2Ijoi%3D"
+            .parse()
+            .unwrap();
         assert_eq!(
             with_limit(&uri, 32).to_string(),
             "https://10.0.0.1/api/v1/serviceaccounts?continue=eyJ2Ijoi%3D&limit=32"
@@ -421,7 +428,11 @@ mod tests {
         let start = Instant::now();
         let waits = |pacer: &mut Pacer, jitter: f64| -> Vec<u64> {
             (0..8)
-                .map(|i| pacer.wait(Kind::Relist, start + Duration::from_secs(i), jitter).as_millis() as u64)
+                .map(|i| {
+                    pacer
+                        .wait(Kind::Relist, start + Duration::from_secs(i), jitter)
+                        .as_millis() as u64
+                })
                 .collect()
         };
         assert_eq!(waits(&mut pacer, 1.0), [0, 1000, 2000, 4000, 8000, 16000, 32000, 60000]);

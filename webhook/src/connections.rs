@@ -173,7 +173,7 @@ impl Limits {
         closed
     }
 
-/// Permits for `bytes` more body bytes from the shared pool, or `None` when it is empty.
+    /// Permits for `bytes` more body bytes from the shared pool, or `None` when it is empty.
     pub fn draw(&self, bytes: usize) -> Option<OwnedSemaphorePermit> {
         let bytes = u32::try_from(bytes).ok()?;
         self.pool.clone().try_acquire_many_owned(bytes).ok()
@@ -439,14 +439,22 @@ mod tests {
         let idle = limits.admit().await;
         idle.slot().handshake_done();
         drop(idle.slot().busy());
-        assert_eq!(limits.sweep(Instant::now() + HEADER_TIMEOUT), 0, "not past any bound yet");
+        assert_eq!(
+            limits.sweep(Instant::now() + HEADER_TIMEOUT),
+            0,
+            "not past any bound yet"
+        );
         let later = Instant::now() + HEADER_TIMEOUT + Duration::from_millis(1);
         assert_eq!(limits.sweep(later), 3);
         assert_eq!(handshake.evicted().await, Closed::Handshake);
         assert_eq!(after_tls.evicted().await, Closed::Headers);
         assert_eq!(headers.evicted().await, Closed::Headers);
         assert_eq!(idle.slot().state().closing, None, "idle within the keep-alive bound");
-        assert_eq!(not_yet.slot().state().closing, None, "a slot waiting for accept() is no connection");
+        assert_eq!(
+            not_yet.slot().state().closing,
+            None,
+            "a slot waiting for accept() is no connection"
+        );
         assert_eq!(limits.sweep(Instant::now() + IDLE + Duration::from_millis(1)), 1);
         assert_eq!(idle.evicted().await, Closed::Idle);
     }

@@ -408,7 +408,11 @@ impl KsaCache {
     /// The KSA from the cache, or from the API server when the cache has not seen it.
     pub async fn lookup(&self, namespace: &str, name: &str) -> Result<Found, LookupError> {
         check_names(namespace, name)?;
-        let cached = self.index.read().unwrap_or_else(|p| p.into_inner()).get(namespace, name);
+        let cached = self
+            .index
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(namespace, name);
         match cached {
             Some(annotations) => Ok(Found {
                 annotations: Some(Arc::new(annotations)),
@@ -587,7 +591,10 @@ mod tests {
         let mut index = Index::default();
         for i in 0..100_000 {
             let gsa = format!("ksa-{i}@project.iam.gserviceaccount.com");
-            let annotations = [(ROLE_ARN, "arn:aws:iam::123456789012:role/team-reader"), (GSA, gsa.as_str())];
+            let annotations = [
+                (ROLE_ARN, "arn:aws:iam::123456789012:role/team-reader"),
+                (GSA, gsa.as_str()),
+            ];
             index.apply(ksa(&format!("ns-{:05}", i / 10), &format!("ksa-{i}"), &annotations));
         }
         assert_eq!(index.map.len(), 100_000, "{} bytes", index.bytes);
@@ -623,7 +630,10 @@ mod tests {
         index.end_list();
         assert_eq!(index.get("t", "gone"), None);
         assert_eq!(index.map.len(), 1);
-        assert_eq!(index.bytes, before - cost("t/gone", &pack(&[(ROLE_ARN.to_owned(), "x".to_owned())].into())));
+        assert_eq!(
+            index.bytes,
+            before - cost("t/gone", &pack(&[(ROLE_ARN.to_owned(), "x".to_owned())].into()))
+        );
     }
 
     #[test]

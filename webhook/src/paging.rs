@@ -207,10 +207,7 @@ mod tests {
     #[test]
     fn a_list_ends_at_its_caps_and_more_items_than_asked_is_refused() {
         let mut paging = Paging::default();
-        assert_eq!(
-            paging.page(10, 1000, 11),
-            Err(Cut::OverLimit { items: 11, limit: 10 })
-        );
+        assert_eq!(paging.page(10, 1000, 11), Err(Cut::OverLimit { items: 11, limit: 10 }));
         paging.start_list();
         let mut result = Ok(());
         for _ in 0..(MAX_LIST_ITEMS / 5000 + 1) {
@@ -228,7 +225,8 @@ mod tests {
 
     #[test]
     fn items_are_counted_without_building_them() {
-        let page = br#"{"kind":"ServiceAccountList","metadata":{"continue":"x"},"items":[{"a":[1,{"b":2}]},{},{"c":"d"}]}"#;
+        let page =
+            br#"{"kind":"ServiceAccountList","metadata":{"continue":"x"},"items":[{"a":[1,{"b":2}]},{},{"c":"d"}]}"#;
         assert_eq!(count_items(page).unwrap(), 3);
         assert_eq!(count_items(br#"{"items":null}"#).unwrap(), 0);
         assert_eq!(count_items(br#"{"metadata":{}}"#).unwrap(), 0);

@@ -417,7 +417,9 @@ mod tests {
 
     #[test]
     fn another_kind_of_object_is_read_without_it_and_without_the_pods_limits() {
-        let env: Vec<_> = (0..MAX_JSON_VALUES).map(|i| json!({ "name": format!("E{i}") })).collect();
+        let env: Vec<_> = (0..MAX_JSON_VALUES)
+            .map(|i| json!({ "name": format!("E{i}") }))
+            .collect();
         let deployment = json!({ "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
             "request": { "uid": "u-9", "namespace": "team", "operation": "CREATE",
                          "kind": { "group": "apps", "version": "v1", "kind": "Deployment" },

@@ -18,7 +18,7 @@ pub fn check(context: &Context) -> Vec<Finding> {
             continue;
         }
         let injection = pod.injection();
-        let owned = context.owners.of(ns, pod.metadata.owner.as_ref());
+        let owned = context.owners.of(ns, pod.metadata.owner.as_deref());
         let object = ObjectRef::namespaced("Pod", ns, &pod.metadata.name);
         let fix = fix::readmit(ns, &pod.metadata.name, &owned);
         if injection.is_empty() {

@@ -37,7 +37,7 @@ async fn every_list_is_paginated_and_read_to_its_end() {
 async fn pods_are_read_with_the_opt_in_selector_so_a_cluster_past_the_cap_is_read_whole() {
     // 200,000 pods, more than the cap on one list; 200 opted in, none injected.
     let cluster = clean_cluster(Mode::Gsa).await;
-    let opted = |i: usize| i % 1000 == 0;
+    let opted = |i: usize| i.is_multiple_of(1000);
     let key = |i: usize| (format!("gen-{:05}", i / 20), format!("pod-{i:06}"));
     cluster.generate(
         "Pod",
@@ -63,7 +63,11 @@ async fn pods_are_read_with_the_opt_in_selector_so_a_cluster_past_the_cap_is_rea
     let missed = run.with_code("NotInjected");
     assert_eq!(missed.len(), 200, "{}", &run.stdout[..run.stdout.len().min(2000)]);
     // 200 opted-in pods in pages of 100 (the API server filters): 2 pages and the last, empty.
-    assert!(cluster.requests("/api/v1/pods") <= 3, "{}", cluster.requests("/api/v1/pods"));
+    assert!(
+        cluster.requests("/api/v1/pods") <= 3,
+        "{}",
+        cluster.requests("/api/v1/pods")
+    );
 }
 
 #[tokio::test]

@@ -254,7 +254,10 @@ async fn a_review_of_something_other_than_a_pod_is_allowed_unchanged_and_counted
         "{warning}"
     );
     assert_eq!(
-        webhook.metric("gke_aws_webhook_admissions_total{outcome=\"not_pod\"}").await.as_deref(),
+        webhook
+            .metric("gke_aws_webhook_admissions_total{outcome=\"not_pod\"}")
+            .await
+            .as_deref(),
         Some("1")
     );
     assert_eq!(api.gets(), 0, "no lookup for it");

@@ -342,7 +342,10 @@ async fn a_410_on_a_large_cluster_costs_one_relist() {
         "the relist took {relist_pages} continue pages (the first list {pages}): pages as large as learned"
     );
     let (status, text) = webhook.get_plain("/readyz").await;
-    assert_eq!((status, text.as_str()), (200, "ready; KSA cache synced: 20001 ServiceAccounts\n"));
+    assert_eq!(
+        (status, text.as_str()),
+        (200, "ready; KSA cache synced: 20001 ServiceAccounts\n")
+    );
     // Served from the cache: no direct get.
     let mut generated = pod("gen", "ksa-012345");
     generated["metadata"]["namespace"] = json!("gen-01234");
