@@ -3,12 +3,15 @@
 //! serves a cluster on a free port of 127.0.0.1, writes `DIR/kubeconfig` (context `stand-in`),
 //! prints `ready` and serves until it is killed.
 //!
-//! - `demo`: the webhook healthy, a Deployment whose pod was injected, and one pod of it
-//!   created while the webhook was not there (the audit's one `NotInjected`).
+//! - `demo [ROLE_ARN GSA_EMAIL]`: the webhook healthy, a Deployment whose pod was injected, and
+//!   one pod of it created while the webhook was not there (the audit's one `NotInjected`);
+//!   with a role and a GSA, the KSA `gke-aws/verifier` annotated with them (the demo's
+//!   workload, whose GSA the demo recreates: `audit --gcp --aws` finds `GsaRecreated`).
 //! - `bench PODS OPTED KSAS WORKLOADS`: made page by page, never held. KSAS annotated KSAs, ten
 //!   to a namespace; WORKLOADS workloads, half Deployments, half the ReplicaSets they own, one
 //!   pair to a namespace of its own; PODS pods of those ReplicaSets, OPTED of them opted in
-//!   (spread evenly) and injected, but every 100th opted-in pod, which missed injection.
+//!   (spread evenly) and injected, but every 100th opted-in pod, which missed injection; and
+//!   the Namespace of each.
 
 use std::path::PathBuf;
 
@@ -22,11 +25,12 @@ const GSA: &str = "reports-reader@example-project.iam.gserviceaccount.com";
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: kube-stand-in DIR demo | kube-stand-in DIR bench PODS OPTED KSAS WORKLOADS";
+    let usage =
+        "usage: kube-stand-in DIR demo [ROLE_ARN GSA_EMAIL] | kube-stand-in DIR bench PODS OPTED KSAS WORKLOADS";
     let dir = PathBuf::from(args.get(1).expect(usage));
     let cluster = KubeCluster::start().await;
     cluster.add(objects::webhook_configuration("gke-aws-webhook", true, "Fail"));
-    cluster.add(objects::endpoints("gke-aws-webhook", "gke-aws-webhook", 2));
+    cluster.add(objects::endpoint_slice("gke-aws-webhook", "gke-aws-webhook", 2));
     let annotations = [
         ("amazonaws.com/role-arn", ROLE),
         ("iam.gke.io/gcp-service-account", GSA),
@@ -37,6 +41,16 @@ async fn main() {
     };
     match args.get(2).map(String::as_str) {
         Some("demo") => {
+            if let (Some(role), Some(gsa)) = (args.get(3), args.get(4)) {
+                cluster.add(objects::service_account(
+                    "gke-aws",
+                    "verifier",
+                    &[
+                        ("amazonaws.com/role-arn", role.as_str()),
+                        ("iam.gke.io/gcp-service-account", gsa.as_str()),
+                    ],
+                ));
+            }
             cluster.add(objects::service_account("payments", "reports-reader", &annotations));
             cluster.add(objects::workload(
                 "Deployment",
@@ -107,6 +121,18 @@ fn bench(cluster: &KubeCluster, pods: usize, opted: usize, ksas: usize, workload
     // Deployment d and its ReplicaSet in namespace app-d.
     let pairs = (workloads / 2).max(1);
     let app = |d: usize| format!("app-{d:05}");
+    // The namespaces of both, in key order: every app-… before every ns-….
+    let ksa_namespaces = ksas.div_ceil(10);
+    let namespace = move |i: usize| if i < pairs { app(i) } else { ksa_key((i - pairs) * 10).0 };
+    cluster.generate(
+        "Namespace",
+        Generator {
+            count: pairs + ksa_namespaces,
+            key: Box::new(move |i| (String::new(), namespace(i))),
+            labels: Box::new(move |i| json!({ "kubernetes.io/metadata.name": namespace(i) })),
+            object: Box::new(move |i| objects::namespace(&namespace(i), &[])),
+        },
+    );
     cluster.generate(
         "Deployment",
         Generator {
