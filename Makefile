@@ -44,10 +44,10 @@ bench: venv release release-webhook release-test ## Benchmark against today's Py
 	bench/run.sh
 	bench/webhook_bench.sh
 
-bench-audit: venv release-audit release-test ## The audit of 10,000 pods and 2,000 KSAs on the API stand-in: wall time, peak RSS
+bench-audit: venv release-audit release-test ## The audit of 200,000 pods (10,000 opted in), 100,000 KSAs, 20,000 workloads on the API stand-in: wall time, peak RSS
 	bench/audit_bench.sh
 
-bench-webhook: venv release release-webhook release-test ## Webhook latency and admissions/s with wrk at 16 connections, RSS with 10,000 KSAs
+bench-webhook: venv release release-webhook release-test ## Webhook time to ready and peak RSS with 10,000 and 100,000 KSAs, latency with wrk and under dripping connections
 	bench/webhook_bench.sh
 
 ## --- Platform engineers --------------------------------------------------------------------
@@ -138,10 +138,10 @@ release-audit: ## Shipping build of the audit (gke-aws-verifier audit runs it)
 
 # What the tests, the demo and the benchmarks' peers run: every binary in one cargo invocation,
 # profile release-test (release without fat LTO: the AWS SDK compiled once, not three times).
-release-test: ## Optimised build of every binary and the API stand-in, for tests and the demo
-	@echo "==> cargo build --profile release-test (verifier, emulators, webhook, audit, kube-stand-in)"
+release-test: ## Optimised build of every binary and the API stand-ins, for tests and the demo
+	@echo "==> cargo build --profile release-test (verifier, emulators, webhook, audit, kube-stand-in, ksa-stand-in)"
 	$(TIMED) compile cargo build --locked --profile release-test -p gke-aws-verifier -p gke-metadata-emulator \
-	  -p gke-aws-webhook -p gke-aws-audit --bins --example kube-stand-in
+	  -p gke-aws-webhook -p gke-aws-audit --bins --example kube-stand-in --example ksa-stand-in
 
 # What the demo runs, in one cargo invocation: release-test's build without the webhook's binary
 # (the audit links the webhook's library anyway). Every crate gets the same features as in

@@ -5,9 +5,12 @@
 //!
 //! Memory is bounded whatever the server does: one answer holds at most [`MAX_ANSWER_BYTES`],
 //! at most [`ANSWERS_IN_FLIGHT`] answers are held at once across every concurrent read (and
-//! every cluster of a fleet), and a list ends after [`MAX_ITEMS_PER_LIST`] items or when a
-//! `continue` token comes back a second time. A read takes its slot only once the answer's
-//! headers arrived, so a server that never answers holds none and stalls no other cluster.
+//! every cluster of a fleet), and a list ends after [`MAX_ITEMS_PER_LIST`] items read, after
+//! [`MAX_KEPT_PER_LIST`] items kept, or when a `continue` token comes back a second time.
+//! Items are reduced while they are parsed ([`crate::objects`]) and those the checks do not
+//! judge are dropped page by page ([`Reader::list_kept`]), so the caps bound memory too. A read
+//! takes its slot only once the answer's headers arrived, so a server that never answers holds
+//! none and stalls no other cluster.
 
 use std::time::Duration;
 
@@ -27,8 +30,16 @@ pub const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 /// lists and clusters read concurrently (the CronJob's limit is 128 MiB).
 pub const ANSWERS_IN_FLIGHT: usize = 2;
 
-/// The most items one list may give (10,000 pods is the scale the audit is built for).
-pub const MAX_ITEMS_PER_LIST: usize = 20_000;
+/// The most items one list may give: the audit is built for 100,000 KSAs and 20,000 workloads
+/// of a kind; pods are listed with the opt-in label selector (the 10,000 that opted in of a
+/// cluster of 200,000), so the cap applies to those.
+pub const MAX_ITEMS_PER_LIST: usize = 150_000;
+
+/// The most items one list may keep (those its `keep` accepts: the pods that opted in, the KSAs
+/// and ReplicaSets they name): three times the 10,000 opted-in pods of the largest cluster the
+/// audit is built for; 30,000 pods, as kept, are some 20 MB (0.7 KB each, with the list's own
+/// array), which leaves the audit under its 64 MB with every other list at its size there.
+pub const MAX_KEPT_PER_LIST: usize = 30_000;
 
 /// Shared by every [`Reader`]: an answer's body is read only while it holds one of these.
 static IN_FLIGHT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(ANSWERS_IN_FLIGHT);
@@ -61,22 +72,50 @@ pub struct Reader {
 impl Reader {
     /// Every item of a list at `path` (e.g. `/api/v1/pods`), page by page.
     pub async fn list<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, ReadError> {
-        match self.list_once(path).await {
+        self.list_kept(path, None, |_: &T| true).await
+    }
+
+    /// Every item of a list at `path` whose labels match `selector` (`KEY=VALUE`; the API
+    /// server filters).
+    pub async fn list_selected<T: DeserializeOwned>(&self, path: &str, selector: &str) -> Result<Vec<T>, ReadError> {
+        self.list_kept(path, Some(selector), |_: &T| true).await
+    }
+
+    /// The items of a list at `path` (matching `selector`, if any) that `keep` accepts: the
+    /// others are dropped with their page, so a list of 100,000 KSAs of which the pods name a
+    /// few thousand holds a few thousand. The cap on items counts what is read; what is kept
+    /// has its own, [`MAX_KEPT_PER_LIST`].
+    pub async fn list_kept<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        selector: Option<&str>,
+        keep: impl Fn(&T) -> bool,
+    ) -> Result<Vec<T>, ReadError> {
+        match self.list_once(path, selector, &keep).await {
             Err(ReadError::Expired(_)) => {
                 tracing::info!(path, "continue token expired (410): listing again from the start");
-                self.list_once(path).await
+                self.list_once(path, selector, &keep).await
             }
             other => other,
         }
     }
 
-    async fn list_once<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, ReadError> {
+    async fn list_once<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        selector: Option<&str>,
+        keep: &impl Fn(&T) -> bool,
+    ) -> Result<Vec<T>, ReadError> {
         let mut items = Vec::new();
+        let mut read = 0usize;
         let mut token: Option<String> = None;
         let mut seen_tokens = std::collections::HashSet::new();
         let max_pages = MAX_ITEMS_PER_LIST / self.page_size.max(1) as usize + 1;
         for _ in 0..max_pages {
             let mut params = ListParams::default().limit(self.page_size);
+            if let Some(selector) = selector {
+                params = params.labels(selector);
+            }
             if let Some(token) = &token {
                 params = params.continue_token(token);
             }
@@ -84,12 +123,19 @@ impl Reader {
                 .list(&params)
                 .map_err(|e| ReadError::Bad(e.to_string()))?;
             let page: List<T> = self.answer(request).await?;
-            if items.len() + page.items.len() > MAX_ITEMS_PER_LIST {
+            read += page.items.len();
+            if read > MAX_ITEMS_PER_LIST {
                 return Err(ReadError::Endless(format!(
                     "{path} gives more than {MAX_ITEMS_PER_LIST} items (the audit's cap per list)"
                 )));
             }
-            items.extend(page.items);
+            let kept: Vec<T> = page.items.into_iter().filter(|item| keep(item)).collect();
+            if items.len() + kept.len() > MAX_KEPT_PER_LIST {
+                return Err(ReadError::Endless(format!(
+                    "{path} gives more than {MAX_KEPT_PER_LIST} items the audit judges (the audit's cap on what one list keeps)"
+                )));
+            }
+            items.extend(kept);
             match page.metadata.continue_token.filter(|t| !t.is_empty()) {
                 Some(next) if !seen_tokens.insert(next.clone()) => {
                     return Err(ReadError::Endless(format!(
@@ -98,7 +144,10 @@ impl Reader {
                     )));
                 }
                 Some(next) => token = Some(next),
-                None => return Ok(items),
+                None => {
+                    items.shrink_to_fit();
+                    return Ok(items);
+                }
             }
         }
         Err(ReadError::Endless(format!(
@@ -113,27 +162,6 @@ impl Reader {
             .get(name, &GetParams::default())
             .map_err(|e| ReadError::Bad(e.to_string()))?;
         self.answer(request).await
-    }
-
-    /// The items of the list at `path` that `label_selector` (`KEY=VALUE`) selects, in one
-    /// page of at most `page_size` (a Service's EndpointSlices: a few); more is `Endless`.
-    pub async fn list_selected<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        label_selector: &str,
-    ) -> Result<Vec<T>, ReadError> {
-        let params = ListParams::default().labels(label_selector).limit(self.page_size);
-        let request = kube::core::Request::new(path)
-            .list(&params)
-            .map_err(|e| ReadError::Bad(e.to_string()))?;
-        let page: List<T> = self.answer(request).await?;
-        if page.metadata.continue_token.is_some_and(|t| !t.is_empty()) {
-            return Err(ReadError::Endless(format!(
-                "{path} selects more than {} items with {label_selector}",
-                self.page_size
-            )));
-        }
-        Ok(page.items)
     }
 
     /// A document at a path that is no resource (`/.well-known/openid-configuration`).

@@ -45,7 +45,13 @@ pub async fn run(settings: &Settings) -> Report {
             },
         })
         .collect();
-    let subjects = Subjects::of(settings, &snapshots);
+    // Only IAM (--aws) and Google (--gcp) are asked about the identities: without them the
+    // KSAs were read as the pods and Terraform name them, and no subject is needed.
+    let subjects = if settings.aws.is_some() || settings.gcp.is_some() {
+        Subjects::of(settings, &snapshots)
+    } else {
+        Subjects::default()
+    };
     let live = match &settings.gcp {
         Some(gcp) => {
             let emails: BTreeSet<String> = subjects.all().filter_map(|s| s.gsa_email.clone()).collect();
@@ -78,6 +84,7 @@ pub async fn run(settings: &Settings) -> Report {
 
 /// The identities the clusters' KSAs and Terraform's workloads name, per cluster and those
 /// only Terraform has.
+#[derive(Default)]
 struct Subjects {
     per_cluster: Vec<Vec<aws::Subject>>,
     terraform_only: Vec<aws::Subject>,
@@ -174,7 +181,19 @@ async fn read_cluster(settings: &Settings, target: &Target, name: &str) -> Resul
         page_size: settings.page_size,
         timeout: settings.timeout,
     };
-    snapshot::read(&reader, name, &settings.scope).await
+    snapshot::read(&reader, name, &settings.scope, &wanted(settings)).await
+}
+
+/// What the checks judge of a cluster beyond its opted-in pods, from the flags and Terraform.
+fn wanted(settings: &Settings) -> snapshot::Wanted {
+    snapshot::Wanted {
+        terraform_ksas: settings
+            .workloads
+            .iter()
+            .map(|w| (w.namespace.clone(), w.ksa.clone()))
+            .collect(),
+        every_identity: settings.aws.is_some() || settings.gcp.is_some(),
+    }
 }
 
 /// IAM once for the fleet; findings about a KSA go to its cluster, the rest are returned.

@@ -10,6 +10,8 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use crate::objects::Kept;
+
 /// A `LabelSelector` as the API returns it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -32,17 +34,17 @@ pub struct Requirement {
 impl LabelSelector {
     /// The first requirement `labels` fail, `None` when they match; `Err` for a selector the
     /// API server would have refused (an unknown operator, values where none belong).
-    pub fn excludes(&self, labels: &BTreeMap<String, String>) -> Result<Option<String>, String> {
+    pub fn excludes(&self, labels: &Kept) -> Result<Option<String>, String> {
         for (key, value) in &self.match_labels {
-            if labels.get(key) != Some(value) {
+            if labels.get(key) != Some(value.as_str()) {
                 return Ok(Some(format!("{key}={value}")));
             }
         }
         for r in &self.match_expressions {
             let has = labels.get(&r.key);
             let holds = match (r.operator.as_str(), r.values.is_empty()) {
-                ("In", false) => has.is_some_and(|v| r.values.contains(v)),
-                ("NotIn", false) => has.is_none_or(|v| !r.values.contains(v)),
+                ("In", false) => has.is_some_and(|v| r.values.iter().any(|x| x == v)),
+                ("NotIn", false) => has.is_none_or(|v| !r.values.iter().any(|x| x == v)),
                 ("Exists", true) => has.is_some(),
                 ("DoesNotExist", true) => has.is_none(),
                 (operator, _) => {
@@ -74,8 +76,8 @@ impl fmt::Display for Requirement {
 mod tests {
     use super::*;
 
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    fn labels(pairs: &[(&str, &str)]) -> Kept {
+        Kept::from_map(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
     }
 
     fn selector(json: serde_json::Value) -> LabelSelector {

@@ -1,8 +1,10 @@
 //! One cluster as the audit sees it: every list it needs, read concurrently through the bounded
 //! [`Reader`], each either in full or as a [`CannotRead`](crate::finding::Code::CannotRead)
-//! finding. A cluster that does not answer at all is one `ClusterUnreachable` finding.
+//! finding. A cluster that does not answer at all is one `ClusterUnreachable` finding. Pods are
+//! listed with the opt-in label selector ([`OPT_IN_SELECTOR`]): the checks judge only pods that
+//! opted in, so a cluster of 200,000 pods is read as the few thousand that did.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::finding::{Code, Finding, ObjectRef, Severity};
 use crate::objects::{
@@ -10,6 +12,9 @@ use crate::objects::{
 };
 use crate::read::{ReadError, Reader};
 use crate::shell::sh;
+
+/// The pods the audit reads: those labelled for injection (the API server filters).
+pub const OPT_IN_SELECTOR: &str = "gke-aws-verifier/inject=true";
 
 /// Where the audit looks, and for which webhook.
 #[derive(Debug, Clone)]
@@ -94,7 +99,7 @@ pub struct Snapshot {
 }
 
 /// Reads the whole cluster; `Err` is the cluster's single `ClusterUnreachable` finding.
-pub async fn read(reader: &Reader, cluster: &str, scope: &Scope) -> Result<Snapshot, Finding> {
+pub async fn read(reader: &Reader, cluster: &str, scope: &Scope, wanted: &Wanted) -> Result<Snapshot, Finding> {
     let ns_path = |group_version: &str, resource: &str| {
         let base = if group_version == "v1" {
             "/api/v1".to_owned()
@@ -115,16 +120,31 @@ pub async fn read(reader: &Reader, cluster: &str, scope: &Scope) -> Result<Snaps
     let webhooks_path = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations";
     let (slices_path, service_selector) = webhook_slices(scope);
 
-    let (pods, service_accounts, webhooks, slices, workloads, (namespaces, issuer)) = tokio::join!(
-        reader.list::<Pod>(&pods_path),
-        reader.list::<ServiceAccount>(&ksa_path),
+    // The pods first: they say which KSAs and ReplicaSets the checks judge, and only those are
+    // kept of lists that are the largest of a large cluster (100,000 KSAs, ReplicaSets of
+    // every revision). The rest is read meanwhile.
+    let pods_and_theirs = async {
+        let pods = reader.list_selected::<Pod>(&pods_path, OPT_IN_SELECTOR).await;
+        let judged = Judged::of(pods.as_deref().unwrap_or_default(), wanted);
+        let (service_accounts, workloads) = tokio::join!(
+            reader.list_kept::<ServiceAccount>(&ksa_path, None, |ksa| judged.service_account(ksa)),
+            futures_util::future::join_all(workload_paths.iter().map(|(kind, path)| {
+                let judged = &judged;
+                async move {
+                    let items = reader
+                        .list_kept::<Workload>(path, None, |w| judged.workload(*kind, w))
+                        .await;
+                    (*kind, items)
+                }
+            })),
+        );
+        drop(judged);
+        (pods, service_accounts, workloads)
+    };
+    let ((pods, service_accounts, workloads), webhooks, slices, (namespaces, issuer)) = tokio::join!(
+        pods_and_theirs,
         reader.list::<WebhookConfiguration>(webhooks_path),
         reader.list_selected::<EndpointSlice>(&slices_path, &service_selector),
-        futures_util::future::join_all(
-            workload_paths
-                .iter()
-                .map(|(kind, path)| async move { (*kind, reader.list::<Workload>(path).await) })
-        ),
         read_cluster_config(reader),
     );
 
@@ -192,6 +212,68 @@ pub async fn read(reader: &Reader, cluster: &str, scope: &Scope) -> Result<Snaps
         ));
     }
     Ok(snapshot)
+}
+
+/// What the checks judge beyond the pods that opted in, as the run knows it before reading.
+#[derive(Debug, Clone, Default)]
+pub struct Wanted {
+    /// The KSAs Terraform's workloads name, by (namespace, name): `AnnotationDrift`.
+    pub terraform_ksas: BTreeSet<(String, String)>,
+    /// Every KSA that names a role or a GSA (`--aws`, `--gcp`: the identities IAM and Google
+    /// are asked about); else only those the pods and Terraform name.
+    pub every_identity: bool,
+}
+
+/// Which KSAs and workloads a cluster's opted-in pods (and Terraform) make the checks judge.
+struct Judged<'a> {
+    wanted: &'a Wanted,
+    /// (namespace, KSA) of each pod and of Terraform's workloads.
+    ksas: HashSet<(&'a str, &'a str)>,
+    /// (namespace, ReplicaSet) that own a pod: the pod's Deployment is found through them.
+    replica_sets: HashSet<(&'a str, &'a str)>,
+}
+
+impl<'a> Judged<'a> {
+    fn of(pods: &'a [Pod], wanted: &'a Wanted) -> Self {
+        let replica_sets = pods
+            .iter()
+            .filter_map(|p| {
+                let owner = p.metadata.owner.as_deref()?;
+                (owner.kind == Kind::ReplicaSet.as_str())
+                    .then_some((p.metadata.namespace.as_str(), owner.name.as_str()))
+            })
+            .collect();
+        Judged {
+            wanted,
+            ksas: pods
+                .iter()
+                .map(|p| (p.metadata.namespace.as_str(), p.service_account()))
+                .chain(
+                    wanted
+                        .terraform_ksas
+                        .iter()
+                        .map(|(ns, ksa)| (ns.as_str(), ksa.as_str())),
+                )
+                .collect(),
+            replica_sets,
+        }
+    }
+
+    /// A KSA a pod or Terraform names, or with `every_identity` one with any of the
+    /// annotations the audit keeps (the others name no identity, so no subject).
+    fn service_account(&self, ksa: &ServiceAccount) -> bool {
+        let key = (ksa.metadata.namespace.as_str(), ksa.metadata.name.as_str());
+        self.ksas.contains(&key) || (self.wanted.every_identity && !ksa.metadata.annotations.is_empty())
+    }
+
+    /// ReplicaSets that own an opted-in pod (the others are old revisions or pods that did not
+    /// opt in, which no check judges); every other workload.
+    fn workload(&self, kind: Kind, workload: &Workload) -> bool {
+        kind != Kind::ReplicaSet
+            || self
+                .replica_sets
+                .contains(&(workload.metadata.namespace.as_str(), workload.metadata.name.as_str()))
+    }
 }
 
 /// The webhook Service's EndpointSlices: the list in its namespace, and the label that ties a
@@ -352,7 +434,7 @@ impl<'a> Owners<'a> {
                         .map(|w| {
                             (
                                 (w.metadata.namespace.as_str(), w.metadata.name.as_str()),
-                                w.metadata.owner.as_ref(),
+                                w.metadata.owner.as_deref(),
                             )
                         })
                         .collect()

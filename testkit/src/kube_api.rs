@@ -1,9 +1,15 @@
 //! A Kubernetes API stand-in that serves ServiceAccounts the way kube-rs reads them: list
-//! (`GET /api/v1/serviceaccounts`, in `limit`/`continue` pages), watch (the same with
-//! `watch=true`, a stream of JSON lines from a resourceVersion), get
+//! (`GET /api/v1/serviceaccounts`, in `limit`/`continue` pages in key order, with
+//! `labelSelector` and `resourceVersion` as the API server reads them: [`crate::kube_list`]),
+//! watch (the same with `watch=true`, a stream of JSON lines from a resourceVersion; one from a
+//! compacted version gets the API server's 410 `ERROR` event), get
 //! (`GET /api/v1/namespaces/NS/serviceaccounts/NAME`) and `GET /version`. Plain HTTP on
 //! 127.0.0.1, reached through a kubeconfig it writes. Stops, connections included, when
 //! dropped or [`KubeApi::stop`]ped, as an API server that went away.
+//!
+//! Large clusters are generated, not stored: [`KubeApi::add_generated_service_accounts`]
+//! serves 100,000 KSAs across 10,000 namespaces by building each page's objects when it is
+//! asked for, so the stand-in holds no more than a page of JSON at a time.
 //!
 //! For the cases a real API server only produces on a bad day: the watch can be held back (a
 //! cache that is behind), direct gets can be held (a review in flight), and [`Hostile`] modes
@@ -26,6 +32,8 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
+
+use crate::kube_list::{ListQuery, encode_continue, query_pairs};
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinSet;
@@ -49,19 +57,71 @@ pub enum Hostile {
     WatchClosesAtOnce,
 }
 
+/// KSAs made when they are read: `count` of them, `ksa-NNNNNN` in namespaces `gen-NNNNN`,
+/// `per_namespace` to a namespace, each with these annotations (`{name}` and `{namespace}`
+/// in a value are the KSA's own) and resourceVersion `rv`.
+struct Generated {
+    count: usize,
+    per_namespace: usize,
+    annotations: Vec<(String, String)>,
+    rv: u64,
+}
+
+impl Generated {
+    fn key(&self, i: usize) -> String {
+        format!("gen-{:05}/ksa-{i:06}", i / self.per_namespace)
+    }
+
+    /// The first index whose key is at or after `from` (keys grow with the index).
+    fn position(&self, from: &str) -> usize {
+        let (mut low, mut high) = (0, self.count);
+        while low < high {
+            let mid = (low + high) / 2;
+            if self.key(mid).as_str() < from {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
+        }
+        low
+    }
+
+    fn index_of(&self, namespace: &str, name: &str) -> Option<usize> {
+        let i: usize = name.strip_prefix("ksa-")?.parse().ok()?;
+        (i < self.count && self.key(i) == format!("{namespace}/{name}")).then_some(i)
+    }
+
+    fn object(&self, i: usize) -> Value {
+        let name = format!("ksa-{i:06}");
+        let namespace = format!("gen-{:05}", i / self.per_namespace);
+        let annotations: Vec<(String, String)> = self
+            .annotations
+            .iter()
+            .map(|(k, v)| (k.clone(), v.replace("{name}", &name).replace("{namespace}", &namespace)))
+            .collect();
+        let annotations: Vec<(&str, &str)> = annotations.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        service_account(&namespace, &name, &annotations, self.rv)
+    }
+}
+
 #[derive(Default)]
 struct Accounts {
     resource_version: u64,
-    /// Listed, watched and got.
-    listed: BTreeMap<(String, String), Value>,
+    /// Watches from before this version, and continue tokens of lists from before it, are 410.
+    compacted: u64,
+    /// Listed, watched and got, by key (`namespace/name`, the API server's order).
+    listed: BTreeMap<String, Value>,
+    generated: Option<Generated>,
     /// Only got: a KSA the watch has not delivered yet (a cache that lags behind).
-    unwatched: BTreeMap<(String, String), Value>,
+    unwatched: BTreeMap<String, Value>,
     /// Every watch event so far, to replay from a client's resourceVersion.
     log: Vec<(u64, String)>,
     gets: usize,
     lists: usize,
     /// `continue` pages answered (pages after a list's first).
     pages: usize,
+    /// The largest `limit` a list asked for.
+    largest_limit: usize,
     watches: usize,
     hostile: Option<Hostile>,
     git_version: Option<String>,
@@ -75,6 +135,8 @@ struct State {
     gets_held: watch::Sender<bool>,
     /// Gets waiting on `gets_held`.
     waiting_gets: watch::Sender<usize>,
+    /// Moved on to end every open watch (as when they time out).
+    watch_epoch: watch::Sender<u64>,
 }
 
 pub struct KubeApi {
@@ -94,6 +156,7 @@ impl KubeApi {
             watch_held: watch::channel(false).0,
             gets_held: watch::channel(false).0,
             waiting_gets: watch::channel(0).0,
+            watch_epoch: watch::channel(0).0,
         });
         let mut tasks = JoinSet::new();
         let accept_state = state.clone();
@@ -145,7 +208,7 @@ impl KubeApi {
         let rv = accounts.resource_version;
         let object = service_account(namespace, name, annotations, rv);
         let line = json!({ "type": kind, "object": object }).to_string();
-        accounts.listed.insert((namespace.to_owned(), name.to_owned()), object);
+        accounts.listed.insert(format!("{namespace}/{name}"), object);
         accounts.log.push((rv, line.clone()));
         let _ = self.state.events.send((rv, line));
     }
@@ -158,17 +221,49 @@ impl KubeApi {
             accounts.resource_version += 1;
             let name = format!("ksa-{i}");
             let object = service_account(namespace, &name, annotations, accounts.resource_version);
-            accounts.listed.insert((namespace.to_owned(), name), object);
+            accounts.listed.insert(format!("{namespace}/{name}"), object);
         }
+    }
+
+    /// `count` KSAs (`ksa-NNNNNN`), `per_namespace` to a namespace (`gen-NNNNN`), each with
+    /// `annotations` (`{name}` and `{namespace}` in a value are replaced by the KSA's), as if
+    /// they were there before any client came. Made when a page or a get asks for them, never
+    /// held.
+    pub fn add_generated_service_accounts(&self, count: usize, per_namespace: usize, annotations: &[(&str, &str)]) {
+        let mut accounts = self.accounts();
+        accounts.resource_version += 1;
+        accounts.generated = Some(Generated {
+            count,
+            per_namespace: per_namespace.max(1),
+            annotations: annotations
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            rv: accounts.resource_version,
+        });
+    }
+
+    /// Writes elsewhere in the cluster move the resourceVersion on (it is etcd's revision, one
+    /// for every resource), then etcd compacts: every version a client has seen is gone. A watch
+    /// that resumes from one, or a list that continues one, gets 410 Gone from now on.
+    pub fn compact(&self) {
+        let mut accounts = self.accounts();
+        accounts.resource_version += 1;
+        accounts.compacted = accounts.resource_version;
+        accounts.log.clear();
+    }
+
+    /// Ends every open watch, as the API server does when a watch's timeout is up: clients
+    /// resume from the last version they saw.
+    pub fn end_watches(&self) {
+        self.state.watch_epoch.send_modify(|e| *e += 1);
     }
 
     /// A KSA only a direct get finds: the watch has not told anyone yet.
     pub fn add_unwatched_service_account(&self, namespace: &str, name: &str, annotations: &[(&str, &str)]) {
         let mut accounts = self.accounts();
         let object = service_account(namespace, name, annotations, accounts.resource_version);
-        accounts
-            .unwatched
-            .insert((namespace.to_owned(), name.to_owned()), object);
+        accounts.unwatched.insert(format!("{namespace}/{name}"), object);
     }
 
     /// While `held`, watch events wait (and are then delivered in order).
@@ -212,6 +307,11 @@ impl KubeApi {
         self.accounts().pages
     }
 
+    /// The largest `limit` any list asked for (0: none had one).
+    pub fn largest_limit(&self) -> usize {
+        self.accounts().largest_limit
+    }
+
     /// How many watches were started.
     pub fn watches(&self) -> usize {
         self.accounts().watches
@@ -253,15 +353,7 @@ fn json_response(status: u16, body: &Value) -> Response<Body> {
 }
 
 fn query(request: &Request<Incoming>) -> BTreeMap<String, String> {
-    let query = request.uri().query().unwrap_or_default();
-    form_pairs(query).into_iter().collect()
-}
-
-fn form_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
-        .collect()
+    query_pairs(request.uri().query().unwrap_or_default())
 }
 
 async fn route(state: &Arc<State>, request: Request<Incoming>) -> Response<Body> {
@@ -282,8 +374,18 @@ async fn route(state: &Arc<State>, request: Request<Incoming>) -> Response<Body>
         ["api", "v1", "serviceaccounts"] => {
             let q = query(&request);
             if q.get("watch").is_some_and(|w| w == "true" || w == "1") {
-                state.accounts.lock().unwrap().watches += 1;
+                let (compacted, _) = {
+                    let mut accounts = state.accounts.lock().unwrap();
+                    accounts.watches += 1;
+                    (accounts.compacted, ())
+                };
                 let from = q.get("resourceVersion").and_then(|rv| rv.parse().ok()).unwrap_or(0);
+                if from < compacted && hostile.is_none() {
+                    // The API server answers 200, then one ERROR event with the 410 Status.
+                    let message = format!("too old resource version: {from} ({compacted})");
+                    let gone = json!({ "type": "ERROR", "object": status(410, "Expired", &message) });
+                    return stream_response(vec![Bytes::from(gone.to_string() + "\n")]);
+                }
                 match hostile {
                     Some(Hostile::WatchFlood) => endless(flood()),
                     Some(Hostile::GoneStorm) => {
@@ -302,13 +404,20 @@ async fn route(state: &Arc<State>, request: Request<Incoming>) -> Response<Body>
                     state.accounts.lock().unwrap().pages += 1;
                 }
                 let limit = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(usize::MAX);
+                {
+                    let mut accounts = state.accounts.lock().unwrap();
+                    accounts.largest_limit = accounts.largest_limit.max(if limit == usize::MAX { 0 } else { limit });
+                }
                 match hostile {
                     Some(Hostile::EndlessList) => endless(endless_list()),
                     Some(Hostile::EndlessContinue) => {
                         let page: u64 = continued.and_then(|c| c.parse().ok()).unwrap_or(0);
                         endless_continue_page(page, limit)
                     }
-                    _ => list(state, continued.and_then(|c| c.parse().ok()).unwrap_or(0), limit),
+                    _ => match ListQuery::parse(&q) {
+                        Ok(query) => list(state, &query),
+                        Err((code, body)) => json_response(code, &body),
+                    },
                 }
             }
         }
@@ -334,25 +443,88 @@ fn status(code: u16, reason: &str, message: &str) -> Value {
             "reason": reason, "message": message, "code": code })
 }
 
-/// One page: `limit` items from offset `from`, with a `continue` token when more remain.
-fn list(state: &State, from: usize, limit: usize) -> Response<Body> {
+/// One page, in key order from the token's key (or the start), at most `limit` items that
+/// match the selector, with a `continue` token when more remain. A continued page leaves out
+/// KSAs added after its list began (the list is of that version); changes to those it lists
+/// show as they are now (a simplification: the stand-in keeps no history).
+fn list(state: &State, query: &ListQuery) -> Response<Body> {
     let accounts = state.accounts.lock().unwrap();
-    let items: Vec<&Value> = accounts.listed.values().skip(from).take(limit).collect();
-    let next = from.saturating_add(limit);
-    let more = next < accounts.listed.len();
+    let start = match query.start(accounts.resource_version, accounts.compacted) {
+        Ok(start) => start,
+        Err((code, body)) => return json_response(code, &body),
+    };
+    let from = start.from.as_deref().unwrap_or("");
+    let limit = query.limit.unwrap_or(usize::MAX);
+    let mut explicit = accounts
+        .listed
+        .range::<str, _>((std::ops::Bound::Included(from), std::ops::Bound::Unbounded))
+        .filter(|(_, object)| object_rv(object) <= start.rv)
+        .peekable();
+    let generated = accounts.generated.as_ref().filter(|g| g.rv <= start.rv);
+    let mut next_generated = generated.map_or(0, |g| g.position(from));
+    let mut items: Vec<Value> = Vec::new();
+    let mut last_key = None;
+    let more = loop {
+        let explicit_key = explicit.peek().map(|(k, _)| k.as_str().to_owned());
+        let generated_key = generated
+            .filter(|g| next_generated < g.count)
+            .map(|g| g.key(next_generated));
+        let (key, object) = match (explicit_key, generated_key) {
+            (None, None) => break false,
+            (Some(e), Some(g)) if g < e => {
+                next_generated += 1;
+                (g, generated.unwrap().object(next_generated - 1))
+            }
+            (Some(_), _) => {
+                let (k, v) = explicit.next().unwrap();
+                (k.clone(), v.clone())
+            }
+            (None, Some(g)) => {
+                next_generated += 1;
+                (g, generated.unwrap().object(next_generated - 1))
+            }
+        };
+        if !query.selector.matches(&object["metadata"]["labels"]) {
+            continue;
+        }
+        if items.len() == limit {
+            break true;
+        }
+        items.push(object);
+        last_key = Some(key);
+    };
+    let continue_token = match (more, last_key) {
+        (true, Some(last)) => encode_continue(start.rv, &last),
+        _ => String::new(),
+    };
     let body = json!({ "apiVersion": "v1", "kind": "ServiceAccountList",
-                       "metadata": { "resourceVersion": accounts.resource_version.to_string(),
-                                     "continue": if more { next.to_string() } else { String::new() } },
+                       "metadata": { "resourceVersion": start.rv.to_string(), "continue": continue_token },
                        "items": items });
     json_response(200, &body)
+}
+
+fn object_rv(object: &Value) -> u64 {
+    object["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|rv| rv.parse().ok())
+        .unwrap_or(0)
 }
 
 fn get(state: &State, namespace: &str, name: &str) -> Response<Body> {
     let mut accounts = state.accounts.lock().unwrap();
     accounts.gets += 1;
-    let key = (namespace.to_owned(), name.to_owned());
-    match accounts.listed.get(&key).or(accounts.unwatched.get(&key)) {
-        Some(object) => json_response(200, object),
+    let key = format!("{namespace}/{name}");
+    let found = accounts
+        .listed
+        .get(&key)
+        .or(accounts.unwatched.get(&key))
+        .cloned()
+        .or_else(|| {
+            let generated = accounts.generated.as_ref()?;
+            generated.index_of(namespace, name).map(|i| generated.object(i))
+        });
+    match found {
+        Some(object) => json_response(200, &object),
         None => json_response(
             404,
             &status(404, "NotFound", &format!("serviceaccounts \"{name}\" not found")),
@@ -369,21 +541,30 @@ fn watch_events(state: &State, from: u64) -> Response<Body> {
         (backlog, state.events.subscribe())
     };
     let mut held = state.watch_held.subscribe();
+    let mut epoch = state.watch_epoch.subscribe();
+    epoch.mark_unchanged();
     let (sender, receiver) = mpsc::channel::<Bytes>(16);
     tokio::spawn(async move {
-        let mut last = from;
-        for (rv, line) in backlog {
-            last = rv;
-            let _ = held.wait_for(|held| !*held).await;
-            if sender.send(Bytes::from(line + "\n")).await.is_err() {
-                return;
+        let stream = async {
+            let mut last = from;
+            for (rv, line) in backlog {
+                last = rv;
+                let _ = held.wait_for(|held| !*held).await;
+                if sender.send(Bytes::from(line + "\n")).await.is_err() {
+                    return;
+                }
             }
-        }
-        while let Ok((rv, line)) = events.recv().await {
-            let _ = held.wait_for(|held| !*held).await;
-            if rv > last && sender.send(Bytes::from(line + "\n")).await.is_err() {
-                return;
+            while let Ok((rv, line)) = events.recv().await {
+                let _ = held.wait_for(|held| !*held).await;
+                if rv > last && sender.send(Bytes::from(line + "\n")).await.is_err() {
+                    return;
+                }
             }
+        };
+        // The watch ends (its body closes) when the epoch moves on.
+        tokio::select! {
+            () = stream => {}
+            _ = epoch.changed() => {}
         }
     });
     let mut response = Response::new(Stream(receiver).boxed());

@@ -1,11 +1,15 @@
 //! A Kubernetes API stand-in for whole clusters, as the audit reads them: pods,
 //! ServiceAccounts, ReplicaSets, Deployments, StatefulSets, DaemonSets, Jobs, CronJobs,
 //! MutatingWebhookConfigurations, Endpoints, EndpointSlices and Namespaces, listed cluster-wide
-//! or per namespace with `limit`/`continue` pagination and an equality-based `labelSelector`,
-//! and got by name; and the service-account issuer's `/.well-known/openid-configuration`. Faults a real API server produces: a 403 on
-//! a chosen resource (RBAC), a 410 Gone on a `continue` token that expired (etcd compaction),
-//! and a server that went away. Plain HTTP on 127.0.0.1, reached through a kubeconfig it writes.
-//! [`objects`] builds the objects as the API server would return them.
+//! or per namespace with `limit`/`continue` pagination (the API server's continue tokens, in
+//! key order), `labelSelector` and `resourceVersion` as the API server reads them
+//! ([`crate::kube_list`]), and got by name; and the service-account issuer's
+//! `/.well-known/openid-configuration`. Faults a real API server produces: a 403 on a chosen
+//! resource (RBAC), a 410 Gone on a `continue` token that expired (etcd compaction), and a
+//! server that went away. Plain HTTP on 127.0.0.1, reached through a kubeconfig it writes.
+//! [`objects`] builds the objects as the API server would return them;
+//! [`KubeCluster::generate`] serves clusters of hundreds of thousands of objects by building
+//! each page's objects when it is asked for.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
@@ -24,6 +28,8 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
+
+use crate::kube_list::{EXPIRED_CONTINUE, ListQuery, decode_continue, encode_continue};
 
 type Body = BoxBody<Bytes, Infallible>;
 
@@ -48,10 +54,38 @@ const RESOURCES: [(&str, &str, &str, bool); 12] = [
     ),
 ];
 
+/// Objects made when they are read: `count` of them, object `i` at `key(i)` (namespace, name),
+/// keys growing with `i`; `labels(i)` alone decides a label selector, without building the
+/// object.
+pub struct Generator {
+    pub count: usize,
+    pub key: Box<dyn Fn(usize) -> (String, String) + Send>,
+    pub labels: Box<dyn Fn(usize) -> Value + Send>,
+    pub object: Box<dyn Fn(usize) -> Value + Send>,
+}
+
+impl Generator {
+    /// The first index whose key is at or after `from`.
+    fn position(&self, from: &(String, String)) -> usize {
+        let (mut low, mut high) = (0, self.count);
+        while low < high {
+            let mid = (low + high) / 2;
+            if (self.key)(mid) < *from {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
+        }
+        low
+    }
+}
+
 #[derive(Default)]
 struct Store {
     /// plural → (namespace, name) → object. Cluster-scoped objects have namespace "".
     objects: BTreeMap<String, BTreeMap<(String, String), Value>>,
+    /// plural → objects made on demand, listed after (and merged with) the stored ones.
+    generated: BTreeMap<String, Generator>,
     forbidden: BTreeSet<String>,
     /// Continue tokens carry this epoch; [`KubeCluster::expire_continue_tokens`] moves it on.
     epoch: u64,
@@ -177,6 +211,20 @@ impl KubeCluster {
         self.store.lock().unwrap().endless = Some(endless);
     }
 
+    /// Serves `generator`'s objects as `kind`s (beside any added), made page by page.
+    pub fn generate(&self, kind: &str, generator: Generator) {
+        let plural = RESOURCES
+            .iter()
+            .find(|(_, _, k, _)| *k == kind)
+            .unwrap_or_else(|| panic!("the stand-in does not serve {kind}"))
+            .1;
+        self.store
+            .lock()
+            .unwrap()
+            .generated
+            .insert(plural.to_owned(), generator);
+    }
+
     /// Every list answer from now on carries `bytes` of padding (an answer too large to count).
     pub fn pad_answers(&self, bytes: usize) {
         self.store.lock().unwrap().padding = bytes;
@@ -275,17 +323,26 @@ fn route(store: &Mutex<Store>, request: &Request<Incoming>) -> Response<Body> {
 }
 
 fn get(store: &Store, plural: &str, namespace: &str, name: &str) -> Response<Body> {
+    let key = (namespace.to_owned(), name.to_owned());
+    let generated = store.generated.get(plural).and_then(|g| {
+        let i = g.position(&key);
+        (i < g.count && (g.key)(i) == key).then(|| (g.object)(i))
+    });
     match store
         .objects
         .get(plural)
-        .and_then(|o| o.get(&(namespace.to_owned(), name.to_owned())))
+        .and_then(|o| o.get(&key))
+        .cloned()
+        .or(generated)
     {
-        Some(object) => respond(200, object),
+        Some(object) => respond(200, &object),
         None => respond(404, &status(404, "NotFound", &format!("{plural} \"{name}\" not found"))),
     }
 }
 
-/// A page: items after the token's offset, at most `limit`, with a continue token when more remain.
+/// A page: in key order from the token's key, at most `limit` items that match the selector,
+/// with a continue token (and `remainingItemCount` when there is no selector, as the API
+/// server gives it) when more remain.
 fn list(
     store: &mut Store,
     plural: &str,
@@ -300,47 +357,93 @@ fn list(
     if let Some(endless) = store.endless.filter(|_| plural == "pods") {
         return endless_page(store, endless, limit, query);
     }
-    let mut offset = 0usize;
-    if let Some(token) = query.get("continue").filter(|t| !t.is_empty()) {
-        let parsed = token
-            .split_once('.')
-            .and_then(|(e, o)| Some((e.parse::<u64>().ok()?, o.parse::<usize>().ok()?)));
-        let Some((epoch, at)) = parsed else {
+    let list_query = match ListQuery::parse(query) {
+        Ok(q) => q,
+        Err((code, body)) => return respond(code, &body),
+    };
+    let mut from: Option<(String, String)> = None;
+    if let Some(token) = &list_query.continue_token {
+        let Ok((rv, start)) = decode_continue(token) else {
             return respond(400, &status(400, "BadRequest", "invalid continue token"));
         };
-        if store.expire_next > 0 || epoch != store.epoch {
+        if store.expire_next > 0 || rv != store.epoch + 1 {
             store.expire_next = store.expire_next.saturating_sub(1);
             store.epoch += 1;
-            return respond(
-                410,
-                &status(
-                    410,
-                    "Expired",
-                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
-                ),
-            );
+            return respond(410, &status(410, "Expired", EXPIRED_CONTINUE));
         }
-        offset = at;
+        // The start key is the last key returned with a zero byte after it: the next one on.
+        let start = start.trim_end_matches('\u{0}');
+        let (ns, name) = start.split_once('/').unwrap_or(("", start));
+        from = Some((ns.to_owned(), format!("{name}\u{0}")));
     }
-    let selector = query.get("labelSelector").map(String::as_str);
-    let all: Vec<&Value> = store
+    let in_scope = |ns: &str| namespace.is_none_or(|want| want == ns);
+    let stored: Vec<(&(String, String), &Value)> = store
         .objects
         .get(plural)
         .map(|objects| {
             objects
                 .iter()
-                .filter(|((ns, _), _)| namespace.is_none_or(|want| want == ns))
-                .map(|(_, v)| v)
-                .filter(|v| selector.is_none_or(|s| equality_selected(v, s)))
+                .filter(|(key, object)| {
+                    in_scope(&key.0)
+                        && from.as_ref().is_none_or(|f| *key >= f)
+                        && list_query.selector.matches(&object["metadata"]["labels"])
+                })
                 .collect()
         })
         .unwrap_or_default();
-    let end = limit.map_or(all.len(), |l| (offset + l as usize).min(all.len()));
-    let items: Vec<&Value> = all.get(offset..end).map(<[&Value]>::to_vec).unwrap_or_default();
-    let mut metadata = json!({ "resourceVersion": "1" });
-    if end < all.len() {
-        metadata["continue"] = json!(format!("{}.{end}", store.epoch));
-        metadata["remainingItemCount"] = json!(all.len() - end);
+    let generator = store.generated.get(plural);
+    let want = limit.map_or(usize::MAX, |l| l as usize);
+    let mut items: Vec<Value> = Vec::new();
+    let mut last: Option<(String, String)> = None;
+    let mut stored = stored.into_iter().peekable();
+    let mut next = generator.map_or(0, |g| from.as_ref().map_or(0, |f| g.position(f)));
+    let mut more = false;
+    loop {
+        // The next generated object in scope that the selector takes.
+        let mut candidate = None;
+        if let Some(g) = generator {
+            while next < g.count {
+                let key = (g.key)(next);
+                if in_scope(&key.0) && list_query.selector.matches(&(g.labels)(next)) {
+                    candidate = Some(key);
+                    break;
+                }
+                next += 1;
+            }
+        }
+        let take_stored = match (stored.peek(), &candidate) {
+            (None, None) => break,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some((key, _)), Some(generated)) => *key < generated,
+        };
+        if items.len() == want {
+            more = true;
+            break;
+        }
+        if take_stored {
+            let (key, object) = stored.next().unwrap();
+            items.push(object.clone());
+            last = Some(key.clone());
+        } else {
+            let g = generator.unwrap();
+            items.push((g.object)(next));
+            last = candidate;
+            next += 1;
+        }
+    }
+    let mut metadata = json!({ "resourceVersion": (store.epoch + 1).to_string() });
+    if let (true, Some((ns, name))) = (more, &last) {
+        metadata["continue"] = json!(encode_continue(store.epoch + 1, &format!("{ns}/{name}")));
+        if list_query.selector.is_empty() && namespace.is_none() {
+            let after = (ns.clone(), format!("{name}\u{0}"));
+            let stored = store
+                .objects
+                .get(plural)
+                .map_or(0, |o| o.keys().filter(|k| **k >= after).count());
+            let generated = generator.map_or(0, |g| g.count - g.position(&after));
+            metadata["remainingItemCount"] = json!(stored + generated);
+        }
     }
     let mut body = json!({ "apiVersion": "v1", "kind": format!("{kind}List"), "metadata": metadata, "items": items });
     if store.padding > 0 {
@@ -386,22 +489,6 @@ fn endless_page(
     )
 }
 
-/// An equality-based `labelSelector` (`k=v`, `k==v`, `k!=v`, comma-separated: all must hold),
-/// as the API server filters a list.
-/// <https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#equality-based-requirement>
-fn equality_selected(object: &Value, selector: &str) -> bool {
-    let labels = &object["metadata"]["labels"];
-    selector.split(',').filter(|r| !r.is_empty()).all(|requirement| {
-        if let Some((key, value)) = requirement.split_once("!=") {
-            labels[key.trim()].as_str() != Some(value.trim())
-        } else if let Some((key, value)) = requirement.split_once("==").or_else(|| requirement.split_once('=')) {
-            labels[key.trim()].as_str() == Some(value.trim())
-        } else {
-            !labels[requirement.trim()].is_null()
-        }
-    })
-}
-
 /// The API server's OIDC discovery document for its service-account issuer.
 fn discovery(store: &Store) -> Response<Body> {
     match &store.issuer {
@@ -418,38 +505,7 @@ fn discovery(store: &Store) -> Response<Body> {
 }
 
 fn query(query: &str) -> BTreeMap<String, String> {
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (k.to_owned(), percent_decode(v)))
-        .collect()
-}
-
-fn percent_decode(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    crate::kube_list::query_pairs(query)
 }
 
 fn status(code: u16, reason: &str, message: &str) -> Value {

@@ -114,13 +114,23 @@ def test_the_audit_reads_only_what_the_roles_grant():
     for path in (REPO / "audit/src").rglob("*.rs"):
         if path != READ:
             assert "Request::new(" not in path.read_text(), f"{path}: reads the API outside the Reader"
-    calls = re.findall(r"reader\.(list|get|list_selected|get_document)::<(\w+)>\(([^)]*)\)", source)
+    # list, list_selected (with a label selector: pods by the opt-in label, the webhook's
+    # EndpointSlices) and list_kept (keeping what the checks judge) are one verb, list; the
+    # first argument is the path.
+    calls = [
+        (verb, kind, args.split(", ")[0])
+        for verb, kind, args in re.findall(
+            r"reader\.(list_kept|list_selected|list|get_document|get)::<(\w+)>\(([^)]*)", source
+        )
+    ]
     gets = [c for c in calls if c[0] == "get"]
     assert gets == [], gets
     assert [c[1:] for c in calls if c[0] == "get_document"] == [("Discovery", f'"{DISCOVERY}"')]
-    assert [c[1:] for c in calls if c[0] == "list_selected"] == [("EndpointSlice", "&slices_path, &service_selector")]
+    assert [c[1:] for c in calls if c[0] == "list_selected"] == [("Pod", "&pods_path"), ("EndpointSlice", "&slices_path")]
+    assert "reader.list_selected::<Pod>(&pods_path, OPT_IN_SELECTOR)" in source
+    assert "reader.list_selected::<EndpointSlice>(&slices_path, &service_selector)" in source
     assert re.search(r'"/apis/discovery\.k8s\.io/v1/namespaces/\{\}/endpointslices",\s*scope\.webhook_namespace', source)
-    listed_paths = {c[2] for c in calls if c[0] == "list"}
+    listed_paths = {c[2] for c in calls if c[0].startswith("list") and c[1] != "EndpointSlice"}
     assert listed_paths == {"&pods_path", "&ksa_path", "webhooks_path", "path", '"/api/v1/namespaces"'}, listed_paths
     assert 'let pods_path = ns_path("v1", "pods");' in source
     assert 'let ksa_path = ns_path("v1", "serviceaccounts");' in source

@@ -1,19 +1,23 @@
-//! The ServiceAccounts the webhook reads, from a kube-rs watcher (list in small pages, then
-//! watch), with a direct GET when the cache has not seen a KSA, or when its copy would refuse
-//! the pod (a KSA annotated a moment before its pod must not be refused from a cache that is
-//! behind). Ready once the first full list is in, and from then on: a later watch failure is
-//! retried with backoff, and the only caller of the webhook is the API server itself.
+//! The ServiceAccounts the webhook reads, from a kube-rs watcher (list in pages sized to the
+//! objects, then watch), with a direct GET when the cache has not seen a KSA, or when its copy
+//! would refuse the pod (a KSA annotated a moment before its pod must not be refused from a
+//! cache that is behind). The webhook answers reviews from the first list page on: until the
+//! first full list is in (synced), a KSA not seen yet is read from the API server directly, so a
+//! replica that is warming up admits pods instead of refusing them. A later watch failure is
+//! retried with backoff; a relist updates the cache in place (what it has not reached yet keeps
+//! serving) and drops, at its end, the KSAs it did not list.
 //!
 //! Bounded: a KSA is read as [`Ksa`], which keeps its name, namespace, resourceVersion and only
 //! the annotations the webhook reads, each cut one character past the longest valid value (so
 //! the decision still refuses it as too long), at most [`MAX_KEPT_ROLES`] named roles; the rest of the
-//! object is skipped while parsing, never held as a tree. The cache holds at most
-//! [`MAX_CACHE_BYTES`]; past it, KSAs are left out and looked up directly.
+//! object is skipped while parsing, never held as a tree. The cache keeps each KSA packed (one
+//! key, one buffer of its kept annotations: about 250 bytes for a KSA with a role and a GSA) and
+//! holds at most [`MAX_CACHE_BYTES`]; past it, KSAs are left out and looked up directly.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -24,7 +28,7 @@ use kube::{Api, Client};
 use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::api_client::PAGE_SIZE;
+use crate::api_client::START_LIMIT;
 use crate::keys::{self, MAX_ANNOTATION_KEY_CHARS, MAX_KSA_VALUE_CHARS, NAMED_REGION_PREFIX, NAMED_ROLE_PREFIX};
 use crate::metrics::Metrics;
 use crate::mutate::Annotations;
@@ -34,9 +38,13 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);
 /// Named roles kept per KSA: one more than a pod may have, so the decision sees (and refuses)
 /// one too many.
 pub const MAX_KEPT_ROLES: usize = gke_aws_verifier::profiles::MAX_NAMED_ROLES + 1;
-/// What the cache may hold (an estimate: strings plus a fixed cost per KSA).
-pub const MAX_CACHE_BYTES: usize = 24 << 20;
-const ENTRY_COST: usize = 256;
+/// What the cache may hold: its keys and packed annotations plus a fixed cost per KSA (the map's
+/// slot and the allocator's share), close to what it takes. 100,000 KSAs with a role and a GSA
+/// take about 25 MB.
+pub const MAX_CACHE_BYTES: usize = 40 << 20;
+const ENTRY_COST: usize = 64;
+/// Longest error kept for the readiness probe's answer.
+const MAX_ERROR_CHARS: usize = 300;
 
 /// A ServiceAccount as the webhook reads it.
 #[derive(Debug, Clone)]
@@ -162,22 +170,62 @@ fn cut(value: &str) -> String {
     }
 }
 
-type Key = (String, String);
+/// `namespace/name` (a `/` is in neither).
+type Key = Box<str>;
+
+fn key(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
+}
+
+/// A cached KSA: its kept annotations packed, and the list that last saw it.
+struct Entry {
+    packed: Box<[u8]>,
+    generation: u32,
+}
+
+/// The annotations as one buffer: each key and value after its length (4 bytes, little-endian).
+fn pack(annotations: &Annotations) -> Box<[u8]> {
+    let mut out = Vec::with_capacity(annotations.iter().map(|(k, v)| 8 + k.len() + v.len()).sum());
+    for (k, v) in annotations {
+        for part in [k, v] {
+            out.extend_from_slice(&u32::try_from(part.len()).unwrap_or(u32::MAX).to_le_bytes());
+            out.extend_from_slice(part.as_bytes());
+        }
+    }
+    out.into_boxed_slice()
+}
+
+fn unpack(mut packed: &[u8]) -> Annotations {
+    let mut next = || -> Option<String> {
+        let (len, rest) = packed.split_first_chunk::<4>()?;
+        let len = u32::from_le_bytes(*len) as usize;
+        let part = rest.get(..len)?;
+        packed = &rest[len..];
+        String::from_utf8(part.to_vec()).ok()
+    };
+    let mut annotations = Annotations::new();
+    while let (Some(k), Some(v)) = (next(), next()) {
+        annotations.insert(k, v);
+    }
+    annotations
+}
 
 #[derive(Default)]
 struct Index {
-    map: HashMap<Key, Arc<Annotations>>,
+    map: HashMap<Key, Entry>,
     bytes: usize,
+    /// The list in progress (or the last one): entries it did not see go at its end.
+    generation: u32,
 }
 
-fn cost(key: &Key, annotations: &Annotations) -> usize {
-    ENTRY_COST + key.0.len() + key.1.len() + annotations.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+fn cost(key: &str, packed: &[u8]) -> usize {
+    ENTRY_COST + key.len() + packed.len()
 }
 
 impl Index {
-    fn remove(&mut self, key: &Key) {
-        if let Some(old) = self.map.remove(key) {
-            self.bytes -= cost(key, &old);
+    fn remove(&mut self, key: &str) {
+        if let Some((key, old)) = self.map.remove_entry(key) {
+            self.bytes -= cost(&key, &old.packed);
         }
     }
 
@@ -186,17 +234,52 @@ impl Index {
     fn apply(&mut self, ksa: Ksa) {
         let Some(key) = key_of(&ksa) else { return };
         self.remove(&key);
-        let annotations = ksa.metadata.annotations.unwrap_or_default();
-        let size = cost(&key, &annotations);
+        let packed = pack(&ksa.metadata.annotations.unwrap_or_default());
+        let size = cost(&key, &packed);
         if self.bytes + size <= MAX_CACHE_BYTES {
             self.bytes += size;
-            self.map.insert(key, Arc::new(annotations));
+            let generation = self.generation;
+            self.map.insert(key.into_boxed_str(), Entry { packed, generation });
         }
+    }
+
+    /// A list starts: what it updates is marked as seen.
+    fn start_list(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+    }
+
+    /// The list is complete: the KSAs it did not see are gone.
+    fn end_list(&mut self) {
+        let generation = self.generation;
+        let mut freed = 0;
+        self.map.retain(|key, entry| {
+            let kept = entry.generation == generation;
+            if !kept {
+                freed += cost(key, &entry.packed);
+            }
+            kept
+        });
+        self.bytes -= freed;
+    }
+
+    fn get(&self, namespace: &str, name: &str) -> Option<Annotations> {
+        self.map.get(key(namespace, name).as_str()).map(|e| unpack(&e.packed))
     }
 }
 
-fn key_of(ksa: &Ksa) -> Option<Key> {
-    Some((ksa.metadata.namespace.clone()?, ksa.metadata.name.clone()?))
+fn key_of(ksa: &Ksa) -> Option<String> {
+    Some(key(ksa.metadata.namespace.as_deref()?, ksa.metadata.name.as_deref()?))
+}
+
+/// Where the cache stands, for the readiness probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// No list page yet: reviews cannot be answered reliably (the last error, if any).
+    Waiting { last_error: Option<String> },
+    /// Pages are coming: `listed` KSAs of the first list so far; others are read directly.
+    Warming { listed: usize },
+    /// The first full list is in: `size` KSAs held.
+    Synced { size: usize },
 }
 
 /// What a lookup found: the KSA's annotations (`None`: no such KSA), and whether they come
@@ -220,7 +303,13 @@ pub enum LookupError {
 pub struct KsaCache {
     index: Arc<RwLock<Index>>,
     client: Client,
-    ready: Arc<AtomicBool>,
+    /// The first full list is in.
+    synced: Arc<AtomicBool>,
+    /// KSAs the first list has delivered so far (from its first page on).
+    listed: Arc<AtomicUsize>,
+    /// A first page has come: reviews can be answered (KSAs not seen yet by direct GET).
+    answering: Arc<AtomicBool>,
+    last_error: Arc<Mutex<Option<String>>>,
     metrics: Arc<Metrics>,
 }
 
@@ -230,42 +319,66 @@ impl KsaCache {
         let cache = KsaCache {
             index: Arc::default(),
             client: client.clone(),
-            ready: Arc::new(AtomicBool::new(false)),
+            synced: Arc::default(),
+            listed: Arc::default(),
+            answering: Arc::default(),
+            last_error: Arc::default(),
             metrics,
         };
         let api: Api<Ksa> = Api::all(client);
-        let config = watcher::Config::default().page_size(PAGE_SIZE);
+        // The client's layer sizes every page to its objects (crate::paging); this is the first.
+        let config = watcher::Config::default().page_size(START_LIMIT);
         let events = watcher(api, config).default_backoff();
         let task = cache.clone();
         tokio::spawn(async move {
             let mut events = std::pin::pin!(events);
-            // A list in progress builds its own index; the previous one serves until it is done.
-            let mut building: Option<Index> = None;
             while let Some(event) = events.next().await {
-                match event {
-                    Ok(watcher::Event::Init) => building = Some(Index::default()),
-                    Ok(watcher::Event::InitApply(ksa)) => building.get_or_insert_default().apply(ksa),
-                    Ok(watcher::Event::InitDone) => {
-                        let listed = building.take().unwrap_or_default();
-                        let size = listed.map.len();
-                        *task.write() = listed;
-                        task.ready.store(true, Ordering::SeqCst);
-                        tracing::info!(service_accounts = size, "KSA cache synced");
-                    }
-                    Ok(watcher::Event::Apply(ksa)) => task.write().apply(ksa),
-                    Ok(watcher::Event::Delete(ksa)) => {
-                        if let Some(key) = key_of(&ksa) {
-                            task.write().remove(&key);
-                        }
-                    }
-                    // Retried with backoff; each failure is said (e.g. RBAC: list serviceaccounts).
-                    Err(error) => tracing::warn!(%error, "KSA list or watch failed; retrying"),
-                }
-                let size = task.index.read().unwrap_or_else(|p| p.into_inner()).map.len();
-                task.metrics.set_cache_size(size);
+                task.on(event);
             }
         });
         cache
+    }
+
+    fn on(&self, event: Result<watcher::Event<Ksa>, watcher::Error>) {
+        match event {
+            Ok(watcher::Event::Init) => self.write().start_list(),
+            Ok(watcher::Event::InitApply(ksa)) => {
+                self.write().apply(ksa);
+                self.answering.store(true, Ordering::SeqCst);
+                if !self.synced.load(Ordering::SeqCst) {
+                    self.listed.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            Ok(watcher::Event::InitDone) => {
+                let size = {
+                    let mut index = self.write();
+                    index.end_list();
+                    index.map.len()
+                };
+                self.answering.store(true, Ordering::SeqCst);
+                if !self.synced.swap(true, Ordering::SeqCst) {
+                    tracing::info!(service_accounts = size, "KSA cache synced");
+                } else {
+                    tracing::info!(service_accounts = size, "KSA cache relisted");
+                }
+                self.metrics.set_cache_synced(true);
+                *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            }
+            Ok(watcher::Event::Apply(ksa)) => self.write().apply(ksa),
+            Ok(watcher::Event::Delete(ksa)) => {
+                if let Some(key) = key_of(&ksa) {
+                    self.write().remove(&key);
+                }
+            }
+            // Retried with backoff; each failure is said (e.g. RBAC: list serviceaccounts).
+            Err(error) => {
+                tracing::warn!(%error, "KSA list or watch failed; retrying");
+                let said: String = error.to_string().chars().take(MAX_ERROR_CHARS).collect();
+                *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(said);
+            }
+        }
+        let size = self.index.read().unwrap_or_else(|p| p.into_inner()).map.len();
+        self.metrics.set_cache_size(size);
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
@@ -273,24 +386,36 @@ impl KsaCache {
     }
 
     /// True once the cache has held every KSA (the first full list is in).
-    pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::SeqCst)
+    pub fn is_synced(&self) -> bool {
+        self.synced.load(Ordering::SeqCst)
+    }
+
+    /// Where the cache stands: waiting for its first page, warming, or synced.
+    pub fn progress(&self) -> Progress {
+        if self.is_synced() {
+            let size = self.index.read().unwrap_or_else(|p| p.into_inner()).map.len();
+            return Progress::Synced { size };
+        }
+        if self.answering.load(Ordering::SeqCst) {
+            return Progress::Warming {
+                listed: self.listed.load(Ordering::SeqCst),
+            };
+        }
+        let last_error = self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        Progress::Waiting { last_error }
     }
 
     /// The KSA from the cache, or from the API server when the cache has not seen it.
     pub async fn lookup(&self, namespace: &str, name: &str) -> Result<Found, LookupError> {
         check_names(namespace, name)?;
-        let key = (namespace.to_owned(), name.to_owned());
         let cached = self
             .index
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .map
-            .get(&key)
-            .cloned();
+            .get(namespace, name);
         match cached {
             Some(annotations) => Ok(Found {
-                annotations: Some(annotations),
+                annotations: Some(Arc::new(annotations)),
                 fresh: false,
             }),
             None => self.fetch(namespace, name).await,
@@ -437,24 +562,78 @@ mod tests {
         assert_eq!(ksa.metadata.labels, None);
     }
 
+    fn ksa(namespace: &str, name: &str, annotations: &[(&str, &str)]) -> Ksa {
+        let meta = ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some(namespace.into()),
+            annotations: Some(annotations.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()),
+            ..ObjectMeta::default()
+        };
+        Ksa { metadata: meta }
+    }
+
     #[test]
     fn the_cache_stops_growing_at_its_bound() {
         let mut index = Index::default();
         let role = "r".repeat(MAX_KSA_VALUE_CHARS);
         for i in 0.. {
-            let mut meta = ObjectMeta {
-                name: Some(format!("ksa-{i}")),
-                namespace: Some("t".into()),
-                ..ObjectMeta::default()
-            };
-            meta.annotations = Some([(ROLE_ARN.to_owned(), role.clone())].into());
-            index.apply(Ksa { metadata: meta });
+            index.apply(ksa("t", &format!("ksa-{i}"), &[(ROLE_ARN, &role)]));
             if index.map.len() < i + 1 {
                 break;
             }
         }
         assert!(index.bytes <= MAX_CACHE_BYTES);
-        assert!(index.map.len() > 8_000, "{}", index.map.len());
+        assert!(index.map.len() > 15_000, "{}", index.map.len());
+    }
+
+    #[test]
+    fn a_hundred_thousand_ordinary_ksas_fit() {
+        let mut index = Index::default();
+        for i in 0..100_000 {
+            let gsa = format!("ksa-{i}@project.iam.gserviceaccount.com");
+            let annotations = [
+                (ROLE_ARN, "arn:aws:iam::123456789012:role/team-reader"),
+                (GSA, gsa.as_str()),
+            ];
+            index.apply(ksa(&format!("ns-{:05}", i / 10), &format!("ksa-{i}"), &annotations));
+        }
+        assert_eq!(index.map.len(), 100_000, "{} bytes", index.bytes);
+        assert!(index.bytes < 30_000_000, "{} bytes", index.bytes);
+    }
+
+    #[test]
+    fn annotations_come_back_as_they_were_packed() {
+        let mut index = Index::default();
+        let annotations = [(ROLE_ARN, "arn:aws:iam::1:role/é"), (REGION, ""), (IDENTITY, "cluster")];
+        index.apply(ksa("team", "reader", &annotations));
+        let got = index.get("team", "reader").unwrap();
+        let want: Annotations = annotations.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        assert_eq!(got, want);
+        assert_eq!(index.get("team", "other"), None);
+        index.apply(ksa("team", "bare", &[]));
+        assert_eq!(index.get("team", "bare"), Some(Annotations::new()));
+    }
+
+    #[test]
+    fn a_relist_updates_in_place_and_drops_what_it_did_not_list_at_its_end() {
+        let mut index = Index::default();
+        index.start_list();
+        index.apply(ksa("t", "kept", &[(ROLE_ARN, "old")]));
+        index.apply(ksa("t", "gone", &[(ROLE_ARN, "x")]));
+        index.end_list();
+        let before = index.bytes;
+        index.start_list();
+        index.apply(ksa("t", "kept", &[(ROLE_ARN, "new")]));
+        // Mid-list, what it has not reached yet still serves.
+        assert_eq!(index.get("t", "gone").unwrap()[ROLE_ARN], "x");
+        assert_eq!(index.get("t", "kept").unwrap()[ROLE_ARN], "new");
+        index.end_list();
+        assert_eq!(index.get("t", "gone"), None);
+        assert_eq!(index.map.len(), 1);
+        assert_eq!(
+            index.bytes,
+            before - cost("t/gone", &pack(&[(ROLE_ARN.to_owned(), "x".to_owned())].into()))
+        );
     }
 
     #[test]

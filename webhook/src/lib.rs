@@ -1,7 +1,7 @@
 //! `gke-aws-webhook`: a mutating admission webhook that gives opted-in pods keyless AWS
 //! credentials. Pure core ([`mutate`], the decision, over [`keys`], [`settings`],
 //! [`resources`], [`roles`], [`choice`], [`platform`], [`clash`] and [`message`]; [`inject`],
-//! the patch), I/O at the edges ([`ksa_cache`] over [`api_client`], [`server`] with [`review`],
+//! the patch), I/O at the edges ([`ksa_cache`] over [`api_client`] and [`paging`], [`server`] with [`review`],
 //! [`connections`] and [`shutdown`], [`native_sidecars`], [`tls`]).
 
 pub mod api_client;
@@ -15,6 +15,7 @@ pub mod message;
 pub mod metrics;
 pub mod mutate;
 pub mod native_sidecars;
+pub mod paging;
 pub mod paths;
 pub mod platform;
 pub mod resources;

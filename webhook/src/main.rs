@@ -65,7 +65,8 @@ struct Cli {
     #[arg(long, value_enum, default_value = "refuse")]
     old_kubelets: Policy,
     /// Open HTTPS connections at most (also kept under the file descriptor limit); when all
-    /// are taken, the oldest idle one is closed for a newcomer.
+    /// are taken, one is closed for a newcomer: the oldest that never completed a request,
+    /// else the one idle the longest.
     #[arg(long, default_value_t = 256)]
     max_connections: usize,
     /// On SIGTERM, how long to keep answering while not ready (the Service's endpoints
@@ -160,7 +161,7 @@ async fn run(cli: Cli) -> Result<(), (u8, String)> {
         metrics,
         sidecars: Support::default(),
         sidecar_policy: cli.old_kubelets,
-        limits: Limits::new(max_connections, server::SHARED_BODY_BYTES),
+        limits: Limits::new(max_connections, server::SHARED_BODY_BYTES, server::IDLE_TIMEOUT),
         draining: AtomicBool::new(false),
     });
     tokio::spawn(read_version(client, app.clone(), cli.node_version_skew));

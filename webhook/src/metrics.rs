@@ -11,6 +11,8 @@ pub enum Admission {
     Injected,
     Skipped,
     Denied,
+    /// Not a Pod (a rule that sends other objects): allowed unchanged, with a warning.
+    NotPod,
 }
 
 /// The Kubernetes API requests that are paced when they come too often.
@@ -22,6 +24,19 @@ pub enum Paced {
     Watch,
 }
 
+/// Why the HTTPS listener closed a connection itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closed {
+    /// Its TLS handshake took longer than its bound.
+    Handshake,
+    /// A request's headers (or the first request after TLS) took longer than their bound.
+    Headers,
+    /// Idle between requests for longer than the keep-alive bound.
+    Idle,
+    /// All slots taken: closed to make room for a newcomer.
+    Evicted,
+}
+
 /// Upper bounds of the latency buckets, in seconds: the API server's timeout is a few seconds,
 /// the goal is under 10 ms.
 const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
@@ -31,6 +46,7 @@ pub struct Metrics {
     injected: AtomicU64,
     skipped: AtomicU64,
     denied: AtomicU64,
+    not_pod: AtomicU64,
     cache_size: AtomicU64,
     cache_misses: AtomicU64,
     latency_buckets: [AtomicU64; BUCKETS.len()],
@@ -40,6 +56,9 @@ pub struct Metrics {
     refused_connections_bytes: AtomicU64,
     relist_backoff_millis: AtomicU64,
     watch_backoff_millis: AtomicU64,
+    cache_synced: AtomicU64,
+    page_size: AtomicU64,
+    closed: [AtomicU64; 4],
 }
 
 impl Metrics {
@@ -48,6 +67,7 @@ impl Metrics {
             Admission::Injected => &self.injected,
             Admission::Skipped => &self.skipped,
             Admission::Denied => &self.denied,
+            Admission::NotPod => &self.not_pod,
         };
         counter.fetch_add(1, Relaxed);
         let seconds = took.as_secs_f64();
@@ -63,6 +83,21 @@ impl Metrics {
 
     pub fn set_cache_size(&self, size: usize) {
         self.cache_size.store(size as u64, Relaxed);
+    }
+
+    /// Whether the KSA cache has held every KSA (its first full list is in).
+    pub fn set_cache_synced(&self, synced: bool) {
+        self.cache_synced.store(u64::from(synced), Relaxed);
+    }
+
+    /// The `limit` of the latest list page asked for.
+    pub fn set_page_size(&self, limit: u32) {
+        self.page_size.store(u64::from(limit), Relaxed);
+    }
+
+    /// A connection the listener closed itself.
+    pub fn connection_closed(&self, why: Closed) {
+        self.closed[why as usize].fetch_add(1, Relaxed);
     }
 
     /// A KSA the cache did not hold, asked of the API server directly.
@@ -100,6 +135,7 @@ impl Metrics {
             ("injected", &self.injected),
             ("skipped", &self.skipped),
             ("denied", &self.denied),
+            ("not_pod", &self.not_pod),
         ] {
             let _ = writeln!(
                 out,
@@ -113,6 +149,31 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE gke_aws_webhook_ksa_cache_size gauge");
         let _ = writeln!(out, "gke_aws_webhook_ksa_cache_size {}", self.cache_size.load(Relaxed));
+        for (name, help, value) in [
+            (
+                "gke_aws_webhook_ksa_cache_synced",
+                "1 once the KSA cache has held every KSA (its first full list); until then KSAs not seen yet are read from the API server.",
+                self.cache_synced.load(Relaxed),
+            ),
+            (
+                "gke_aws_webhook_ksa_list_page_size",
+                "The limit of the latest page of the KSA list, sized to the objects' bytes.",
+                self.page_size.load(Relaxed),
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} gauge");
+            let _ = writeln!(out, "{name} {value}");
+        }
+        let name = "gke_aws_webhook_connections_closed_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} HTTPS connections the webhook closed itself: handshake or headers too slow, idle too long, or evicted for a newcomer."
+        );
+        let _ = writeln!(out, "# TYPE {name} counter");
+        for (reason, counter) in ["handshake", "headers", "idle", "evicted"].iter().zip(&self.closed) {
+            let _ = writeln!(out, "{name}{{reason=\"{reason}\"}} {}", counter.load(Relaxed));
+        }
         let _ = writeln!(
             out,
             "# HELP gke_aws_webhook_ksa_cache_misses_total KSA lookups the cache could not answer, sent to the API server."
@@ -180,19 +241,26 @@ mod tests {
         m.admission(Admission::Denied, Duration::from_millis(30));
         m.cache_miss();
         m.set_cache_size(7);
+        m.set_cache_synced(true);
+        m.admission(Admission::NotPod, Duration::from_micros(10));
+        m.connection_closed(Closed::Headers);
         let text = m.render();
         for line in [
             "gke_aws_webhook_admissions_total{outcome=\"injected\"} 1",
             "gke_aws_webhook_admissions_total{outcome=\"skipped\"} 0",
             "gke_aws_webhook_admissions_total{outcome=\"denied\"} 1",
             "gke_aws_webhook_ksa_cache_size 7",
+            "gke_aws_webhook_ksa_cache_synced 1",
+            "gke_aws_webhook_admissions_total{outcome=\"not_pod\"} 1",
+            "gke_aws_webhook_connections_closed_total{reason=\"headers\"} 1",
+            "gke_aws_webhook_connections_closed_total{reason=\"idle\"} 0",
             "gke_aws_webhook_ksa_cache_misses_total 1",
-            "gke_aws_webhook_admission_duration_seconds_bucket{le=\"0.001\"} 1",
-            "gke_aws_webhook_admission_duration_seconds_bucket{le=\"0.025\"} 1",
-            "gke_aws_webhook_admission_duration_seconds_bucket{le=\"0.05\"} 2",
-            "gke_aws_webhook_admission_duration_seconds_bucket{le=\"+Inf\"} 2",
-            "gke_aws_webhook_admission_duration_seconds_sum 0.0308",
-            "gke_aws_webhook_admission_duration_seconds_count 2",
+            "gke_aws_webhook_admission_duration_seconds_bucket{le=\"0.001\"} 2",
+            "gke_aws_webhook_admission_duration_seconds_bucket{le=\"0.025\"} 2",
+            "gke_aws_webhook_admission_duration_seconds_bucket{le=\"0.05\"} 3",
+            "gke_aws_webhook_admission_duration_seconds_bucket{le=\"+Inf\"} 3",
+            "gke_aws_webhook_admission_duration_seconds_sum 0.03081",
+            "gke_aws_webhook_admission_duration_seconds_count 3",
         ] {
             assert!(text.lines().any(|l| l == line), "{line:?} missing from\n{text}");
         }

@@ -1,8 +1,10 @@
 //! An AdmissionReview read and answered, bounded: the body is first walked without building
 //! anything (its uid, its size in JSON values, its containers counted), so a pod that would
 //! take more memory than the webhook has is refused before it is parsed; then only the fields
-//! the decision reads are parsed (the pod, the namespace, the operation). The answer is written
-//! straight to JSON, its patch as base64, with no intermediate tree.
+//! the decision reads are parsed (the pod, the namespace, the operation). A review of another
+//! kind of object (`request.kind` is not core/v1 Pod: a rule that sends more than pods) is read
+//! without its object, to be allowed unchanged. The answer is written straight to JSON, its
+//! patch as base64, with no intermediate tree.
 
 use std::fmt;
 
@@ -25,6 +27,9 @@ pub struct Request {
     pub namespace: Option<String>,
     pub operation: String,
     pub object: Option<Pod>,
+    /// The object's kind when it is not a Pod (`group/version Kind`, capped): then `object` is
+    /// `None` and the review is allowed unchanged.
+    pub not_pod: Option<String>,
 }
 
 /// A review that cannot be decided: the uid when it could be read, and why.
@@ -51,6 +56,21 @@ pub fn read(body: &[u8]) -> Result<Request, Unreadable> {
     if let Err(error) = walked {
         return Err(unreadable(format!("not an AdmissionReview: {error}")));
     }
+    if let Some(kind) = shape.kind.not_pod() {
+        // Not parsed, so not bounded by the pod's limits: the object is skipped unread.
+        let head: IncomingHead =
+            serde_json::from_slice(body).map_err(|e| unreadable(format!("not an AdmissionReview: {e}")))?;
+        let request = head
+            .request
+            .ok_or_else(|| unreadable("not an AdmissionReview request: it has no \"request\"".into()))?;
+        return Ok(Request {
+            uid: request.uid,
+            namespace: request.namespace,
+            operation: request.operation,
+            object: None,
+            not_pod: Some(kind),
+        });
+    }
     if shape.containers > MAX_CONTAINERS {
         return Err(unreadable(format!(
             "the pod has {} containers; the webhook handles at most {MAX_CONTAINERS} per pod (split it, or leave it without the gke-aws-verifier/inject label)",
@@ -73,7 +93,23 @@ pub fn read(body: &[u8]) -> Result<Request, Unreadable> {
         namespace: request.namespace,
         operation: request.operation,
         object: request.object,
+        not_pod: None,
     })
+}
+
+/// A review without its object.
+#[derive(Deserialize)]
+struct IncomingHead {
+    request: Option<RequestHead>,
+}
+
+#[derive(Deserialize)]
+struct RequestHead {
+    uid: String,
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default)]
+    operation: String,
 }
 
 #[derive(Deserialize)]
@@ -97,8 +133,36 @@ struct IncomingRequest {
 #[derive(Default)]
 struct Shape {
     uid: Option<String>,
+    kind: ReviewedKind,
     values: usize,
     containers: usize,
+}
+
+/// `request.kind`, the kind of the object under review, as far as the walk found it.
+#[derive(Default)]
+struct ReviewedKind {
+    group: Option<String>,
+    version: Option<String>,
+    kind: Option<String>,
+}
+
+impl ReviewedKind {
+    /// `group/version Kind` when it names something other than a core/v1 Pod (`None` when the
+    /// review does not say: it is read as a Pod, as before `request.kind` was looked at).
+    fn not_pod(&self) -> Option<String> {
+        let kind = self.kind.as_deref()?;
+        let group = self.group.as_deref().unwrap_or("");
+        if group.is_empty() && kind == "Pod" {
+            return None;
+        }
+        let version = self.version.as_deref().unwrap_or("");
+        let group_version = if group.is_empty() {
+            version.to_owned()
+        } else {
+            format!("{group}/{version}")
+        };
+        Some(format!("{group_version} {kind}"))
+    }
 }
 
 /// A walk over any JSON value that allocates only the object keys of its first levels (the
@@ -181,6 +245,16 @@ impl<'de> Visitor<'de> for Walk<'_, '_> {
         if self.depth == 2 && matches!(&self.path[..], [r, u] if r == "request" && u == "uid") {
             // A uid is a UUID; anything longer is not echoed back whole.
             self.shape.uid = Some(value.chars().take(128).collect());
+        }
+        if self.depth == 3 && matches!(&self.path[..2], [r, k] if r == "request" && k == "kind") {
+            // Kubernetes group, version and kind names are short; longer is not echoed whole.
+            let kept = Some(value.chars().take(64).collect());
+            match self.path[2].as_str() {
+                "group" => self.shape.kind.group = kept,
+                "version" => self.shape.kind.version = kept,
+                "kind" => self.shape.kind.kind = kept,
+                _ => {}
+            }
         }
         Ok(())
     }
@@ -339,6 +413,35 @@ mod tests {
         assert_eq!(request.operation, "CREATE");
         assert_eq!(request.namespace.as_deref(), Some("team"));
         assert_eq!(request.object.unwrap().spec.unwrap().containers[0].name, "a");
+    }
+
+    #[test]
+    fn another_kind_of_object_is_read_without_it_and_without_the_pods_limits() {
+        let env: Vec<_> = (0..MAX_JSON_VALUES)
+            .map(|i| json!({ "name": format!("E{i}") }))
+            .collect();
+        let deployment = json!({ "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": { "uid": "u-9", "namespace": "team", "operation": "CREATE",
+                         "kind": { "group": "apps", "version": "v1", "kind": "Deployment" },
+                         "object": { "kind": "Deployment", "spec": { "template": { "spec": {
+                             "containers": [{ "name": "a", "env": env }] } } } } } });
+        let request = read(deployment.to_string().as_bytes()).unwrap();
+        assert_eq!(request.uid, "u-9");
+        assert_eq!(request.not_pod.as_deref(), Some("apps/v1 Deployment"));
+        assert!(request.object.is_none());
+        let binding = json!({ "request": { "uid": "u-8", "operation": "CREATE",
+            "kind": { "group": "", "version": "v1", "kind": "Binding" }, "object": { "target": {} } } });
+        assert_eq!(
+            read(binding.to_string().as_bytes()).unwrap().not_pod.as_deref(),
+            Some("v1 Binding")
+        );
+        // A Pod, said so, is read as one.
+        let pod = json!({ "request": { "uid": "u-7", "operation": "CREATE",
+            "kind": { "group": "", "version": "v1", "kind": "Pod" },
+            "object": { "spec": { "containers": [{ "name": "a" }] } } } });
+        let request = read(pod.to_string().as_bytes()).unwrap();
+        assert_eq!(request.not_pod, None);
+        assert!(request.object.is_some());
     }
 
     #[test]

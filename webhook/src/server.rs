@@ -3,11 +3,12 @@
 //! (`/metrics`, `/healthz`, `/readyz`).
 //!
 //! Every peer is bounded: connections and the bytes they buffer ([`Limits`]), handshake,
-//! header and body time, body size. Idle keep-alive connections stay open for [`IDLE_TIMEOUT`],
-//! longer than kube-apiserver keeps its pooled connections (Go's 90 s `IdleConnTimeout`), so
-//! the API server never writes a review into a connection the webhook is closing. `accept()`
-//! errors (out of file descriptors) back off. On shutdown the listener closes, in-flight
-//! reviews are answered, idle connections close, within [`DRAIN_TIMEOUT`].
+//! header and body time (a timer closes connections past their phase's bound:
+//! [`crate::connections`]), body size. Idle keep-alive connections stay open for
+//! [`IDLE_TIMEOUT`], longer than kube-apiserver keeps its pooled connections (Go's 90 s
+//! `IdleConnTimeout`), so the API server never writes a review into a connection the webhook is
+//! closing. `accept()` errors (out of file descriptors) back off. On shutdown the listener
+//! closes, in-flight reviews are answered, idle connections close, within [`DRAIN_TIMEOUT`].
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -27,11 +28,11 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use crate::choice;
-use crate::connections::{Limits, SMALL_BODY_BYTES, Ticket};
+use crate::connections::{HANDSHAKE_TIMEOUT, Limits, SMALL_BODY_BYTES, Ticket, Watched};
 use crate::keys::NAMED_ROLE_PREFIX;
-use crate::ksa_cache::{KsaCache, LookupError};
+use crate::ksa_cache::{KsaCache, LookupError, Progress};
 use crate::message;
-use crate::metrics::{Admission, Metrics};
+use crate::metrics::{Admission, Closed, Metrics};
 use crate::mutate::{self, Outcome, Settings};
 use crate::native_sidecars::{self, Policy, Support, Verdict};
 use crate::review::{self, Answer};
@@ -41,9 +42,10 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
 /// Body bytes beyond each request's first [`SMALL_BODY_BYTES`], across all connections: two
 /// of the largest reviews at once.
 pub const SHARED_BODY_BYTES: usize = 2 * MAX_BODY_BYTES;
-/// Handshake and body time.
+/// Body time.
 const PEER_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a connection may wait for its next request (also the header read time).
+/// How long a connection may wait idle for its next request (the timer's bound; hyper's header
+/// timer, which also runs while a kept-alive connection waits, is set to it as a backstop).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long kube-apiserver keeps an idle pooled connection (Go's `IdleConnTimeout`).
 pub const API_SERVER_IDLE_CONN: Duration = Duration::from_secs(90);
@@ -74,24 +76,35 @@ pub struct App {
 }
 
 impl App {
-    /// Ready: the KSA cache has synced, the API server's version is known, not shutting down.
-    pub fn readiness(&self) -> Result<(), &'static str> {
+    /// Ready: not shutting down, the API server's version is known, and the API server has
+    /// answered the KSA list (its first page at least: until the cache is synced, a KSA not seen
+    /// yet is read directly). Either way the answer says what it waits for, or how far the
+    /// cache is.
+    pub fn readiness(&self) -> Result<String, String> {
         if self.draining.load(Ordering::SeqCst) {
-            return Err("shutting down\n");
-        }
-        if !self.cache.is_ready() {
-            return Err("KSA cache not synced\n");
+            return Err("not ready: shutting down\n".to_owned());
         }
         if self.sidecars.get().is_none() {
-            return Err("the API server's version is not read yet\n");
+            return Err("not ready: waiting for the API server's version (GET /version)\n".to_owned());
         }
-        Ok(())
+        match self.cache.progress() {
+            Progress::Waiting { last_error } => Err(format!(
+                "not ready: waiting for the first page of the ServiceAccount list (list serviceaccounts){}\n",
+                last_error.map(|e| format!("; last error: {e}")).unwrap_or_default()
+            )),
+            Progress::Warming { listed } => Ok(format!(
+                "ready; KSA cache warming: {listed} ServiceAccounts listed so far, the others are read from the API server until it is synced\n"
+            )),
+            Progress::Synced { size } => Ok(format!("ready; KSA cache synced: {size} ServiceAccounts\n")),
+        }
     }
 }
 
 /// Serves `POST /mutate` over TLS until `stop` turns true, then drains.
 pub async fn serve_https(listener: TcpListener, acceptor: TlsAcceptor, app: Arc<App>, mut stop: watch::Receiver<bool>) {
     let mut connections = JoinSet::new();
+    // The timer that closes connections past their phase's bound.
+    let sweeper = tokio::spawn(crate::connections::close_past_bounds(app.limits.clone()));
     let mut backoff = FIRST_ACCEPT_BACKOFF;
     loop {
         let ticket = tokio::select! {
@@ -105,6 +118,7 @@ pub async fn serve_https(listener: TcpListener, acceptor: TlsAcceptor, app: Arc<
         match accepted {
             Ok((tcp, peer)) => {
                 backoff = FIRST_ACCEPT_BACKOFF;
+                ticket.slot().accepted();
                 let task = connection(tcp, peer, acceptor.clone(), app.clone(), ticket, stop.clone());
                 connections.spawn(task);
             }
@@ -123,6 +137,7 @@ pub async fn serve_https(listener: TcpListener, acceptor: TlsAcceptor, app: Arc<
         while connections.try_join_next().is_some() {}
     }
     drop(listener);
+    sweeper.abort();
     tracing::info!(
         open = connections.len(),
         "HTTPS listener closed; answering the reviews in flight"
@@ -140,7 +155,9 @@ pub async fn serve_https(listener: TcpListener, acceptor: TlsAcceptor, app: Arc<
 }
 
 /// One HTTPS connection, from the TLS handshake to its close: served until it ends, is asked
-/// to close for a newcomer, or `stop` turns true (then its request in progress is answered).
+/// to close (for a newcomer, or past its phase's bound), or `stop` turns true. A request in
+/// progress is answered first; a connection idle after a request closes cleanly; one that never
+/// sent its headers is dropped.
 pub async fn connection<IO>(
     tcp: IO,
     peer: SocketAddr,
@@ -152,15 +169,24 @@ pub async fn connection<IO>(
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let tls = tokio::select! {
-        tls = tokio::time::timeout(PEER_TIMEOUT, acceptor.accept(tcp)) => match tls {
+        tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)) => match tls {
             Ok(Ok(tls)) => tls,
             Ok(Err(error)) => return tracing::debug!(%peer, %error, "TLS handshake failed"),
-            Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+            Err(_) => {
+                app.metrics.connection_closed(Closed::Handshake);
+                return tracing::debug!(%peer, "TLS handshake timed out");
+            }
         },
-        () = ticket.evicted() => return,
+        why = ticket.evicted() => {
+            app.metrics.connection_closed(why);
+            return;
+        }
         _ = stop.wait_for(|stop| *stop) => return,
     };
     let slot = ticket.slot();
+    slot.handshake_done();
+    let tls = Watched::new(tls, slot.clone());
+    let metrics = app.metrics.clone();
     let service = service_fn(move |request| {
         let app = app.clone();
         let busy = slot.busy();
@@ -174,7 +200,15 @@ pub async fn connection<IO>(
     let mut connection = std::pin::pin!(connection);
     let ended = tokio::select! {
         ended = connection.as_mut() => Some(ended),
-        () = ticket.evicted() => None,
+        why = ticket.evicted() => {
+            metrics.connection_closed(why);
+            // Headers that never came: nothing to answer, the connection goes at once (hyper
+            // closes only an idle one gracefully, not one waiting for its first request).
+            if ticket.slot().before_headers() {
+                return tracing::debug!(%peer, ?why, "closed before its request's headers");
+            }
+            None
+        }
         _ = stop.wait_for(|stop| *stop) => None,
     };
     // Asked to close: a request in progress is answered first, an idle connection closes now.
@@ -202,7 +236,7 @@ fn http1_builder(idle: Duration) -> hyper::server::conn::http1::Builder {
 
 /// Serves the metrics and health endpoints over plain HTTP until the process ends.
 pub async fn serve_metrics(listener: TcpListener, app: Arc<App>) {
-    let limits = Limits::new(METRICS_CONNECTIONS, 0);
+    let limits = Limits::new(METRICS_CONNECTIONS, 0, PEER_TIMEOUT);
     let mut backoff = FIRST_ACCEPT_BACKOFF;
     loop {
         let ticket = limits.admit().await;
@@ -228,7 +262,7 @@ pub async fn serve_metrics(listener: TcpListener, app: Arc<App>) {
             let mut connection = std::pin::pin!(connection);
             tokio::select! {
                 _ = connection.as_mut() => {}
-                () = ticket.evicted() => {
+                _ = ticket.evicted() => {
                     connection.as_mut().graceful_shutdown();
                     let _ = connection.await;
                 }
@@ -248,7 +282,7 @@ fn route_metrics(app: &App, path: &str) -> Response<Full<Bytes>> {
         "/metrics" => text(StatusCode::OK, app.metrics.render()),
         "/healthz" => text(StatusCode::OK, "ok\n"),
         "/readyz" => match app.readiness() {
-            Ok(()) => text(StatusCode::OK, "ready\n"),
+            Ok(ready) => text(StatusCode::OK, ready),
             Err(why) => text(StatusCode::SERVICE_UNAVAILABLE, why),
         },
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
@@ -365,6 +399,25 @@ fn deny(message: String) -> (Answer, Admission) {
 }
 
 async fn decide(app: &App, request: &review::Request) -> (Answer, Admission) {
+    if let Some(kind) = &request.not_pod {
+        // A rule that sends more than pods: refusing would block every such object in the
+        // cluster under failurePolicy Fail; it is let through as it is, and said.
+        tracing::warn!(
+            kind,
+            namespace = request.namespace.as_deref().unwrap_or(""),
+            "a review of something other than a Pod: allowed unchanged; the MutatingWebhookConfiguration's rules should send pods only"
+        );
+        let warning = format!(
+            "gke-aws-verifier: {} is not a Pod: allowed unchanged (the webhook's rules should send pods only)",
+            message::quoted(kind)
+        );
+        return (
+            Answer::Allow {
+                warnings: message::warnings(vec![warning]),
+            },
+            Admission::NotPod,
+        );
+    }
     let skipped = (Answer::Allow { warnings: Vec::new() }, Admission::Skipped);
     let Some(pod) = request.object.as_ref().filter(|_| request.operation == "CREATE") else {
         return skipped;

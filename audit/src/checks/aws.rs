@@ -94,6 +94,12 @@ pub fn subjects(ksas: &[ServiceAccount], workloads: &[Workload], namespace: Opti
             });
         }
     }
+    // (namespace, KSA, role) already a subject: a set, not a scan of every subject per KSA
+    // (100,000 annotated KSAs were 5 × 10⁹ comparisons).
+    let mut named_already: BTreeSet<(String, String, String)> = subjects
+        .iter()
+        .map(|s: &Subject| (s.namespace.clone(), s.ksa.clone(), s.role_arn.clone()))
+        .collect();
     for ksa in ksas.iter().filter(|k| in_scope(&k.metadata.namespace)) {
         let (ns, name) = (ksa.metadata.namespace.as_str(), ksa.metadata.name.as_str());
         let Some(mode) = Mode::from_annotation(ksa.annotation(IDENTITY)) else {
@@ -111,11 +117,7 @@ pub fn subjects(ksas: &[ServiceAccount], workloads: &[Workload], namespace: Opti
                 .map(|(n, a)| (format!("{NAMED_ROLE_PREFIX}{n}"), a)),
         );
         for (key, arn) in named {
-            if RoleArn::parse(arn).is_err()
-                || subjects
-                    .iter()
-                    .any(|s| s.namespace == ns && s.ksa == name && s.role_arn == arn)
-            {
+            if RoleArn::parse(arn).is_err() || !named_already.insert((ns.to_owned(), name.to_owned(), arn.to_owned())) {
                 continue;
             }
             subjects.insert(Subject {

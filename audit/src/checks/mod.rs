@@ -9,10 +9,10 @@ pub mod pods;
 pub mod templates;
 pub mod webhook;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use crate::finding::Finding;
-use crate::objects::{Pod, ServiceAccount};
+use crate::objects::{Kept, Pod, ServiceAccount};
 use crate::snapshot::{Owners, Scope, Snapshot};
 use crate::terraform;
 
@@ -27,7 +27,7 @@ pub struct Context<'a> {
     /// KSAs by (namespace, name); empty when they could not be read.
     pub service_accounts: HashMap<(&'a str, &'a str), &'a ServiceAccount>,
     /// Namespaces' labels by name; empty when they could not be read.
-    pub namespace_labels: HashMap<&'a str, &'a BTreeMap<String, String>>,
+    pub namespace_labels: HashMap<&'a str, &'a Kept>,
 }
 
 /// Whether the API server sends a pod's admission to the webhook, by its configuration.
@@ -85,7 +85,7 @@ impl<'a> Context<'a> {
         else {
             return Sent::Unknown;
         };
-        let fallback: BTreeMap<String, String> = [(NAMESPACE_NAME_LABEL.to_owned(), ns.to_owned())].into();
+        let fallback = Kept::from_map([(NAMESPACE_NAME_LABEL.to_owned(), ns.to_owned())].into());
         let ns_labels = self.namespace_labels.get(ns).copied().unwrap_or(&fallback);
         let mut reasons = Vec::new();
         for webhook in &config.webhooks {

@@ -24,7 +24,7 @@ pub fn check(context: &Context) -> Vec<Finding> {
             continue;
         }
         let injection = pod.injection();
-        let owned = context.owners.of(ns, pod.metadata.owner.as_ref());
+        let owned = context.owners.of(ns, pod.metadata.owner.as_deref());
         let object = ObjectRef::namespaced("Pod", ns, &pod.metadata.name);
         if let (Sent::Excluded(why), true) = (&sent, injection.is_empty()) {
             findings.push(

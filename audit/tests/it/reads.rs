@@ -1,6 +1,7 @@
 //! How the audit reads: every list paginated, an expired continue token relisted (or a finding),
 //! RBAC refusals as findings, a namespace alone when asked.
 
+use testkit::kube_cluster::Generator;
 use testkit::kube_cluster::objects::{self, Injected};
 
 use crate::helpers::{Mode, audit_json, clean_cluster};
@@ -26,9 +27,47 @@ async fn every_list_is_paginated_and_read_to_its_end() {
     let dir = tempfile::tempdir().unwrap();
     let run = audit_json(&cluster, dir.path(), &["--page-size", "2"]).await;
     assert_eq!(run.with_code("NotInjected").len(), 7, "{}", run.stdout);
-    // 9 pods in pages of 2: 5 requests.
-    assert_eq!(cluster.requests("/api/v1/pods"), 5);
+    // 9 pods, 8 opted in (the API server leaves out the one that did not: the audit lists with
+    // the opt-in label selector), in pages of 2: 4 requests.
+    assert_eq!(cluster.requests("/api/v1/pods"), 4);
     assert_eq!(cluster.largest_limit(), Some(2));
+}
+
+#[tokio::test]
+async fn pods_are_read_with_the_opt_in_selector_so_a_cluster_past_the_cap_is_read_whole() {
+    // 200,000 pods, more than the cap on one list; 200 opted in, none injected.
+    let cluster = clean_cluster(Mode::Gsa).await;
+    let opted = |i: usize| i.is_multiple_of(1000);
+    let key = |i: usize| (format!("gen-{:05}", i / 20), format!("pod-{i:06}"));
+    cluster.generate(
+        "Pod",
+        Generator {
+            count: 200_000,
+            key: Box::new(key),
+            labels: Box::new(move |i| {
+                let mut labels = serde_json::json!({ "app": "app" });
+                if opted(i) {
+                    labels[objects::INJECT.0] = serde_json::json!(objects::INJECT.1);
+                }
+                labels
+            }),
+            object: Box::new(move |i| {
+                let (ns, name) = key(i);
+                objects::pod(&ns, &name, "reports-reader", opted(i), None, &Injected::No)
+            }),
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let run = audit_json(&cluster, dir.path(), &["--page-size", "100"]).await;
+    assert!(run.with_code("CannotRead").is_empty(), "{}", run.stdout);
+    let missed = run.with_code("NotInjected");
+    assert_eq!(missed.len(), 200, "{}", &run.stdout[..run.stdout.len().min(2000)]);
+    // 200 opted-in pods in pages of 100 (the API server filters): 2 pages and the last, empty.
+    assert!(
+        cluster.requests("/api/v1/pods") <= 3,
+        "{}",
+        cluster.requests("/api/v1/pods")
+    );
 }
 
 #[tokio::test]

@@ -27,7 +27,7 @@ async fn started() -> (KubeApi, Webhook) {
     api.add_service_account("gke-aws-webhook", "reader", &[("amazonaws.com/role-arn", ARN)]);
     api.add_service_account("kube-system", "reader", &[("amazonaws.com/role-arn", ARN)]);
     let webhook = Webhook::start(&api.url(), &[]).await;
-    webhook.wait_ready(200).await;
+    webhook.wait_synced().await;
     (api, webhook)
 }
 
@@ -231,6 +231,53 @@ async fn metrics_count_admissions_by_outcome() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_review_of_something_other_than_a_pod_is_allowed_unchanged_and_counted() {
+    let (api, webhook) = started().await;
+    // A rule that also sends Deployments (a misconfiguration): not a 400 that would block every
+    // Deployment under failurePolicy Fail.
+    let deployment = json!({ "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": { "name": "web", "namespace": "team", "labels": { "gke-aws-verifier/inject": "true" } },
+        "spec": { "selector": { "matchLabels": { "app": "web" } },
+                  "template": { "metadata": { "labels": { "app": "web" } },
+                                "spec": { "serviceAccountName": "reader", "containers": [{ "name": "web", "image": "web:1" }] } } } });
+    let mut body = crate::common::review("team", &deployment);
+    body["request"]["kind"] = json!({ "group": "apps", "version": "v1", "kind": "Deployment" });
+    body["request"]["resource"] = json!({ "group": "apps", "version": "v1", "resource": "deployments" });
+    let (status, answer) = webhook.post_with("/mutate", &body, &webhook.serving.cert_pem).await;
+    assert_eq!(status, 200, "{answer}");
+    let response = &answer["response"];
+    assert_eq!(response["allowed"], true, "{answer}");
+    assert_eq!(response.get("patch"), None, "{answer}");
+    let warning = response["warnings"][0].as_str().unwrap();
+    assert!(
+        warning.contains("\"apps/v1 Deployment\" is not a Pod") && warning.chars().count() <= 120,
+        "{warning}"
+    );
+    assert_eq!(
+        webhook
+            .metric("gke_aws_webhook_admissions_total{outcome=\"not_pod\"}")
+            .await
+            .as_deref(),
+        Some("1")
+    );
+    assert_eq!(api.gets(), 0, "no lookup for it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_mode_pod_with_an_empty_dir_named_like_the_token_volume_is_refused_with_the_name() {
+    let (_api, webhook) = started().await;
+    let mut p = pod("own-volume", "cluster");
+    p["spec"]["volumes"] = json!([{ "name": "gke-aws-token", "emptyDir": {} }]);
+    let response = webhook.admit("team", &p).await;
+    assert_eq!(response["allowed"], false, "taken as injected: {response}");
+    let message = response["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("volume \"gke-aws-token\" is not the webhook's token volume") && message.contains("rename"),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_renewed_certificate_is_served_without_a_restart() {
     let (_api, webhook) = started().await;
     let renewed_dir = tempfile::tempdir().unwrap();
@@ -421,7 +468,7 @@ async fn ten_named_roles_and_every_default_annotation_reach_the_pod() {
     let api = KubeApi::start().await;
     api.add_service_account("team", "many", &annotations);
     let webhook = Webhook::start(&api.url(), &[]).await;
-    webhook.wait_ready(200).await;
+    webhook.wait_synced().await;
     api.add_unwatched_service_account("team", "many-direct", &annotations);
     for (ksa, gets) in [("many", 0), ("many-direct", 1)] {
         let p = pod(ksa, ksa);

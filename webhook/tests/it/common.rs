@@ -368,6 +368,18 @@ impl Webhook {
         (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    /// Waits (bounded) until the KSA cache has held every KSA (`/readyz` says it is synced).
+    pub async fn wait_synced(&self) {
+        self.wait_for(
+            || async {
+                let (status, text) = self.get_plain("/readyz").await;
+                status == 200 && text.starts_with("ready; KSA cache synced")
+            },
+            "the KSA cache synced",
+        )
+        .await;
+    }
+
     /// Waits (bounded) until `/readyz` answers `status`.
     pub async fn wait_ready(&self, status: u16) {
         self.wait_for(|| async { self.get_plain("/readyz").await.0 == status }, "readyz")

@@ -310,7 +310,7 @@ async fn the_injected_pod_lists_a_bucket_with_boto3_the_aws_cli_and_the_js_sdk()
         ],
     );
     let webhook = Webhook::start(&world.api.url(), &[]).await;
-    webhook.wait_ready(200).await;
+    webhook.wait_synced().await;
     let pod = pod("reports-7f9c", "reader");
     let p = patched(&pod, &webhook.admit("team", &pod).await);
     let v = Volumes::new();
@@ -353,7 +353,7 @@ async fn named_roles_each_reach_their_own_bucket_with_every_client_and_every_way
         );
     }
     let webhook = Webhook::start(&world.api.url(), &[]).await;
-    webhook.wait_ready(200).await;
+    webhook.wait_synced().await;
     let mut pod = pod("exporter-1", "multi");
     pod["metadata"]["annotations"] = json!({ "gke-aws-verifier/profile.shipper": "logs" });
     pod["spec"]["containers"]

@@ -24,7 +24,7 @@ use crate::common::{ARN, GSA, Webhook, env_value, patched, pod, post, review, tl
 async fn sigterm_answers_the_review_in_flight_then_exits() {
     let api = KubeApi::start().await;
     let mut webhook = Webhook::start(&api.url(), &["--shutdown-delay", "0s"]).await;
-    webhook.wait_ready(200).await;
+    webhook.wait_synced().await;
     // A KSA the cache has not seen: its review waits on the direct get, which is held.
     api.add_unwatched_service_account(
         "team",
@@ -69,11 +69,11 @@ async fn while_the_endpoints_catch_up_it_is_unready_but_answers() {
         &[("amazonaws.com/role-arn", ARN), ("iam.gke.io/gcp-service-account", GSA)],
     );
     let mut webhook = Webhook::start(&api.url(), &["--shutdown-delay", "1h"]).await;
-    webhook.wait_ready(200).await;
+    webhook.wait_synced().await;
     webhook.signal("TERM");
     webhook.wait_ready(503).await;
     let (_, text) = webhook.get_plain("/readyz").await;
-    assert_eq!(text, "shutting down\n");
+    assert_eq!(text, "not ready: shutting down\n");
     // The API server may still send reviews here until the Service drops the endpoint.
     let response = webhook.admit("team", &pod("late-review", "reader")).await;
     assert_eq!(response["allowed"], true, "{response}");
@@ -111,7 +111,7 @@ async fn an_idle_connection_is_reused_after_the_api_servers_90_s_and_closed_afte
         metrics,
         sidecars: Support::default(),
         sidecar_policy: Policy::Refuse,
-        limits: Limits::new(4, 1 << 20),
+        limits: Limits::new(4, 1 << 20, gke_aws_webhook::server::IDLE_TIMEOUT),
         draining: AtomicBool::new(false),
     });
     let (client_io, server_io) = tokio::io::duplex(64 << 10);
@@ -155,7 +155,7 @@ async fn a_cache_that_is_behind_is_checked_against_the_api_server_before_a_denia
     api.add_service_account("team", "ci", &[("iam.gke.io/gcp-service-account", GSA)]);
     api.add_service_account("team", "no-role", &[("iam.gke.io/gcp-service-account", GSA)]);
     let webhook = Webhook::start(&api.url(), &[]).await;
-    webhook.wait_ready(200).await;
+    webhook.wait_synced().await;
     // CI annotates the KSA and applies the Job together; the watch has not delivered it yet.
     api.hold_watch(true);
     api.annotate_service_account(
@@ -203,7 +203,7 @@ async fn a_profile_the_cached_ksa_lacks_is_checked_against_the_api_server_before
     let default_role = [("amazonaws.com/role-arn", ARN), ("iam.gke.io/gcp-service-account", GSA)];
     api.add_service_account("team", "exporter", &default_role);
     let webhook = Webhook::start(&api.url(), &[]).await;
-    webhook.wait_ready(200).await;
+    webhook.wait_synced().await;
     api.hold_watch(true);
     let mut with_archive = default_role.to_vec();
     with_archive.push(("gke-aws-verifier/role.archive", ARCHIVE_ARN));
@@ -245,7 +245,7 @@ async fn old_node_pools_refuse_or_warn_gsa_mode_and_leave_cluster_mode_alone() {
         ],
     );
     let refusing = Webhook::start(&api.url(), &[]).await;
-    refusing.wait_ready(200).await;
+    refusing.wait_synced().await;
     let refused = refusing.admit("team", &pod("gsa", "reader")).await;
     assert_eq!(refused["allowed"], false, "{refused}");
     let message = refused["status"]["message"].as_str().unwrap();
@@ -257,7 +257,7 @@ async fn old_node_pools_refuse_or_warn_gsa_mode_and_leave_cluster_mode_alone() {
     patched(&cluster_pod, &refusing.admit("team", &cluster_pod).await);
 
     let warning = Webhook::start(&api.url(), &["--old-kubelets", "warn"]).await;
-    warning.wait_ready(200).await;
+    warning.wait_synced().await;
     let gsa_pod = pod("gsa", "reader");
     let response = warning.admit("team", &gsa_pod).await;
     patched(&gsa_pod, &response);
@@ -291,7 +291,7 @@ async fn old_node_pools_refuse_or_warn_gsa_mode_and_leave_cluster_mode_alone() {
     assert!(total <= MAX_WARNINGS_CHARS, "{total} characters: {response}");
 
     let current = Webhook::start(&api.url(), &["--node-version-skew", "2"]).await;
-    current.wait_ready(200).await;
+    current.wait_synced().await;
     let response = current.admit("team", &gsa_pod).await;
     patched(&gsa_pod, &response);
     assert_eq!(response.get("warnings"), None, "{response}");
@@ -317,7 +317,7 @@ async fn out_of_file_descriptors_accept_backs_off_and_recovers() {
         &[("amazonaws.com/role-arn", ARN), ("iam.gke.io/gcp-service-account", GSA)],
     );
     let webhook = Webhook::start(&api.url(), &[]).await;
-    webhook.wait_ready(200).await;
+    webhook.wait_synced().await;
     let pid = webhook.pid().to_string();
     let open = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
     // Room for two more descriptors; the connections past them wait in the backlog.
