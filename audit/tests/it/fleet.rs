@@ -101,7 +101,7 @@ async fn a_fleet_is_reported_by_cluster_and_a_silent_one_is_a_finding() {
 }
 
 /// Every path the audit reads once from a cluster without pagination.
-const READS: [&str; 10] = [
+const READS: [&str; 12] = [
     "/api/v1/pods",
     "/api/v1/serviceaccounts",
     "/apis/apps/v1/replicasets",
@@ -111,7 +111,9 @@ const READS: [&str; 10] = [
     "/apis/batch/v1/jobs",
     "/apis/batch/v1/cronjobs",
     "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
-    "/api/v1/namespaces/gke-aws-webhook/endpoints/gke-aws-webhook",
+    "/apis/discovery.k8s.io/v1/namespaces/gke-aws-webhook/endpointslices",
+    "/api/v1/namespaces",
+    "/.well-known/openid-configuration",
 ];
 
 #[tokio::test]
