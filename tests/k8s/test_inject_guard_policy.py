@@ -6,24 +6,27 @@ server does for a ValidatingAdmissionPolicy: the request must match matchConstra
 matchCondition must be true (a false one skips the policy), then every validation must hold
 (https://kubernetes.io/docs/reference/access-authn-authz/validating-admission-policy/). The
 object evaluated is the pod as the mutating webhooks left it: the policy runs in the validating
-phase, after them (.../admission-controllers/#admission-control-phases)."""
+phase, after them (.../admission-controllers/#admission-control-phases). The evaluation itself is
+inject_guard.py's, which the webhook's integration tests also run over every pod the real
+webhook patched (webhook/tests/it/common.rs, `patched`)."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
-import celpy
 import pytest
 import yaml
 
+from inject_guard import NAME, decide, policy_from_file
 from kustomize_render import REPO, WEBHOOK_RENDERS, render
 
-NAME = "gke-aws-verifier-inject-guard"
 LABEL = "gke-aws-verifier/inject"
-# The annotation the webhook writes on every pod it admits (part 2 of issue 32 makes it so).
+# The annotation the webhook writes on every pod it admits (webhook/src/marker.rs).
 MARKER = "gke-aws-verifier/admitted-by"
 WEBHOOK = "gke-aws-webhook"
 
@@ -42,27 +45,6 @@ def objs(request) -> list[dict]:
 @pytest.fixture(scope="module")
 def policy() -> dict:
     return one(render("k8s/webhook/base"), "ValidatingAdmissionPolicy")
-
-
-def evaluate(expression: str, activation: dict) -> bool:
-    env = celpy.Environment()
-    result = env.program(env.compile(expression)).evaluate(activation)
-    assert isinstance(result, celpy.celtypes.BoolType), f"{expression!r} gave {result!r}"
-    return bool(result)
-
-
-def decide(policy: dict, operation: str, pod: dict, resource: str = "pods") -> str:
-    """What the API server does with the policy for this request: "skipped" (not matched),
-    "admitted" or "refused"."""
-    spec = policy["spec"]
-    matched = any(operation in rule["operations"] and resource in rule["resources"]
-                  and rule["apiGroups"] == [""] for rule in spec["matchConstraints"]["resourceRules"])
-    if not matched:
-        return "skipped"
-    activation = {"object": celpy.json_to_cel(pod), "oldObject": celpy.json_to_cel(None)}
-    if not all(evaluate(c["expression"], activation) for c in spec.get("matchConditions", [])):
-        return "skipped"
-    return "admitted" if all(evaluate(v["expression"], activation) for v in spec["validations"]) else "refused"
 
 
 def pod(labels: dict | None = None, annotations: dict | None = None, namespace: str = "team-a",
@@ -197,3 +179,21 @@ patches:
     guard = one(objs, "ValidatingAdmissionPolicy")
     assert guard == policy
     assert decide(guard, "CREATE", pod(ASKS)) == "refused"
+
+
+def test_the_file_the_webhook_tests_read_is_the_policy_rendered(policy):
+    # inject_guard.py reads the base's file without kustomize: the same rules as the render
+    # (kustomize adds only the common labels).
+    assert policy_from_file()["spec"] == policy["spec"]
+
+
+def test_the_command_decides_each_pod_of_a_list():
+    # The form the webhook's integration tests use: one decision per pod, in order.
+    pods = [pod(ASKS), pod(ASKS, {MARKER: WEBHOOK}), pod({"app": "x"})]
+    out = subprocess.run([sys.executable, str(REPO / "tests/k8s/inject_guard.py")], input=json.dumps(pods),
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == ["refused", "admitted", "skipped"]
+    bad = subprocess.run([sys.executable, str(REPO / "tests/k8s/inject_guard.py")], input="{}",
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "a JSON list of pods" in bad.stderr

@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::Pod;
 use crate::choice::{self, Choice};
 use crate::clash;
 use crate::inject::{self, Credentials, FIRST_TOKEN, Identity, Plan, SIDECAR};
+use crate::marker;
 // The names and the settings live in their own modules; re-exported for the callers that
 // took them from here.
 use crate::keys;
@@ -85,7 +86,8 @@ pub fn review(pod: &Pod, namespace: &str, ksa: Option<&Annotations>, settings: &
         Err(outcome) => return outcome,
     };
     match decide(pod, namespace, &ksa_name, ksa, settings) {
-        Ok(outcome) => outcome,
+        // Every opted-in pod admitted carries the marker the guard requires.
+        Ok(outcome) => marker::marked(pod, outcome),
         Err(message) => Outcome::Deny { message },
     }
 }

@@ -55,6 +55,12 @@ fn injected(v: &Value, annotations: &Annotations) -> (Value, Vec<String>) {
         Outcome::Inject { patch, warnings } => {
             let mut patched = v.clone();
             json_patch::patch(&mut patched, &patch).expect("the patch applies");
+            // Every admitted pod carries the guard's marker, whatever else the patch does.
+            assert_eq!(
+                patched["metadata"]["annotations"][crate::marker::ADMITTED_BY],
+                crate::marker::WEBHOOK,
+                "{patched}"
+            );
             (patched, warnings)
         }
         other => panic!("expected an injection, got {other:?}"),

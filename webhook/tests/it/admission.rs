@@ -2,7 +2,7 @@
 //! stand-in: one test per rule, the cache's failure modes, metrics, certificate rotation,
 //! and the patched pods validated by kubernetes-validate --strict.
 
-use crate::common::{ARN, GSA, Webhook, env_value, patched, pod};
+use crate::common::{ARN, GSA, Webhook, env_value, guard, patched, pod};
 use serde_json::{Value, json};
 use testkit::kube_api::KubeApi;
 
@@ -54,6 +54,38 @@ async fn an_opted_in_pod_gets_the_sidecar_volume_and_env() {
         assert_eq!(c["volumeMounts"][0]["readOnly"], true);
     }
     assert_eq!(api.gets(), 0, "a synced cache needs no direct lookup");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guard_admits_every_pod_the_webhook_admits_and_refuses_the_pod_it_never_saw() {
+    let (_api, webhook) = started().await;
+    // Pods given nothing are admitted with the marker too: the webhook decided on them.
+    let mut every_none = pod("every-none", "reader");
+    every_none["metadata"]["annotations"] = json!({
+        "gke-aws-verifier/profile.app": "none", "gke-aws-verifier/profile.migrate": "none" });
+    let mut all_skipped = pod("all-skipped", "reader");
+    all_skipped["metadata"]["annotations"] = json!({ "gke-aws-verifier/skip-containers": "app,migrate" });
+    let mut generated = pod("", "cluster");
+    generated["metadata"] = json!({ "generateName": "reports-", "labels": { "gke-aws-verifier/inject": "true" },
+                                    "annotations": { "team": "reports" } });
+    let mut admitted = Vec::new();
+    for p in [pod("plain", "reader"), every_none, all_skipped, generated] {
+        // `patched` asserts the marker and the guard's "admitted".
+        admitted.push(patched(&p, &webhook.admit("team", &p).await));
+    }
+    // The reinvocation of an admitted pod adds nothing, and the pod stays admitted.
+    let again = webhook.admit("team", &admitted[0]).await;
+    assert_eq!(again["allowed"], true, "{again}");
+    assert_eq!(again.get("patch"), None, "{again}");
+    // The same pods as the webhook never saw them (its configuration deleted or Ignore), and
+    // an admitted pod whose marker was taken off: refused.
+    let mut unmarked = admitted[0].clone();
+    unmarked["metadata"]["annotations"]
+        .as_object_mut()
+        .unwrap()
+        .remove("gke-aws-verifier/admitted-by");
+    let never_saw = [pod("plain", "reader"), unmarked];
+    assert_eq!(guard(&never_saw), ["refused", "refused"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

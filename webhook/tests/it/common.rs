@@ -445,7 +445,36 @@ pub fn patched(pod: &Value, response: &Value) -> Value {
     let patch: json_patch::Patch = serde_json::from_slice(&patch).unwrap();
     let mut pod = pod.clone();
     json_patch::patch(&mut pod, &patch).expect("the patch applies to the pod");
+    // Every pod the webhook admits passes the guard (its marker is there), whatever its
+    // containers were given: the guard's CEL evaluated as the API server does.
+    assert_eq!(
+        pod["metadata"]["annotations"]["gke-aws-verifier/admitted-by"], "gke-aws-webhook",
+        "{pod}"
+    );
+    assert_eq!(guard(std::slice::from_ref(&pod)), ["admitted"], "{pod}");
     pod
+}
+
+/// What the guard (`gke-aws-verifier-inject-guard`) does with each pod's CREATE: "admitted",
+/// "refused" or "skipped", by tests/k8s/inject_guard.py (cel-python, from the project's .venv:
+/// `make venv`; missing is a failure).
+pub fn guard(pods: &[Value]) -> Vec<String> {
+    use std::io::Write;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = root.join(".venv/bin/python");
+    assert!(python.exists(), "{} is missing: run `make venv`", python.display());
+    let mut child = std::process::Command::new(python)
+        .arg(root.join("tests/k8s/inject_guard.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("inject_guard.py starts");
+    let input = serde_json::to_vec(pods).unwrap();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("a JSON list of decisions")
 }
 
 pub fn env_value(container: &Value, name: &str) -> Option<Value> {
