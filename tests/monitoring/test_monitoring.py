@@ -42,12 +42,6 @@ ALERTS = [alert for group in SOURCE["groups"] for alert in group["alerts"]]
 RULES_FILE = REPO / generate.OUTPUTS["rules"]
 UNIT_TESTS = REPO / "tests/monitoring/rules.test.yaml"
 EXAMPLES = ["k8s/examples/monitoring-gmp", "k8s/examples/monitoring-prometheus-operator"]
-# Metrics the rules read that nothing exports yet: the webhook exports them in part 2 of issue
-# 32. Move a name out of here when its exporter writes it.
-NOT_EXPORTED_YET = {
-    "gke_aws_webhook_ksa_cache_synced": "webhook/src/metrics.rs",
-    "gke_aws_webhook_serving_certificate_expiry_timestamp_seconds": "webhook/src/metrics.rs",
-}
 # Where each family is exported: the file that writes its name.
 EXPORTERS = {"gke_aws_verifier_": "verifier/src/verify/pushgateway.rs", "gke_aws_webhook_": "webhook/src/metrics.rs",
              "gke_aws_audit_": "audit/src/metrics.rs"}
@@ -287,7 +281,7 @@ def family(name: str) -> str:
 def test_every_metric_read_is_exported_or_listed_as_coming():
     for where, expr in queries().items():
         for name in map(family, METRIC.findall(expr)):
-            if name in KUBE_STATE_METRICS or name in NOT_EXPORTED_YET:
+            if name in KUBE_STATE_METRICS:
                 continue
             prefix = next((p for p in EXPORTERS if name.startswith(p)), None)
             assert prefix, f"{where}: {name} belongs to no exporter"
@@ -295,13 +289,6 @@ def test_every_metric_read_is_exported_or_listed_as_coming():
             # The verifier writes its names as gke_aws_verifier_{name}.
             short = name[len(prefix):] if prefix == "gke_aws_verifier_" else name
             assert f'"{short}' in exporter, f"{where}: {name} is not written by {EXPORTERS[prefix]}"
-
-
-def test_the_metrics_not_exported_yet_are_still_missing():
-    # When the webhook exports one, this fails: move it out of NOT_EXPORTED_YET.
-    for name, exporter in NOT_EXPORTED_YET.items():
-        assert name not in (REPO / exporter).read_text(), f"{name} is exported now: drop it from NOT_EXPORTED_YET"
-        assert any(name in expr for expr in queries().values()), f"{name} is read by no rule"
 
 
 def test_the_dashboard_queries_parse(tmp_path):

@@ -249,6 +249,8 @@ impl KsaCache {
                         let listed = building.take().unwrap_or_default();
                         let size = listed.map.len();
                         *task.write() = listed;
+                        // The gauge first: whoever sees the webhook ready sees it synced.
+                        task.metrics.set_cache_synced(true);
                         task.ready.store(true, Ordering::SeqCst);
                         tracing::info!(service_accounts = size, "KSA cache synced");
                     }

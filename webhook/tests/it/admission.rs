@@ -220,6 +220,8 @@ async fn not_ready_until_the_api_server_has_answered_the_list() {
     for _ in 0..5 {
         assert_eq!(webhook.get_plain("/readyz").await.0, 503);
     }
+    let synced = "gke_aws_webhook_ksa_cache_synced";
+    assert_eq!(webhook.metric(synced).await.as_deref(), Some("0"));
     let refused = webhook.admit("team", &pod("early", "reader")).await;
     assert_eq!(refused["allowed"], false, "no cache and no API server: {refused}");
     assert!(
@@ -234,6 +236,10 @@ async fn not_ready_until_the_api_server_has_answered_the_list() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_synced_the_cache_serves_while_the_api_server_is_away() {
     let (api, webhook) = started().await;
+    assert_eq!(
+        webhook.metric("gke_aws_webhook_ksa_cache_synced").await.as_deref(),
+        Some("1")
+    );
     api.stop();
     let p = pod("cached", "reader");
     let injected = patched(&p, &webhook.admit("team", &p).await);
@@ -265,8 +271,11 @@ async fn metrics_count_admissions_by_outcome() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_renewed_certificate_is_served_without_a_restart() {
     let (_api, webhook) = started().await;
+    let expiry = "gke_aws_webhook_serving_certificate_expiry_timestamp_seconds";
+    // 4096-01-01T00:00:00Z, the first certificate's notAfter.
+    assert_eq!(webhook.metric(expiry).await.as_deref(), Some("67090118400"));
     let renewed_dir = tempfile::tempdir().unwrap();
-    let renewed = crate::common::serving_cert(renewed_dir.path());
+    let renewed = crate::common::serving_cert_until(renewed_dir.path(), (2031, 5, 17));
     // As the kubelet updates a Secret volume: whole new files in place of the old ones.
     std::fs::rename(&renewed.key, &webhook.serving.key).unwrap();
     std::fs::rename(&renewed.cert, &webhook.serving.cert).unwrap();
@@ -274,6 +283,8 @@ async fn a_renewed_certificate_is_served_without_a_restart() {
     let (status, response) = webhook.post_with("/mutate", &body, &renewed.cert_pem).await;
     assert_eq!(status, 200, "{response}");
     assert_eq!(response["response"]["allowed"], true);
+    // The reload told the metric: 2031-05-17T00:00:00Z.
+    assert_eq!(webhook.metric(expiry).await.as_deref(), Some("1936742400"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

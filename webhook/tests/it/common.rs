@@ -29,11 +29,20 @@ pub struct ServingCert {
 }
 
 pub fn serving_cert(dir: &Path) -> ServingCert {
-    let generated = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+    // rcgen's default validity: until 4096-01-01.
+    serving_cert_until(dir, (4096, 1, 1))
+}
+
+/// A self-signed serving certificate valid until midnight UTC of `(year, month, day)`.
+pub fn serving_cert_until(dir: &Path, (year, month, day): (i32, u8, u8)) -> ServingCert {
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+    params.not_after = rcgen::date_time_ymd(year, month, day);
+    let signing_key = rcgen::KeyPair::generate().unwrap();
+    let generated = params.self_signed(&signing_key).unwrap();
     let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
-    let cert_pem = generated.cert.pem();
+    let cert_pem = generated.pem();
     std::fs::write(&cert, &cert_pem).unwrap();
-    std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
+    std::fs::write(&key, signing_key.serialize_pem()).unwrap();
     ServingCert { cert_pem, cert, key }
 }
 
