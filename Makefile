@@ -171,7 +171,7 @@ test-k8s: venv ## kustomize builds, strict schema validation, checkov, hadolint,
 	@echo "==> Kubernetes checks"
 	$(TIMED) test tests/k8s/run.sh
 
-test-monitoring: venv ## The alert rules: rendered files current, promtool check and test rules, CRD objects against the published CRDs
+test-monitoring: venv release-test ## The alert rules: rendered files current, promtool check and test rules, CRD objects against the published CRDs, the live Prometheus test
 	@echo "==> monitoring checks"
 	$(TIMED) test tests/monitoring/run.sh
 

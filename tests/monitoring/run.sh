@@ -7,7 +7,10 @@
 #   3. promtool test rules: tests/monitoring/rules.test.yaml, every alert firing and silent
 #   4. pytest tests/monitoring: inputs and their checks, defaults against the manifests, house
 #      style and runbook sections, metric names against their exporters, the dashboard's queries
-#      (promtool), the custom resources against the published CRDs (crd_schema.py), the scrapes
+#      (promtool), the custom resources against the published CRDs (crd_schema.py), the scrapes;
+#      test_live.py: a real Prometheus scraping the real webhook (target/release-test, make
+#      release-test) and a Pushgateway fed by real verify and audit runs, the shipped rules
+#      firing, every dashboard query answered
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -22,12 +25,14 @@ run() {
 
 step "tools"
 missing=0
-declare -A hint=([promtool]="Debian: apt-get install prometheus" [kubectl]="it renders the components" [python3]="")
-for tool in promtool kubectl python3; do
+declare -A hint=([promtool]="Debian: apt-get install prometheus" [prometheus]="Debian: apt-get install prometheus"
+  [prometheus-pushgateway]="Debian: apt-get install prometheus-pushgateway" [openssl]="Debian: apt-get install openssl"
+  [moto_server]="make venv installs it" [kubectl]="it renders the components" [python3]="")
+for tool in promtool prometheus prometheus-pushgateway openssl moto_server kubectl python3; do
   if path=$(command -v "$tool"); then echo "ok: $tool at $path"; else echo "FAILED: $tool not found on PATH (${hint[$tool]})" >&2; missing=1; fi
 done
-if ! python3 -c 'import pytest, yaml, jsonschema, celpy, kubernetes_validate' 2>/dev/null; then
-  echo "FAILED: pytest, PyYAML, jsonschema, cel-python or kubernetes-validate missing from $(command -v python3) (make venv installs them)" >&2
+if ! python3 -c 'import pytest, yaml, jsonschema, celpy, kubernetes_validate, boto3' 2>/dev/null; then
+  echo "FAILED: pytest, PyYAML, jsonschema, cel-python, kubernetes-validate or boto3 missing from $(command -v python3) (make venv installs them)" >&2
   missing=1
 fi
 [[ "$missing" == 0 ]] || { echo "monitoring: tools missing"; exit 1; }
