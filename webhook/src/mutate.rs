@@ -86,9 +86,32 @@ pub fn review(pod: &Pod, namespace: &str, ksa: Option<&Annotations>, settings: &
         Err(outcome) => return outcome,
     };
     match decide(pod, namespace, &ksa_name, ksa, settings) {
-        // Every opted-in pod admitted carries the marker the guard requires.
-        Ok(outcome) => marker::marked(pod, outcome),
+        Ok(outcome) => marked(pod, outcome),
         Err(message) => Outcome::Deny { message },
+    }
+}
+
+/// The answer for an opted-in pod, with the marker the guard requires ([`marker`]): added
+/// to an injection's patch; an already injected pod that lacks it gets a patch of the marker
+/// alone. Denials stay denials.
+fn marked(pod: &Pod, outcome: Outcome) -> Outcome {
+    if marker::is_marked(pod) {
+        return outcome;
+    }
+    match outcome {
+        Outcome::Inject { mut patch, warnings } => {
+            marker::add(pod, &mut patch);
+            Outcome::Inject { patch, warnings }
+        }
+        Outcome::Skip { .. } => {
+            let mut patch = Patch(Vec::new());
+            marker::add(pod, &mut patch);
+            Outcome::Inject {
+                patch,
+                warnings: Vec::new(),
+            }
+        }
+        deny @ Outcome::Deny { .. } => deny,
     }
 }
 

@@ -346,6 +346,23 @@ fn skipped_containers_get_nothing() {
 }
 
 #[test]
+fn an_injected_pod_without_the_marker_gets_the_marker_alone() {
+    // Copied from an injected pod without its annotations: nothing to inject, only the marker.
+    let (mut p, _) = injected(&pod_json(), &ksa(&[]));
+    p["metadata"].as_object_mut().unwrap().remove("annotations");
+    let (again, warnings) = injected(&p, &ksa(&[]));
+    assert_eq!(warnings, Vec::<String>::new());
+    let mut expected = p.clone();
+    expected["metadata"]["annotations"] = json!({ crate::marker::ADMITTED_BY: crate::marker::WEBHOOK });
+    assert_eq!(again, expected);
+    // Denials carry no marker: the pod is not admitted.
+    assert!(matches!(
+        review(&pod(&pod_json()), "team", None, &settings()),
+        Outcome::Deny { .. }
+    ));
+}
+
+#[test]
 fn a_second_admission_changes_nothing_but_a_container_added_since_gets_its_share() {
     let (p, _) = injected(&pod_json(), &ksa(&[]));
     let again = review(&pod(&p), "team", Some(&ksa(&[])), &settings());
