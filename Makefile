@@ -19,9 +19,9 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 export TIMING_DIR ?= $(CURDIR)/.cache/timing
 TIMED = tests/timing.sh run $@
 
-.PHONY: help venv venv-demo node-deps build release release-test lint test test-rust test-terraform test-k8s test-demo \
+.PHONY: help venv venv-demo node-deps build release release-test lint test test-rust test-terraform test-k8s test-monitoring test-demo \
         test-docs demo-build test-release test-supply-chain test-fuzz fuzz timing-reset demo bench bench-webhook bench-audit release-webhook \
-        release-audit audit plan apply destroy k8s-config verify smoke webhook-deploy image
+        release-audit audit plan apply destroy k8s-config verify smoke webhook-deploy image monitoring
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -34,7 +34,7 @@ demo: ## Run the whole chain locally on emulators (moto, metadata emulator); pri
 	@$(MAKE) --no-print-directory venv-demo demo-build
 	DEMO_PLAN_SHOWN=1 scripts/demo.sh
 
-test: timing-reset venv lint test-rust test-terraform test-k8s test-demo test-docs test-release test-supply-chain test-fuzz ## Every check: Rust, Terraform, Kubernetes, demo, documented commands, shipping build, supply chain, fuzz smoke
+test: timing-reset venv lint test-rust test-terraform test-k8s test-monitoring test-demo test-docs test-release test-supply-chain test-fuzz ## Every check: Rust, Terraform, Kubernetes, alert rules, demo, documented commands, shipping build, supply chain, fuzz smoke
 	@tests/timing.sh table
 	@echo "==> all checks passed"
 
@@ -86,6 +86,10 @@ webhook-deploy: ## Deploy the injection webhook with its cert-manager certificat
 	@echo "==> kubectl apply -k k8s/webhook/overlays/cert-manager"
 	kubectl $(if $(KUBE_CONTEXT),--context $(KUBE_CONTEXT)) apply -k k8s/webhook/overlays/cert-manager
 	kubectl $(if $(KUBE_CONTEXT),--context $(KUBE_CONTEXT)) --namespace gke-aws-webhook rollout status deployment/gke-aws-webhook --timeout=180s
+
+monitoring: venv ## Render the alert rules (plain, GMP, prometheus-operator) and the dashboard from k8s/monitoring/source.yaml
+	@echo "==> k8s/monitoring/generate.py: rules, ClusterRules, PrometheusRule, Grafana dashboard"
+	python3 k8s/monitoring/generate.py
 
 image: ## Build and push the verifier image (IMAGE=REGISTRY/gke-aws-verifier:TAG)
 	@test -n "$(IMAGE)" || { echo "image: set IMAGE=REGISTRY/gke-aws-verifier:TAG (never latest)" >&2; exit 2; }
@@ -178,6 +182,10 @@ test-terraform: venv release-test ## fmt, validate, terraform test, end-to-end o
 test-k8s: venv ## kustomize builds, strict schema validation, checkov, hadolint, script tests
 	@echo "==> Kubernetes checks"
 	$(TIMED) test tests/k8s/run.sh
+
+test-monitoring: venv release-test ## The alert rules: rendered files current, promtool check and test rules, CRD objects against the published CRDs, the live Prometheus test
+	@echo "==> monitoring checks"
+	$(TIMED) test tests/monitoring/run.sh
 
 test-demo: venv release-test ## make demo passes and leaves nothing running
 	@echo "==> demo test"

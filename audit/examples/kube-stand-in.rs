@@ -31,6 +31,9 @@ async fn main() {
     let cluster = KubeCluster::start().await;
     cluster.add(objects::webhook_configuration("gke-aws-webhook", true, "Fail"));
     cluster.add(objects::endpoint_slice("gke-aws-webhook", "gke-aws-webhook", 2));
+    for guard in objects::inject_guard() {
+        cluster.add(guard);
+    }
     let annotations = [
         ("amazonaws.com/role-arn", ROLE),
         ("iam.gke.io/gcp-service-account", GSA),

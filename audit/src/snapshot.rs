@@ -6,6 +6,8 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use serde::de::IgnoredAny;
+
 use crate::finding::{Code, Finding, ObjectRef, Severity};
 use crate::objects::{
     EndpointSlice, Named, Namespace, Owner, Pod, SERVICE_NAME_LABEL, ServiceAccount, WebhookConfiguration, Workload,
@@ -15,6 +17,19 @@ use crate::shell::sh;
 
 /// The pods the audit reads: those labelled for injection (the API server filters).
 pub const OPT_IN_SELECTOR: &str = "gke-aws-verifier/inject=true";
+
+/// The guard (k8s/webhook/base): the ValidatingAdmissionPolicy and its binding of this name,
+/// which refuse a labelled pod the webhook did not admit.
+pub const INJECT_GUARD: &str = "gke-aws-verifier-inject-guard";
+const GUARD_POLICIES: &str = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies";
+const GUARD_BINDINGS: &str = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings";
+
+/// Whether the guard's two objects exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Guard {
+    pub policy: bool,
+    pub binding: bool,
+}
 
 /// Where the audit looks, and for which webhook.
 #[derive(Debug, Clone)]
@@ -95,6 +110,8 @@ pub struct Snapshot {
     /// The issuer the cluster serves (`/.well-known/openid-configuration` through the API
     /// server), `None` when it serves none or it could not be read.
     pub issuer: Option<String>,
+    /// The guard, read by name (`None`: unreadable, its `CannotRead` is in `failures`).
+    pub inject_guard: Option<Guard>,
     pub failures: Vec<Finding>,
 }
 
@@ -141,11 +158,12 @@ pub async fn read(reader: &Reader, cluster: &str, scope: &Scope, wanted: &Wanted
         drop(judged);
         (pods, service_accounts, workloads)
     };
-    let ((pods, service_accounts, workloads), webhooks, slices, (namespaces, issuer)) = tokio::join!(
+    let ((pods, service_accounts, workloads), webhooks, slices, (namespaces, issuer), guard) = tokio::join!(
         pods_and_theirs,
         reader.list::<WebhookConfiguration>(webhooks_path),
         reader.list_selected::<EndpointSlice>(&slices_path, &service_selector),
         read_cluster_config(reader),
+        read_guard(reader),
     );
 
     let mut snapshot = Snapshot::default();
@@ -198,6 +216,11 @@ pub async fn read(reader: &Reader, cluster: &str, scope: &Scope, wanted: &Wanted
     match issuer {
         Ok(issuer) => snapshot.issuer = issuer,
         Err(e) => note("/.well-known/openid-configuration", e, &mut snapshot),
+    }
+    match guard {
+        (Ok(policy), Ok(binding)) => snapshot.inject_guard = Some(Guard { policy, binding }),
+        (Err(e), _) => note("validatingadmissionpolicies", e, &mut snapshot),
+        (_, Err(e)) => note("validatingadmissionpolicybindings", e, &mut snapshot),
     }
     if let Some(why) = unreachable {
         return Err(Finding::new(
@@ -312,6 +335,21 @@ async fn read_cluster_config(
     (namespaces, issuer)
 }
 
+/// Whether the guard's policy and binding exist: a get of each by name (404: missing, also where
+/// the API server predates admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy, 1.30).
+async fn read_guard(reader: &Reader) -> (Result<bool, ReadError>, Result<bool, ReadError>) {
+    let exists = |read: Result<IgnoredAny, ReadError>| match read {
+        Ok(_) => Ok(true),
+        Err(ReadError::NotFound) => Ok(false),
+        Err(e) => Err(e),
+    };
+    let (policy, binding) = tokio::join!(
+        reader.get::<IgnoredAny>(GUARD_POLICIES, INJECT_GUARD),
+        reader.get::<IgnoredAny>(GUARD_BINDINGS, INJECT_GUARD),
+    );
+    (exists(policy), exists(binding))
+}
+
 fn cannot_read(resource: &str, scope: &Scope, error: ReadError) -> Finding {
     let everywhere = match &scope.namespace {
         Some(ns) => format!("--namespace {ns}"),
@@ -327,6 +365,14 @@ fn cannot_read(resource: &str, scope: &Scope, error: ReadError) -> Finding {
             format!(
                 "grant list on endpointslices.discovery.k8s.io in namespace {ns} (the Role of k8s/components/audit), then check: \
                  kubectl auth can-i list endpointslices.discovery.k8s.io --namespace {ns}"
+            ),
+        )
+    } else if resource.starts_with("validatingadmissionpolic") {
+        (
+            "get",
+            format!(
+                "grant get on {resource}.admissionregistration.k8s.io named {INJECT_GUARD} (the ClusterRole of k8s/components/audit), then check: \
+                 kubectl auth can-i get {resource}.admissionregistration.k8s.io/{INJECT_GUARD}"
             ),
         )
     } else if resource.starts_with('/') {

@@ -34,7 +34,7 @@ use crate::kube_list::{EXPIRED_CONTINUE, ListQuery, decode_continue, encode_cont
 type Body = BoxBody<Bytes, Infallible>;
 
 /// Every resource served: (group/version path prefix, plural, kind, namespaced).
-const RESOURCES: [(&str, &str, &str, bool); 12] = [
+const RESOURCES: [(&str, &str, &str, bool); 14] = [
     ("/apis/discovery.k8s.io/v1", "endpointslices", "EndpointSlice", true),
     ("/api/v1", "namespaces", "Namespace", false),
     ("/api/v1", "pods", "Pod", true),
@@ -50,6 +50,18 @@ const RESOURCES: [(&str, &str, &str, bool); 12] = [
         "/apis/admissionregistration.k8s.io/v1",
         "mutatingwebhookconfigurations",
         "MutatingWebhookConfiguration",
+        false,
+    ),
+    (
+        "/apis/admissionregistration.k8s.io/v1",
+        "validatingadmissionpolicies",
+        "ValidatingAdmissionPolicy",
+        false,
+    ),
+    (
+        "/apis/admissionregistration.k8s.io/v1",
+        "validatingadmissionpolicybindings",
+        "ValidatingAdmissionPolicyBinding",
         false,
     ),
 ];
@@ -650,6 +662,22 @@ pub mod objects {
             "spec": { "schedule": "*/5 * * * *", "jobTemplate": { "metadata": { "labels": labels(false) }, "spec": {
                 "template": { "metadata": { "labels": labels(on_template) },
                               "spec": { "restartPolicy": "Never", "containers": [{ "name": "app", "image": "registry.example/app:1" }] } } } } } })
+    }
+
+    /// The guard of k8s/webhook/base: its ValidatingAdmissionPolicy and binding, as far as
+    /// the audit reads them (their names).
+    pub fn inject_guard() -> [Value; 2] {
+        let name = "gke-aws-verifier-inject-guard";
+        [
+            json!({ "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+                "metadata": { "name": name, "resourceVersion": "1" },
+                "spec": { "failurePolicy": "Fail", "matchConstraints": { "resourceRules": [{ "apiGroups": [""],
+                    "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"] }] },
+                    "validations": [{ "expression": "has(object.metadata.annotations) && 'gke-aws-verifier/admitted-by' in object.metadata.annotations" }] } }),
+            json!({ "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+                "metadata": { "name": name, "resourceVersion": "1" },
+                "spec": { "policyName": name, "validationActions": ["Deny"] } }),
+        ]
     }
 
     /// The webhook's configuration: `ca_bundle` present or empty, this `failurePolicy`.

@@ -5,7 +5,9 @@
 #   1. kubectl kustomize of every kustomization under k8s/ (found, not listed, so none can rot),
 #      and every Component used by at least one of them
 #   2. kubernetes-validate --strict of each render, for Kubernetes 1.29 and 1.33 (a render with a
-#      ValidatingAdmissionPolicy, GA in 1.30: 1.30 instead of 1.29, see render_floor)
+#      ValidatingAdmissionPolicy, GA in 1.30: 1.30 instead of 1.29, see render_floor). It knows
+#      Kubernetes' own kinds only and warns on custom resources; the monitoring components' are
+#      validated against their published CRDs by tests/monitoring/run.sh (make test-monitoring)
 #   3. checkov over k8s/ (rendered kustomizations and plain manifests) and the Dockerfiles
 #   4. hadolint of the Dockerfiles
 #   5. scripts/verify-job.sh's and scripts/audit-job.sh's control flow, against kubectl stand-ins
@@ -15,7 +17,8 @@
 #      the webhook runs: pull policy, PriorityClass, Linux nodes, HTTPS liveness, port 10250
 #      through Service and NetworkPolicy, requests = limits: test_webhook_manifests.py; the
 #      aws-config annotation's ValidatingAdmissionPolicy, its CEL evaluated with cel-python:
-#      test_aws_config_policy.py)
+#      test_aws_config_policy.py; the guard that refuses labelled pods the webhook did not admit:
+#      test_inject_guard_policy.py)
 #   7. every ```yaml snippet of README.md, docs/ and k8s/**/README.md (tests/docs/snippets.py)
 set -euo pipefail
 cd "$(dirname "$0")/../.."

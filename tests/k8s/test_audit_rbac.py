@@ -2,8 +2,9 @@
 real `kubectl kustomize`): least privilege, and the Rust reader asks for nothing else. The
 audit lists (paginated) what it reads everywhere, gets the cluster's OIDC discovery document
 (a non-resource URL), and lists the webhook Service's EndpointSlices in the webhook's namespace
-(by label). So the ClusterRole grants `list` and only `list` on exactly those resources plus
-`get` on that one URL, and a Role in the webhook's namespace grants `list` on EndpointSlices,
+(by label), and gets the guard's ValidatingAdmissionPolicy and binding by name. So the
+ClusterRole grants `list` on exactly those resources, `get` on that one URL and `get` on the
+guard's two objects by resourceNames, and a Role in the webhook's namespace grants `list` on EndpointSlices,
 nothing cluster-wide."""
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ LISTS = {
 NAMESPACED_LISTS = {"discovery.k8s.io": {"endpointslices"}}
 # The one non-resource URL it gets.
 DISCOVERY = "/.well-known/openid-configuration"
+# What it gets by name: the guard's policy and binding (k8s/webhook/base).
+GUARD = "gke-aws-verifier-inject-guard"
+GETS = {"apiGroups": ["admissionregistration.k8s.io"],
+        "resources": ["validatingadmissionpolicies", "validatingadmissionpolicybindings"],
+        "resourceNames": [GUARD], "verbs": ["get"]}
 
 
 def render(path: str = "k8s/examples/audit") -> list[dict]:
@@ -75,12 +81,13 @@ def test_the_cluster_role_lists_exactly_what_the_audit_lists():
     role = only(render(), "ClusterRole")
     urls = [r for r in role["rules"] if "nonResourceURLs" in r]
     assert urls == [{"nonResourceURLs": [DISCOVERY], "verbs": ["get"]}], urls
-    for rule in role["rules"]:
-        if "nonResourceURLs" in rule:
-            continue
+    gets = [r for r in role["rules"] if r.get("verbs") == ["get"] and "nonResourceURLs" not in r]
+    assert gets == [GETS], gets
+    lists = [r for r in role["rules"] if "nonResourceURLs" not in r and r not in gets]
+    for rule in lists:
         assert rule["verbs"] == ["list"], rule
         assert "resourceNames" not in rule, rule
-    assert granted(role) == LISTS
+    assert granted({"rules": lists}) == LISTS
 
 
 def test_the_role_lists_only_the_webhooks_endpoint_slices_in_its_namespace():
@@ -123,8 +130,12 @@ def test_the_audit_reads_only_what_the_roles_grant():
             r"reader\.(list_kept|list_selected|list|get_document|get)::<(\w+)>\(([^)]*)", source
         )
     ]
-    gets = [c for c in calls if c[0] == "get"]
-    assert gets == [], gets
+    gets = re.findall(r"reader\.get::<(\w+)>\(([^)]*)\)", source)
+    assert gets == [("IgnoredAny", "GUARD_POLICIES, INJECT_GUARD"), ("IgnoredAny", "GUARD_BINDINGS, INJECT_GUARD")], gets
+    assert f'pub const INJECT_GUARD: &str = "{GUARD}";' in source
+    assert 'const GUARD_POLICIES: &str = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies";' in source
+    assert ('const GUARD_BINDINGS: &str = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings";'
+            in source)
     assert [c[1:] for c in calls if c[0] == "get_document"] == [("Discovery", f'"{DISCOVERY}"')]
     assert [c[1:] for c in calls if c[0] == "list_selected"] == [("Pod", "&pods_path"), ("EndpointSlice", "&slices_path")]
     assert "reader.list_selected::<Pod>(&pods_path, OPT_IN_SELECTOR)" in source

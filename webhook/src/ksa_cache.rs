@@ -356,12 +356,13 @@ impl KsaCache {
                     index.map.len()
                 };
                 self.answering.store(true, Ordering::SeqCst);
+                // The gauge first: whoever sees the cache synced sees the gauge say so.
+                self.metrics.set_cache_synced(true);
                 if !self.synced.swap(true, Ordering::SeqCst) {
                     tracing::info!(service_accounts = size, "KSA cache synced");
                 } else {
                     tracing::info!(service_accounts = size, "KSA cache relisted");
                 }
-                self.metrics.set_cache_synced(true);
                 *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
             }
             Ok(watcher::Event::Apply(ksa)) => self.write().apply(ksa),

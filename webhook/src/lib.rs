@@ -1,8 +1,9 @@
 //! `gke-aws-webhook`: a mutating admission webhook that gives opted-in pods keyless AWS
 //! credentials. Pure core ([`mutate`], the decision, over [`keys`], [`settings`],
 //! [`resources`], [`roles`], [`choice`], [`platform`], [`clash`] and [`message`]; [`inject`],
-//! the patch), I/O at the edges ([`ksa_cache`] over [`api_client`] and [`paging`], [`server`] with [`review`],
-//! [`connections`] and [`shutdown`], [`native_sidecars`], [`tls`]).
+//! the patch; [`marker`], what the guard requires), I/O at the edges ([`ksa_cache`] over
+//! [`api_client`] and [`paging`], [`server`] with [`review`], [`connections`] and [`shutdown`],
+//! [`native_sidecars`], [`tls`]).
 
 pub mod api_client;
 pub mod choice;
@@ -11,6 +12,7 @@ pub mod connections;
 pub mod inject;
 pub mod keys;
 pub mod ksa_cache;
+pub mod marker;
 pub mod message;
 pub mod metrics;
 pub mod mutate;

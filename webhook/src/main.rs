@@ -105,7 +105,9 @@ async fn run(cli: Cli) -> Result<(), (u8, String)> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     // kube's client takes the process-wide default; ours is the only one compiled in.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let cert = ReloadingCert::load(&cli.tls_cert_file, &cli.tls_key_file, provider.clone()).map_err(bad_input)?;
+    let metrics = Arc::new(Metrics::default());
+    let cert = ReloadingCert::load(&cli.tls_cert_file, &cli.tls_key_file, provider.clone(), metrics.clone())
+        .map_err(bad_input)?;
     let default_region = match cli.default_region.as_deref() {
         Some(region) => {
             Some(input::region(region).map_err(|e| bad_input(format!("invalid --default-region: {}", e.problem)))?)
@@ -145,7 +147,6 @@ async fn run(cli: Cli) -> Result<(), (u8, String)> {
         ))
     };
     let config = kube::Config::infer().await.map_err(|e| no_config(e.to_string()))?;
-    let metrics = Arc::new(Metrics::default());
     let client = api_client::client(config, metrics.clone()).map_err(|e| no_config(e.to_string()))?;
     let cache = KsaCache::start(client.clone(), metrics.clone());
     let max_connections = shutdown::within_fd_limit(cli.max_connections);

@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::Pod;
 use crate::choice::{self, Choice};
 use crate::clash;
 use crate::inject::{self, Credentials, FIRST_TOKEN, Identity, Plan, SIDECAR};
+use crate::marker;
 // The names and the settings live in their own modules; re-exported for the callers that
 // took them from here.
 use crate::keys;
@@ -85,8 +86,32 @@ pub fn review(pod: &Pod, namespace: &str, ksa: Option<&Annotations>, settings: &
         Err(outcome) => return outcome,
     };
     match decide(pod, namespace, &ksa_name, ksa, settings) {
-        Ok(outcome) => outcome,
+        Ok(outcome) => marked(pod, outcome),
         Err(message) => Outcome::Deny { message },
+    }
+}
+
+/// The answer for an opted-in pod, with the marker the guard requires ([`marker`]): added
+/// to an injection's patch; an already injected pod that lacks it gets a patch of the marker
+/// alone. Denials stay denials.
+fn marked(pod: &Pod, outcome: Outcome) -> Outcome {
+    if marker::is_marked(pod) {
+        return outcome;
+    }
+    match outcome {
+        Outcome::Inject { mut patch, warnings } => {
+            marker::add(pod, &mut patch);
+            Outcome::Inject { patch, warnings }
+        }
+        Outcome::Skip { .. } => {
+            let mut patch = Patch(Vec::new());
+            marker::add(pod, &mut patch);
+            Outcome::Inject {
+                patch,
+                warnings: Vec::new(),
+            }
+        }
+        deny @ Outcome::Deny { .. } => deny,
     }
 }
 

@@ -1,5 +1,6 @@
 //! The serving certificate, re-read when its files change: cert-manager renews it in place
 //! (a Secret volume's files are swapped by the kubelet), and the webhook must not need a restart.
+//! The served certificate's expiry goes to the metrics, on load and on every reload.
 
 use std::fmt;
 use std::io::Read;
@@ -13,6 +14,8 @@ use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
+use crate::metrics::Metrics;
+
 /// A certificate chain or key is a few KB; anything much larger is not one.
 const MAX_PEM_BYTES: u64 = 1 << 20;
 
@@ -24,6 +27,7 @@ pub struct ReloadingCert {
     key_path: PathBuf,
     provider: Arc<CryptoProvider>,
     current: Mutex<(Stamp, Arc<CertifiedKey>)>,
+    metrics: Arc<Metrics>,
 }
 
 impl fmt::Debug for ReloadingCert {
@@ -35,15 +39,23 @@ impl fmt::Debug for ReloadingCert {
 }
 
 impl ReloadingCert {
-    /// Loads the pair once; an error names the flag and what is wrong.
-    pub fn load(cert_path: &Path, key_path: &Path, provider: Arc<CryptoProvider>) -> Result<Self, String> {
+    /// Loads the pair once; an error names the flag and what is wrong. `metrics` gets the
+    /// certificate's expiry.
+    pub fn load(
+        cert_path: &Path,
+        key_path: &Path,
+        provider: Arc<CryptoProvider>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, String> {
         let stamp = stamp(cert_path, key_path);
-        let key = load(cert_path, key_path, &provider)?;
+        let (key, not_after) = load(cert_path, key_path, &provider)?;
+        metrics.set_certificate_expiry(not_after);
         Ok(ReloadingCert {
             cert_path: cert_path.to_owned(),
             key_path: key_path.to_owned(),
             provider,
             current: Mutex::new((stamp, key)),
+            metrics,
         })
     }
 
@@ -54,8 +66,9 @@ impl ReloadingCert {
         let stamp = stamp(&self.cert_path, &self.key_path);
         if stamp != current.0 {
             match load(&self.cert_path, &self.key_path, &self.provider) {
-                Ok(key) => {
-                    tracing::info!(cert = %self.cert_path.display(), "serving certificate reloaded");
+                Ok((key, not_after)) => {
+                    tracing::info!(cert = %self.cert_path.display(), not_after, "serving certificate reloaded");
+                    self.metrics.set_certificate_expiry(not_after);
                     *current = (stamp, key);
                 }
                 Err(error) => {
@@ -95,7 +108,8 @@ fn read_bounded(path: &Path, flag: &str) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-fn load(cert_path: &Path, key_path: &Path, provider: &CryptoProvider) -> Result<Arc<CertifiedKey>, String> {
+/// The pair, and the leaf certificate's notAfter in seconds since the Unix epoch.
+fn load(cert_path: &Path, key_path: &Path, provider: &CryptoProvider) -> Result<(Arc<CertifiedKey>, i64), String> {
     let pem = read_bounded(cert_path, "--tls-cert-file")?;
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<_, _>>()
@@ -106,6 +120,12 @@ fn load(cert_path: &Path, key_path: &Path, provider: &CryptoProvider) -> Result<
             cert_path.display()
         ));
     }
+    let not_after = not_after(&chain[0]).map_err(|e| {
+        format!(
+            "invalid --tls-cert-file: {}: the first certificate {e}",
+            cert_path.display()
+        )
+    })?;
     let pem = read_bounded(key_path, "--tls-key-file")?;
     let key = PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
         format!(
@@ -115,5 +135,11 @@ fn load(cert_path: &Path, key_path: &Path, provider: &CryptoProvider) -> Result<
     })?;
     let certified = CertifiedKey::from_der(chain, key, provider)
         .map_err(|e| format!("invalid --tls-key-file: it does not go with --tls-cert-file ({e})"))?;
-    Ok(Arc::new(certified))
+    Ok((Arc::new(certified), not_after))
+}
+
+/// The certificate's notAfter (RFC 5280 section 4.1.2.5), in seconds since the Unix epoch.
+fn not_after(der: &CertificateDer) -> Result<i64, String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| format!("is no X.509 certificate: {e}"))?;
+    Ok(cert.validity().not_after.timestamp())
 }

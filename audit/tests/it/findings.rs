@@ -512,6 +512,55 @@ async fn an_unhealthy_webhook_is_found_for_each_cause() {
 }
 
 #[tokio::test]
+async fn a_missing_guard_is_an_unhealthy_webhook() {
+    let guard = "gke-aws-verifier-inject-guard";
+    for (case, missing) in [
+        ("no policy", &["ValidatingAdmissionPolicy"][..]),
+        ("no binding", &["ValidatingAdmissionPolicyBinding"][..]),
+        (
+            "neither",
+            &["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"][..],
+        ),
+    ] {
+        let cluster = clean_cluster(Mode::Gsa).await;
+        for kind in missing {
+            cluster.remove(kind, "", guard);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let run = audit_json(&cluster, dir.path(), &[]).await;
+        assert_eq!(run.codes(), vec!["WebhookUnhealthy"], "{case}: {}", run.stdout);
+        let found = &run.with_code("WebhookUnhealthy")[0];
+        assert_eq!(found["object"]["kind"], "ValidatingAdmissionPolicy", "{case}");
+        assert_eq!(found["object"]["name"], guard, "{case}");
+        assert_eq!(found["severity"], "warning", "{case}");
+        let message = found["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("the guard is missing ({} {guard})", missing.join(" and "))),
+            "{case}: {message}"
+        );
+        assert!(found["fix"].as_str().unwrap().contains("make webhook-deploy"), "{case}");
+    }
+    // RBAC refuses the read: CannotRead with the grant, no guess about the guard.
+    let cluster = clean_cluster(Mode::Gsa).await;
+    cluster.forbid("validatingadmissionpolicies");
+    let dir = tempfile::tempdir().unwrap();
+    let run = audit_json(&cluster, dir.path(), &[]).await;
+    assert_eq!(run.codes(), vec!["CannotRead"], "{}", run.stdout);
+    let fix = run.with_code("CannotRead")[0]["fix"].as_str().unwrap().to_owned();
+    assert!(
+        fix.contains(&format!(
+            "grant get on validatingadmissionpolicies.admissionregistration.k8s.io named {guard}"
+        )),
+        "{fix}"
+    );
+    // A cluster that uses no injection needs no guard either.
+    let cluster = testkit::kube_cluster::KubeCluster::start().await;
+    cluster.add(objects::pod("payments", "plain", "default", false, None, &Injected::No));
+    let run = audit_json(&cluster, dir.path(), &[]).await;
+    assert!(run.findings().is_empty(), "{}", run.stdout);
+}
+
+#[tokio::test]
 async fn a_cluster_without_injection_needs_no_webhook() {
     let cluster = testkit::kube_cluster::KubeCluster::start().await;
     cluster.add(objects::pod("payments", "plain", "default", false, None, &Injected::No));

@@ -124,6 +124,9 @@ pub async fn clean_cluster(mode: Mode) -> KubeCluster {
 pub fn healthy_webhook(cluster: &KubeCluster) {
     cluster.add(objects::webhook_configuration("gke-aws-webhook", true, "Fail"));
     cluster.add(objects::endpoint_slice("gke-aws-webhook", "gke-aws-webhook", 2));
+    for guard in objects::inject_guard() {
+        cluster.add(guard);
+    }
 }
 
 /// `terraform output -json` from before named roles: three workloads (GSA and cluster mode).

@@ -55,6 +55,12 @@ fn injected(v: &Value, annotations: &Annotations) -> (Value, Vec<String>) {
         Outcome::Inject { patch, warnings } => {
             let mut patched = v.clone();
             json_patch::patch(&mut patched, &patch).expect("the patch applies");
+            // Every admitted pod carries the guard's marker, whatever else the patch does.
+            assert_eq!(
+                patched["metadata"]["annotations"][crate::marker::ADMITTED_BY],
+                crate::marker::WEBHOOK,
+                "{patched}"
+            );
             (patched, warnings)
         }
         other => panic!("expected an injection, got {other:?}"),
@@ -337,6 +343,23 @@ fn skipped_containers_get_nothing() {
         json!({ "name": "migrate", "image": "app:1" })
     );
     assert!(env_value(&p["spec"]["containers"][0], "AWS_ROLE_ARN").is_some());
+}
+
+#[test]
+fn an_injected_pod_without_the_marker_gets_the_marker_alone() {
+    // Copied from an injected pod without its annotations: nothing to inject, only the marker.
+    let (mut p, _) = injected(&pod_json(), &ksa(&[]));
+    p["metadata"].as_object_mut().unwrap().remove("annotations");
+    let (again, warnings) = injected(&p, &ksa(&[]));
+    assert_eq!(warnings, Vec::<String>::new());
+    let mut expected = p.clone();
+    expected["metadata"]["annotations"] = json!({ crate::marker::ADMITTED_BY: crate::marker::WEBHOOK });
+    assert_eq!(again, expected);
+    // Denials carry no marker: the pod is not admitted.
+    assert!(matches!(
+        review(&pod(&pod_json()), "team", None, &settings()),
+        Outcome::Deny { .. }
+    ));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! stand-in: one test per rule, the cache's failure modes, metrics, certificate rotation,
 //! and the patched pods validated by kubernetes-validate --strict.
 
-use crate::common::{ARN, GSA, Webhook, env_value, patched, pod};
+use crate::common::{ARN, GSA, Webhook, env_value, guard, patched, pod};
 use serde_json::{Value, json};
 use testkit::kube_api::KubeApi;
 
@@ -54,6 +54,38 @@ async fn an_opted_in_pod_gets_the_sidecar_volume_and_env() {
         assert_eq!(c["volumeMounts"][0]["readOnly"], true);
     }
     assert_eq!(api.gets(), 0, "a synced cache needs no direct lookup");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guard_admits_every_pod_the_webhook_admits_and_refuses_the_pod_it_never_saw() {
+    let (_api, webhook) = started().await;
+    // Pods given nothing are admitted with the marker too: the webhook decided on them.
+    let mut every_none = pod("every-none", "reader");
+    every_none["metadata"]["annotations"] = json!({
+        "gke-aws-verifier/profile.app": "none", "gke-aws-verifier/profile.migrate": "none" });
+    let mut all_skipped = pod("all-skipped", "reader");
+    all_skipped["metadata"]["annotations"] = json!({ "gke-aws-verifier/skip-containers": "app,migrate" });
+    let mut generated = pod("", "cluster");
+    generated["metadata"] = json!({ "generateName": "reports-", "labels": { "gke-aws-verifier/inject": "true" },
+                                    "annotations": { "team": "reports" } });
+    let mut admitted = Vec::new();
+    for p in [pod("plain", "reader"), every_none, all_skipped, generated] {
+        // `patched` asserts the marker and the guard's "admitted".
+        admitted.push(patched(&p, &webhook.admit("team", &p).await));
+    }
+    // The reinvocation of an admitted pod adds nothing, and the pod stays admitted.
+    let again = webhook.admit("team", &admitted[0]).await;
+    assert_eq!(again["allowed"], true, "{again}");
+    assert_eq!(again.get("patch"), None, "{again}");
+    // The same pods as the webhook never saw them (its configuration deleted or Ignore), and
+    // an admitted pod whose marker was taken off: refused.
+    let mut unmarked = admitted[0].clone();
+    unmarked["metadata"]["annotations"]
+        .as_object_mut()
+        .unwrap()
+        .remove("gke-aws-verifier/admitted-by");
+    let never_saw = [pod("plain", "reader"), unmarked];
+    assert_eq!(guard(&never_saw), ["refused", "refused"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,6 +220,8 @@ async fn not_ready_until_the_api_server_has_answered_the_list() {
     for _ in 0..5 {
         assert_eq!(webhook.get_plain("/readyz").await.0, 503);
     }
+    let synced = "gke_aws_webhook_ksa_cache_synced";
+    assert_eq!(webhook.metric(synced).await.as_deref(), Some("0"));
     let refused = webhook.admit("team", &pod("early", "reader")).await;
     assert_eq!(refused["allowed"], false, "no cache and no API server: {refused}");
     assert!(
@@ -202,6 +236,10 @@ async fn not_ready_until_the_api_server_has_answered_the_list() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_synced_the_cache_serves_while_the_api_server_is_away() {
     let (api, webhook) = started().await;
+    assert_eq!(
+        webhook.metric("gke_aws_webhook_ksa_cache_synced").await.as_deref(),
+        Some("1")
+    );
     api.stop();
     let p = pod("cached", "reader");
     let injected = patched(&p, &webhook.admit("team", &p).await);
@@ -280,8 +318,11 @@ async fn a_cluster_mode_pod_with_an_empty_dir_named_like_the_token_volume_is_ref
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_renewed_certificate_is_served_without_a_restart() {
     let (_api, webhook) = started().await;
+    let expiry = "gke_aws_webhook_serving_certificate_expiry_timestamp_seconds";
+    // 4096-01-01T00:00:00Z, the first certificate's notAfter.
+    assert_eq!(webhook.metric(expiry).await.as_deref(), Some("67090118400"));
     let renewed_dir = tempfile::tempdir().unwrap();
-    let renewed = crate::common::serving_cert(renewed_dir.path());
+    let renewed = crate::common::serving_cert_until(renewed_dir.path(), (2031, 5, 17));
     // As the kubelet updates a Secret volume: whole new files in place of the old ones.
     std::fs::rename(&renewed.key, &webhook.serving.key).unwrap();
     std::fs::rename(&renewed.cert, &webhook.serving.cert).unwrap();
@@ -289,6 +330,8 @@ async fn a_renewed_certificate_is_served_without_a_restart() {
     let (status, response) = webhook.post_with("/mutate", &body, &renewed.cert_pem).await;
     assert_eq!(status, 200, "{response}");
     assert_eq!(response["response"]["allowed"], true);
+    // The reload told the metric: 2031-05-17T00:00:00Z.
+    assert_eq!(webhook.metric(expiry).await.as_deref(), Some("1936742400"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

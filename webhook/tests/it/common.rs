@@ -29,11 +29,20 @@ pub struct ServingCert {
 }
 
 pub fn serving_cert(dir: &Path) -> ServingCert {
-    let generated = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+    // rcgen's default validity: until 4096-01-01.
+    serving_cert_until(dir, (4096, 1, 1))
+}
+
+/// A self-signed serving certificate valid until midnight UTC of `(year, month, day)`.
+pub fn serving_cert_until(dir: &Path, (year, month, day): (i32, u8, u8)) -> ServingCert {
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+    params.not_after = rcgen::date_time_ymd(year, month, day);
+    let signing_key = rcgen::KeyPair::generate().unwrap();
+    let generated = params.self_signed(&signing_key).unwrap();
     let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
-    let cert_pem = generated.cert.pem();
+    let cert_pem = generated.pem();
     std::fs::write(&cert, &cert_pem).unwrap();
-    std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
+    std::fs::write(&key, signing_key.serialize_pem()).unwrap();
     ServingCert { cert_pem, cert, key }
 }
 
@@ -457,7 +466,36 @@ pub fn patched(pod: &Value, response: &Value) -> Value {
     let patch: json_patch::Patch = serde_json::from_slice(&patch).unwrap();
     let mut pod = pod.clone();
     json_patch::patch(&mut pod, &patch).expect("the patch applies to the pod");
+    // Every pod the webhook admits passes the guard (its marker is there), whatever its
+    // containers were given: the guard's CEL evaluated as the API server does.
+    assert_eq!(
+        pod["metadata"]["annotations"]["gke-aws-verifier/admitted-by"], "gke-aws-webhook",
+        "{pod}"
+    );
+    assert_eq!(guard(std::slice::from_ref(&pod)), ["admitted"], "{pod}");
     pod
+}
+
+/// What the guard (`gke-aws-verifier-inject-guard`) does with each pod's CREATE: "admitted",
+/// "refused" or "skipped", by tests/k8s/inject_guard.py (cel-python, from the project's .venv:
+/// `make venv`; missing is a failure).
+pub fn guard(pods: &[Value]) -> Vec<String> {
+    use std::io::Write;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = root.join(".venv/bin/python");
+    assert!(python.exists(), "{} is missing: run `make venv`", python.display());
+    let mut child = std::process::Command::new(python)
+        .arg(root.join("tests/k8s/inject_guard.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("inject_guard.py starts");
+    let input = serde_json::to_vec(pods).unwrap();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("a JSON list of decisions")
 }
 
 pub fn env_value(container: &Value, name: &str) -> Option<Value> {

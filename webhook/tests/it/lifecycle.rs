@@ -89,7 +89,10 @@ async fn an_idle_connection_is_reused_after_the_api_servers_90_s_and_closed_afte
     let dir = tempfile::tempdir().unwrap();
     let serving = crate::common::serving_cert(dir.path());
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let cert = gke_aws_webhook::tls::ReloadingCert::load(&serving.cert, &serving.key, provider.clone()).unwrap();
+    let metrics = Arc::new(Metrics::default());
+    let cert =
+        gke_aws_webhook::tls::ReloadingCert::load(&serving.cert, &serving.key, provider.clone(), metrics.clone())
+            .unwrap();
     let mut tls = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
@@ -97,7 +100,6 @@ async fn an_idle_connection_is_reused_after_the_api_servers_90_s_and_closed_afte
         .with_cert_resolver(Arc::new(cert));
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     // No API server: the pod below is not opted in, so no KSA is looked up.
-    let metrics = Arc::new(Metrics::default());
     let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
     let client = gke_aws_webhook::api_client::client(config, metrics.clone()).unwrap();
     let app = Arc::new(App {
