@@ -134,10 +134,10 @@ release-audit: ## Shipping build of the audit (gke-aws-verifier audit runs it)
 
 # What the tests, the demo and the benchmarks' peers run: every binary in one cargo invocation,
 # profile release-test (release without fat LTO: the AWS SDK compiled once, not three times).
-release-test: ## Optimised build of every binary and the API stand-in, for tests and the demo
-	@echo "==> cargo build --profile release-test (verifier, emulators, webhook, audit, kube-stand-in)"
+release-test: ## Optimised build of every binary, the API stand-in and the webhook's render, for tests and the demo
+	@echo "==> cargo build --profile release-test (verifier, emulators, webhook, audit, kube-stand-in, render)"
 	$(TIMED) compile cargo build --locked --profile release-test -p gke-aws-verifier -p gke-metadata-emulator \
-	  -p gke-aws-webhook -p gke-aws-audit --bins --example kube-stand-in
+	  -p gke-aws-webhook -p gke-aws-audit --bins --example kube-stand-in --example render
 
 lint: venv ## rustfmt, no import circles between a crate's files or folders, clippy with warnings as errors
 	@echo "==> cargo fmt --check, import circles (files and folders), cargo clippy"
