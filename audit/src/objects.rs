@@ -10,6 +10,7 @@ use std::fmt;
 use std::borrow::Cow;
 
 use gke_aws_webhook::inject::{TOKEN_DIR, VOLUME};
+use gke_aws_webhook::keys::AWS_CONFIG;
 use gke_aws_webhook::mutate::{AUDIENCE, GSA, IDENTITY, INJECT_LABEL, REGION, ROLE_ARN};
 use gke_aws_webhook::paths::normalise;
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
@@ -18,6 +19,11 @@ use serde::{Deserialize, Deserializer};
 /// Prefixes of the per-role KSA annotations (`gke-aws-verifier/role.NAME`, `…/region.NAME`).
 pub const NAMED_ROLE_PREFIX: &str = "gke-aws-verifier/role.";
 pub const NAMED_REGION_PREFIX: &str = "gke-aws-verifier/region.";
+
+/// Longest `gke-aws-verifier/aws-config` pod annotation kept: more than the webhook writes for
+/// eleven profiles of the longest values it takes (2,048-character ARNs). A longer one is not
+/// the webhook's; it is kept as an empty value, which no profile file the webhook writes is.
+pub const MAX_AWS_CONFIG_BYTES: usize = 32 * 1024;
 
 /// The env variables of an injected container that the audit compares.
 const KEPT_ENV: [&str; 3] = ["AWS_ROLE_ARN", "AWS_REGION", "AWS_DEFAULT_REGION"];
@@ -414,11 +420,18 @@ fn opt_in_label<'de, D: Deserializer<'de>>(d: D) -> Result<OptIn, D::Error> {
 }
 
 fn kept_annotations<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
-    kept_map(d, |k| {
-        [ROLE_ARN, REGION, AUDIENCE, GSA, IDENTITY].contains(&k)
+    let mut kept = kept_map(d, |k| {
+        [ROLE_ARN, REGION, AUDIENCE, GSA, IDENTITY, AWS_CONFIG].contains(&k)
             || k.starts_with(NAMED_ROLE_PREFIX)
             || k.starts_with(NAMED_REGION_PREFIX)
-    })
+    })?;
+    if let Some(config) = kept.get_mut(AWS_CONFIG)
+        && config.len() > MAX_AWS_CONFIG_BYTES
+    {
+        // A new, empty string: `clear` would keep the long one's allocation.
+        *config = String::new();
+    }
+    Ok(kept)
 }
 
 /// A JSON object of strings (or null), keeping only the keys `keep` accepts: the others'

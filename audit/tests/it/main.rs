@@ -8,3 +8,4 @@ mod fleet;
 mod helpers;
 mod hostile;
 mod reads;
+mod stale_profiles;
