@@ -16,6 +16,7 @@ PLATFORMS ?= linux/amd64
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 # Each recipe line that compiles or tests runs through this, so `make test` ends with a table
 # of where the time went: $(TIMED) compile|test COMMAND...
+export TIMING_DIR ?= $(CURDIR)/.cache/timing
 TIMED = tests/timing.sh run $@
 
 .PHONY: help venv venv-demo node-deps build release release-test lint test test-rust test-terraform test-k8s test-demo \

@@ -286,6 +286,7 @@ show_recreated_gsa() {
     --gsa-email "$GSA_EMAIL" --unique-id "$new_id" --project-id demo-project
   local port
   port=$(peer_port "$WORK/emulator-recreated.log" gke-metadata-emulator "listening on ")
+  RECREATED_PORT=$port
   GCE_METADATA_HOST=127.0.0.1:$port "$BIN/gke-aws-verifier" verify --format json --bucket "$BUCKET" \
     --role-arn "$ROLE_ARN" --region "$REGION" >"$WORK/recreated.json" 2>"$WORK/verify.log" || rc=$?
   [[ $rc -eq 4 ]] || { indent <"$WORK/verify.log"; fail "expected exit 4 (STS stage) for the recreated GSA, got $rc"; }
@@ -400,9 +401,9 @@ set_faults() {
 }
 
 run_audit() {
-  step 13 "gke-aws-verifier audit against a Kubernetes API stand-in: a pod the webhook missed"
+  step 13 "gke-aws-verifier audit against a Kubernetes API stand-in: a pod the webhook missed, the recreated GSA"
   mkdir -p "$WORK/cluster"
-  start "$WORK/stand-in.log" "$BIN/examples/kube-stand-in" "$WORK/cluster" demo
+  start "$WORK/stand-in.log" "$BIN/examples/kube-stand-in" "$WORK/cluster" demo "$ROLE_ARN" "$GSA_EMAIL"
   peer_port "$WORK/stand-in.log" "the Kubernetes API stand-in" "ready http://" >/dev/null || exit 1
   local rc=0
   KUBECONFIG=$WORK/cluster/kubeconfig "$BIN/gke-aws-verifier" audit >"$WORK/audit.txt" 2>&1 || rc=$?
@@ -413,6 +414,20 @@ run_audit() {
   grep -qF "fix: kubectl rollout restart deployment/reports --namespace payments" "$WORK/audit.txt" \
     || fail "expected the fix: kubectl rollout restart deployment/reports"
   echo "    EXPECTED: exit 1, one NotInjected pod of Deployment payments/reports, with its fix"
+  # The GSA recreated in step 8, found from the live side: Google's answer (the emulator
+  # beside the recreated GSA's metadata server serves serviceAccounts.get) against IAM's trust.
+  echo "    \$ gke-aws-verifier audit --gcp --aws --namespace gke-aws   # the KSA whose GSA was recreated"
+  rc=0
+  KUBECONFIG=$WORK/cluster/kubeconfig GCE_METADATA_HOST=127.0.0.1:$RECREATED_PORT \
+    AUDIT_GCP_IAM_ENDPOINT=http://127.0.0.1:$RECREATED_PORT AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+    AWS_EC2_METADATA_DISABLED=true "$BIN/gke-aws-verifier" audit --gcp --aws --namespace gke-aws >"$WORK/audit-gcp.txt" 2>&1 || rc=$?
+  indent <"$WORK/audit-gcp.txt"
+  [[ $rc == 1 ]] || fail "expected audit --gcp --aws to exit 1 (the recreated GSA), got $rc"
+  grep -q "GsaRecreated .*ServiceAccount/gke-aws/verifier" "$WORK/audit-gcp.txt" \
+    || fail "expected GsaRecreated for the KSA gke-aws/verifier"
+  grep -qF "has unique id 112233445566778899002 now (Google), but the trust of $ROLE_ARN pins $UNIQUE_ID" "$WORK/audit-gcp.txt" \
+    || fail "expected GsaRecreated to name both unique ids"
+  echo "    EXPECTED: exit 1, GsaRecreated for gke-aws/verifier with both unique ids and the re-apply"
 }
 
 summary() {
@@ -431,6 +446,7 @@ summary() {
   echo "  - the AWS CLI read the same token file natively (web_identity_token_file): $OBJECTS objects"
   echo "  - expected failure diagnosed: no OIDC provider for the issuer -> exit 4 with the fix"
   echo "  - audit: one NotInjected pod found on the API stand-in, fix: kubectl rollout restart deployment/reports"
+  echo "  - audit --gcp --aws: the recreated GSA found live as GsaRecreated (Google's unique id against the role's trust)"
 }
 
 SECONDS=0

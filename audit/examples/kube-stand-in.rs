@@ -3,8 +3,10 @@
 //! on a free port of 127.0.0.1, writes `DIR/kubeconfig` (context `stand-in`), prints `ready`
 //! and serves until it is killed.
 //!
-//! - `demo`: the webhook healthy, a Deployment whose pod was injected, and one pod of it
-//!   created while the webhook was not there (the audit's one `NotInjected`).
+//! - `demo [ROLE_ARN GSA_EMAIL]`: the webhook healthy, a Deployment whose pod was injected, and
+//!   one pod of it created while the webhook was not there (the audit's one `NotInjected`);
+//!   with a role and a GSA, the KSA `gke-aws/verifier` annotated with them (the demo's
+//!   workload, whose GSA the demo recreates: `audit --gcp --aws` finds `GsaRecreated`).
 //! - `bench PODS KSAS`: PODS injected pods of Deployments over 20 namespaces, KSAS annotated
 //!   KSAs; every 100th pod missed injection.
 
@@ -19,11 +21,11 @@ const GSA: &str = "reports-reader@example-project.iam.gserviceaccount.com";
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: kube-stand-in DIR demo | kube-stand-in DIR bench PODS KSAS";
+    let usage = "usage: kube-stand-in DIR demo [ROLE_ARN GSA_EMAIL] | kube-stand-in DIR bench PODS KSAS";
     let dir = PathBuf::from(args.get(1).expect(usage));
     let cluster = KubeCluster::start().await;
     cluster.add(objects::webhook_configuration("gke-aws-webhook", true, "Fail"));
-    cluster.add(objects::endpoints("gke-aws-webhook", "gke-aws-webhook", 2));
+    cluster.add(objects::endpoint_slice("gke-aws-webhook", "gke-aws-webhook", 2));
     let annotations = [
         ("amazonaws.com/role-arn", ROLE),
         ("iam.gke.io/gcp-service-account", GSA),
@@ -34,6 +36,16 @@ async fn main() {
     };
     match args.get(2).map(String::as_str) {
         Some("demo") => {
+            if let (Some(role), Some(gsa)) = (args.get(3), args.get(4)) {
+                cluster.add(objects::service_account(
+                    "gke-aws",
+                    "verifier",
+                    &[
+                        ("amazonaws.com/role-arn", role.as_str()),
+                        ("iam.gke.io/gcp-service-account", gsa.as_str()),
+                    ],
+                ));
+            }
             cluster.add(objects::service_account("payments", "reports-reader", &annotations));
             cluster.add(objects::workload(
                 "Deployment",

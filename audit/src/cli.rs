@@ -31,10 +31,26 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub terraform_output: Option<PathBuf>,
 
-    /// Also read IAM with your own AWS credentials (the standard chain, e.g. AWS_PROFILE):
-    /// iam:GetRole and iam:ListOpenIDConnectProviders.
+    /// Also read IAM with AWS credentials from the standard chain (AWS_PROFILE, keys, web
+    /// identity, ECS, EC2 metadata): sts:GetCallerIdentity, iam:GetRole,
+    /// iam:ListOpenIDConnectProviders and iam:GetOpenIDConnectProvider.
     #[arg(long)]
     pub aws: bool,
+
+    /// Also read each GSA the KSAs name as Google has it now (iam.serviceAccounts.get: its
+    /// unique id, disabled), with Application Default Credentials: a GSA recreated under the
+    /// same e-mail, missing or disabled. Without it, GSA unique ids come from Terraform.
+    #[arg(long)]
+    pub gcp: bool,
+
+    /// The IAM API endpoint for --gcp (a Private Service Connect endpoint, or a stand-in).
+    #[arg(long, value_name = "URL", default_value = crate::google::IAM_ENDPOINT, env = "AUDIT_GCP_IAM_ENDPOINT")]
+    pub gcp_iam_endpoint: String,
+
+    /// With --aws: a role a workload names that IAM says was not used within this many days
+    /// (RoleLastUsed) is a RoleUnused finding (info), 1 to 400 (IAM tracks 400 days).
+    #[arg(long, value_name = "DAYS", default_value_t = 90)]
+    pub unused_days: u32,
 
     /// Report format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text, env = "AUDIT_FORMAT")]
@@ -114,6 +130,10 @@ pub struct Settings {
     pub workloads: Vec<terraform::Workload>,
     /// With `--aws`: the HTTPS client of the IAM reads (the CA bundle checked up front).
     pub aws: Option<aws_sdk_iam::config::SharedHttpClient>,
+    /// With `--gcp`: the IAM API endpoint and Application Default Credentials.
+    pub gcp: Option<crate::google::Settings>,
+    /// `--unused-days`.
+    pub unused_days: u32,
     pub format: Format,
     pub fail_on: Severity,
     pub pushgateway: Option<String>,
@@ -191,6 +211,20 @@ impl Cli {
                 ));
             }
         }
+        if !(1..=400).contains(&self.unused_days) {
+            return Err(BadInput::new(
+                "--unused-days",
+                format!(
+                    "{} is out of range; expected 1 to 400 (IAM's RoleLastUsed covers 400 days)",
+                    self.unused_days
+                ),
+            ));
+        }
+        let gcp = if self.gcp {
+            Some(crate::google::settings(&self.gcp_iam_endpoint)?)
+        } else {
+            None
+        };
         let aws = if self.aws {
             let tls =
                 gke_aws_verifier::aws::sdk::tls_context().map_err(|e| BadInput::from_check("SSL_CERT_FILE", e))?;
@@ -213,6 +247,8 @@ impl Cli {
             },
             workloads,
             aws,
+            gcp,
+            unused_days: self.unused_days,
             format: self.format,
             fail_on: self.fail_on,
             pushgateway: self.pushgateway.clone(),
@@ -302,6 +338,11 @@ mod tests {
         assert_eq!(field(&["--namespace", "Bad_NS"]), "--namespace");
         assert_eq!(field(&["--page-size", "0"]), "--page-size");
         assert_eq!(field(&["--trust-policy-quota", "9000"]), "--trust-policy-quota");
+        assert_eq!(field(&["--unused-days", "0"]), "--unused-days");
+        assert_eq!(
+            field(&["--gcp", "--gcp-iam-endpoint", "iam.googleapis.com"]),
+            "--gcp-iam-endpoint"
+        );
         assert_eq!(field(&["--pushgateway", "https://gw:9091"]), "--pushgateway");
         assert_eq!(
             field(&["--terraform-output", "/nonexistent/out.json"]),

@@ -33,6 +33,9 @@ impl Severity {
 pub enum Code {
     /// An opted-in pod runs without any of the injection.
     NotInjected,
+    /// An opted-in pod the webhook's own configuration excludes (its namespaceSelector or
+    /// objectSelector): a restart can never inject it.
+    ExcludedByWebhook,
     /// A workload carries the opt-in label on itself, not on its pod template.
     LabelNotOnPodTemplate,
     /// A pod was injected with a role, region or identity mode its KSA no longer says.
@@ -41,6 +44,15 @@ pub enum Code {
     AnnotationDrift,
     /// The role's trust does not accept this KSA's identity.
     TrustDrift,
+    /// `--gcp`: the GSA was deleted and recreated under the same e-mail: the role's trust
+    /// pins a unique id the GSA no longer has.
+    GsaRecreated,
+    /// `--gcp`: the GSA a KSA names does not exist.
+    GsaMissing,
+    /// `--gcp`: the GSA a KSA names is disabled: Google mints no token for it.
+    GsaDisabled,
+    /// `--gcp`: a GSA could not be read (permission, the IAM API disabled, no credentials).
+    GsaUnreadable,
     /// The role a KSA or Terraform names does not exist.
     RoleMissing,
     /// A cluster-mode issuer has no IAM OIDC provider in the account.
@@ -49,6 +61,8 @@ pub enum Code {
     TrustPolicyNearLimit,
     /// The account's OIDC providers are close to IAM's quota.
     OidcProviderQuota,
+    /// A role a workload names was never used, or not within `--unused-days`.
+    RoleUnused,
     /// The injection webhook is missing, fails open, has no CA or no ready endpoint.
     WebhookUnhealthy,
     /// A resource the caller may not read (RBAC 403, IAM AccessDenied) or could not read.
@@ -59,16 +73,22 @@ pub enum Code {
 
 impl Code {
     /// Every code, for the docs and the metrics.
-    pub const ALL: [Code; 12] = [
+    pub const ALL: [Code; 18] = [
         Code::NotInjected,
+        Code::ExcludedByWebhook,
         Code::LabelNotOnPodTemplate,
         Code::StaleInjection,
         Code::AnnotationDrift,
         Code::TrustDrift,
+        Code::GsaRecreated,
+        Code::GsaMissing,
+        Code::GsaDisabled,
+        Code::GsaUnreadable,
         Code::RoleMissing,
         Code::OidcProviderMissing,
         Code::TrustPolicyNearLimit,
         Code::OidcProviderQuota,
+        Code::RoleUnused,
         Code::WebhookUnhealthy,
         Code::CannotRead,
         Code::ClusterUnreachable,
@@ -77,6 +97,12 @@ impl Code {
     pub fn as_str(self) -> &'static str {
         match self {
             Code::NotInjected => "NotInjected",
+            Code::ExcludedByWebhook => "ExcludedByWebhook",
+            Code::GsaRecreated => "GsaRecreated",
+            Code::GsaMissing => "GsaMissing",
+            Code::GsaDisabled => "GsaDisabled",
+            Code::GsaUnreadable => "GsaUnreadable",
+            Code::RoleUnused => "RoleUnused",
             Code::LabelNotOnPodTemplate => "LabelNotOnPodTemplate",
             Code::StaleInjection => "StaleInjection",
             Code::AnnotationDrift => "AnnotationDrift",

@@ -13,15 +13,8 @@ fn main() -> std::process::ExitCode {
         .with_writer(io::stderr)
         .with_max_level(cli.log_level)
         .init();
-    let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() && std::env::var_os("KUBECONFIG").is_none();
-    let settings = match cli.settings(in_cluster) {
-        Ok(settings) => settings,
-        Err(e) => {
-            complain(&format!("gke-aws-audit: {e}"));
-            return std::process::ExitCode::from(2);
-        }
-    };
-    // kube's client takes the process-wide default; aws-lc-rs is the only provider compiled in.
+    // kube's client and Google's take the process-wide default; aws-lc-rs is the only provider
+    // compiled in. Installed before the settings: --gcp builds its credentials' client there.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -34,6 +27,17 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(3);
         }
     };
+    // Inside the runtime: Google's credentials start their token cache's task when built.
+    let entered = runtime.enter();
+    let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() && std::env::var_os("KUBECONFIG").is_none();
+    let settings = match cli.settings(in_cluster) {
+        Ok(settings) => settings,
+        Err(e) => {
+            complain(&format!("gke-aws-audit: {e}"));
+            return std::process::ExitCode::from(2);
+        }
+    };
+    drop(entered);
     let report = runtime.block_on(async {
         let report = run::run(&settings).await;
         if let Some(url) = &settings.pushgateway {

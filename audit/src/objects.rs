@@ -142,9 +142,13 @@ pub fn shown(name: &str) -> String {
     name.chars().take(100).collect()
 }
 
-/// Whether the labels carry `gke-aws-verifier/inject=true`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct OptIn(pub bool);
+/// Whether the labels carry `gke-aws-verifier/inject=true`, and the labels themselves (at most
+/// [`MAX_LABELS`]), which a webhook's `objectSelector` is evaluated against.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OptIn(pub bool, pub BTreeMap<String, String>);
+
+/// Labels kept of one object; the API server sets no count, real objects carry a handful.
+pub const MAX_LABELS: usize = 64;
 
 /// The controlling owner (`controller: true`) of an object.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -388,6 +392,66 @@ pub struct Webhook {
     /// Unset means `Fail` in admissionregistration.k8s.io/v1.
     #[serde(default)]
     pub failure_policy: Option<String>,
+    /// Which namespaces' pods the API server sends (unset: every namespace).
+    #[serde(default)]
+    pub namespace_selector: Option<crate::selector::LabelSelector>,
+    /// Which pods the API server sends (unset: every pod).
+    #[serde(default)]
+    pub object_selector: Option<crate::selector::LabelSelector>,
+}
+
+/// A Namespace, reduced to its name and labels (what a `namespaceSelector` reads).
+#[derive(Debug, Deserialize)]
+pub struct Namespace {
+    pub metadata: Meta,
+}
+
+impl Named for Namespace {
+    fn invalid_name(&self) -> Option<String> {
+        (!is_dns_label(&self.metadata.name))
+            .then(|| format!("the name {:?} is not a DNS label", shown(&self.metadata.name)))
+    }
+}
+
+/// A `discovery.k8s.io/v1` EndpointSlice, reduced to the Service it belongs to (its
+/// `kubernetes.io/service-name` label) and how many of its endpoints are ready.
+#[derive(Debug, Deserialize)]
+pub struct EndpointSlice {
+    #[serde(default)]
+    pub metadata: SliceMeta,
+    #[serde(default, deserialize_with = "ready_endpoints")]
+    pub endpoints: usize,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SliceMeta {
+    #[serde(default, deserialize_with = "service_name")]
+    pub labels: Option<String>,
+}
+
+/// The label that ties an EndpointSlice to its Service.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
+fn service_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(kept_map(d, |k| k == SERVICE_NAME_LABEL)?.remove(SERVICE_NAME_LABEL))
+}
+
+/// Endpoints whose `conditions.ready` is not false: "nil should be interpreted as true"
+/// (discovery.k8s.io/v1 EndpointConditions,
+/// <https://kubernetes.io/docs/reference/kubernetes-api/service-resources/endpoint-slice-v1/>).
+fn ready_endpoints<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    #[derive(Deserialize)]
+    struct Endpoint {
+        #[serde(default)]
+        conditions: Conditions,
+    }
+    #[derive(Default, Deserialize)]
+    struct Conditions {
+        #[serde(default)]
+        ready: Option<bool>,
+    }
+    let endpoints = Option::<Vec<Endpoint>>::deserialize(d)?.unwrap_or_default();
+    Ok(endpoints.iter().filter(|e| e.conditions.ready != Some(false)).count())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -407,16 +471,14 @@ pub struct ServiceRef {
     pub name: String,
 }
 
-/// Endpoints, reduced to how many ready addresses they have.
-#[derive(Debug, Deserialize)]
-pub struct Endpoints {
-    #[serde(default, deserialize_with = "ready_addresses")]
-    pub subsets: usize,
-}
-
 fn opt_in_label<'de, D: Deserializer<'de>>(d: D) -> Result<OptIn, D::Error> {
-    let labels = kept_map(d, |k| k == INJECT_LABEL)?;
-    Ok(OptIn(labels.get(INJECT_LABEL).is_some_and(|v| v == "true")))
+    let labels = kept_map(d, |_| true)?;
+    let opted_in = labels.get(INJECT_LABEL).is_some_and(|v| v == "true");
+    let mut kept: BTreeMap<String, String> = labels.into_iter().take(MAX_LABELS).collect();
+    if opted_in {
+        kept.insert(INJECT_LABEL.to_owned(), "true".to_owned());
+    }
+    Ok(OptIn(opted_in, kept))
 }
 
 fn kept_annotations<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
@@ -540,20 +602,6 @@ fn controller<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Owner>, D::Error
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     let value: Option<String> = Option::deserialize(d)?;
     Ok(value.is_some_and(|v| !v.trim().is_empty()))
-}
-
-fn ready_addresses<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    #[derive(Deserialize)]
-    struct Subset {
-        #[serde(default)]
-        addresses: Option<Vec<IgnoredAny>>,
-    }
-    let subsets: Option<Vec<Subset>> = Option::deserialize(d)?;
-    Ok(subsets
-        .unwrap_or_default()
-        .iter()
-        .map(|s| s.addresses.as_ref().map_or(0, Vec::len))
-        .sum())
 }
 
 #[cfg(test)]

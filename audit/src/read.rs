@@ -115,6 +115,35 @@ impl Reader {
         self.answer(request).await
     }
 
+    /// The items of the list at `path` that `label_selector` (`KEY=VALUE`) selects, in one
+    /// page of at most `page_size` (a Service's EndpointSlices: a few); more is `Endless`.
+    pub async fn list_selected<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        label_selector: &str,
+    ) -> Result<Vec<T>, ReadError> {
+        let params = ListParams::default().labels(label_selector).limit(self.page_size);
+        let request = kube::core::Request::new(path)
+            .list(&params)
+            .map_err(|e| ReadError::Bad(e.to_string()))?;
+        let page: List<T> = self.answer(request).await?;
+        if page.metadata.continue_token.is_some_and(|t| !t.is_empty()) {
+            return Err(ReadError::Endless(format!(
+                "{path} selects more than {} items with {label_selector}",
+                self.page_size
+            )));
+        }
+        Ok(page.items)
+    }
+
+    /// A document at a path that is no resource (`/.well-known/openid-configuration`).
+    pub async fn get_document<T: DeserializeOwned>(&self, path: &str) -> Result<T, ReadError> {
+        let request = http::Request::get(path)
+            .body(Vec::new())
+            .map_err(|e| ReadError::Bad(e.to_string()))?;
+        self.answer(request).await
+    }
+
     async fn answer<T: DeserializeOwned>(&self, request: http::Request<Vec<u8>>) -> Result<T, ReadError> {
         let what = request.uri().path().to_owned();
         let late = || {

@@ -30,6 +30,9 @@ pub struct ClusterReport {
 pub struct Report {
     pub clusters: Vec<ClusterReport>,
     pub fail_on: Severity,
+    /// What the reader should know about how the run saw things (one line each), e.g. that
+    /// GSA unique ids came from Terraform, not from Google.
+    pub notes: Vec<String>,
 }
 
 /// Counts by severity, for the summary line and the JSON.
@@ -51,7 +54,17 @@ impl Report {
             });
             cluster.findings.dedup();
         }
-        Report { clusters, fail_on }
+        Report {
+            clusters,
+            fail_on,
+            notes: Vec::new(),
+        }
+    }
+
+    /// The report with these notes.
+    pub fn with_notes(mut self, notes: Vec<String>) -> Self {
+        self.notes = notes;
+        self
     }
 
     pub fn findings(&self) -> impl Iterator<Item = &Finding> {
@@ -135,6 +148,9 @@ impl Report {
                 let _ = writeln!(text, "           fix: {}", printable(&f.fix));
             }
             text.push('\n');
+        }
+        for note in &self.notes {
+            let _ = writeln!(text, "NOTE: {}", printable(note));
         }
         let s = self.summary();
         let total = s.error + s.warning + s.info;

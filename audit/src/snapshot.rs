@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 
 use crate::finding::{Code, Finding, ObjectRef, Severity};
-use crate::objects::{Endpoints, Named, Owner, Pod, ServiceAccount, WebhookConfiguration, Workload};
+use crate::objects::{
+    EndpointSlice, Named, Namespace, Owner, Pod, SERVICE_NAME_LABEL, ServiceAccount, WebhookConfiguration, Workload,
+};
 use crate::read::{ReadError, Reader};
 use crate::shell::sh;
 
@@ -80,8 +82,14 @@ pub struct Snapshot {
     pub service_accounts: Option<Vec<ServiceAccount>>,
     pub workloads: HashMap<Kind, Vec<Workload>>,
     pub webhook_configurations: Option<Vec<WebhookConfiguration>>,
-    /// Ready addresses of the webhook's Service (`Some(0)` when its Endpoints do not exist).
+    /// Ready endpoints of the webhook's Service, from its EndpointSlices (`Some(0)` when it
+    /// has none).
     pub webhook_endpoints: Option<usize>,
+    /// The namespaces and their labels, for the webhook's `namespaceSelector`.
+    pub namespaces: Option<Vec<Namespace>>,
+    /// The issuer the cluster serves (`/.well-known/openid-configuration` through the API
+    /// server), `None` when it serves none or it could not be read.
+    pub issuer: Option<String>,
     pub failures: Vec<Finding>,
 }
 
@@ -105,18 +113,19 @@ pub async fn read(reader: &Reader, cluster: &str, scope: &Scope) -> Result<Snaps
         .map(|k| (*k, ns_path(k.group_version(), k.resource())))
         .collect();
     let webhooks_path = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations";
-    let endpoints_path = format!("/api/v1/namespaces/{}/endpoints", scope.webhook_namespace);
+    let (slices_path, service_selector) = webhook_slices(scope);
 
-    let (pods, service_accounts, webhooks, endpoints, workloads) = tokio::join!(
+    let (pods, service_accounts, webhooks, slices, workloads, (namespaces, issuer)) = tokio::join!(
         reader.list::<Pod>(&pods_path),
         reader.list::<ServiceAccount>(&ksa_path),
         reader.list::<WebhookConfiguration>(webhooks_path),
-        reader.get::<Endpoints>(&endpoints_path, &scope.webhook_service),
+        reader.list_selected::<EndpointSlice>(&slices_path, &service_selector),
         futures_util::future::join_all(
             workload_paths
                 .iter()
                 .map(|(kind, path)| async move { (*kind, reader.list::<Workload>(path).await) })
         ),
+        read_cluster_config(reader),
     );
 
     let mut snapshot = Snapshot::default();
@@ -149,10 +158,26 @@ pub async fn read(reader: &Reader, cluster: &str, scope: &Scope) -> Result<Snaps
         }
         Err(e) => note("mutatingwebhookconfigurations", e, &mut snapshot),
     }
-    match endpoints {
-        Ok(endpoints) => snapshot.webhook_endpoints = Some(endpoints.subsets),
-        Err(ReadError::NotFound) => snapshot.webhook_endpoints = Some(0),
-        Err(e) => note("endpoints", e, &mut snapshot),
+    match slices {
+        // Only the Service's own slices count, whatever else answered the selector.
+        Ok(slices) => {
+            snapshot.webhook_endpoints = Some(
+                slices
+                    .iter()
+                    .filter(|s| s.metadata.labels.as_deref() == Some(scope.webhook_service.as_str()))
+                    .map(|s| s.endpoints)
+                    .sum(),
+            )
+        }
+        Err(e) => note("endpointslices", e, &mut snapshot),
+    }
+    match namespaces {
+        Ok(list) => snapshot.namespaces = Some(named("namespaces", list, &mut snapshot.failures)),
+        Err(e) => note("namespaces", e, &mut snapshot),
+    }
+    match issuer {
+        Ok(issuer) => snapshot.issuer = issuer,
+        Err(e) => note("/.well-known/openid-configuration", e, &mut snapshot),
     }
     if let Some(why) = unreachable {
         return Err(Finding::new(
@@ -169,20 +194,64 @@ pub async fn read(reader: &Reader, cluster: &str, scope: &Scope) -> Result<Snaps
     Ok(snapshot)
 }
 
+/// The webhook Service's EndpointSlices: the list in its namespace, and the label that ties a
+/// slice to its Service (discovery.k8s.io/v1, which Kubernetes recommends since v1 Endpoints
+/// was deprecated in 1.33: <https://kubernetes.io/docs/concepts/services-networking/endpoint-slices/>).
+fn webhook_slices(scope: &Scope) -> (String, String) {
+    (
+        format!(
+            "/apis/discovery.k8s.io/v1/namespaces/{}/endpointslices",
+            scope.webhook_namespace
+        ),
+        format!("{SERVICE_NAME_LABEL}={}", scope.webhook_service),
+    )
+}
+
+/// What the cluster says about itself: its namespaces' labels, and the issuer it serves
+/// (its OIDC discovery document, through the API server, as `kubectl get --raw` reads it;
+/// 404 where service-account issuer discovery is off).
+/// <https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/#service-account-issuer-discovery>
+async fn read_cluster_config(
+    reader: &Reader,
+) -> (Result<Vec<Namespace>, ReadError>, Result<Option<String>, ReadError>) {
+    #[derive(serde::Deserialize)]
+    struct Discovery {
+        issuer: String,
+    }
+    let (namespaces, discovery) = tokio::join!(
+        reader.list::<Namespace>("/api/v1/namespaces"),
+        reader.get_document::<Discovery>("/.well-known/openid-configuration"),
+    );
+    let issuer = match discovery {
+        Ok(d) if d.issuer.starts_with("https://") && d.issuer.len() <= 2048 => Ok(Some(d.issuer)),
+        Ok(_) | Err(ReadError::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    };
+    (namespaces, issuer)
+}
+
 fn cannot_read(resource: &str, scope: &Scope, error: ReadError) -> Finding {
     let everywhere = match &scope.namespace {
         Some(ns) => format!("--namespace {ns}"),
         None => "--all-namespaces".to_owned(),
     };
-    // The audit lists everything but the webhook's Endpoints, which it gets by name: the
-    // component grants each through its own object (a ClusterRole; a Role in that namespace).
-    let (verb, grant) = if resource == "endpoints" {
-        let (ns, name) = (sh(&scope.webhook_namespace), sh(&scope.webhook_service));
+    // The audit lists everything cluster-wide but the webhook's EndpointSlices, which it lists
+    // in the webhook's namespace: the component grants each through its own object (a
+    // ClusterRole; a Role in that namespace). The issuer is a path, no resource.
+    let (verb, grant) = if resource == "endpointslices" {
+        let ns = sh(&scope.webhook_namespace);
+        (
+            "list",
+            format!(
+                "grant list on endpointslices.discovery.k8s.io in namespace {ns} (the Role of k8s/components/audit), then check: \
+                 kubectl auth can-i list endpointslices.discovery.k8s.io --namespace {ns}"
+            ),
+        )
+    } else if resource.starts_with('/') {
         (
             "get",
             format!(
-                "grant get on endpoints {name} in namespace {ns} (the Role of k8s/components/audit), then check: \
-                 kubectl auth can-i get endpoints/{name} --namespace {ns}"
+                "grant get on the non-resource URL {resource} (the ClusterRole of k8s/components/audit, or Kubernetes' system:service-account-issuer-discovery), then check: kubectl auth can-i get {resource}"
             ),
         )
     } else {

@@ -116,24 +116,26 @@ fn workload(name: String, value: serde_json::Value) -> Result<Workload, BadInput
     let field = |f: &str| format!("{FLAG} workloads.{name}.{f}");
     let wire: Wire =
         serde_json::from_value(value).map_err(|e| BadInput::new(&format!("{FLAG} workloads.{name}"), e.to_string()))?;
-    if !is_dns_label(&wire.namespace) {
-        return Err(BadInput::new(
-            &field("namespace"),
-            format!(
-                "{:?} is not a Kubernetes namespace (a DNS label, e.g. payments)",
-                shown(&wire.namespace)
-            ),
-        ));
-    }
-    if !is_dns_subdomain(&wire.ksa) {
-        return Err(BadInput::new(
-            &field("ksa"),
-            format!(
-                "{:?} is not a Kubernetes ServiceAccount name (a DNS subdomain, e.g. reports-reader)",
-                shown(&wire.ksa)
-            ),
-        ));
-    }
+    // Both become names in the report and arguments of its fix commands: Kubernetes names only.
+    let kubernetes_name = |f: &str, value: &str, valid: fn(&str) -> bool, what: &str| {
+        if valid(value) {
+            Ok(())
+        } else {
+            Err(BadInput::new(&field(f), format!("{:?} is not {what}", shown(value))))
+        }
+    };
+    kubernetes_name(
+        "namespace",
+        &wire.namespace,
+        is_dns_label,
+        "a Kubernetes namespace (a DNS label, e.g. payments)",
+    )?;
+    kubernetes_name(
+        "ksa",
+        &wire.ksa,
+        is_dns_subdomain,
+        "a Kubernetes ServiceAccount name (a DNS subdomain, e.g. reports-reader)",
+    )?;
     let mode = match wire.identity.as_deref() {
         None | Some("gsa") => Mode::Gke,
         Some("cluster") => Mode::Cluster,
@@ -153,22 +155,19 @@ fn workload(name: String, value: serde_json::Value) -> Result<Workload, BadInput
         })?;
         RoleArn::parse(value).map_err(|e| BadInput::from_check(&field(f), e))
     };
+    let region = |f: &str, value: Option<&str>| {
+        value
+            .map(|v| input::region(v).map_err(|e| BadInput::from_check(&field(f), e)))
+            .transpose()
+    };
     let role_arn = arn("role_arn", wire.role_arn.as_deref())?;
     let mut roles = BTreeMap::new();
     for (role, r) in wire.roles.unwrap_or_default() {
         let role_arn = arn(&format!("roles.{role}.role_arn"), r.role_arn.as_deref())?;
-        let region = r
-            .aws_region
-            .as_deref()
-            .map(|v| input::region(v).map_err(|e| BadInput::from_check(&field(&format!("roles.{role}.aws_region")), e)))
-            .transpose()?;
+        let region = region(&format!("roles.{role}.aws_region"), r.aws_region.as_deref())?;
         roles.insert(role, NamedRole { role_arn, region });
     }
-    let region = wire
-        .aws_region
-        .as_deref()
-        .map(|r| input::region(r).map_err(|e| BadInput::from_check(&field("aws_region"), e)))
-        .transpose()?;
+    let region = region("aws_region", wire.aws_region.as_deref())?;
     let audience = input::audience(wire.audience.as_deref().unwrap_or("sts.amazonaws.com"))
         .map_err(|e| BadInput::from_check(&field("audience"), e))?;
     if mode == Mode::Cluster && wire.issuer_url.as_deref().is_none_or(str::is_empty) {

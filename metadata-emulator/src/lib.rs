@@ -6,6 +6,9 @@
 //! the same paths over plain HTTP on a local port, signs with a key of its own (published
 //! at `/oauth2/v3/certs`), and can misbehave the way GKE does: see [`Faults`].
 //!
+//! Beside the metadata paths it serves what Google's Rust clients call to read a GSA: the
+//! IAM API's `serviceAccounts.get` and the OAuth token endpoint ([`google_iam`]).
+//!
 //! The crate also plays a GKE cluster's OIDC issuer and the kubelet's projected token, for
 //! cluster mode: see [`ClusterIssuer`].
 //!
@@ -15,6 +18,7 @@
 mod blocking;
 mod config;
 mod control;
+pub mod google_iam;
 pub mod issuer;
 mod messages;
 mod metadata;
@@ -36,6 +40,7 @@ use tokio::task::JoinHandle;
 
 pub use blocking::BlockingEmulator;
 pub use config::{Clock, Config, Faults};
+pub use google_iam::{Refusal as IamRefusal, ServiceAccount as GoogleServiceAccount};
 pub use issuer::{ClusterIssuer, IssuerConfig, IssuerFaults, IssuerHandle, KsaClaims, KsaToken, ProjectedToken};
 pub use state::Handle;
 pub use sts_gate::StsGate;

@@ -76,6 +76,7 @@ fn route(shared: &Shared, path: &str, query: &Query) -> Reply {
             Some("aliases") => text("default\n".to_owned()),
             Some("email") => text(email),
             Some("identity") => identity(shared, query),
+            Some("token") => access_token(shared, &email),
             _ => reply(StatusCode::NOT_FOUND, TEXT_PLAIN, messages::NOT_FOUND),
         },
     }
@@ -135,6 +136,22 @@ fn identity(shared: &Shared, query: &Query) -> Reply {
             reply(StatusCode::INTERNAL_SERVER_ERROR, TEXT_PLAIN, format!("{error}\n"))
         }
     }
+}
+
+/// The GSA's OAuth access token, which Application Default Credentials read on GKE
+/// (google-cloud-auth `credentials/mds.rs`, `MDS_DEFAULT_URI` + `/token`): JSON
+/// `{access_token, expires_in, token_type}`, refused as the identity endpoint is when the KSA
+/// has no GSA or no binding.
+fn access_token(shared: &Shared, email: &str) -> Reply {
+    let faults = shared.faults();
+    if faults.ksa_not_annotated {
+        let body = messages::ksa_not_annotated(&shared.config.namespace, &shared.config.ksa);
+        return reply(StatusCode::NOT_FOUND, TEXT_PLAIN, body);
+    }
+    if faults.binding_missing {
+        return reply(StatusCode::FORBIDDEN, TEXT_PLAIN, messages::BINDING_MISSING);
+    }
+    shared.google.token_answer(email)
 }
 
 /// The query parameters the served paths look at.

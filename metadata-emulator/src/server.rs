@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use crate::response::{APPLICATION_JSON, Refused, Reply, reply};
 use crate::state::Shared;
-use crate::{control, metadata};
+use crate::{control, google_iam, metadata};
 
 /// Serves connections from `listener` until `shutdown` fires (or its sender is dropped).
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut shutdown: watch::Receiver<()>) {
@@ -58,6 +58,10 @@ async fn dispatch(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Rep
         // Google serves its keys from www.googleapis.com, outside the metadata server:
         // no Metadata-Flavor rule and no faults here.
         Ok(reply(StatusCode::OK, APPLICATION_JSON, shared.key.jwks().to_string()))
+    } else if google_iam::serves(&path) {
+        // Google's IAM API and OAuth token endpoint live outside the metadata server:
+        // no Metadata-Flavor rule and no faults there.
+        Ok(google_iam::handle(&shared.google, &shared.config.project_id, request).await)
     } else {
         metadata::handle(&shared, request).await
     };

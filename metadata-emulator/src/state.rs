@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use tokio::time::Instant;
 
 use crate::config::{Clock, Config, Faults};
+use crate::google_iam::{GoogleIam, Refusal, ServiceAccount};
 use crate::token::SigningKey;
 
 /// Everything a request handler needs: the fixed configuration, the signing key and the
@@ -20,6 +21,8 @@ pub(crate) struct Shared {
     started: (SystemTime, Instant),
     ready_at: Instant,
     tokens_issued: AtomicU64,
+    /// The IAM API stand-in and its access tokens (google_iam.rs).
+    pub google: GoogleIam,
 }
 
 impl Shared {
@@ -27,6 +30,15 @@ impl Shared {
         let started = (SystemTime::now(), Instant::now());
         let ready_at = started.1 + config.not_ready_for;
         let faults = Mutex::new(config.faults.clone());
+        // The pod's own GSA exists, enabled, with the unique id its ID tokens carry.
+        let google = GoogleIam::default();
+        google.set_account(
+            &config.gsa_email,
+            Some(ServiceAccount {
+                unique_id: config.unique_id.clone(),
+                disabled: false,
+            }),
+        );
         Shared {
             config,
             key,
@@ -34,6 +46,7 @@ impl Shared {
             started,
             ready_at,
             tokens_issued: AtomicU64::new(0),
+            google,
         }
     }
 
@@ -132,5 +145,38 @@ impl Handle {
     /// The configuration the emulator was started with.
     pub fn config(&self) -> &Config {
         &self.shared.config
+    }
+
+    /// Sets (`Some`) or deletes (`None`) a GSA in the IAM API stand-in. The pod's own GSA is
+    /// there from the start; a GSA recreated under the same e-mail is `Some` with a new id.
+    pub fn set_service_account(&self, email: &str, account: Option<ServiceAccount>) {
+        self.shared.google.set_account(email, account);
+    }
+
+    /// From now on the IAM API refuses every read this way (`None`: it answers).
+    pub fn set_iam_refusal(&self, refusal: Option<Refusal>) {
+        self.shared.google.set_refusal(refusal);
+    }
+
+    /// How many `serviceAccounts.get` requests the IAM API stand-in has answered.
+    pub fn iam_reads(&self) -> u64 {
+        self.shared.google.reads()
+    }
+
+    /// The IAM API stand-in's endpoint (`http://HOST:PORT`): the clients' endpoint override.
+    pub fn iam_endpoint(&self) -> String {
+        self.base_url()
+    }
+
+    /// An Application Default Credentials file of `gcloud auth application-default login`
+    /// (`authorized_user`) for `user`, whose `token_uri` is this stand-in's OAuth endpoint.
+    pub fn authorized_user_json(&self, user: &str) -> serde_json::Value {
+        serde_json::json!({
+            "type": "authorized_user",
+            "client_id": "764086051850-emulated.apps.googleusercontent.com",
+            "client_secret": "emulated-client-secret",
+            "refresh_token": self.shared.google.issue_refresh_token(user),
+            "token_uri": format!("{}/token", self.base_url()),
+        })
     }
 }

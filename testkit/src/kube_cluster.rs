@@ -1,7 +1,8 @@
 //! A Kubernetes API stand-in for whole clusters, as the audit reads them: pods,
 //! ServiceAccounts, ReplicaSets, Deployments, StatefulSets, DaemonSets, Jobs, CronJobs,
-//! MutatingWebhookConfigurations and Endpoints, listed cluster-wide or per namespace with
-//! `limit`/`continue` pagination, and got by name. Faults a real API server produces: a 403 on
+//! MutatingWebhookConfigurations, Endpoints, EndpointSlices and Namespaces, listed cluster-wide
+//! or per namespace with `limit`/`continue` pagination and an equality-based `labelSelector`,
+//! and got by name; and the service-account issuer's `/.well-known/openid-configuration`. Faults a real API server produces: a 403 on
 //! a chosen resource (RBAC), a 410 Gone on a `continue` token that expired (etcd compaction),
 //! and a server that went away. Plain HTTP on 127.0.0.1, reached through a kubeconfig it writes.
 //! [`objects`] builds the objects as the API server would return them.
@@ -27,7 +28,9 @@ use tokio::task::JoinSet;
 type Body = BoxBody<Bytes, Infallible>;
 
 /// Every resource served: (group/version path prefix, plural, kind, namespaced).
-const RESOURCES: [(&str, &str, &str, bool); 10] = [
+const RESOURCES: [(&str, &str, &str, bool); 12] = [
+    ("/apis/discovery.k8s.io/v1", "endpointslices", "EndpointSlice", true),
+    ("/api/v1", "namespaces", "Namespace", false),
     ("/api/v1", "pods", "Pod", true),
     ("/api/v1", "serviceaccounts", "ServiceAccount", true),
     ("/api/v1", "endpoints", "Endpoints", true),
@@ -61,6 +64,8 @@ struct Store {
     endless: Option<Endless>,
     /// Every list answer padded with this many bytes, as a hostile or broken server might.
     padding: usize,
+    /// The issuer in `/.well-known/openid-configuration` (`None`: discovery is off, 404).
+    issuer: Option<String>,
 }
 
 /// How a hostile API server keeps a list of pods going forever: every page full of the same
@@ -177,6 +182,12 @@ impl KubeCluster {
         self.store.lock().unwrap().padding = bytes;
     }
 
+    /// Serves `/.well-known/openid-configuration` with this issuer, as the API server does
+    /// for its service-account issuer (`None`: 404, as with discovery off).
+    pub fn serve_issuer(&self, issuer: Option<&str>) {
+        self.store.lock().unwrap().issuer = issuer.map(str::to_owned);
+    }
+
     /// Requests served for this path (e.g. `/api/v1/pods`).
     pub fn requests(&self, path: &str) -> usize {
         self.store.lock().unwrap().requests.get(path).copied().unwrap_or(0)
@@ -217,6 +228,9 @@ fn route(store: &Mutex<Store>, request: &Request<Incoming>) -> Response<Body> {
     let query = query(request.uri().query().unwrap_or_default());
     let mut store = store.lock().unwrap();
     *store.requests.entry(path.clone()).or_default() += 1;
+    if path == "/.well-known/openid-configuration" {
+        return discovery(&store);
+    }
     for (prefix, plural, kind, namespaced) in RESOURCES {
         let Some(rest) = path.strip_prefix(prefix) else {
             continue;
@@ -308,6 +322,7 @@ fn list(
         }
         offset = at;
     }
+    let selector = query.get("labelSelector").map(String::as_str);
     let all: Vec<&Value> = store
         .objects
         .get(plural)
@@ -316,6 +331,7 @@ fn list(
                 .iter()
                 .filter(|((ns, _), _)| namespace.is_none_or(|want| want == ns))
                 .map(|(_, v)| v)
+                .filter(|v| selector.is_none_or(|s| equality_selected(v, s)))
                 .collect()
         })
         .unwrap_or_default();
@@ -368,6 +384,37 @@ fn endless_page(
         200,
         &json!({ "apiVersion": "v1", "kind": "PodList", "metadata": { "resourceVersion": "1", "continue": token }, "items": items }),
     )
+}
+
+/// An equality-based `labelSelector` (`k=v`, `k==v`, `k!=v`, comma-separated: all must hold),
+/// as the API server filters a list.
+/// <https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#equality-based-requirement>
+fn equality_selected(object: &Value, selector: &str) -> bool {
+    let labels = &object["metadata"]["labels"];
+    selector.split(',').filter(|r| !r.is_empty()).all(|requirement| {
+        if let Some((key, value)) = requirement.split_once("!=") {
+            labels[key.trim()].as_str() != Some(value.trim())
+        } else if let Some((key, value)) = requirement.split_once("==").or_else(|| requirement.split_once('=')) {
+            labels[key.trim()].as_str() == Some(value.trim())
+        } else {
+            !labels[requirement.trim()].is_null()
+        }
+    })
+}
+
+/// The API server's OIDC discovery document for its service-account issuer.
+fn discovery(store: &Store) -> Response<Body> {
+    match &store.issuer {
+        Some(issuer) => respond(
+            200,
+            &json!({ "issuer": issuer, "jwks_uri": format!("{issuer}/jwks"), "response_types_supported": ["id_token"],
+                "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": ["RS256"] }),
+        ),
+        None => respond(
+            404,
+            &status(404, "NotFound", "the server could not find the requested resource"),
+        ),
+    }
 }
 
 fn query(query: &str) -> BTreeMap<String, String> {
@@ -557,6 +604,61 @@ pub mod objects {
                 "failurePolicy": failure_policy,
                 "clientConfig": { "caBundle": if ca_bundle { "LS0tLS1CRUdJTi0tLS0t" } else { "" },
                     "service": { "name": "gke-aws-webhook", "namespace": "gke-aws-webhook", "path": "/mutate", "port": 443 } } }] })
+    }
+
+    /// The webhook's configuration as k8s/webhook/base writes it, with these selectors
+    /// (`Value::Null`: the selector unset).
+    pub fn webhook_configuration_with_selectors(
+        name: &str,
+        namespace_selector: Value,
+        object_selector: Value,
+    ) -> Value {
+        let mut config = webhook_configuration(name, true, "Fail");
+        if !namespace_selector.is_null() {
+            config["webhooks"][0]["namespaceSelector"] = namespace_selector;
+        }
+        if !object_selector.is_null() {
+            config["webhooks"][0]["objectSelector"] = object_selector;
+        }
+        config
+    }
+
+    /// The selectors of k8s/webhook/base: the opt-in label, and neither the webhook's
+    /// namespace nor kube-system.
+    pub fn webhook_configuration_as_deployed(name: &str) -> Value {
+        webhook_configuration_with_selectors(
+            name,
+            json!({ "matchExpressions": [{ "key": "kubernetes.io/metadata.name", "operator": "NotIn",
+                "values": ["gke-aws-webhook", "kube-system"] }] }),
+            json!({ "matchLabels": { INJECT.0: INJECT.1 } }),
+        )
+    }
+
+    /// A Namespace with these labels and the one the API server adds to every namespace
+    /// (`kubernetes.io/metadata.name`).
+    pub fn namespace(name: &str, labels: &[(&str, &str)]) -> Value {
+        let mut all = json!({ "kubernetes.io/metadata.name": name });
+        for (k, v) in labels {
+            all[*k] = json!(v);
+        }
+        json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": name, "labels": all,
+            "resourceVersion": "1" }, "spec": { "finalizers": ["kubernetes"] }, "status": { "phase": "Active" } })
+    }
+
+    /// The EndpointSlice of a Service (`kubernetes.io/service-name`) with `ready` ready
+    /// endpoints, one not ready and one whose readiness is unknown (`null`: counted as ready).
+    pub fn endpoint_slice(namespace: &str, service: &str, ready: usize) -> Value {
+        let mut endpoints: Vec<Value> = (0..ready.saturating_sub(1))
+            .map(|i| json!({ "addresses": [format!("10.1.0.{}", i + 1)], "conditions": { "ready": true, "serving": true, "terminating": false } }))
+            .collect();
+        if ready > 0 {
+            endpoints.push(json!({ "addresses": ["10.1.0.50"], "conditions": {} }));
+        }
+        endpoints.push(json!({ "addresses": ["10.1.0.99"], "conditions": { "ready": false, "serving": false, "terminating": true } }));
+        json!({ "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+            "metadata": { "name": format!("{service}-x7k2p"), "namespace": namespace,
+                "labels": { "kubernetes.io/service-name": service, "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io" } },
+            "endpoints": endpoints, "ports": [{ "name": "https", "port": 8443, "protocol": "TCP" }] })
     }
 
     /// The Endpoints of a Service with `ready` ready addresses (and one not ready).

@@ -1,9 +1,10 @@
 """The audit CronJob's manifests (k8s/components/audit, rendered by k8s/examples/audit with the
 real `kubectl kustomize`): least privilege, and the Rust reader asks for nothing else. The
-audit lists (paginated) what it reads everywhere, and gets one object by name: the webhook
-Service's Endpoints in the webhook's namespace. So the ClusterRole grants `list` and only
-`list` on exactly those resources, and a Role in the webhook's namespace grants `get` on that one
-Endpoints object (resourceNames), nothing cluster-wide."""
+audit lists (paginated) what it reads everywhere, gets the cluster's OIDC discovery document
+(a non-resource URL), and lists the webhook Service's EndpointSlices in the webhook's namespace
+(by label). So the ClusterRole grants `list` and only `list` on exactly those resources plus
+`get` on that one URL, and a Role in the webhook's namespace grants `list` on EndpointSlices,
+nothing cluster-wide."""
 from __future__ import annotations
 
 import re
@@ -18,13 +19,15 @@ CLI = REPO / "audit/src/cli.rs"
 
 # What the audit lists (audit/src/snapshot.rs), by API group: list, nothing else.
 LISTS = {
-    "": {"pods", "serviceaccounts"},
+    "": {"pods", "serviceaccounts", "namespaces"},
     "apps": {"replicasets", "deployments", "statefulsets", "daemonsets"},
     "batch": {"jobs", "cronjobs"},
     "admissionregistration.k8s.io": {"mutatingwebhookconfigurations"},
 }
-# What it gets by name: the webhook Service's Endpoints, in the webhook's namespace.
-GETS = {"": {"endpoints"}}
+# What it lists in the webhook's namespace only: the webhook Service's EndpointSlices.
+NAMESPACED_LISTS = {"discovery.k8s.io": {"endpointslices"}}
+# The one non-resource URL it gets.
+DISCOVERY = "/.well-known/openid-configuration"
 
 
 def render(path: str = "k8s/examples/audit") -> list[dict]:
@@ -40,6 +43,8 @@ def only(objs: list[dict], kind: str) -> dict:
 def granted(role: dict) -> dict[str, set[str]]:
     by_group: dict[str, set[str]] = {}
     for rule in role["rules"]:
+        if "nonResourceURLs" in rule:
+            continue
         assert "*" not in rule["resources"] and "*" not in rule["apiGroups"], rule
         for group in rule["apiGroups"]:
             by_group.setdefault(group, set()).update(rule["resources"])
@@ -68,21 +73,24 @@ def webhook_namespace_and_service() -> tuple[str, str]:
 
 def test_the_cluster_role_lists_exactly_what_the_audit_lists():
     role = only(render(), "ClusterRole")
+    urls = [r for r in role["rules"] if "nonResourceURLs" in r]
+    assert urls == [{"nonResourceURLs": [DISCOVERY], "verbs": ["get"]}], urls
     for rule in role["rules"]:
+        if "nonResourceURLs" in rule:
+            continue
         assert rule["verbs"] == ["list"], rule
         assert "resourceNames" not in rule, rule
     assert granted(role) == LISTS
 
 
-def test_the_role_gets_only_the_webhooks_endpoints_in_its_namespace():
+def test_the_role_lists_only_the_webhooks_endpoint_slices_in_its_namespace():
     objs = render()
-    namespace, service = webhook_namespace_and_service()
+    namespace, _service = webhook_namespace_and_service()
     role = only(objs, "Role")
     assert role["metadata"]["namespace"] == namespace
     (rule,) = role["rules"]
-    assert rule["verbs"] == ["get"]
-    assert rule["resourceNames"] == [service]
-    assert granted(role) == GETS
+    assert rule["verbs"] == ["list"]
+    assert granted(role) == NAMESPACED_LISTS
     binding = only(objs, "RoleBinding")
     assert binding["metadata"]["namespace"] == namespace
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}
@@ -106,18 +114,20 @@ def test_the_audit_reads_only_what_the_roles_grant():
     for path in (REPO / "audit/src").rglob("*.rs"):
         if path != READ:
             assert "Request::new(" not in path.read_text(), f"{path}: reads the API outside the Reader"
-    calls = re.findall(r"reader\.(list|get)::<(\w+)>\(([^)]*)\)", source)
+    calls = re.findall(r"reader\.(list|get|list_selected|get_document)::<(\w+)>\(([^)]*)\)", source)
     gets = [c for c in calls if c[0] == "get"]
-    assert gets == [("get", "Endpoints", "&endpoints_path, &scope.webhook_service")], gets
-    assert re.search(r'let endpoints_path = format!\("/api/v1/namespaces/\{\}/endpoints", scope\.webhook_namespace\);', source)
+    assert gets == [], gets
+    assert [c[1:] for c in calls if c[0] == "get_document"] == [("Discovery", f'"{DISCOVERY}"')]
+    assert [c[1:] for c in calls if c[0] == "list_selected"] == [("EndpointSlice", "&slices_path, &service_selector")]
+    assert re.search(r'"/apis/discovery\.k8s\.io/v1/namespaces/\{\}/endpointslices",\s*scope\.webhook_namespace', source)
     listed_paths = {c[2] for c in calls if c[0] == "list"}
-    assert listed_paths == {"&pods_path", "&ksa_path", "webhooks_path", "path"}, listed_paths
+    assert listed_paths == {"&pods_path", "&ksa_path", "webhooks_path", "path", '"/api/v1/namespaces"'}, listed_paths
     assert 'let pods_path = ns_path("v1", "pods");' in source
     assert 'let ksa_path = ns_path("v1", "serviceaccounts");' in source
     assert '"/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"' in source
     workload_resources = set(re.findall(r'Kind::\w+ => "([a-z]+s)",', source))
     assert workload_resources == LISTS["apps"] | LISTS["batch"]
-    listed = {"pods", "serviceaccounts", "mutatingwebhookconfigurations"} | workload_resources
+    listed = {"pods", "serviceaccounts", "namespaces", "mutatingwebhookconfigurations"} | workload_resources
     assert listed == set().union(*LISTS.values())
 
 

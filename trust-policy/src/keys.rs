@@ -19,7 +19,7 @@ pub enum Key {
     Token { claim: String, values: Option<Vec<String>> },
     /// A key of another issuer: the request never has it.
     OtherIssuer,
-    /// A key this crate does not know (`aws:SourceIp`, `ISSUER:email`): not evaluated.
+    /// A key this crate does not know (`aws:SourceIp`, an OIDC issuer's `:email`): not evaluated.
     Unknown(String),
 }
 
@@ -43,6 +43,9 @@ pub fn read(key: &str, issuer: &str, claims: &Value) -> Key {
         (true, "aud") => "aud",
         (true, "oaud") => "aud",
         (true, "sub") => "sub",
+        // Trust policies that pin the GSA's e-mail: AWS fills the key from the token's `email`
+        // claim (a Google ID token of a GSA carries it with `format=full`).
+        (true, "email") => "email",
         (false, "aud" | "sub" | "amr") => name.as_str(),
         _ => {
             return Key::Unknown(format!(

@@ -281,6 +281,62 @@ fn googles_keys_map_aud_to_azp_and_oaud_to_aud() {
 }
 
 #[test]
+fn googles_email_key_is_the_tokens_email_claim() {
+    let email = "ledger@acme.iam.gserviceaccount.com";
+    let policy = |operator: &str, pinned: &str| {
+        json!({"Statement": {
+            "Effect": "Allow", "Principal": {"Federated": "accounts.google.com"},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {operator: {"accounts.google.com:email": pinned, "accounts.google.com:aud": "1122"}},
+        }})
+    };
+    let google = ProviderLookup::Registered(Provider::google());
+    let mut claims = google_claims();
+    claims["email"] = json!(email);
+    let held = explain(&claims, &google, Some(&policy("StringEquals", email)));
+    assert_eq!(held.verdict, Verdict::Accept);
+    let email_of = |e: &Explanation| {
+        e.statements[0]
+            .conditions
+            .iter()
+            .find(|c| c.key == "accounts.google.com:email")
+            .cloned()
+            .unwrap()
+    };
+    let condition = email_of(&held);
+    assert_eq!(
+        (condition.claim.as_deref(), condition.actual.as_deref()),
+        (Some("email"), Some(&[email.to_owned()][..]))
+    );
+    let pattern = explain(
+        &claims,
+        &google,
+        Some(&policy("StringLike", "*@acme.iam.gserviceaccount.com")),
+    );
+    assert_eq!(pattern.verdict, Verdict::Accept);
+    let other = explain(
+        &claims,
+        &google,
+        Some(&policy("StringEquals", "other@acme.iam.gserviceaccount.com")),
+    );
+    assert_eq!(other.verdict, Verdict::Refuse);
+    assert_eq!(email_of(&other).result, Outcome::Fails);
+    // A token without the claim (format=standard): the key is absent, a positive operator fails.
+    let absent = explain(&google_claims(), &google, Some(&policy("StringEquals", email)));
+    assert_eq!(absent.verdict, Verdict::Refuse);
+    assert_eq!(email_of(&absent).actual, None);
+    // An OIDC issuer's :email is not a key AWS fills: not evaluated, never guessed.
+    let mut cluster = cluster_claims(LEDGER);
+    cluster["email"] = json!(email);
+    let unknown = explain(
+        &cluster,
+        &registered(),
+        Some(&json!({"Statement": statement("Allow", json!({"StringEquals": {format!("{HOST_PATH}:email"): email}}))})),
+    );
+    assert_eq!(unknown.verdict, Verdict::NotEvaluated);
+}
+
+#[test]
 fn the_provider_checks_come_first() {
     let policy = json!({"Statement": statement("Allow", Value::Null)});
     let missing = explain(&cluster_claims(LEDGER), &ProviderLookup::Missing, Some(&policy));

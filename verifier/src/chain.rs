@@ -48,7 +48,7 @@ pub async fn assume_role(
     let https_client = sdk::https_client(tls);
     let first_stage = identity.source_stage();
     let token = Identity::obtain(identity, expected_gsa, issuer_client.as_ref(), deadline);
-    let token = first_stage.run(deadline, identity.timeout, token);
+    let token = first_stage.run_named(deadline, identity.timeout, token, Identity::stage);
     let ((token, elapsed_ms), sdk_config) = tokio::join!(token, sdk::load(&role.region, https_client));
     let token = match token {
         Ok(token) => Timed {

@@ -40,15 +40,28 @@ impl Stage {
         timeout: Duration,
         work: impl Future<Output = Result<T, StageError>>,
     ) -> (Result<T, StageError>, u64) {
+        self.run_named(deadline, timeout, work, |_| self).await
+    }
+
+    /// [`Stage::run`] for a stage whose name its outcome decides, as the report names it: a
+    /// token file holds a Google or a Kubernetes token (`named` says which stage it passed as),
+    /// and a failure carries its own stage. The log and the report then say the same name.
+    pub async fn run_named<T>(
+        self,
+        deadline: Instant,
+        timeout: Duration,
+        work: impl Future<Output = Result<T, StageError>>,
+        named: impl FnOnce(&T) -> Stage,
+    ) -> (Result<T, StageError>, u64) {
         let started = Instant::now();
         let result = tokio::time::timeout_at(deadline, work)
             .await
             .unwrap_or_else(|_| Err(StageError::timed_out(self, timeout)));
         let elapsed = started.elapsed().as_millis() as u64;
         match &result {
-            Ok(_) => tracing::info!(stage = self.name(), duration_ms = elapsed, "stage passed"),
+            Ok(value) => tracing::info!(stage = named(value).name(), duration_ms = elapsed, "stage passed"),
             Err(e) => {
-                tracing::error!(stage = self.name(), code = %e.code, duration_ms = elapsed, "stage failed: {}", e.message)
+                tracing::error!(stage = e.stage.name(), code = %e.code, duration_ms = elapsed, "stage failed: {}", e.message)
             }
         }
         (result, elapsed)

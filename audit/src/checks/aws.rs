@@ -1,18 +1,22 @@
 //! With `--aws`, the IAM side, pure: for every identity a KSA or Terraform names, does its role
-//! exist (`RoleMissing`), does a cluster-mode issuer have its OIDC provider
-//! (`OidcProviderMissing`), and does the role's trust accept the token this KSA's pods present
-//! (`TrustDrift`, the trust-policy evaluator's explanation)? Per role and account:
-//! `TrustPolicyNearLimit` and `OidcProviderQuota` against IAM's quotas.
+//! exist (`RoleMissing`), does a cluster-mode issuer have its OIDC provider in the role's
+//! account (`OidcProviderMissing`), and does the role's trust accept the token this KSA's pods
+//! present (`TrustDrift`, the trust-policy evaluator's explanation; `GsaRecreated` when it
+//! pins a unique id the GSA no longer has, with `--gcp`)? Per role and account:
+//! `TrustPolicyNearLimit`, `OidcProviderQuota`, `RoleUnused`; an account whose roles could not
+//! be read is one `CannotRead`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime};
 
 use gke_aws_verifier::input::RoleArn;
-use gke_aws_webhook::mutate::{AUDIENCE, DEFAULT_AUDIENCE, IDENTITY, ROLE_ARN};
+use gke_aws_webhook::mutate::{AUDIENCE, DEFAULT_AUDIENCE, GSA, IDENTITY, ROLE_ARN};
 use serde_json::{Value, json};
 use trust_policy::{Explanation, Outcome, Provider, ProviderLookup, Verdict};
 
 use super::fix::{self, sh};
 use crate::finding::{Code, Finding, ObjectRef, Severity};
+use crate::google::Gsa;
 use crate::iam::Iam;
 use crate::objects::{Mode, NAMED_ROLE_PREFIX, ServiceAccount};
 use crate::terraform::Workload;
@@ -34,8 +38,12 @@ pub struct Subject {
     pub named_by: String,
     pub mode: ModeKey,
     pub audience: String,
+    /// GSA mode: the GSA's e-mail (the KSA's annotation, else Terraform's) and its unique id
+    /// as Terraform's output has it.
+    pub gsa_email: Option<String>,
     pub gsa_unique_id: Option<String>,
-    /// The cluster issuer's host/path (without `https://`), when Terraform says it.
+    /// The cluster issuer's host/path (without `https://`): the one the cluster serves, else
+    /// Terraform's.
     pub issuer: Option<String>,
     /// Found in the cluster (else only in Terraform).
     pub in_cluster: bool,
@@ -79,6 +87,7 @@ pub fn subjects(ksas: &[ServiceAccount], workloads: &[Workload], namespace: Opti
                 named_by: format!("Terraform's workloads.{}.{field}", w.name),
                 mode: w.mode.into(),
                 audience: w.audience.clone(),
+                gsa_email: w.gsa_email.clone(),
                 gsa_unique_id: w.gsa_unique_id.clone(),
                 issuer: w.issuer_url.as_deref().map(host_path),
                 in_cluster: found,
@@ -116,6 +125,13 @@ pub fn subjects(ksas: &[ServiceAccount], workloads: &[Workload], namespace: Opti
                 named_by: format!("the KSA's annotation {key}"),
                 mode: mode.into(),
                 audience: ksa.annotation(AUDIENCE).unwrap_or(DEFAULT_AUDIENCE).to_owned(),
+                gsa_email: (mode == Mode::Gke)
+                    .then(|| {
+                        ksa.annotation(GSA)
+                            .map(str::to_owned)
+                            .or_else(|| tf.and_then(|w| w.gsa_email.clone()))
+                    })
+                    .flatten(),
                 gsa_unique_id: tf.and_then(|w| w.gsa_unique_id.clone()),
                 issuer: tf.and_then(|w| w.issuer_url.as_deref()).map(host_path),
                 in_cluster: true,
@@ -125,7 +141,8 @@ pub fn subjects(ksas: &[ServiceAccount], workloads: &[Workload], namespace: Opti
     subjects.into_iter().collect()
 }
 
-fn host_path(url: &str) -> String {
+/// The issuer host/path of a URL (`https://HOST/PATH` → `HOST/PATH`).
+pub fn host_path(url: &str) -> String {
     url.trim_start_matches("https://").trim_end_matches('/').to_owned()
 }
 
@@ -158,8 +175,15 @@ fn federated(policy: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Findings about the subjects (RoleMissing, OidcProviderMissing, TrustDrift, CannotRead).
-pub fn check_subjects(subjects: &[Subject], iam: &Iam) -> Vec<Finding> {
+/// The account of a role ARN (empty when it does not parse).
+pub fn account_of(role_arn: &str) -> String {
+    RoleArn::parse(role_arn).map(|r| r.account_id).unwrap_or_default()
+}
+
+/// Findings about the subjects (RoleMissing, OidcProviderMissing, TrustDrift, GsaRecreated,
+/// CannotRead). `live` is Google's answer for each GSA with `--gcp`: then a GSA-mode trust is
+/// evaluated against the unique id the GSA has now, not Terraform's.
+pub fn check_subjects(subjects: &[Subject], iam: &Iam, live: Option<&BTreeMap<String, Gsa>>) -> Vec<Finding> {
     let mut findings = Vec::new();
     for s in subjects {
         let object = ObjectRef::namespaced("ServiceAccount", &s.namespace, &s.ksa);
@@ -195,14 +219,29 @@ pub fn check_subjects(subjects: &[Subject], iam: &Iam) -> Vec<Finding> {
         };
         let (claims, provider) = match s.mode {
             ModeKey::Gke => {
-                // Without Terraform's output the GSA's unique id (what the trust pins) is unknown.
-                let Some(uid) = &s.gsa_unique_id else { continue };
-                let claims = json!({ "iss": "https://accounts.google.com", "sub": uid, "azp": uid, "aud": s.audience });
+                // The GSA's unique id as Google has it now (--gcp), else as Terraform says; with
+                // neither, what the trust pins cannot be checked. A GSA Google does not serve
+                // (missing, disabled, unreadable) has its own finding.
+                let uid = match (live, &s.gsa_email) {
+                    (Some(live), Some(email)) => match live.get(email) {
+                        Some(Gsa::Found { unique_id, .. }) => unique_id.clone(),
+                        _ => continue,
+                    },
+                    _ => match &s.gsa_unique_id {
+                        Some(uid) => uid.clone(),
+                        None => continue,
+                    },
+                };
+                let mut claims =
+                    json!({ "iss": "https://accounts.google.com", "sub": uid, "azp": uid, "aud": s.audience });
+                if let Some(email) = &s.gsa_email {
+                    claims["email"] = json!(email);
+                }
                 (claims, ProviderLookup::Registered(Provider::google()))
             }
             ModeKey::Cluster => {
                 let Some(issuer) = issuer_of(s, iam) else { continue };
-                let provider = match iam.providers.get(&issuer) {
+                let provider = match iam.providers.get(&(account_of(&s.role_arn), issuer.clone())) {
                     None => continue,
                     Some(Err(why)) => {
                         findings.push(cannot_read("OIDCProvider", &issuer, why));
@@ -232,6 +271,13 @@ pub fn check_subjects(subjects: &[Subject], iam: &Iam) -> Vec<Finding> {
             }
         };
         let explanation = trust_policy::explain(&claims, &provider, Some(&role.trust_policy));
+        if explanation.verdict == Verdict::Refuse
+            && live.is_some()
+            && let Some(recreated) = recreated(s, &explanation, &claims)
+        {
+            findings.push(recreated);
+            continue;
+        }
         let (severity, verdict) = match explanation.verdict {
             Verdict::Accept => continue,
             Verdict::Refuse => (Severity::Error, "refuses"),
@@ -256,6 +302,42 @@ pub fn check_subjects(subjects: &[Subject], iam: &Iam) -> Vec<Finding> {
         ));
     }
     findings
+}
+
+/// `GsaRecreated` when the trust refuses the GSA's live unique id because a condition on
+/// `accounts.google.com:aud` or `:sub` pins another one: the GSA was deleted and recreated
+/// under the same e-mail (Google gives a recreated GSA a new unique id).
+/// <https://cloud.google.com/iam/docs/service-accounts-delete-undelete#deleting>
+fn recreated(s: &Subject, explanation: &Explanation, claims: &Value) -> Option<Finding> {
+    let live = claims["azp"].as_str()?;
+    let pinned: BTreeSet<&str> = explanation
+        .statements
+        .iter()
+        .flat_map(|st| &st.conditions)
+        .filter(|c| c.result == Outcome::Fails && matches!(c.claim.as_deref(), Some("azp" | "sub")))
+        .flat_map(|c| c.expected.iter())
+        .map(String::as_str)
+        .filter(|id| id.len() >= 15 && id.bytes().all(|b| b.is_ascii_digit()) && *id != live)
+        .collect();
+    if pinned.is_empty() {
+        return None;
+    }
+    let pinned: Vec<&str> = pinned.into_iter().collect();
+    let email = s.gsa_email.as_deref().unwrap_or("the GSA");
+    Some(Finding::new(
+        Code::GsaRecreated,
+        Severity::Error,
+        ObjectRef::namespaced("ServiceAccount", &s.namespace, &s.ksa),
+        format!(
+            "the GSA {email} has unique id {live} now (Google), but the trust of {} pins {}: the GSA was deleted and recreated under the same e-mail, and STS refuses every token of it",
+            s.role_arn,
+            pinned.join(", ")
+        ),
+        format!(
+            "re-apply the workload so the role takes the new id: make apply (Terraform reads the GSA's unique id {live} and rewrites the role's trust); to check first: gke-aws-verifier explain --role-arn {}",
+            sh(&s.role_arn)
+        ),
+    ))
 }
 
 /// The refusal in one line: the first failing condition of a statement that trusts the issuer.
@@ -343,14 +425,82 @@ pub fn check_quotas(iam: &Iam, trust_policy_quota: usize, oidc_provider_quota: u
     findings
 }
 
+/// What the reads call, as the read-only policy to grant lists them.
+const READ_ONLY: &str =
+    "sts:GetCallerIdentity, iam:GetRole, iam:ListOpenIDConnectProviders and iam:GetOpenIDConnectProvider";
+
 fn cannot_read(kind: &str, name: &str, why: &str) -> Finding {
     Finding::new(
         Code::CannotRead,
         Severity::Warning,
         ObjectRef::cluster_scoped(kind, name),
         format!("IAM could not be read: {why}"),
-        "use credentials allowed iam:GetRole and iam:ListOpenIDConnectProviders (AWS_PROFILE=…)".to_owned(),
+        format!("use credentials allowed {READ_ONLY} (AWS_PROFILE=…)"),
     )
+}
+
+/// One `CannotRead` per account whose roles could not be read, naming the roles skipped and
+/// the read-only policy to grant there.
+pub fn check_accounts(iam: &Iam, roles: &BTreeSet<String>) -> Vec<Finding> {
+    iam.unreadable_accounts
+        .iter()
+        .map(|(account, why)| {
+            let skipped: Vec<&str> = roles
+                .iter()
+                .filter(|arn| account_of(arn) == *account)
+                .map(String::as_str)
+                .collect();
+            let shown: Vec<&str> = skipped.iter().take(5).copied().collect();
+            let more = skipped.len().saturating_sub(shown.len());
+            Finding::new(
+                Code::CannotRead,
+                Severity::Warning,
+                ObjectRef::cluster_scoped("AWSAccount", account),
+                format!(
+                    "the roles of account {account} were not read ({}{}): {why}; nothing is said about them",
+                    shown.join(", "),
+                    if more > 0 { format!(" and {more} more") } else { String::new() }
+                ),
+                format!(
+                    "in account {account}, allow {READ_ONLY} (the read-only policy of terraform/modules/aws-iam-reader), then audit with credentials of that account: AWS_PROFILE=PROFILE_OF_{account} gke-aws-verifier audit --aws"
+                ),
+            )
+        })
+        .collect()
+}
+
+/// `RoleUnused` (info): a role a workload names whose `RoleLastUsed` is empty (never used
+/// in IAM's tracking period of 400 days) or older than `unused_days` at `now`.
+/// <https://docs.aws.amazon.com/IAM/latest/APIReference/API_RoleLastUsed.html>
+pub fn check_unused(iam: &Iam, now: SystemTime, unused_days: u32) -> Vec<Finding> {
+    let window = Duration::from_secs(u64::from(unused_days) * 86_400);
+    let mut findings = Vec::new();
+    for (arn, read) in &iam.roles {
+        let Ok(Some(role)) = read else { continue };
+        let message = match role.last_used {
+            None => {
+                "IAM has no record of it being used (RoleLastUsed is empty: never used in the last 400 days)".to_owned()
+            }
+            Some(at) => match now.duration_since(at) {
+                Ok(ago) if ago > window => format!(
+                    "last used {} days ago, not within --unused-days {unused_days}",
+                    ago.as_secs() / 86_400
+                ),
+                _ => continue,
+            },
+        };
+        findings.push(Finding::new(
+            Code::RoleUnused,
+            Severity::Info,
+            ObjectRef::cluster_scoped("IAMRole", arn),
+            format!("a workload names it, but {message}: a role nobody uses is access nobody needs"),
+            format!(
+                "if no workload needs it any more, remove it from Terraform's workloads (make apply); else check that its workload runs: aws iam get-role --role-name {} --query Role.RoleLastUsed",
+                sh(arn.rsplit('/').next().unwrap_or(arn))
+            ),
+        ));
+    }
+    findings
 }
 
 #[cfg(test)]
@@ -368,6 +518,7 @@ mod tests {
             named_by: named_by.into(),
             mode: ModeKey::Cluster,
             audience: "sts.amazonaws.com".into(),
+            gsa_email: None,
             gsa_unique_id: None,
             issuer: Some(issuer.into()),
             in_cluster: true,
@@ -383,10 +534,12 @@ mod tests {
         let role = Role {
             arn: subjects[1].role_arn.clone(),
             trust_policy: json!({}),
+            last_used: None,
         };
         iam.roles.insert(subjects[1].role_arn.clone(), Ok(Some(role)));
-        iam.providers.insert(issuer.into(), Ok(ProviderLookup::Missing));
-        let findings = check_subjects(&subjects, &iam);
+        iam.providers
+            .insert(("123456789012".into(), issuer.into()), Ok(ProviderLookup::Missing));
+        let findings = check_subjects(&subjects, &iam, None);
         let fix_of = |code: Code| &findings.iter().find(|f| f.code == code).expect("the finding").fix;
         assert!(
             fix_of(Code::RoleMissing).contains(
@@ -401,6 +554,112 @@ mod tests {
             ),
             "{}",
             fix_of(Code::OidcProviderMissing)
+        );
+    }
+
+    fn role(last_used: Option<SystemTime>) -> Role {
+        Role {
+            arn: "arn:aws:iam::123456789012:role/r".into(),
+            trust_policy: json!({}),
+            last_used,
+        }
+    }
+
+    #[test]
+    fn a_role_never_used_or_not_within_the_days_is_unused() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000 * 86_400);
+        let day = |d: u64| Some(now - Duration::from_secs(d * 86_400));
+        let unused = |last_used, days| {
+            let mut iam = Iam::default();
+            iam.roles
+                .insert("arn:aws:iam::123456789012:role/r".into(), Ok(Some(role(last_used))));
+            check_unused(&iam, now, days)
+        };
+        let never = unused(None, 90);
+        assert_eq!(never.len(), 1);
+        assert_eq!((never[0].code, never[0].severity), (Code::RoleUnused, Severity::Info));
+        assert!(
+            never[0].message.contains("RoleLastUsed is empty"),
+            "{}",
+            never[0].message
+        );
+        assert!(unused(day(89), 90).is_empty());
+        assert!(unused(day(90), 90).is_empty());
+        let old = unused(day(91), 90);
+        assert!(
+            old[0]
+                .message
+                .contains("last used 91 days ago, not within --unused-days 90"),
+            "{}",
+            old[0].message
+        );
+        assert!(unused(day(91), 120).is_empty());
+    }
+
+    #[test]
+    fn a_gsa_recreated_is_named_with_both_ids_only_when_the_trust_pins_another() {
+        let trust = |uid: &str| {
+            json!({"Statement": [{"Effect": "Allow", "Principal": {"Federated": "accounts.google.com"},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {"accounts.google.com:aud": uid, "accounts.google.com:oaud": "sts.amazonaws.com"}}}]})
+        };
+        let subject = Subject {
+            namespace: "payments".into(),
+            ksa: "reports".into(),
+            role_arn: "arn:aws:iam::123456789012:role/r".into(),
+            named_by: "Terraform's workloads.w.role_arn".into(),
+            mode: ModeKey::Gke,
+            audience: "sts.amazonaws.com".into(),
+            gsa_email: Some("reports@p.iam.gserviceaccount.com".into()),
+            gsa_unique_id: Some("111111111111111111111".into()),
+            issuer: None,
+            in_cluster: true,
+        };
+        let with_trust = |policy: Value| {
+            let mut iam = Iam::default();
+            iam.roles.insert(
+                subject.role_arn.clone(),
+                Ok(Some(Role {
+                    trust_policy: policy,
+                    ..role(None)
+                })),
+            );
+            iam
+        };
+        let mut live = BTreeMap::new();
+        live.insert(
+            "reports@p.iam.gserviceaccount.com".to_owned(),
+            Gsa::Found {
+                unique_id: "222222222222222222222".into(),
+                disabled: false,
+            },
+        );
+        // Terraform's id (the old one) agrees with the trust: only Google's shows the recreate.
+        let iam = with_trust(trust("111111111111111111111"));
+        assert!(check_subjects(std::slice::from_ref(&subject), &iam, None).is_empty());
+        let found = check_subjects(std::slice::from_ref(&subject), &iam, Some(&live));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].code, Code::GsaRecreated);
+        assert!(
+            found[0].message.contains("unique id 222222222222222222222 now")
+                && found[0].message.contains("pins 111111111111111111111"),
+            "{}",
+            found[0].message
+        );
+        assert!(found[0].fix.starts_with("re-apply the workload"), "{}", found[0].fix);
+        // A trust that refuses for another reason is drift, not a recreated GSA.
+        let mut other = trust("222222222222222222222");
+        other["Statement"][0]["Condition"]["StringEquals"]["accounts.google.com:oaud"] = json!("other");
+        let drift = check_subjects(std::slice::from_ref(&subject), &with_trust(other), Some(&live));
+        assert_eq!(drift[0].code, Code::TrustDrift);
+        // The live id accepted: nothing.
+        assert!(
+            check_subjects(
+                std::slice::from_ref(&subject),
+                &with_trust(trust("222222222222222222222")),
+                Some(&live)
+            )
+            .is_empty()
         );
     }
 }

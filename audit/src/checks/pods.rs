@@ -1,14 +1,16 @@
-//! Pods: `NotInjected` (opted in, running, without the webhook's token volume) and
-//! `StaleInjection` (opted in, injected with a role, region, identity mode or named roles the
-//! KSA no longer says). Only pods that carry the opt-in label are judged: the others are not
-//! the webhook's, whatever AWS variables they set themselves.
+//! Pods: `NotInjected` (opted in, running, without the webhook's token volume, though the
+//! webhook's configuration sends it), `ExcludedByWebhook` (opted in, but the configuration's
+//! own selectors never send it: a restart cannot help) and `StaleInjection` (opted in,
+//! injected with a role, region, identity mode or named roles the KSA no longer says). Only
+//! pods that carry the opt-in label are judged: the others are not the webhook's, whatever AWS
+//! variables they set themselves.
 
 use gke_aws_verifier::profiles::{self, DEFAULT_PROFILE, Profile};
 use gke_aws_webhook::inject::{self, VOLUME};
 use gke_aws_webhook::keys::{AWS_CONFIG, NAMED_ROLE_PREFIX};
 use gke_aws_webhook::mutate::{self, IDENTITY, INJECT_LABEL, REGION, ROLE_ARN};
 
-use super::{Context, fix};
+use super::{Context, Sent, fix};
 use crate::finding::{Code, Finding, ObjectRef, Severity};
 use crate::objects::{Mode, Pod, ServiceAccount};
 
@@ -16,12 +18,35 @@ pub fn check(context: &Context) -> Vec<Finding> {
     let mut findings = Vec::new();
     for pod in context.snapshot.pods.iter().flatten() {
         let ns = pod.metadata.namespace.as_str();
-        if !pod.opted_in() || !pod.is_live() || !context.mutated_namespace(ns) {
+        if !pod.opted_in() || !pod.is_live() {
+            continue;
+        }
+        let sent = context.sent_to_webhook(pod);
+        if sent == Sent::Unknown && !context.mutated_namespace(ns) {
             continue;
         }
         let injection = pod.injection();
         let owned = context.owners.of(ns, pod.metadata.owner.as_ref());
         let object = ObjectRef::namespaced("Pod", ns, &pod.metadata.name);
+        if let (Sent::Excluded(why), true) = (&sent, injection.is_empty()) {
+            findings.push(
+                Finding::new(
+                    Code::ExcludedByWebhook,
+                    Severity::Error,
+                    object,
+                    format!(
+                        "labelled {INJECT_LABEL}=true, but the webhook's configuration does not send it: {why}; it gets no AWS credentials, and a restart cannot change that"
+                    ),
+                    format!(
+                        "run it in a namespace the configuration selects, or change the selector (kubectl get mutatingwebhookconfiguration {} -o yaml; the namespace's labels: kubectl get namespace {} --show-labels); if it needs no AWS access, remove the label from its pod template",
+                        fix::sh(&context.scope.webhook_configuration),
+                        fix::sh(ns)
+                    ),
+                )
+                .owned_by(owned.workload),
+            );
+            continue;
+        }
         let fix = fix::readmit(ns, &pod.metadata.name, &owned);
         if injection.is_empty() {
             findings.push(

@@ -1,6 +1,10 @@
 //! `--aws` against moto's IAM, roles and OIDC providers created with the aws CLI: TrustDrift
-//! (the evaluator's explanation), RoleMissing, OidcProviderMissing, TrustPolicyNearLimit and
-//! OidcProviderQuota, in both identity modes; a fleet whose IAM agrees gives no finding.
+//! (the evaluator's explanation), RoleMissing, OidcProviderMissing, TrustPolicyNearLimit,
+//! OidcProviderQuota and RoleUnused, in both identity modes; a fleet whose IAM agrees gives no
+//! finding. moto keeps accounts apart by the credentials' account (a key of an assumed role is
+//! of the role's account): roles in account B read with credentials of account A are one
+//! `CannotRead` for B, never "missing"; web identity credentials; Google's metadata server at
+//! the EC2 metadata address is "no AWS credentials here".
 
 use serde_json::json;
 use testkit::Moto;
@@ -13,6 +17,11 @@ const GSA_UID: &str = "112233445566778899002";
 
 /// The aws CLI against moto, as a platform engineer would call it.
 async fn aws(moto: &Moto, args: &[&str]) {
+    aws_as(moto, &credentials().map(|(k, v)| (k, v.to_owned())), args).await;
+}
+
+/// The aws CLI with these credentials; its JSON answer.
+async fn aws_as(moto: &Moto, credentials: &[(&str, String)], args: &[&str]) -> serde_json::Value {
     let out = tokio::process::Command::new("aws")
         .args([
             "--endpoint-url",
@@ -23,7 +32,9 @@ async fn aws(moto: &Moto, args: &[&str]) {
             "json",
         ])
         .args(args)
-        .envs(credentials())
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env_remove("AWS_SESSION_TOKEN")
+        .envs(credentials.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
         .await
         .expect("the aws CLI (make venv installs it)");
@@ -32,6 +43,73 @@ async fn aws(moto: &Moto, args: &[&str]) {
         "aws {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+/// One query-protocol call to moto as the holder of `access_key` (moto checks no signature
+/// with its IAM enforcement off, and takes the caller's account from the key); the answer.
+async fn moto_call(moto: &Moto, service: &str, access_key: &str, form: &[(&str, &str)]) -> String {
+    let body: String = form
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.replace(':', "%3A").replace('/', "%2F")))
+        .collect::<Vec<_>>()
+        .join("&");
+    let answer = reqwest::Client::new()
+        .post(format!("{}/", moto.endpoint))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(
+            "authorization",
+            format!("AWS4-HMAC-SHA256 Credential={access_key}/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("moto answers");
+    let status = answer.status();
+    let text = answer.text().await.unwrap();
+    assert!(status.is_success(), "{form:?}: {status} {text}");
+    text
+}
+
+fn xml(body: &str, tag: &str) -> String {
+    let open = format!("<{tag}>");
+    let start = body.find(&open).map(|i| i + open.len()).expect("the tag");
+    body[start..start + body[start..].find('<').unwrap()].to_owned()
+}
+
+/// Temporary credentials of `account` (moto's STS gives keys of the assumed role's account,
+/// whether or not the role exists).
+async fn credentials_of(moto: &Moto, account: &str, role: &str) -> Vec<(&'static str, String)> {
+    let arn = format!("arn:aws:iam::{account}:role/{role}");
+    let answer = moto_call(
+        moto,
+        "sts",
+        "AKIAIOSFODNN7EXAMPLE",
+        &[
+            ("Action", "AssumeRole"),
+            ("Version", "2011-06-15"),
+            ("RoleArn", &arn),
+            ("RoleSessionName", "audit-test"),
+        ],
+    )
+    .await;
+    vec![
+        ("AWS_ACCESS_KEY_ID", xml(&answer, "AccessKeyId")),
+        ("AWS_SECRET_ACCESS_KEY", xml(&answer, "SecretAccessKey")),
+        ("AWS_SESSION_TOKEN", xml(&answer, "SessionToken")),
+    ]
+}
+
+/// A session of the role calls AWS once: IAM records it in RoleLastUsed (moto too).
+async fn use_role(moto: &Moto, name: &str) {
+    let session = credentials_of(moto, "123456789012", name).await;
+    moto_call(
+        moto,
+        "sts",
+        &session[0].1,
+        &[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")],
+    )
+    .await;
 }
 
 fn credentials() -> [(&'static str, &'static str); 3] {
@@ -115,6 +193,9 @@ async fn agreeing_account() -> Moto {
     )
     .await;
     provider(&moto, ISSUER).await;
+    for name in ["reports-reader", "gke-aws-verifier-example", "ledger-reader"] {
+        use_role(&moto, name).await;
+    }
     moto
 }
 
@@ -224,7 +305,8 @@ async fn a_cluster_issuer_without_its_oidc_provider_is_found() {
     .await;
     let cluster = clean_cluster(Mode::Cluster).await;
     let run = audit_aws(&cluster, &moto, &[]).await;
-    assert_eq!(run.codes(), vec!["OidcProviderMissing"], "{}", run.stdout);
+    let codes: Vec<String> = run.codes().into_iter().filter(|c| c != "RoleUnused").collect();
+    assert_eq!(codes, vec!["OidcProviderMissing"], "{}", run.stdout);
     let f = &run.with_code("OidcProviderMissing")[0];
     assert_eq!(f["object"], json!({ "kind": "OIDCProvider", "name": ISSUER }));
     assert!(f["fix"].as_str().unwrap().contains(&format!(
@@ -280,4 +362,236 @@ async fn trust_policies_and_providers_near_iam_quotas_are_found() {
             run.stdout
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_never_used_is_role_unused_as_info() {
+    let moto = agreeing_account().await;
+    // Another role the KSA names, created and never used.
+    role(&moto, "reports-reader.exports", &gsa_trust(GSA_UID)).await;
+    let cluster = clean_cluster(Mode::Gsa).await;
+    let mut annotations = Mode::Gsa.annotations();
+    annotations.push((
+        "gke-aws-verifier/role.exports",
+        "arn:aws:iam::123456789012:role/reports-reader.exports",
+    ));
+    cluster.add(objects::service_account("payments", Mode::Gsa.ksa(), &annotations));
+    let run = audit_aws(&cluster, &moto, &[]).await;
+    let unused = run.with_code("RoleUnused");
+    assert_eq!(unused.len(), 1, "{}", run.stdout);
+    assert_eq!(
+        unused[0]["object"],
+        json!({ "kind": "IAMRole", "name": "arn:aws:iam::123456789012:role/reports-reader.exports" })
+    );
+    assert_eq!(unused[0]["severity"], "info");
+    assert!(unused[0]["message"].as_str().unwrap().contains("RoleLastUsed is empty"));
+    // The used roles are not findings (the named role is not in Terraform's output: drift;
+    // the pod admitted before the KSA had it lacks its profile: stale).
+    let mut codes = run.codes();
+    codes.sort();
+    assert_eq!(
+        codes,
+        ["AnnotationDrift", "RoleUnused", "StaleInjection"],
+        "{}",
+        run.stdout
+    );
+}
+
+/// A cluster whose KSAs name roles in account `account` (both modes), no Terraform output.
+async fn cluster_with_roles_in(account: &str) -> testkit::kube_cluster::KubeCluster {
+    let cluster = testkit::kube_cluster::KubeCluster::start().await;
+    crate::helpers::healthy_webhook(&cluster);
+    let gsa_role = format!("arn:aws:iam::{account}:role/reports-reader");
+    let cluster_role = format!("arn:aws:iam::{account}:role/ledger-reader");
+    cluster.add(objects::service_account(
+        "payments",
+        "reports-reader",
+        &[
+            ("amazonaws.com/role-arn", gsa_role.as_str()),
+            ("iam.gke.io/gcp-service-account", crate::helpers::GSA_EMAIL),
+        ],
+    ));
+    cluster.add(objects::service_account(
+        "payments",
+        "ledger",
+        &[
+            ("amazonaws.com/role-arn", cluster_role.as_str()),
+            ("gke-aws-verifier/identity", "cluster"),
+        ],
+    ));
+    cluster
+}
+
+async fn audit_with(
+    cluster: &testkit::kube_cluster::KubeCluster,
+    moto: &Moto,
+    credentials: &[(&str, String)],
+) -> crate::helpers::Run {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = cluster.kubeconfig(dir.path(), "stand-in");
+    let mut env: Vec<(&str, &str)> = credentials.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.extend([
+        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
+        ("AWS_CONFIG_FILE", "/dev/null"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]);
+    audit_env(&kubeconfig, &["--format", "json", "--aws"], &env).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_in_another_account_are_one_cannot_read_never_missing() {
+    const B: &str = "210987654321";
+    let moto = Moto::start();
+    let b = credentials_of(&moto, B, "admin").await;
+    // Account B holds the roles and the cluster issuer's OIDC provider; account A holds none.
+    let cluster_trust_b = json!({ "Version": "2012-10-17", "Statement": [{ "Effect": "Allow",
+        "Principal": { "Federated": format!("arn:aws:iam::{B}:oidc-provider/{ISSUER}") },
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": { "StringEquals": { format!("{ISSUER}:sub"): "system:serviceaccount:payments:ledger" } } }] });
+    for (name, trust) in [
+        ("reports-reader", gsa_trust(GSA_UID)),
+        ("ledger-reader", cluster_trust_b),
+    ] {
+        aws_as(
+            &moto,
+            &b,
+            &[
+                "iam",
+                "create-role",
+                "--role-name",
+                name,
+                "--assume-role-policy-document",
+                &trust.to_string(),
+            ],
+        )
+        .await;
+    }
+    aws_as(
+        &moto,
+        &b,
+        &[
+            "iam",
+            "create-open-id-connect-provider",
+            "--url",
+            &format!("https://{ISSUER}"),
+            "--client-id-list",
+            "sts.amazonaws.com",
+            "--thumbprint-list",
+            &"a".repeat(40),
+        ],
+    )
+    .await;
+    let cluster = cluster_with_roles_in(B).await;
+    // Credentials of account A: one CannotRead naming B, nothing about its roles.
+    let a: Vec<(&str, String)> = credentials().iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+    let run = audit_with(&cluster, &moto, &a).await;
+    assert_eq!(run.codes(), vec!["CannotRead"], "{}", run.stdout);
+    let finding = &run.findings()[0];
+    assert_eq!(finding["object"], json!({ "kind": "AWSAccount", "name": B }));
+    let message = finding["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("arn:aws:iam::{B}:role/ledger-reader"))
+            && message.contains("credentials are of account 123456789012"),
+        "{message}"
+    );
+    let fix = finding["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("iam:GetRole") && fix.contains("sts:GetCallerIdentity") && fix.contains("aws-iam-reader"),
+        "{fix}"
+    );
+    // Credentials of account B: its roles agree, and the provider is found in B's account.
+    let run = audit_with(&cluster, &moto, &b).await;
+    let codes: Vec<String> = run.codes().into_iter().filter(|c| c != "RoleUnused").collect();
+    assert!(codes.is_empty(), "{}", run.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_identity_credentials_read_iam_as_the_cronjob_would() {
+    let moto = agreeing_account().await;
+    let cluster = clean_cluster(Mode::Cluster).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    // moto's STS takes any token; the injection writes these two variables.
+    std::fs::write(&token, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln").unwrap();
+    let kubeconfig = cluster.kubeconfig(dir.path(), "stand-in");
+    let tf = terraform_fixture();
+    let run = audit_env(
+        &kubeconfig,
+        &["--format", "json", "--aws", "--terraform-output", tf.to_str().unwrap()],
+        &[
+            ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
+            ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/gke-aws-audit"),
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", token.to_str().unwrap()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_CONFIG_FILE", "/dev/null"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_ACCESS_KEY_ID", ""),
+            ("AWS_SECRET_ACCESS_KEY", ""),
+        ],
+    )
+    .await;
+    assert_eq!(
+        run.code, 0,
+        "{}
+{}",
+        run.stdout, run.stderr
+    );
+    assert!(run.findings().is_empty(), "{}", run.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_google_machine_there_are_no_aws_credentials_not_a_network_problem() {
+    let moto = agreeing_account().await;
+    let cluster = clean_cluster(Mode::Gsa).await;
+    // Google's metadata server at the EC2 metadata address: the SDK's token PUT gets 403.
+    let google = testkit::emulator::Emulator::start(testkit::emulator::Config::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = cluster.kubeconfig(dir.path(), "stand-in");
+    let run = audit_env(
+        &kubeconfig,
+        &["--format", "json", "--aws"],
+        &[
+            ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", google.base_url().as_str()),
+            ("AWS_CONFIG_FILE", "/dev/null"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+            ("AWS_ACCESS_KEY_ID", ""),
+            ("AWS_SECRET_ACCESS_KEY", ""),
+        ],
+    )
+    .await;
+    let cannot = run.with_code("CannotRead");
+    assert_eq!(cannot.len(), 1, "{}", run.stdout);
+    assert_eq!(
+        cannot[0]["object"],
+        json!({ "kind": "AWSAccount", "name": "123456789012" })
+    );
+    let message = cannot[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("No AWS credentials for IAM reads here") && message.contains("--trust-policy"),
+        "{message}"
+    );
+    assert!(!message.contains("check the network"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_issuer_the_cluster_serves_is_what_iam_must_know() {
+    let moto = agreeing_account().await;
+    let cluster = clean_cluster(Mode::Cluster).await;
+    // The issuer the cluster serves is the one Terraform registered: nothing.
+    cluster.serve_issuer(Some(&format!("https://{ISSUER}")));
+    let run = audit_aws(&cluster, &moto, &[]).await;
+    assert!(run.findings().is_empty(), "{}", run.stdout);
+    // A cluster recreated elsewhere serves another issuer: its tokens carry that one, which
+    // has no provider (the trust and Terraform name the old one).
+    let served = "container.googleapis.com/v1/projects/example-project/locations/europe-west1/clusters/example";
+    cluster.serve_issuer(Some(&format!("https://{served}")));
+    let run = audit_aws(&cluster, &moto, &[]).await;
+    let missing = run.with_code("OidcProviderMissing");
+    assert_eq!(missing.len(), 1, "{}", run.stdout);
+    assert_eq!(missing[0]["object"], json!({ "kind": "OIDCProvider", "name": served }));
 }

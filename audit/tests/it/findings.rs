@@ -480,7 +480,7 @@ async fn an_unhealthy_webhook_is_found_for_each_cause() {
         ),
         (
             "no ready endpoint",
-            |c| c.add(objects::endpoints("gke-aws-webhook", "gke-aws-webhook", 0)),
+            |c| c.add(objects::endpoint_slice("gke-aws-webhook", "gke-aws-webhook", 0)),
             "no ready endpoint",
         ),
     ];
@@ -501,9 +501,11 @@ async fn an_unhealthy_webhook_is_found_for_each_cause() {
             assert_eq!(run.code, 1);
         }
     }
-    // Without endpoints at all (the Service's Endpoints object is gone), the same.
+    // Without endpoints at all (the Service has no EndpointSlice), the same; another
+    // Service's ready slice in the namespace does not count.
     let cluster = clean_cluster(Mode::Gsa).await;
-    cluster.remove("Endpoints", "gke-aws-webhook", "gke-aws-webhook");
+    cluster.remove("EndpointSlice", "gke-aws-webhook", "gke-aws-webhook-x7k2p");
+    cluster.add(objects::endpoint_slice("gke-aws-webhook", "metrics", 3));
     let dir = tempfile::tempdir().unwrap();
     let run = audit_json(&cluster, dir.path(), &[]).await;
     assert_eq!(run.codes(), vec!["WebhookUnhealthy"], "{}", run.stdout);

@@ -4,14 +4,14 @@
 use std::time::Duration;
 
 use testkit::kube_cluster::objects::{self, Injected};
-use testkit::kube_cluster::write_kubeconfig;
+use testkit::kube_cluster::{KubeCluster, write_kubeconfig};
 
 use crate::helpers::{MODES, Mode, audit, clean_cluster};
 
-#[tokio::test]
-async fn a_fleet_is_reported_by_cluster_and_a_silent_one_is_a_finding() {
-    let east = clean_cluster(Mode::Gsa).await;
-    east.add(objects::pod(
+/// A GSA-mode cluster whose one finding is a labelled pod the webhook missed.
+async fn with_a_missed_pod() -> KubeCluster {
+    let cluster = clean_cluster(Mode::Gsa).await;
+    cluster.add(objects::pod(
         "payments",
         "missed",
         Mode::Gsa.ksa(),
@@ -19,6 +19,12 @@ async fn a_fleet_is_reported_by_cluster_and_a_silent_one_is_a_finding() {
         None,
         &Injected::No,
     ));
+    cluster
+}
+
+#[tokio::test]
+async fn a_fleet_is_reported_by_cluster_and_a_silent_one_is_a_finding() {
+    let east = with_a_missed_pod().await;
     let west = clean_cluster(Mode::Cluster).await;
     let gone = clean_cluster(MODES[0]).await;
     let gone_url = gone.url();
@@ -95,7 +101,7 @@ async fn a_fleet_is_reported_by_cluster_and_a_silent_one_is_a_finding() {
 }
 
 /// Every path the audit reads once from a cluster without pagination.
-const READS: [&str; 10] = [
+const READS: [&str; 12] = [
     "/api/v1/pods",
     "/api/v1/serviceaccounts",
     "/apis/apps/v1/replicasets",
@@ -105,7 +111,9 @@ const READS: [&str; 10] = [
     "/apis/batch/v1/jobs",
     "/apis/batch/v1/cronjobs",
     "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
-    "/api/v1/namespaces/gke-aws-webhook/endpoints/gke-aws-webhook",
+    "/apis/discovery.k8s.io/v1/namespaces/gke-aws-webhook/endpointslices",
+    "/api/v1/namespaces",
+    "/.well-known/openid-configuration",
 ];
 
 #[tokio::test]
@@ -119,15 +127,7 @@ async fn a_cluster_that_never_answers_stalls_no_other() {
             held.push(stream);
         }
     });
-    let healthy = clean_cluster(Mode::Gsa).await;
-    healthy.add(objects::pod(
-        "payments",
-        "missed",
-        Mode::Gsa.ksa(),
-        true,
-        None,
-        &Injected::No,
-    ));
+    let healthy = with_a_missed_pod().await;
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = write_kubeconfig(dir.path(), &[("dead", &hole_url), ("healthy", &healthy.url())]);
     // The dead cluster first, so its reads are the first to ask for the slots; --timeout at its

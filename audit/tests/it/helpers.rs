@@ -123,7 +123,7 @@ pub async fn clean_cluster(mode: Mode) -> KubeCluster {
 
 pub fn healthy_webhook(cluster: &KubeCluster) {
     cluster.add(objects::webhook_configuration("gke-aws-webhook", true, "Fail"));
-    cluster.add(objects::endpoints("gke-aws-webhook", "gke-aws-webhook", 2));
+    cluster.add(objects::endpoint_slice("gke-aws-webhook", "gke-aws-webhook", 2));
 }
 
 /// `terraform output -json` from before named roles: three workloads (GSA and cluster mode).

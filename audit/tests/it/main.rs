@@ -3,8 +3,10 @@
 
 mod aws;
 mod cli;
+mod configured;
 mod findings;
 mod fleet;
+mod gcp;
 mod helpers;
 mod hostile;
 mod reads;

@@ -116,17 +116,17 @@ async fn a_resource_rbac_refuses_is_cannot_read_and_the_rest_is_still_audited() 
     // A warning only: --fail-on error passes.
     assert_eq!(run.code, 0);
 
-    // The webhook's Endpoints are read by name, granted by the component's Role in the
-    // webhook's namespace: the fix says that, not the ClusterRole's list.
+    // The webhook's EndpointSlices are listed in its namespace, granted by the component's
+    // Role there: the fix says that, not the ClusterRole's list.
     let cluster = clean_cluster(Mode::Gsa).await;
-    cluster.forbid("endpoints");
+    cluster.forbid("endpointslices");
     let run = audit_json(&cluster, dir.path(), &[]).await;
     let cannot = run.with_code("CannotRead");
     assert_eq!(cannot.len(), 1, "{}", run.stdout);
     let fix = cannot[0]["fix"].as_str().unwrap();
     assert!(
         fix.contains("the Role of k8s/components/audit")
-            && fix.ends_with("kubectl auth can-i get endpoints/gke-aws-webhook --namespace gke-aws-webhook"),
+            && fix.ends_with("kubectl auth can-i list endpointslices.discovery.k8s.io --namespace gke-aws-webhook"),
         "{fix}"
     );
 }

@@ -40,7 +40,14 @@ pub struct Listing {
     pub truncated: bool,
     /// With `read`: the key of which one byte was read; `None` when the listing was empty.
     pub read_key: Option<String>,
+    /// With `read` and an empty listing: why no object was read. The run still proves listing,
+    /// and says that reading was not exercised, so a green smoke run cannot hide it.
+    pub read_not_exercised: Option<&'static str>,
 }
+
+/// Why `--access read` read nothing: there was nothing to read.
+pub const EMPTY_LISTING: &str = "the listing is empty, so no object was read: s3:GetObject (and kms:Decrypt for SSE-KMS) are not proven; \
+     put an object under the prefix to prove them";
 
 pub async fn list_objects(
     config: &SdkConfig,
@@ -70,10 +77,12 @@ pub async fn list_objects(
         object_count: keys.len(),
         truncated: output.is_truncated().unwrap_or(false),
         read_key: None,
+        read_not_exercised: None,
     };
     if request.access == Access::Read {
         let Some(key) = keys.first() else {
-            tracing::warn!(bucket = %request.bucket, "the listing is empty: read access (s3:GetObject) could not be exercised");
+            tracing::warn!(bucket = %request.bucket, "{EMPTY_LISTING}");
+            listing.read_not_exercised = Some(EMPTY_LISTING);
             return Ok(listing);
         };
         client

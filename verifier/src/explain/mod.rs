@@ -60,6 +60,14 @@ pub struct Finding {
     pub text: String,
 }
 
+/// What can refuse `sts:AssumeRoleWithWebIdentity` beyond the role's trust policy and the
+/// OIDC provider, which no verdict here covers: a resource control policy of AWS
+/// Organizations can deny what the trust allows, and so can the policy of the VPC endpoint
+/// the call goes through.
+/// <https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html>
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html>
+pub const NOT_EVALUATED: [&str; 2] = ["Organizations resource control policies", "VPC endpoint policies"];
+
 /// The outcome of `explain`: the explanation, or why none could be made.
 #[derive(Debug, Default, Serialize)]
 pub struct ExplainReport {
@@ -67,6 +75,9 @@ pub struct ExplainReport {
     /// The web identity profile (`--profile`) whose role and token these are.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// What the verdict does not cover ([`NOT_EVALUATED`]), with every verdict.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_evaluated: Vec<&'static str>,
     /// The error STS answers with when it refuses.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sts_error: Option<&'static str>,
@@ -162,6 +173,8 @@ async fn timed_iam(
 
 async fn from_iam(role: &RoleArn, issuer: &str) -> Result<trust_source::Trust, Failure> {
     let reader = IamReader::new(role, sdk::https_client(sdk::tls_context()?)).await;
+    // GetRole answers for the caller's account only: another account's role is not "missing".
+    reader.check_account(role).await?;
     let found = reader.role(role).await?;
     let provider = if issuer == GOOGLE {
         ProviderLookup::Registered(Provider::google())
@@ -203,6 +216,7 @@ impl ExplainReport {
         self.findings = findings(&explanation);
         self.sts_error = sts_error(&explanation);
         self.verdict = Some(explanation.verdict);
+        self.not_evaluated = NOT_EVALUATED.to_vec();
         self.explanation = Some(explanation);
     }
 }
@@ -298,6 +312,12 @@ impl ExplainReport {
         }
         if let Some(source) = &self.trust_source {
             out.push_str(&format!("trust policy: {}\n", one_line(source)));
+        }
+        if !self.not_evaluated.is_empty() {
+            out.push_str(&format!(
+                "not evaluated: {} (the verdict covers the role's trust policy and the OIDC provider)\n",
+                self.not_evaluated.join(", ")
+            ));
         }
         if let Some(e) = &self.error {
             out.push_str(&format!(

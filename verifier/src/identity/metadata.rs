@@ -2,6 +2,7 @@
 //! GKE metadata server, with the checks that can be made before AWS sees it.
 //! <https://cloud.google.com/compute/docs/instances/verifying-instance-identity#request_signature>
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +13,12 @@ use crate::error::{Stage, StageError, error_chain};
 use crate::identity::id_token::IdToken;
 
 const IDENTITY_PATH: &str = "/computeMetadata/v1/instance/service-accounts/default/identity";
+/// Where Google's libraries look for the metadata server when `GCE_METADATA_HOST` is unset.
+pub const DEFAULT_HOST: &str = "metadata.google.internal";
+/// What the machine says it is. Google's own library tells a Google machine by it
+/// (googleapis/google-cloud-go, compute/metadata/metadata.go, `systemInfoSuggestsGCE`:
+/// "Google" or "Google Compute Engine").
+const PRODUCT_NAME: &str = "/sys/class/dmi/id/product_name";
 /// The first retry comes quickly: on a new pod the metadata server needs a few seconds.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -21,6 +28,7 @@ const MAX_ANSWER_BYTES: usize = 8 * 1024;
 
 /// The metadata server at `GCE_METADATA_HOST` (`host[:port]`).
 pub struct MetadataServer {
+    host: String,
     url: String,
     /// A plain-HTTP client cannot fail to build; if it ever did, every attempt says why.
     client: Result<reqwest::Client, String>,
@@ -50,6 +58,7 @@ impl MetadataServer {
             .build()
             .map_err(|e| error_chain(&e));
         Self {
+            host: host.to_owned(),
             url: format!("http://{host}{IDENTITY_PATH}"),
             client,
             clock: Arc::new(SystemClock),
@@ -76,6 +85,16 @@ impl MetadataServer {
     /// Fetches an ID token for `audience`, retrying connection failures and 5xx answers with
     /// backoff until `deadline`; a definite answer (4xx) is diagnosed at once.
     pub async fn identity_token(&self, audience: &str, deadline: Instant) -> Result<IdToken, StageError> {
+        if self.host == DEFAULT_HOST
+            && let Some(why) = off_google_cloud(Path::new(PRODUCT_NAME)).await
+        {
+            return Err(StageError::new(
+                Stage::GcpIdentity,
+                "NoMetadataServer",
+                format!("no metadata server answers here: {why}"),
+                NO_METADATA_SERVER_HINT,
+            ));
+        }
         let mut backoff = FIRST_BACKOFF;
         loop {
             let attempt = self.attempt(audience).await;
@@ -169,6 +188,41 @@ impl MetadataServer {
     }
 }
 
+/// Why no metadata server will ever answer at [`DEFAULT_HOST`] on this machine, or `None` when
+/// one may: the machine is not a Google machine (its product name) and the name does not
+/// resolve. Then retrying until the deadline helps nobody. On a Google machine (a GKE node,
+/// gVisor aside, or a GCE VM) a failure is retried as any other: a new pod's DNS and metadata
+/// server can take a few seconds (Google documents the GKE metadata server's start-up delay).
+async fn off_google_cloud(product_name: &Path) -> Option<String> {
+    let product = read_product_name(product_name);
+    if matches!(product.as_deref(), Some("Google" | "Google Compute Engine")) {
+        return None;
+    }
+    let resolves = tokio::net::lookup_host((DEFAULT_HOST, 80))
+        .await
+        .is_ok_and(|mut addresses| addresses.next().is_some());
+    match resolves {
+        true => None,
+        false => Some(format!(
+            "{DEFAULT_HOST} does not resolve, and this machine is not a Google Compute Engine VM ({} is {})",
+            product_name.display(),
+            product.map_or("absent".to_owned(), |p| format!("{p:?}"))
+        )),
+    }
+}
+
+/// The machine's product name: a short sysfs file, read bounded.
+fn read_product_name(path: &Path) -> Option<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(256)
+        .read_to_string(&mut text)
+        .ok()?;
+    Some(text.trim().chars().filter(|c| !c.is_control()).take(64).collect())
+}
+
 /// The checks a token for this run must pass before it goes to AWS.
 pub fn check_token(token: &IdToken, audience: &str, expected_gsa: Option<&str>, now: i64) -> Result<(), StageError> {
     let claims = &token.claims;
@@ -212,6 +266,10 @@ enabled on the cluster (gcloud container clusters update CLUSTER --workload-pool
 runs the GKE metadata server (--workload-metadata=GKE_METADATA); the pod is not hostNetwork: true; a NetworkPolicy allows \
 egress to the metadata server: 169.254.169.254:80 on Dataplane V2, 169.254.169.252:988 with Calico on GKE 1.21 and later \
 (k8s/components/egress-allowlist allows both). Outside GKE, set GCE_METADATA_HOST to an emulator.";
+const NO_METADATA_SERVER_HINT: &str = "This machine is not on Google Cloud, so no GKE metadata server can mint the \
+Google ID token. To prove the chain here, point at a metadata server: GCE_METADATA_HOST=HOST:PORT (or --metadata-host; \
+make demo runs gke-metadata-emulator). For a cluster-mode role, read a projected token from a file instead \
+(--token-file or AWS_WEB_IDENTITY_TOKEN_FILE). On GKE, GCE_METADATA_HOST is unset.";
 const BINDING_HINT: &str = "The KSA may not impersonate its Google service account: grant roles/iam.workloadIdentityUser \
 to serviceAccount:PROJECT_ID.svc.id.goog[NAMESPACE/KSA] on the GSA (the gcp-workload-sa Terraform module does this), e.g. \
 gcloud iam service-accounts add-iam-policy-binding GSA_EMAIL --role roles/iam.workloadIdentityUser \
@@ -320,6 +378,35 @@ mod tests {
             r#"{{"iss":"https://accounts.google.com","aud":"sts.amazonaws.com","azp":"1","sub":"1","email":"{email}","iat":{iat},"exp":{exp}}}"#
         );
         IdToken::decode(&token_with(r#"{"alg":"RS256"}"#, &claims)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn off_google_cloud_is_told_by_the_product_name_and_the_default_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let google = dir.path().join("google");
+        std::fs::write(&google, "Google Compute Engine\n").unwrap();
+        assert_eq!(
+            off_google_cloud(&google).await,
+            None,
+            "a Google machine retries as ever"
+        );
+        std::fs::write(&google, "Google\n").unwrap();
+        assert_eq!(off_google_cloud(&google).await, None);
+        // This machine (CI and development) has no metadata.google.internal: if it had one,
+        // the case below would not be the one it claims to test.
+        assert!(
+            tokio::net::lookup_host((DEFAULT_HOST, 80)).await.is_err(),
+            "{DEFAULT_HOST} resolves here"
+        );
+        let laptop = dir.path().join("laptop");
+        std::fs::write(&laptop, "ThinkPad X1\x1b[2J").unwrap();
+        let why = off_google_cloud(&laptop).await.unwrap();
+        assert!(
+            why.contains("does not resolve") && why.contains("\"ThinkPad X1[2J\""),
+            "{why}"
+        );
+        let why = off_google_cloud(&dir.path().join("absent")).await.unwrap();
+        assert!(why.ends_with("is absent)"), "{why}");
     }
 
     #[test]

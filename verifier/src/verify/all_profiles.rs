@@ -158,6 +158,7 @@ mod tests {
                 truncated: false,
                 access: Access::List,
                 read_key: None,
+                read_not_exercised: None,
             },
         );
         report

@@ -106,6 +106,7 @@ pub async fn run(settings: &Settings) -> Report {
                 truncated: listing.truncated,
                 access: settings.list.access,
                 read_key: listing.read_key,
+                read_not_exercised: listing.read_not_exercised,
             },
         ),
         Err(e) => report.failed(e, elapsed),

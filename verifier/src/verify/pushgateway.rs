@@ -152,6 +152,7 @@ mod tests {
                 truncated: false,
                 access: crate::aws::s3::Access::List,
                 read_key: None,
+                read_not_exercised: None,
             },
         );
         report.failed(StageError::new(Stage::Sts, "AccessDenied", "m", "h"), 40);

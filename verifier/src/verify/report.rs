@@ -88,6 +88,9 @@ pub enum Details {
         /// With `--access read`: the key one byte was read from.
         #[serde(skip_serializing_if = "Option::is_none")]
         read_key: Option<String>,
+        /// With `--access read` and nothing to read: why reading was not exercised.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        read_not_exercised: Option<&'static str>,
     },
 }
 
@@ -99,6 +102,14 @@ impl Report {
     /// Access was proven: every stage ran and passed, the last being S3.
     pub fn ok(&self) -> bool {
         self.error.is_none() && self.stages.last().is_some_and(|s| s.ok && s.name == Stage::S3)
+    }
+
+    /// Access was proven, but `--access read` found nothing to read: why.
+    pub fn read_not_exercised(&self) -> Option<&'static str> {
+        self.stages.iter().find_map(|s| match &s.details {
+            Some(Details::S3 { read_not_exercised, .. }) => *read_not_exercised,
+            _ => None,
+        })
     }
 
     pub fn passed(&mut self, stage: Stage, duration_ms: u64, details: Details) {
@@ -154,14 +165,20 @@ impl Report {
         }
         for stage in &self.stages {
             let verdict = if stage.ok { "PASS" } else { "FAIL" };
-            let _ = write!(out, "{verdict} {:<12} {:>6} ms", stage.name, stage.duration_ms);
+            // As wide as the longest stage name (cluster_identity), so the columns line up.
+            let _ = write!(out, "{verdict} {:<16} {:>6} ms", stage.name, stage.duration_ms);
             if let Some(details) = &stage.details {
                 let _ = write!(out, "  {}", details.summary());
             }
             out.push('\n');
         }
         match &self.error {
-            None => out.push_str("OK: access proven, the whole chain works\n"),
+            None => match self.read_not_exercised() {
+                None => out.push_str("OK: access proven, the whole chain works\n"),
+                Some(why) => {
+                    let _ = writeln!(out, "OK: list access proven, read NOT exercised: {why}");
+                }
+            },
             Some(e) => {
                 let _ = writeln!(out, "ERROR {}: {}: {}", e.stage, e.code, e.message);
                 let _ = writeln!(out, "  hint: {}", e.hint);
@@ -237,14 +254,16 @@ impl Details {
                 object_count,
                 truncated,
                 read_key,
+                read_not_exercised,
                 ..
             } => {
                 let more = if *truncated { "+" } else { "" };
                 // Keys and prefixes are the bucket owner's text: quoted, they cannot forge a line.
-                let read = read_key
-                    .as_deref()
-                    .map(|k| format!(" read={}", shown(k)))
-                    .unwrap_or_default();
+                let read = match (read_key, read_not_exercised) {
+                    (Some(k), _) => format!(" read={}", shown(k)),
+                    (None, Some(_)) => " read=not-exercised".to_owned(),
+                    (None, None) => String::new(),
+                };
                 format!(
                     "bucket={bucket} prefix={} objects={object_count}{more}{read}",
                     prefix.as_deref().map_or("-".to_owned(), shown)
@@ -271,6 +290,7 @@ mod tests {
                 truncated: false,
                 access: Access::List,
                 read_key: None,
+                read_not_exercised: None,
             },
         );
         report.failed(StageError::new(Stage::S3, "NoSuchBucket", "m", "h"), 3);

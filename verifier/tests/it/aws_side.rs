@@ -58,20 +58,34 @@ async fn a_role_that_may_list_but_not_read_fails_read_access_naming_get_object()
     assert_eq!(report["stages"][2]["ok"], false, "{report}");
 }
 
+/// Listing is proven, reading is not: the report says so in both formats, so a green smoke
+/// run on an empty prefix cannot pass for a proof of s3:GetObject.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn read_access_on_an_empty_listing_passes_with_a_warning() {
+async fn read_access_on_an_empty_listing_passes_saying_that_read_was_not_exercised() {
     let chain = Chain::start().await;
     let role = reader_role(&chain).await;
-    let run = chain
-        .verify(&["--access", "read", "--role-arn", &role, "--prefix", "nothing-here/"])
-        .await;
+    let args = ["--access", "read", "--role-arn", &role, "--prefix", "nothing-here/"];
+    let run = chain.verify(&args).await;
     let report = proven(&run);
-    assert_eq!(report["stages"][2]["object_count"], 0, "{report}");
-    assert!(report["stages"][2].get("read_key").is_none(), "{report}");
+    let s3 = &report["stages"][2];
+    assert_eq!(s3["object_count"], 0, "{report}");
+    assert!(s3.get("read_key").is_none(), "{report}");
+    let why = s3["read_not_exercised"].as_str().unwrap_or_default();
     assert!(
-        run.stderr.contains("read access (s3:GetObject) could not be exercised"),
-        "{}",
-        run.stderr
+        why.contains("no object was read") && why.contains("s3:GetObject"),
+        "{report}"
+    );
+    assert!(run.stderr.contains("no object was read"), "{}", run.stderr);
+
+    let mut text = vec!["verify", "--format", "text", "--bucket", BUCKET];
+    text.extend_from_slice(&args);
+    let run = Run::of(chain.command(&text)).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("objects=0 read=not-exercised"), "{}", run.stdout);
+    let verdict = run.stdout.lines().last().unwrap_or_default();
+    assert!(
+        verdict.starts_with("OK: list access proven, read NOT exercised: the listing is empty"),
+        "{verdict}"
     );
 }
 

@@ -187,42 +187,43 @@ async fn a_signature_that_does_not_verify_is_diagnosed_before_sts() {
     }
 }
 
+/// The token's times and the pod's clock disagree: the verifier warns with both times and
+/// leaves the verdict to STS's clock. moto stands in for an STS whose clock the token satisfies
+/// (it judges no expiry); a really expired token is STS's ExpiredTokenException.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_token_early_by_the_pods_clock_is_left_to_stss_clock_with_a_warning() {
-    let cluster = Cluster::start().await;
-    // The cluster's clock ten minutes ahead of the pod's: valid by its own times and by AWS's.
-    let mut claims = cluster.issuer.claims(&reader());
-    let (iat, exp) = (claims.iat + 600, claims.exp + 600);
-    (claims.iat, claims.nbf, claims.exp) = (iat, iat, exp);
-    let file = cluster.write_token("early", &cluster.issuer.sign(&claims).unwrap());
-    let run = cluster.verify_file(&file, &[]).await;
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(
-        run.stderr.contains(&format!("token_valid_from={iat}")) && run.stderr.contains("pod_clock="),
-        "{}",
-        run.stderr
-    );
-    assert_eq!(cluster.sts_calls(), 1);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_token_late_by_the_pods_clock_is_left_to_stss_clock_with_a_warning() {
-    let cluster = Cluster::start().await;
-    // Expired ten minutes ago by the pod's clock: a pod clock that runs ahead looks the same, so
-    // the verifier warns and STS's clock decides. moto stands in for an STS whose clock the token
-    // satisfies (it judges no expiry); a really expired token is STS's ExpiredTokenException.
-    let mut claims = cluster.issuer.claims(&reader());
-    let (iat, exp) = (claims.iat - 4200, claims.exp - 4200);
-    (claims.iat, claims.nbf, claims.exp) = (iat, iat, exp);
-    let file = cluster.write_token("late", &cluster.issuer.sign(&claims).unwrap());
-    let run = cluster.verify_file(&file, &[]).await;
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(
-        run.stderr.contains(&format!("token_expires={exp}")) && run.stderr.contains("pod_clock="),
-        "{}",
-        run.stderr
-    );
-    assert_eq!(cluster.sts_calls(), 1, "judged by STS, not by the pod's clock");
+async fn a_token_early_or_late_by_the_pods_clock_is_left_to_stss_clock_with_a_warning() {
+    // (case, seconds the token's times are moved by, the warning's field naming the token's time)
+    let cases = [
+        (
+            "early: the cluster's clock ten minutes ahead of the pod's",
+            600,
+            "token_valid_from",
+        ),
+        (
+            "late: expired ten minutes ago by the pod's clock",
+            -4200,
+            "token_expires",
+        ),
+    ];
+    for (case, shift, field) in cases {
+        let cluster = Cluster::start().await;
+        let mut claims = cluster.issuer.claims(&reader());
+        let (iat, exp) = (
+            claims.iat.saturating_add_signed(shift),
+            claims.exp.saturating_add_signed(shift),
+        );
+        (claims.iat, claims.nbf, claims.exp) = (iat, iat, exp);
+        let file = cluster.write_token("shifted", &cluster.issuer.sign(&claims).unwrap());
+        let run = cluster.verify_file(&file, &[]).await;
+        assert_eq!(run.code, 0, "{case}: {run:?}");
+        let named = if field == "token_valid_from" { iat } else { exp };
+        assert!(
+            run.stderr.contains(&format!("{field}={named}")) && run.stderr.contains("pod_clock="),
+            "{case}: {}",
+            run.stderr
+        );
+        assert_eq!(cluster.sts_calls(), 1, "{case}: judged by STS, not by the pod's clock");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -220,9 +220,39 @@ impl Lab {
             .env("AWS_SHARED_CREDENTIALS_FILE", self.home.path().join("credentials"))
             .env("AWS_CONFIG_FILE", self.home.path().join("config"))
             .env("AWS_ENDPOINT_URL_IAM", &self.moto.endpoint)
+            .env("AWS_ENDPOINT_URL_STS", &self.moto.endpoint)
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("GCE_METADATA_HOST", closed_address());
         command
+    }
+
+    /// Temporary credentials of `account` (moto's STS hands out keys of the account of the
+    /// role assumed, whether or not it exists, and keeps accounts apart by them): `AWS_*`
+    /// variables for a command.
+    async fn credentials_of(&self, account: &str) -> Vec<(&'static str, String)> {
+        let body = form_body(&[
+            ("Action", "AssumeRole"),
+            ("Version", "2011-06-15"),
+            ("RoleArn", &format!("arn:aws:iam::{account}:role/elsewhere")),
+            ("RoleSessionName", "other-account"),
+        ]);
+        let answer = reqwest::Client::new()
+            .post(format!("{}/", self.moto.endpoint))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let text = answer.text().await.unwrap();
+        vec![
+            ("AWS_ACCESS_KEY_ID", xml(&text, "AccessKeyId")),
+            ("AWS_SECRET_ACCESS_KEY", xml(&text, "SecretAccessKey")),
+            ("AWS_SESSION_TOKEN", xml(&text, "SessionToken")),
+        ]
     }
 
     #[track_caller]
@@ -293,6 +323,10 @@ async fn gsa_mode_a_recreated_gsa_shows_both_unique_ids_and_the_reapply() {
         .await;
     let (report, first) = refusing(&run, "refuse");
     assert_eq!(report["sts_error"], "AccessDenied");
+    assert_eq!(
+        report["not_evaluated"],
+        json!(["Organizations resource control policies", "VPC endpoint policies"])
+    );
     assert!(
         first.contains("StringEquals accounts.google.com:aud") && first.contains(OLD_ID) && first.contains(NEW_ID),
         "{first}"
@@ -321,6 +355,13 @@ async fn gsa_mode_a_recreated_gsa_shows_both_unique_ids_and_the_reapply() {
     let text = Run::of(command).await;
     lab.assert_no_secret(&text);
     let lines: Vec<&str> = text.stdout.lines().collect();
+    assert!(
+        text.stdout.contains(
+            "\nnot evaluated: Organizations resource control policies, VPC endpoint policies (the verdict covers the role's trust policy and the OIDC provider)\n"
+        ),
+        "{}",
+        text.stdout
+    );
     assert!(
         lines[0].starts_with(
             "REFUSE: STS would refuse this token for arn:aws:iam::123456789012:role/ledger-reader (AccessDenied)"
@@ -599,6 +640,106 @@ async fn iam_reads_use_the_callers_profile_and_say_what_it_lacks() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_of_another_account_are_iam_wrong_account_never_a_missing_role() {
+    let lab = Lab::start().await;
+    // The role is in 123456789012; the caller's keys are of 210987654321, which has a role of
+    // the same name (GetRole would answer it) and none of the other's name.
+    let role = lab
+        .role(
+            "ledger-reader",
+            &policy(json!([gsa_statement(OLD_ID, "sts.amazonaws.com")])),
+        )
+        .await;
+    let other = lab.credentials_of("210987654321").await;
+    let file = lab.token_file(&google_token(OLD_ID, "sts.amazonaws.com"));
+    for role in [role.clone(), role_arn("only-in-123456789012")] {
+        let mut command = lab.command(
+            "unused",
+            &[
+                "explain",
+                "--format",
+                "json",
+                "--token-file",
+                path(&file),
+                "--role-arn",
+                &role,
+            ],
+        );
+        command.env_remove("AWS_PROFILE");
+        for (name, value) in &other {
+            command.env(name, value);
+        }
+        let run = Run::of(command).await;
+        assert_eq!(run.code, 4, "{run:?}");
+        let report = run.json();
+        let error = &report["error"];
+        assert_eq!(error["code"], "IamWrongAccount", "{report:#}");
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.contains("of account 210987654321") && message.contains("in account 123456789012"),
+            "{message}"
+        );
+        let hint = error["hint"].as_str().unwrap();
+        assert!(
+            hint.contains("AWS_PROFILE") && hint.contains("--trust-policy FILE"),
+            "{hint}"
+        );
+        assert!(
+            report["verdict"].is_null(),
+            "no verdict about a role it cannot see: {report:#}"
+        );
+        assert!(!run.stdout.contains("no such role"), "{}", run.stdout);
+        for (_, value) in &other {
+            assert!(!run.stdout.contains(value.as_str()) && !run.stderr.contains(value.as_str()));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_google_machine_the_metadata_server_is_no_aws_credentials_not_the_network() {
+    let lab = Lab::start().await;
+    let role = lab
+        .role(
+            "ledger-reader",
+            &policy(json!([gsa_statement(OLD_ID, "sts.amazonaws.com")])),
+        )
+        .await;
+    let file = lab.token_file(&google_token(OLD_ID, "sts.amazonaws.com"));
+    // The metadata emulator answers as Google's metadata server does at 169.254.169.254: the
+    // SDK's IMDSv2 token request (a PUT without Metadata-Flavor: Google) gets 403.
+    let google = Emulator::start(Config::default()).await.unwrap();
+    let mut command = lab.command(
+        "unused",
+        &[
+            "explain",
+            "--format",
+            "json",
+            "--token-file",
+            path(&file),
+            "--role-arn",
+            &role,
+        ],
+    );
+    command
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_EC2_METADATA_DISABLED")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", google.base_url());
+    let run = Run::of(command).await;
+    assert_eq!(run.code, 4, "{run:?}");
+    let error = &run.json()["error"];
+    assert_eq!(error["code"], "IamNoCredentials", "{error:#}");
+    let hint = error["hint"].as_str().unwrap();
+    assert!(
+        hint.starts_with("No AWS credentials for IAM reads here")
+            && hint.contains("AWS_PROFILE")
+            && hint.contains("--trust-policy"),
+        "{hint}"
+    );
+    assert!(!run.stdout.contains("check the network"), "{}", run.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_from_the_aws_clis_get_role_and_a_claims_fixture() {
     let lab = Lab::start().await;
     let role = lab
@@ -835,8 +976,15 @@ async fn hostile_iam(trust: &Value, spoiled: Option<&'static str>) -> testkit::h
              <ThumbprintList/><CreateDate>2026-01-01T00:00:00Z</CreateDate>"
         ),
     );
+    let caller = format!(
+        "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult>\
+         <Arn>arn:aws:iam::{ACCOUNT}:user/platform</Arn><UserId>AIDAHOSTILE</UserId><Account>{ACCOUNT}</Account>\
+         </GetCallerIdentityResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
+    );
     testkit::hostile::HostilePeer::start(move |seen| {
-        let (action, body) = if seen.body.contains("Action=GetRole") {
+        let (action, body) = if seen.body.contains("Action=GetCallerIdentity") {
+            ("GetCallerIdentity", &caller)
+        } else if seen.body.contains("Action=GetRole") {
             ("GetRole", &get_role)
         } else if seen.body.contains("Action=ListOpenIDConnectProviders") {
             ("ListOpenIDConnectProviders", &list)
@@ -877,6 +1025,7 @@ async fn explain_against(iam: &testkit::hostile::HostilePeer, claims: &Value) ->
         .env("AWS_ACCESS_KEY_ID", "AKIAHOSTILEPEER")
         .env("AWS_SECRET_ACCESS_KEY", "hostile-secret-key")
         .env("AWS_ENDPOINT_URL_IAM", iam.endpoint())
+        .env("AWS_ENDPOINT_URL_STS", iam.endpoint())
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("GCE_METADATA_HOST", closed_address());
     let run = Run::of(command).await;

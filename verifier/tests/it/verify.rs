@@ -106,6 +106,29 @@ async fn text_report_has_one_line_per_stage_and_json_logs_use_cloud_logging_seve
     );
 }
 
+/// A token file may hold a Google token (written by `token-file`): the stage is named by the
+/// token it read, `gcp_identity`, in the report and in the logs alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_google_token_in_a_file_is_the_gcp_identity_stage_in_the_report_and_the_logs() {
+    let chain = Chain::start().await;
+    let token = chain.token_path();
+    let run = Run::helper(chain.command(&["token-file", "--once", "--path", token.to_str().unwrap()])).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let mut command = chain.command(&["verify", "--format", "json", "--bucket", BUCKET, "--log-format", "json"]);
+    command.env("AWS_WEB_IDENTITY_TOKEN_FILE", &token);
+    let run = Run::of(command).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.json()["stages"][0]["name"], "gcp_identity", "{}", run.stdout);
+    let logged: Vec<serde_json::Value> = run
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["message"] == "stage passed")
+        .collect();
+    let names: Vec<&str> = logged.iter().filter_map(|e| e["stage"].as_str()).collect();
+    assert_eq!(names, ["gcp_identity", "sts", "s3"], "{}", run.stderr);
+}
+
 #[tokio::test]
 async fn bad_input_is_rejected_before_any_network_call() {
     let emulator = Emulator::start(Config::default()).await.unwrap();
@@ -327,6 +350,40 @@ async fn unreachable_metadata_server_names_the_causes() {
     let hint = error["hint"].as_str().unwrap();
     for cause in ["--workload-pool", "GKE_METADATA", "hostNetwork", "169.254.169.254"] {
         assert!(hint.contains(cause), "hint lacks {cause}: {hint}");
+    }
+}
+
+/// Off Google Cloud with no GCE_METADATA_HOST, no metadata server will ever answer: said on the
+/// first attempt, with how to point at one, not after retrying until the deadline.
+#[tokio::test]
+async fn off_google_cloud_without_a_metadata_host_says_so_at_once() {
+    let home = tempfile::tempdir().unwrap();
+    let args = [
+        "verify",
+        "--format",
+        "json",
+        "--role-arn",
+        "arn:aws:iam::123456789012:role/r",
+        "--region",
+        "us-east-1",
+        "--bucket",
+        "data",
+        "--timeout",
+        "30s",
+    ];
+    let run = Run::of(isolated_command(&args, home.path())).await;
+    assert!(!run.stderr.contains("retrying"), "retried: {}", run.stderr);
+    let error = run.expect_failure(3, "NoMetadataServer");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("metadata.google.internal does not resolve"),
+        "{error}"
+    );
+    let hint = error["hint"].as_str().unwrap();
+    for fix in ["GCE_METADATA_HOST=HOST:PORT", "--token-file"] {
+        assert!(hint.contains(fix), "hint lacks {fix}: {hint}");
     }
 }
 
