@@ -142,19 +142,20 @@ release-audit: ## Shipping build of the audit (gke-aws-verifier audit runs it)
 
 # What the tests, the demo and the benchmarks' peers run: every binary in one cargo invocation,
 # profile release-test (release without fat LTO: the AWS SDK compiled once, not three times).
-release-test: ## Optimised build of every binary and the API stand-ins, for tests and the demo
-	@echo "==> cargo build --profile release-test (verifier, emulators, webhook, audit, kube-stand-in, ksa-stand-in)"
+release-test: ## Optimised build of every binary, the API stand-ins and the webhook's render, for tests and the demo
+	@echo "==> cargo build --profile release-test (verifier, emulators, webhook, audit, kube-stand-in, ksa-stand-in, render)"
 	$(TIMED) compile cargo build --locked --profile release-test -p gke-aws-verifier -p gke-metadata-emulator \
-	  -p gke-aws-webhook -p gke-aws-audit --bins --example kube-stand-in --example ksa-stand-in
+	  -p gke-aws-webhook -p gke-aws-audit --bins --example kube-stand-in --example ksa-stand-in --example render
 
-# What the demo runs, in one cargo invocation: release-test's build without the webhook's binary
-# (the audit links the webhook's library anyway). Every crate gets the same features as in
+# What the demo runs, in one cargo invocation: release-test's build without the KSA stand-in (the
+# webhook's render example writes the demo's two-role pod; `--bins` applies to every package, so
+# the webhook's binary comes along, a small link: the audit links the webhook's library anyway). Every crate gets the same features as in
 # release-test (`cargo tree -e normal,build,dev -f '{p} {f}'` prints the same for both sets of
 # packages), so the two share all they compile in target/release-test, the AWS SDK built once.
-demo-build: ## Optimised build of what the demo runs (profile release-test): verifier, audit, emulators, kube-stand-in
-	@echo "==> cargo build --profile release-test (verifier, emulators, audit, kube-stand-in: what the demo runs)"
+demo-build: ## Optimised build of what the demo runs (profile release-test): verifier, audit, emulators, kube-stand-in, render
+	@echo "==> cargo build --profile release-test (verifier, emulators, audit, kube-stand-in, render: what the demo runs)"
 	$(TIMED) compile cargo build --locked --profile release-test -p gke-aws-verifier -p gke-metadata-emulator \
-	  -p gke-aws-audit --bins --example kube-stand-in
+	  -p gke-aws-audit --bins --example kube-stand-in -p gke-aws-webhook --example render
 
 lint: venv ## rustfmt, no import circles between a crate's files or folders, clippy with warnings as errors
 	@echo "==> cargo fmt --check, import circles (files and folders), cargo clippy"

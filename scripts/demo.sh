@@ -8,7 +8,7 @@
 # (modules/aws-gke-oidc-provider, aws-workload-role in cluster mode), the verifier proves access from
 # the token file, and a missing OIDC provider is diagnosed. moto's STS checks no token, so
 # STS calls go through aws-sts-gate, which refuses as AWS does from what moto's IAM holds.
-# Needs on PATH: moto_server and aws (make venv), terraform, cargo, curl.
+# Needs on PATH: moto_server and aws (make venv), python3, terraform, cargo, curl.
 # DEMO_PIDFILE=FILE: write the PIDs of the processes started here (for tests).
 # scripts/demo.sh --plan: print what the demo does and how long it takes, and exit (`make demo`
 # prints it before building; DEMO_PLAN_SHOWN=1 then keeps the demo from printing it twice).
@@ -75,13 +75,14 @@ start() { peer_start "$@"; }
 check_setup() {
   step 1 "checking tools and the binaries"
   local tool
-  for tool in moto_server aws; do
+  for tool in moto_server aws python3; do
     command -v "$tool" >/dev/null || fail "$tool not on PATH: run 'make venv' (or 'make demo', which does)"
   done
   for tool in terraform cargo curl; do command -v "$tool" >/dev/null || fail "$tool not on PATH"; done
   # `make demo` rebuilds first (target demo-build); run directly, build only what is missing.
   local binary
-  for binary in gke-aws-verifier gke-metadata-emulator gke-cluster-issuer aws-sts-gate gke-aws-audit examples/kube-stand-in; do
+  for binary in gke-aws-verifier gke-metadata-emulator gke-cluster-issuer aws-sts-gate gke-aws-audit examples/kube-stand-in \
+    examples/render; do
     [[ -x $BIN/$binary ]] && continue
     make -C "$ROOT" --no-print-directory demo-build || fail "the build failed (make demo-build)"
     break
@@ -171,45 +172,82 @@ CFG
   [[ $CLI_OBJECTS -eq $OBJECTS ]] || fail "aws s3 ls listed $CLI_OBJECTS objects, expected $OBJECTS"
 }
 
-# A pod with two roles: one token, and the shared AWS config file the webhook injects for a
-# KSA with a named role (gke-aws-verifier/role.other), one web identity profile per role.
+# A pod with two roles, rendered by the webhook's own code (examples/render) from its KSA: the
+# KSA names the default role and a named role (gke-aws-verifier/role.other), the pod binds its
+# container exporter to `other` (gke-aws-verifier/profile.exporter) and leaves app on the
+# default role. The pod's folders stand in for its volumes: the token's, and the config file
+# the webhook writes into the pod's annotation (its downwardAPI volume's file).
 run_two_roles() {
-  step 7 "a pod with two roles: verify --all-profiles over the pod's AWS config file"
+  step 7 "a pod with two roles, rendered by the webhook from its KSA: verify --all-profiles, each container's own role"
   local pod=$WORK/pod rc=0
-  mkdir -p "$pod"
-  # The token both roles trust, kept as the webhook's init container keeps it.
-  "$BIN/gke-aws-verifier" token-file --once --path "$pod/token" 2>"$WORK/token-file.log" \
+  mkdir -p "$pod/token" "$pod/config"
+  cat >"$pod/ksa.json" <<JSON
+{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "reports", "namespace": "demo", "annotations": {
+  "amazonaws.com/role-arn": "$ROLE_ARN", "amazonaws.com/region": "$REGION",
+  "iam.gke.io/gcp-service-account": "$GSA_EMAIL", "gke-aws-verifier/role.other": "$OTHER_ROLE_ARN"}}}
+JSON
+  cat >"$pod/pod.json" <<JSON
+{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "demo-pod", "namespace": "demo",
+  "labels": {"gke-aws-verifier/inject": "true"}, "annotations": {"gke-aws-verifier/profile.exporter": "other"}},
+ "spec": {"serviceAccountName": "reports", "containers": [{"name": "app", "image": "app:1"}, {"name": "exporter", "image": "exporter:1"}]}}
+JSON
+  echo "    \$ render --pod pod.json --service-account ksa.json   # the webhook's decision and patch, offline"
+  "$BIN/examples/render" --pod "$pod/pod.json" --service-account "$pod/ksa.json" >"$pod/admitted.json" \
+    2>"$WORK/render.log" || { indent <"$WORK/render.log"; fail "the webhook's render refused the two-role pod"; }
+  # The config annotation as its downwardAPI file, each container's env as `export` lines, the
+  # pod's folders in place of its mounts.
+  python3 - "$pod" <<'PY' || fail "cannot read the rendered pod"
+import json, shlex, sys
+pod = sys.argv[1]
+admitted = json.load(open(f"{pod}/admitted.json"))
+def mapped(value):
+    return (value.replace("/var/run/secrets/gke-aws-config", f"{pod}/config")
+                 .replace("/var/run/secrets/gke-aws", f"{pod}/token"))
+open(f"{pod}/config/config", "w").write(mapped(admitted["metadata"]["annotations"]["gke-aws-verifier/aws-config"]))
+for c in admitted["spec"]["containers"]:
+    with open(f"{pod}/{c['name']}.env", "w") as env:
+        for var in c.get("env", []):
+            env.write(f"export {var['name']}={shlex.quote(mapped(var['value']))}\n")
+PY
+  indent <"$pod/config/config"
+  for container in app exporter; do
+    echo "    env of $container: $(sed -e 's/^export //' -e 's/=.*//' "$pod/$container.env" | tr '\n' ' ')"
+  done
+  grep -q '^export AWS_PROFILE=other$' "$pod/exporter.env" || fail "the exporter is not bound to profile other"
+  grep -q '^export AWS_ROLE_ARN=' "$pod/app.env" || fail "app lost the default role's AWS_ROLE_ARN"
+  # The token both roles trust, kept as the pod's init container keeps it.
+  "$BIN/gke-aws-verifier" token-file --once --path "$pod/token/token" 2>"$WORK/token-file.log" \
     || { indent <"$WORK/token-file.log"; fail "token-file --once did not write the pod's token"; }
-  cat >"$pod/aws-config" <<CFG
-# AWS shared config file (AWS_CONFIG_FILE): one web identity profile per role of this pod.
-
-[default]
-role_arn = $ROLE_ARN
-web_identity_token_file = $pod/token
-role_session_name = demo-pod
-region = $REGION
-
-[profile other]
-role_arn = $OTHER_ROLE_ARN
-web_identity_token_file = $pod/token
-role_session_name = demo-pod
-region = $REGION
-CFG
-  indent <"$pod/aws-config"
   echo "    \$ gke-aws-verifier verify --all-profiles --profile-bucket default=$BUCKET --profile-bucket other=$OTHER_BUCKET"
-  AWS_CONFIG_FILE=$pod/aws-config "$BIN/gke-aws-verifier" verify --all-profiles \
+  AWS_CONFIG_FILE=$pod/config/config "$BIN/gke-aws-verifier" verify --all-profiles \
     --profile-bucket "default=$BUCKET" --profile-bucket "other=$OTHER_BUCKET" \
     >"$WORK/all-profiles.out" 2>"$WORK/all-profiles.log" || rc=$?
   indent <"$WORK/all-profiles.out"
   ((rc == 0)) || { indent <"$WORK/all-profiles.log"; fail "verify --all-profiles did not prove both roles (exit $rc)"; }
   grep -qF "AssumeRoleWithWebIdentity allowed by the trust policy role_arn=\"$OTHER_ROLE_ARN\"" "$WORK/gate.log" \
     || fail "the STS gate did not check the token against $OTHER_ROLE_ARN's trust policy"
+  # The aws CLI with nothing but each container's env: app's default chain is the default role,
+  # the exporter's is `other`; app reaches `other` by naming it.
+  in_container() { (source "$pod/$1.env"; shift; aws "$@"); }
+  local app_arn exporter_arn named_arn
+  app_arn=$(in_container app sts get-caller-identity --query Arn --output text) || fail "aws in app failed"
+  exporter_arn=$(in_container exporter sts get-caller-identity --query Arn --output text) || fail "aws in exporter failed"
+  named_arn=$(in_container app --profile other sts get-caller-identity --query Arn --output text) || fail "aws --profile other in app failed"
+  echo "    app (default role):      $app_arn"
+  echo "    exporter (bound to other): $exporter_arn"
+  echo "    app with --profile other: $named_arn"
+  [[ $app_arn == */${ROLE_ARN##*/}/demo-pod && $exporter_arn == */${OTHER_ROLE_ARN##*/}/demo-pod && $named_arn == */${OTHER_ROLE_ARN##*/}/* ]] \
+    || fail "the containers did not get their roles"
+  echo "    \$ aws s3 ls s3://$OTHER_BUCKET/ --recursive   # in the exporter's env, no flag"
+  in_container exporter s3 ls "s3://$OTHER_BUCKET/" --recursive >"$WORK/ls-exporter.txt" \
+    || fail "the exporter could not list s3://$OTHER_BUCKET"
+  indent <"$WORK/ls-exporter.txt"
   # Each role reads only its own bucket. The demo's moto enforces no IAM (aws-sts-gate reads
   # its IAM unsigned), so: credentials for the named role through credential-process
   # --profile first, then IAM enforcement on while the aws CLI uses them from the cache.
   cat >"$pod/user-config" <<CFG
 [profile other-cached]
-credential_process = $BIN/gke-aws-verifier credential-process --profile other --config-file $pod/aws-config --cache-dir $WORK/cache
+credential_process = $BIN/gke-aws-verifier credential-process --profile other --config-file $pod/config/config --cache-dir $WORK/cache
 s3 =
     addressing_style = path
 CFG
@@ -404,8 +442,9 @@ summary() {
   echo "  - STS AssumeRoleWithWebIdentity (trust policy checked by the gate) -> $ROLE_ARN (modules/aws-workload-role)"
   echo "  - S3 ListObjectsV2 on s3://$BUCKET: $OBJECTS objects"
   echo "  - credential_process served the AWS CLI: aws s3 ls listed $CLI_OBJECTS objects"
-  echo "  - a pod with two roles: verify --all-profiles proved the default role on s3://$BUCKET and"
-  echo "    the named role other on s3://$OTHER_BUCKET with one token; other is refused s3://$BUCKET (AccessDenied)"
+  echo "  - a pod with two roles, rendered by the webhook from its KSA: verify --all-profiles proved the default"
+  echo "    role on s3://$BUCKET and the named role other on s3://$OTHER_BUCKET with one token; the container"
+  echo "    bound to other got it, app kept the default role; other is refused s3://$BUCKET (AccessDenied)"
   echo "  - expected failure diagnosed: unannotated KSA -> exit 3 with the kubectl fix"
   echo "  - expected failure explained: recreated GSA -> exit 4; explain names accounts.google.com:aud and both unique ids"
   echo "  - cluster mode: projected KSA token from $ISSUER_URL"

@@ -10,6 +10,7 @@ use std::fmt;
 use std::borrow::Cow;
 
 use gke_aws_webhook::inject::{TOKEN_DIR, VOLUME};
+use gke_aws_webhook::keys::AWS_CONFIG;
 use gke_aws_webhook::mutate::{AUDIENCE, GSA, IDENTITY, INJECT_LABEL, REGION, ROLE_ARN};
 use gke_aws_webhook::paths::normalise;
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
@@ -18,6 +19,11 @@ use serde::{Deserialize, Deserializer};
 /// Prefixes of the per-role KSA annotations (`gke-aws-verifier/role.NAME`, `…/region.NAME`).
 pub const NAMED_ROLE_PREFIX: &str = "gke-aws-verifier/role.";
 pub const NAMED_REGION_PREFIX: &str = "gke-aws-verifier/region.";
+
+/// Longest `gke-aws-verifier/aws-config` pod annotation kept: more than the webhook writes for
+/// eleven profiles of the longest values it takes (2,048-character ARNs). A longer one is not
+/// the webhook's; it is kept as an empty value, which no profile file the webhook writes is.
+pub const MAX_AWS_CONFIG_BYTES: usize = 32 * 1024;
 
 /// The env variables of an injected container that the audit compares.
 const KEPT_ENV: [&str; 3] = ["AWS_ROLE_ARN", "AWS_REGION", "AWS_DEFAULT_REGION"];
@@ -61,6 +67,11 @@ pub struct Meta {
 pub struct Kept(Box<[u8]>);
 
 impl Kept {
+    /// As a map again, for the webhook's own code that reads a KSA's annotations.
+    pub fn to_map(&self) -> BTreeMap<String, String> {
+        self.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+    }
+
     pub fn from_map(map: BTreeMap<String, String>) -> Kept {
         // A part longer than a length can say is dropped, never cut: no answer holds one
         // (they are at most MAX_ANSWER_BYTES), and a wrong length would shift every later part.
@@ -531,11 +542,17 @@ fn opt_in_label<'de, D: Deserializer<'de>>(d: D) -> Result<OptIn, D::Error> {
 }
 
 fn kept_annotations<'de, D: Deserializer<'de>>(d: D) -> Result<Kept, D::Error> {
-    let kept = kept_map(d, |k| {
-        [ROLE_ARN, REGION, AUDIENCE, GSA, IDENTITY].contains(&k)
+    let mut kept = kept_map(d, |k| {
+        [ROLE_ARN, REGION, AUDIENCE, GSA, IDENTITY, AWS_CONFIG].contains(&k)
             || k.starts_with(NAMED_ROLE_PREFIX)
             || k.starts_with(NAMED_REGION_PREFIX)
     })?;
+    if let Some(config) = kept.get_mut(AWS_CONFIG)
+        && config.len() > MAX_AWS_CONFIG_BYTES
+    {
+        // Not the webhook's: kept as empty, so the checks see it was there.
+        *config = String::new();
+    }
     Ok(Kept::from_map(kept))
 }
 

@@ -101,6 +101,7 @@ impl FaultProxy {
         let upstream = Upstream {
             endpoint: moto.endpoint.clone(),
             http: reqwest::Client::new(),
+            enforcement: tokio::sync::RwLock::new(()),
         };
         let shared = (Arc::clone(&state), Arc::new(upstream));
         let task = tokio::spawn(async move {
@@ -153,6 +154,10 @@ impl Drop for FaultProxy {
 struct Upstream {
     endpoint: String,
     http: reqwest::Client,
+    /// moto's IAM enforcement is one switch for every caller: a call that lifts it holds this
+    /// exclusively (no other call is in flight while enforcement is off, and two lifts never
+    /// interleave), every other forwarded call holds it shared.
+    enforcement: tokio::sync::RwLock<()>,
 }
 
 fn operation(method: &hyper::Method, query: &str, body: &[u8]) -> Operation {
@@ -206,9 +211,15 @@ async fn handle(
             .body(Full::new(Bytes::from(fault.body)))
             .expect("valid fault response"));
     }
+    // Held until the answer is in: shared, or exclusive while enforcement is lifted.
+    let _shared;
+    let _exclusive;
     if lift {
+        _exclusive = upstream.enforcement.write().await;
         // A failure shows as moto's own answer to the forwarded call.
         let _ = moto::reset_auth(&upstream.http, &upstream.endpoint, false).await;
+    } else {
+        _shared = upstream.enforcement.read().await;
     }
     let response = forward(&upstream, parts, body, |answer| {
         if op == Operation::AssumeRoleWithWebIdentity {

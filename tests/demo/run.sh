@@ -48,7 +48,10 @@ for text in '==> [2/13] started moto' 'and aws-sts-gate in front of its STS' 'PA
   'PASS s3' 'credential_process served the AWS CLI' 'EXPECTED FAILURE' 'EXPECTED: exit 3' \
   'PROFILE default  role=arn:aws:iam::123456789012:role/gke-aws-demo-reader' \
   'PROFILE other  role=arn:aws:iam::123456789012:role/gke-aws-demo-reader.other' 'OK: all 2 roles proven' \
-  'EXPECTED: AccessDenied: profile other reads' \
+  'EXPECTED: AccessDenied: profile other reads' 'a pod with two roles, rendered by the webhook from its KSA' \
+  'app (default role):      arn:aws:sts::123456789012:assumed-role/gke-aws-demo-reader/demo-pod' \
+  'exporter (bound to other): arn:aws:sts::123456789012:assumed-role/gke-aws-demo-reader.other/demo-pod' \
+  'app with --profile other: arn:aws:sts::123456789012:assumed-role/gke-aws-demo-reader.other/' \
   'the token met the role'"'"'s trust policy' 'PASS cluster_identity' 'mode=cluster sub=system:serviceaccount:gke-aws:verifier' \
   'assumed-role/gke-aws-demo-cluster-reader/' 'issuer consulted:' 'web_identity_token_file, no helper' \
   'ERROR sts: OidcProviderMissing: InvalidIdentityToken: No OpenIDConnect provider found' \

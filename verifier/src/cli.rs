@@ -14,6 +14,7 @@ use crate::exit_code::ExitCode;
 use crate::identity::{IdentitySettings, IdentitySource};
 use crate::input::{self, RoleArn};
 use crate::logging::LogFormat;
+use crate::profiles::file::PROFILE_FLAG;
 use crate::profiles::{self, Profile};
 use crate::session_name;
 use crate::verify::Settings;
@@ -191,26 +192,38 @@ pub struct ExplainArgs {
 
     /// Take the claims (and the role) from a `verify --format json` report, or a log holding
     /// one; `-` reads standard input.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["token_file", "token_claims"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["token_file", "token_claims", "profile"])]
     pub report: Option<PathBuf>,
 
     /// Take the claims of the token in this file (a projected token, or token-file's); only its
     /// claims are used.
-    #[arg(long, value_name = "FILE", conflicts_with = "token_claims")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["token_claims", "profile"])]
     pub token_file: Option<PathBuf>,
 
     /// Take the claims from a JSON object in this file (a fixture, for CI).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "profile")]
     pub token_claims: Option<PathBuf>,
+
+    // --profile: the role and the token of a web identity profile of the AWS config file (its
+    // role_arn, and the token in its web_identity_token_file: in a pod with several roles, that
+    // role's own token, never the metadata server).
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 
     /// Read the trust policy from this file instead of IAM (no AWS call): `aws iam get-role`
     /// output, the document (plain or URL-encoded), or `terraform show -json` of a plan or state.
     #[arg(long, value_name = "FILE")]
     pub trust_policy: Option<PathBuf>,
 
-    /// The role (default: the report's); picks the role in a Terraform JSON holding several.
+    /// The role (default: the report's, or --profile's); picks the role in a Terraform JSON
+    /// holding several.
     #[arg(long, env = "AWS_ROLE_ARN")]
     pub role_arn: Option<String>,
+
+    /// --role-arn was given on the command line (not through AWS_ROLE_ARN): it then clashes
+    /// with --profile. Set by [`Cli::parse_noting_sources`].
+    #[arg(skip)]
+    pub role_arn_on_command_line: bool,
 
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text, env = "VERIFY_FORMAT")]
@@ -229,6 +242,25 @@ impl ExplainArgs {
                 Ok(path.clone())
             }
         };
+        if let Some(profile) = self.profile_selected()? {
+            let trust = match &self.trust_policy {
+                Some(file) => crate::explain::TrustInput::File(path("--trust-policy", file)?),
+                None => crate::explain::TrustInput::Iam,
+            };
+            let in_profile = |e: InputError| {
+                InputError::new(
+                    PROFILE_FLAG,
+                    format!("profile {:?}: role_arn: {}", profile.name, e.problem),
+                )
+            };
+            return Ok(crate::explain::Settings {
+                claims: ClaimsSource::TokenFile(PathBuf::from(&profile.web_identity_token_file)),
+                trust,
+                role_arn: Some(RoleArn::parse(&profile.role_arn).map_err(in_profile)?),
+                timeout: identity.timeout,
+                profile: Some(profile.name),
+            });
+        }
         let claims = match (&self.report, &self.token_file, &self.token_claims) {
             (Some(report), _, _) => ClaimsSource::Report(path("--report", report)?),
             (_, Some(file), _) => ClaimsSource::TokenFile(path("--token-file", file)?),
@@ -258,7 +290,24 @@ impl ExplainArgs {
             trust,
             role_arn,
             timeout: identity.timeout,
+            profile: None,
         })
+    }
+
+    /// The profile --profile names, read from the config file; `None` without --profile. A
+    /// --role-arn on the command line beside it is refused, `AWS_ROLE_ARN` (a pod's default
+    /// role) is not read.
+    fn profile_selected(&self) -> Result<Option<Profile>, InputError> {
+        let Some(name) = &self.profile.profile else {
+            return Ok(None);
+        };
+        if self.role_arn_on_command_line {
+            return Err(InputError::new(
+                PROFILE_FLAG,
+                "--profile and --role-arn both name the role; give one of them",
+            ));
+        }
+        profiles::file::select(&self.profile.config_path()?, name).map(Some)
     }
 }
 
@@ -499,7 +548,8 @@ impl CredentialProcessArgs {
 // `--profile` and `--all-profiles` are the only way an AWS config file is read: without them
 // verify and credential-process take the role from their flags and environment alone.
 
-/// Which profile of the AWS config file names the role (`verify`, `credential-process`).
+/// Which profile of the AWS config file names the role (`verify`, `credential-process`,
+/// `explain`).
 #[derive(Debug, Args)]
 pub struct ProfileArgs {
     /// Take the role from this web identity profile of the AWS config file (its role_arn,
@@ -552,6 +602,7 @@ impl Cli {
         match &mut cli.command {
             Command::Verify(args) => args.role.role_arn_on_command_line = given("verify"),
             Command::CredentialProcess(args) => args.role.role_arn_on_command_line = given("credential-process"),
+            Command::Explain(args) => args.role_arn_on_command_line = given("explain"),
             _ => {}
         }
         cli

@@ -1,6 +1,7 @@
 //! What an opted-in pod gets, as JSON Patch `add` operations: the token volume, its read-only
-//! mount and the AWS env in the containers that get a role, in the `gke` identity mode the
-//! token-file writers, and for a KSA with named roles the shared config file. Each piece is
+//! mount and the AWS env in the containers that get a role (each as its row of
+//! [`crate::share::TABLE`] says), in the `gke` identity mode the token-file writers, and for a
+//! KSA with named roles the shared config file. Each piece is
 //! added only when missing, so a second admission of an injected pod (reinvocation) yields no
 //! operation at all. The decision ([`crate::mutate`]) has already refused pods whose names
 //! clash with ours, so a piece of our name is ours.
@@ -20,6 +21,7 @@ use crate::keys::AWS_CONFIG;
 use crate::paths::normalise;
 use crate::resources::Resources;
 use crate::roles::NamedRole;
+use crate::share::{self, Case, Delivery, Sets};
 
 /// The token's folder in every container; the SDKs read `AWS_WEB_IDENTITY_TOKEN_FILE`.
 pub const TOKEN_DIR: &str = "/var/run/secrets/gke-aws";
@@ -73,6 +75,8 @@ pub struct Plan<'a> {
     pub sidecar_image: &'a str,
     /// Each container's choice, by name (containers not in it get nothing).
     pub choices: &'a BTreeMap<String, Choice>,
+    /// How the roles reach the containers: which row of [`crate::share::TABLE`] each gets.
+    pub delivery: Delivery,
     /// The shared config file, rendered from [`profiles`], when the KSA has named roles.
     pub config: Option<&'a str>,
 }
@@ -85,7 +89,12 @@ pub struct Injection {
 
 /// The pod's profiles: `[default]` for the default role, then one per named role.
 pub fn profiles(pod: &Pod, c: &Credentials) -> Vec<Profile> {
-    let session = known_session_name(pod);
+    profiles_with_session(known_session_name(pod), c)
+}
+
+/// The profiles of [`profiles`], each with `session` as its `role_session_name` (`None` for a
+/// pod named by `generateName`, whose name is not known at admission).
+pub fn profiles_with_session(session: Option<String>, c: &Credentials) -> Vec<Profile> {
     let profile = |name: &str, arn: &RoleArn, region: &Option<String>| Profile {
         name: name.to_owned(),
         role_arn: arn.as_str().to_owned(),
@@ -199,9 +208,6 @@ fn container_ops(
     plan: &Plan,
     session: &Value,
 ) {
-    if *choice == Choice::Nothing {
-        return;
-    }
     let c = t.container;
     let existing = c.env.as_deref().unwrap_or_default();
     let find = |name: &str| existing.iter().find(|e| e.name == name);
@@ -213,81 +219,87 @@ fn container_ops(
             .any(|m| m.name == volume && normalise(&m.mount_path) == dir)
     };
     let has_token = mounted(VOLUME, TOKEN_DIR);
-    // Its own role, not ours from an earlier admission (ours comes with our mount).
-    let own_role = sets(&ROLE_UNIT) && !has_token;
-    if own_role {
-        // The container's name last: a cut warning keeps its reason.
-        warnings.push(format!(
+    let bound = match choice {
+        Choice::Profile(profile) => Some(profile.as_str()),
+        _ => None,
+    };
+    // Its own role, not ours from an earlier admission (ours comes with our mount); its own
+    // AWS_PROFILE on the default role (the webhook writes AWS_PROFILE only for a bound profile).
+    let own = Sets {
+        own_role: sets(&ROLE_UNIT) && !has_token,
+        own_profile: find("AWS_PROFILE").is_some(),
+    };
+    let case = share::case(*choice == Choice::Nothing, bound.is_some(), own, plan.delivery);
+    let gets = share::gets(plan.delivery, case);
+    // The container's name last: a cut warning keeps its reason.
+    match case {
+        Case::OwnRole => warnings.push(format!(
             "gke-aws-verifier: sets its own AWS_ROLE_ARN/…TOKEN_FILE/…SESSION_NAME, so it gets no token: container {}",
             c.name
-        ));
+        )),
+        Case::OwnProfile => warnings.push(format!(
+            "gke-aws-verifier: sets its own AWS_PROFILE, so it gets no AWS_ROLE_ARN: container {}",
+            c.name
+        )),
+        _ => {}
     }
     let literal = |v: &str| json!({ "value": v });
     let mut env: Vec<(&str, Value)> = Vec::new();
     let mut new_mounts = Vec::new();
-    match plan.config {
-        // One role: the SDKs' web identity variables, which every SDK reads.
-        None => {
-            if !own_role {
-                if !sets(&ROLE_UNIT) {
-                    env.push(("AWS_ROLE_ARN", literal(plan.credentials.role_arn.as_str())));
-                    env.push(("AWS_WEB_IDENTITY_TOKEN_FILE", literal(TOKEN_FILE)));
-                    env.push(("AWS_ROLE_SESSION_NAME", session.clone()));
-                }
-                if !has_token {
-                    new_mounts.push(json!({ "name": VOLUME, "mountPath": TOKEN_DIR, "readOnly": true }));
-                }
-            }
-            if let Some(region) = &plan.credentials.region
-                && !sets(&REGION_UNIT)
-            {
-                env.push(("AWS_REGION", literal(region)));
-                env.push(("AWS_DEFAULT_REGION", literal(region)));
-            }
-        }
-        // Named roles: everything from the config file, no web identity variables (botocore and
-        // the Java SDK let AWS_ROLE_ARN override a profile's role_arn, so `--profile` would
-        // silently get the default role), no region variables (they override a profile's region).
-        Some(_) if !own_role => {
-            if find("AWS_ROLE_SESSION_NAME").is_none() {
-                env.push(("AWS_ROLE_SESSION_NAME", session.clone()));
-            }
-            let own_config = find("AWS_CONFIG_FILE").is_some_and(|e| !is_literal(e, CONFIG_FILE));
-            if own_config {
-                warnings.push(format!(
-                    "gke-aws-verifier: sets its own AWS_CONFIG_FILE, without the pod's profiles: container {}",
-                    c.name
-                ));
-            } else {
-                if find("AWS_CONFIG_FILE").is_none() {
-                    env.push(("AWS_CONFIG_FILE", literal(CONFIG_FILE)));
-                }
-                // The Go SDK v1 reads AWS_CONFIG_FILE and AWS_PROFILE only with this set; the
-                // other SDKs ignore it.
-                if find("AWS_SDK_LOAD_CONFIG").is_none() {
-                    env.push(("AWS_SDK_LOAD_CONFIG", literal("1")));
-                }
-                if let Choice::Profile(profile) = choice {
-                    match find("AWS_PROFILE") {
-                        None => env.push(("AWS_PROFILE", literal(profile))),
-                        Some(e) if !is_literal(e, profile) => warnings.push(format!(
-                            "gke-aws-verifier: sets its own AWS_PROFILE, not {profile}: container {}",
-                            c.name
-                        )),
-                        Some(_) => {}
-                    }
-                }
-                if !mounted(CONFIG_VOLUME, CONFIG_DIR) {
-                    new_mounts.push(json!({ "name": CONFIG_VOLUME, "mountPath": CONFIG_DIR, "readOnly": true }));
-                }
-            }
-            if !has_token {
-                new_mounts.push(json!({ "name": VOLUME, "mountPath": TOKEN_DIR, "readOnly": true }));
-            }
-        }
-        Some(_) => {}
+    if gets.web_identity && !sets(&ROLE_UNIT) {
+        env.push(("AWS_ROLE_ARN", literal(plan.credentials.role_arn.as_str())));
+        env.push(("AWS_WEB_IDENTITY_TOKEN_FILE", literal(TOKEN_FILE)));
     }
-    if find("AWS_STS_REGIONAL_ENDPOINTS").is_none() {
+    // Also alone (without the rest of the unit) for the profiles: botocore and the JavaScript
+    // SDK read it for a profile whose file has no role_session_name (a pod named by
+    // generateName).
+    if gets.session_name && find("AWS_ROLE_SESSION_NAME").is_none() {
+        env.push(("AWS_ROLE_SESSION_NAME", session.clone()));
+    }
+    if gets.region
+        && let Some(region) = &plan.credentials.region
+        && !sets(&REGION_UNIT)
+    {
+        env.push(("AWS_REGION", literal(region)));
+        env.push(("AWS_DEFAULT_REGION", literal(region)));
+    }
+    if gets.config_file {
+        let own_config = find("AWS_CONFIG_FILE").is_some_and(|e| !is_literal(e, CONFIG_FILE));
+        if own_config {
+            warnings.push(format!(
+                "gke-aws-verifier: sets its own AWS_CONFIG_FILE, without the pod's profiles: container {}",
+                c.name
+            ));
+        } else {
+            if find("AWS_CONFIG_FILE").is_none() {
+                env.push(("AWS_CONFIG_FILE", literal(CONFIG_FILE)));
+            }
+            // The Go SDK v1 reads AWS_CONFIG_FILE and AWS_PROFILE only with this set; the
+            // other SDKs ignore it.
+            if find("AWS_SDK_LOAD_CONFIG").is_none() {
+                env.push(("AWS_SDK_LOAD_CONFIG", literal("1")));
+            }
+            if gets.profile
+                && let Some(profile) = bound
+            {
+                match find("AWS_PROFILE") {
+                    None => env.push(("AWS_PROFILE", literal(profile))),
+                    Some(e) if !is_literal(e, profile) => warnings.push(format!(
+                        "gke-aws-verifier: sets its own AWS_PROFILE, not {profile}: container {}",
+                        c.name
+                    )),
+                    Some(_) => {}
+                }
+            }
+            if !mounted(CONFIG_VOLUME, CONFIG_DIR) {
+                new_mounts.push(json!({ "name": CONFIG_VOLUME, "mountPath": CONFIG_DIR, "readOnly": true }));
+            }
+        }
+    }
+    if gets.token && !has_token {
+        new_mounts.push(json!({ "name": VOLUME, "mountPath": TOKEN_DIR, "readOnly": true }));
+    }
+    if gets.sts_regional && find("AWS_STS_REGIONAL_ENDPOINTS").is_none() {
         env.push(("AWS_STS_REGIONAL_ENDPOINTS", literal("regional")));
     }
     let index = t.index.to_string();

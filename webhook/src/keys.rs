@@ -19,6 +19,13 @@ pub const SIDECAR_MEMORY: &str = "gke-aws-verifier/sidecar-memory";
 /// `gke-aws-verifier/profile.CONTAINER: NAME | default | none`: the role that container's
 /// default credential chain uses, or nothing at all.
 pub const PROFILE_PREFIX: &str = "gke-aws-verifier/profile.";
+/// `gke-aws-verifier/profile-switching: runtime`: with named roles, no container gets the web
+/// identity or region variables, only the config file, so `AWS_PROFILE` set at run time picks
+/// the role in every SDK (containers on the default role then read it from `[default]`; clients
+/// that read only `AWS_ROLE_ARN` and `AWS_WEB_IDENTITY_TOKEN_FILE` get nothing).
+pub const PROFILE_SWITCHING: &str = "gke-aws-verifier/profile-switching";
+/// The one value of [`PROFILE_SWITCHING`].
+pub const RUNTIME_SWITCHING: &str = "runtime";
 /// Written by the webhook: the pod's shared AWS config file, projected into the containers by
 /// a `downwardAPI` volume (no process of ours writes it).
 pub const AWS_CONFIG: &str = "gke-aws-verifier/aws-config";

@@ -1,7 +1,8 @@
 //! `gke-aws-webhook`: a mutating admission webhook that gives opted-in pods keyless AWS
 //! credentials. Pure core ([`mutate`], the decision, over [`keys`], [`settings`],
-//! [`resources`], [`roles`], [`choice`], [`platform`], [`clash`] and [`message`]; [`inject`],
-//! the patch; [`marker`], what the guard requires), I/O at the edges ([`ksa_cache`] over
+//! [`resources`], [`roles`], [`choice`], [`platform`], [`clash`] and [`message`]; [`share`],
+//! what each container gets, as one table; [`inject`], the patch; [`render`], the patch
+//! applied; [`marker`], what the guard requires), I/O at the edges ([`ksa_cache`] over
 //! [`api_client`] and [`paging`], [`server`] with [`review`], [`connections`] and [`shutdown`],
 //! [`native_sidecars`], [`tls`]).
 
@@ -20,10 +21,12 @@ pub mod native_sidecars;
 pub mod paging;
 pub mod paths;
 pub mod platform;
+pub mod render;
 pub mod resources;
 pub mod review;
 pub mod roles;
 pub mod server;
 pub mod settings;
+pub mod share;
 pub mod shutdown;
 pub mod tls;

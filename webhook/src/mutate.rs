@@ -26,6 +26,7 @@ use crate::platform;
 use crate::resources::{self, Resources};
 use crate::roles::{self, BadAnnotation};
 pub use crate::settings::Settings;
+use crate::share::Delivery;
 
 pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
 
@@ -128,7 +129,8 @@ fn decide(
             annotate_command(ksa_name, namespace, ROLE_ARN, "arn:aws:iam::ACCOUNT_ID:role/ROLE_NAME")
         ));
     };
-    let (credentials, mut warnings) = credentials(annotations, ksa_name, namespace, settings)?;
+    let (credentials, mut warnings) =
+        credentials(annotations, ksa_name, namespace, settings.default_region.as_deref())?;
     let spec = pod.spec.clone().unwrap_or_default();
     if credentials.identity == Identity::Gke {
         let refuse = |why: String| {
@@ -151,7 +153,8 @@ fn decide(
     let named: Vec<&str> = credentials.named.iter().map(|r| r.name.as_str()).collect();
     let (choices, choice_warnings) = choice::choices(pod, &[FIRST_TOKEN, SIDECAR], &named, ksa_name)?;
     warnings.extend(choice_warnings);
-    let with_config = !credentials.named.is_empty();
+    let delivery = delivery(pod, !credentials.named.is_empty(), &mut warnings)?;
+    let with_config = delivery != Delivery::OneRole;
     let clashes = clash::clashes(pod, &credentials, with_config);
     if !clashes.is_empty() {
         return Err(format!(
@@ -174,6 +177,7 @@ fn decide(
         resources: &resources,
         sidecar_image: &settings.sidecar_image,
         choices: &choices,
+        delivery,
         config: config.as_deref(),
     };
     let injection = inject::patch(pod, &plan);
@@ -187,6 +191,35 @@ fn decide(
         patch: injection.patch,
         warnings: message::warnings(warnings),
     })
+}
+
+/// How the pod's roles reach its containers: the pod's `gke-aws-verifier/profile-switching`
+/// annotation, checked, with named roles; a warning when it has nothing to switch between.
+fn delivery(pod: &Pod, named: bool, warnings: &mut Vec<String>) -> Result<Delivery, String> {
+    let asked = pod
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(keys::PROFILE_SWITCHING));
+    match asked.map(String::as_str) {
+        None if named => Ok(Delivery::Profiles),
+        None => Ok(Delivery::OneRole),
+        Some(keys::RUNTIME_SWITCHING) if named => Ok(Delivery::RuntimeSwitching),
+        Some(keys::RUNTIME_SWITCHING) => {
+            warnings.push(format!(
+                "gke-aws-verifier: {}: the KSA has no named roles, nothing to switch",
+                keys::PROFILE_SWITCHING
+            ));
+            Ok(Delivery::OneRole)
+        }
+        Some(other) => Err(format!(
+            "gke-aws-verifier: pod annotation {}: {} is not a value it takes; write {}: \"{}\" (AWS_PROFILE picks the role at run time in every SDK, and no container gets AWS_ROLE_ARN), or remove it",
+            keys::PROFILE_SWITCHING,
+            quoted(other),
+            keys::PROFILE_SWITCHING,
+            keys::RUNTIME_SWITCHING
+        )),
+    }
 }
 
 fn annotate_command(ksa: &str, namespace: &str, key: &str, value: &str) -> String {
@@ -218,12 +251,14 @@ fn pod_resources(pod: &Pod, defaults: &Resources) -> Result<Resources, String> {
     Ok(chosen)
 }
 
-/// Reads and checks the KSA's annotations; a denial message names the one at fault.
-fn credentials(
+/// Reads and checks the KSA's annotations (`default_region`: the webhook's `--default-region`,
+/// for a KSA without `amazonaws.com/region`); a denial message names the one at fault. Also
+/// what the audit compares a pod's injection with.
+pub fn credentials(
     a: &Annotations,
     ksa: &str,
     namespace: &str,
-    settings: &Settings,
+    default_region: Option<&str>,
 ) -> Result<(Credentials, Vec<String>), String> {
     let bad = |key: &str, problem: String, example: &str| {
         format!(
@@ -241,7 +276,7 @@ fn credentials(
     let role_arn = RoleArn::parse(arn).map_err(|e| bad(ROLE_ARN, e.problem, example_arn))?;
     let region = match a.get(REGION) {
         Some(r) => Some(input::region(r).map_err(|e| bad(REGION, e.problem, "eu-west-1"))?),
-        None => settings.default_region.clone(),
+        None => default_region.map(str::to_owned),
     };
     let audience = match a.get(AUDIENCE) {
         Some(v) => input::audience(v).map_err(|e| bad(AUDIENCE, e.problem, DEFAULT_AUDIENCE))?,

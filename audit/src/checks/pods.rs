@@ -1,16 +1,18 @@
 //! Pods: `NotInjected` (opted in, running, without the webhook's token volume, though the
 //! webhook's configuration sends it), `ExcludedByWebhook` (opted in, but the configuration's
 //! own selectors never send it: a restart cannot help) and `StaleInjection` (opted in,
-//! injected with a role, region or identity mode the KSA no longer says). Only pods that carry
-//! the opt-in label are judged: the others are not the webhook's, whatever AWS variables they
-//! set themselves.
+//! injected with a role, region, identity mode or named roles the KSA no longer says). Only
+//! pods that carry the opt-in label are judged: the others are not the webhook's, whatever AWS
+//! variables they set themselves.
 
-use gke_aws_webhook::inject::VOLUME;
-use gke_aws_webhook::mutate::{IDENTITY, INJECT_LABEL, REGION, ROLE_ARN};
+use gke_aws_verifier::profiles::{self, DEFAULT_PROFILE, Profile};
+use gke_aws_webhook::inject::{self, VOLUME};
+use gke_aws_webhook::keys::{AWS_CONFIG, NAMED_ROLE_PREFIX};
+use gke_aws_webhook::mutate::{self, IDENTITY, INJECT_LABEL, REGION, ROLE_ARN};
 
 use super::{Context, Sent, fix};
 use crate::finding::{Code, Finding, ObjectRef, Severity};
-use crate::objects::{Mode, Pod};
+use crate::objects::{Mode, Pod, ServiceAccount};
 
 pub fn check(context: &Context) -> Vec<Finding> {
     let mut findings = Vec::new();
@@ -96,6 +98,7 @@ fn stale(context: &Context, pod: &Pod, injection: &crate::objects::Injection) ->
     {
         differences.push(format!("identity mode {injected} (the KSA now says {now})"));
     }
+    differences.extend(stale_profiles(pod, ksa, injection));
     if differences.is_empty() {
         return None;
     }
@@ -103,4 +106,88 @@ fn stale(context: &Context, pod: &Pod, injection: &crate::objects::Injection) ->
         "injected with {} by its KSA {ns}/{ksa_name}; a new pod would get what the KSA says now",
         differences.join(", ")
     ))
+}
+
+/// What differs between the profiles the pod was given (its `gke-aws-verifier/aws-config`
+/// annotation) and the ones the webhook renders from its KSA now: the webhook's own
+/// [`mutate::credentials`] and [`inject::profiles_with_session`], so the audit and the
+/// webhook cannot disagree on what a KSA means. Regions are compared where the KSA names one
+/// (a region from the webhook's `--default-region` is not known here); the default role and
+/// region are left to the variables' comparison when a container shows them.
+fn stale_profiles(pod: &Pod, ksa: &ServiceAccount, injection: &crate::objects::Injection) -> Vec<String> {
+    let ns = pod.metadata.namespace.as_str();
+    // A KSA the webhook would refuse now says nothing a new pod would get.
+    let Ok((now, _)) = mutate::credentials(&ksa.metadata.annotations.to_map(), pod.service_account(), ns, None) else {
+        return Vec::new();
+    };
+    let expected = (!now.named.is_empty()).then(|| inject::profiles_with_session(None, &now));
+    let given = match pod
+        .metadata
+        .annotations
+        .get(AWS_CONFIG)
+        .map(|text| profiles::parse(text))
+    {
+        None => None,
+        Some(Ok(given)) if !given.is_empty() => Some(given),
+        Some(Ok(_)) => {
+            return vec![format!(
+                "a {AWS_CONFIG} annotation with no profile (empty, or longer than any the webhook writes)"
+            )];
+        }
+        Some(Err(e)) => return vec![format!("a {AWS_CONFIG} annotation the webhook did not write ({e})")],
+    };
+    let named = |profiles: &[Profile]| -> Vec<String> {
+        profiles
+            .iter()
+            .filter(|p| p.name != DEFAULT_PROFILE)
+            .map(|p| p.name.clone())
+            .collect()
+    };
+    match (given, expected) {
+        (None, None) => Vec::new(),
+        (None, Some(expected)) => vec![format!(
+            "no named roles (the KSA now has {})",
+            named(&expected)
+                .iter()
+                .map(|n| format!("{NAMED_ROLE_PREFIX}{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )],
+        (Some(given), None) => vec![format!(
+            "named roles {} (the KSA now has none)",
+            named(&given).join(", ")
+        )],
+        (Some(given), Some(expected)) => {
+            let mut differences = Vec::new();
+            for g in &given {
+                let is_default = g.name == DEFAULT_PROFILE;
+                let Some(e) = expected.iter().find(|e| e.name == g.name) else {
+                    differences.push(format!(
+                        "profile {} (the KSA now has no {NAMED_ROLE_PREFIX}{})",
+                        g.name, g.name
+                    ));
+                    continue;
+                };
+                if g.role_arn != e.role_arn && !(is_default && injection.role_arn.is_some()) {
+                    differences.push(format!(
+                        "profile {} role {} (the KSA now says {})",
+                        g.name, g.role_arn, e.role_arn
+                    ));
+                }
+                if let (Some(was), Some(now)) = (&g.region, &e.region)
+                    && was != now
+                    && !(is_default && injection.region.is_some())
+                {
+                    differences.push(format!("profile {} region {was} (the KSA now says {now})", g.name));
+                }
+            }
+            for e in expected.iter().filter(|e| !given.iter().any(|g| g.name == e.name)) {
+                differences.push(format!(
+                    "no profile {} (the KSA now has {NAMED_ROLE_PREFIX}{})",
+                    e.name, e.name
+                ));
+            }
+            differences
+        }
+    }
 }

@@ -10,3 +10,4 @@ mod gcp;
 mod helpers;
 mod hostile;
 mod reads;
+mod stale_profiles;

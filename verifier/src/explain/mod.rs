@@ -43,9 +43,11 @@ pub enum TrustInput {
 pub struct Settings {
     pub claims: ClaimsSource,
     pub trust: TrustInput,
-    /// `--role-arn`; else the report's role.
+    /// `--role-arn`; else the report's role (or `--profile`'s).
     pub role_arn: Option<RoleArn>,
     pub timeout: Duration,
+    /// `--profile`: the web identity profile whose role and token are explained.
+    pub profile: Option<String>,
 }
 
 /// One thing that held, failed, or was not evaluated, in words.
@@ -70,6 +72,9 @@ pub const NOT_EVALUATED: [&str; 2] = ["Organizations resource control policies",
 #[derive(Debug, Default, Serialize)]
 pub struct ExplainReport {
     pub verdict: Option<Verdict>,
+    /// The web identity profile (`--profile`) whose role and token these are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
     /// What the verdict does not cover ([`NOT_EVALUATED`]), with every verdict.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_evaluated: Vec<&'static str>,
@@ -94,6 +99,7 @@ pub async fn run(settings: &Settings) -> ExplainReport {
     let deadline = Instant::now() + settings.timeout;
     let mut report = ExplainReport {
         role_arn: settings.role_arn.as_ref().map(ToString::to_string),
+        profile: settings.profile.clone(),
         ..ExplainReport::default()
     };
     if let Err(failure) = explain_into(&mut report, settings, deadline).await {
@@ -297,7 +303,12 @@ impl ExplainReport {
                 .iter()
                 .filter_map(|n| claim(n))
                 .collect();
-            out.push_str(&format!("claims ({origin}): {}\n", shown_claims.join(" ")));
+            let of_profile = self
+                .profile
+                .as_deref()
+                .map(|p| format!(" of profile {}", shown(p)))
+                .unwrap_or_default();
+            out.push_str(&format!("claims ({origin}{of_profile}): {}\n", shown_claims.join(" ")));
         }
         if let Some(source) = &self.trust_source {
             out.push_str(&format!("trust policy: {}\n", one_line(source)));

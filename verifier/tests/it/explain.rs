@@ -1145,3 +1145,136 @@ async fn explain_token_claims_echo_only_the_claims_sts_reads_never_a_token_or_a_
         "{said:.400}"
     );
 }
+
+/// A pod with several roles, in cluster mode: one projected token, `[default]` for the role the
+/// environment names and `[profile audit]` for a named role whose trust pins a misspelled
+/// namespace. `explain --profile audit` explains that role with the pod's projected token
+/// (the profile's web_identity_token_file): the metadata server is closed, and the
+/// environment's AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE (a default container's) are not
+/// read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_roles_refusal_is_explained_with_the_profiles_own_token_and_role() {
+    let lab = Lab::start().await;
+    lab.provider(&["sts.amazonaws.com"]).await;
+    let default_role = lab
+        .role(
+            "ledger",
+            &policy(json!([cluster_statement("StringEquals", LEDGER, "sts.amazonaws.com")])),
+        )
+        .await;
+    let misspelled = "system:serviceaccount:payment:ledger";
+    let audit_role = lab
+        .role(
+            "ledger-audit",
+            &policy(json!([cluster_statement(
+                "StringEquals",
+                misspelled,
+                "sts.amazonaws.com"
+            )])),
+        )
+        .await;
+    let token = cluster_token(LEDGER, "sts.amazonaws.com");
+    assert_eq!(lab.assume(&default_role, &token).await.0, 200);
+    assert_eq!(lab.assume(&audit_role, &token).await, (403, "AccessDenied".to_owned()));
+    let projected = lab.token_file(&token);
+    let config = lab.home.path().join("pod-aws-config");
+    let profile = |name: &str, role: &str| gke_aws_verifier::profiles::Profile {
+        name: name.into(),
+        role_arn: role.into(),
+        web_identity_token_file: path(&projected).into(),
+        role_session_name: Some("ledger-7f9c".into()),
+        region: Some("us-east-1".into()),
+    };
+    let text =
+        gke_aws_verifier::profiles::try_render(&[profile("default", &default_role), profile("audit", &audit_role)])
+            .unwrap();
+    std::fs::write(&config, text).unwrap();
+    // What a default container of the pod also has: the default role and a token in the env
+    // (here a Google token, which would explain nothing about the audit role).
+    let google = lab.token_file(&google_token(OLD_ID, "sts.amazonaws.com"));
+    let explain = |args: &[&str], config_by_env: bool| {
+        let mut all = vec!["explain", "--format", "json"];
+        all.extend_from_slice(args);
+        let mut command = lab.command("platform", &all);
+        command
+            .env("AWS_ROLE_ARN", &default_role)
+            .env("AWS_WEB_IDENTITY_TOKEN_FILE", &google);
+        if config_by_env {
+            command.env("AWS_CONFIG_FILE", &config);
+        }
+        async {
+            lab.moto.enforce_iam(true).await;
+            let run = Run::of(command).await;
+            lab.moto.enforce_iam(false).await;
+            lab.assert_no_secret(&run);
+            run
+        }
+    };
+    for config_by_env in [false, true] {
+        let args: Vec<&str> = if config_by_env {
+            vec!["--profile", "audit"]
+        } else {
+            vec!["--profile", "audit", "--config-file", path(&config)]
+        };
+        let run = explain(&args, config_by_env).await;
+        let (report, first) = refusing(&run, "refuse");
+        assert_eq!(report["profile"], "audit", "{report:#}");
+        assert_eq!(report["role_arn"], audit_role.as_str());
+        assert_eq!(report["claims_source"], "token file");
+        assert_eq!(report["claims"]["sub"], LEDGER);
+        assert!(
+            first.contains(&format!(
+                "{HOST_PATH}:sub: expected {misspelled}, the token's sub is {LEDGER}"
+            )),
+            "{first}"
+        );
+    }
+    // The default profile, with the same token: STS accepts it.
+    let run = explain(&["--profile", "default", "--config-file", path(&config)], false).await;
+    let (report, _) = refusing(&run, "accept");
+    assert_eq!(report["role_arn"], default_role.as_str());
+    // Without --profile, the environment's role and token, as before.
+    let run = explain(&[], false).await;
+    let (report, _) = refusing(&run, "refuse");
+    assert_eq!(report["role_arn"], default_role.as_str());
+    assert_eq!(report["claims"]["iss"], "https://accounts.google.com");
+    assert_eq!(report.get("profile"), None);
+    // Bad input, before any call: each names the flag at fault.
+    for (args, field) in [
+        (vec!["--profile", "archive"], "--profile"),
+        (
+            vec!["--profile", "audit", "--role-arn", &role_arn("other")],
+            "--profile",
+        ),
+        (vec!["--profile", "a b"], "--profile"),
+    ] {
+        let run = explain(&args, true).await;
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        let error = &run.json()["error"];
+        assert_eq!(error["code"], "InvalidInput", "{args:?}: {error}");
+        assert!(error["message"].as_str().unwrap().contains(field), "{args:?}: {error}");
+    }
+    let unknown = explain(&["--profile", "archive"], true).await;
+    assert!(
+        unknown.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the file has default, audit"),
+        "{unknown:?}"
+    );
+    let clash = explain(&["--profile", "audit", "--token-file", path(&google)], true).await;
+    assert_eq!(clash.code, 2, "{clash:?}");
+    assert!(clash.stderr.contains("cannot be used with"), "{clash:?}");
+    // The text form names the profile beside the claims.
+    let mut command = lab.command("platform", &["explain", "--profile", "audit"]);
+    command.env("AWS_CONFIG_FILE", &config);
+    lab.moto.enforce_iam(true).await;
+    let text = Run::of(command).await;
+    lab.moto.enforce_iam(false).await;
+    assert_eq!(text.code, 4, "{text:?}");
+    assert!(
+        text.stdout.contains("claims (token file of profile audit): iss="),
+        "{}",
+        text.stdout
+    );
+}

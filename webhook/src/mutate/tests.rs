@@ -802,18 +802,21 @@ fn named_roles_become_profiles_of_one_config_file_projected_from_the_pods_annota
             "fieldRef": { "fieldPath": "metadata.annotations['gke-aws-verifier/aws-config']" } }] } })
     );
     for c in [&p["spec"]["containers"][0], &p["spec"]["initContainers"][2]] {
-        // No web identity or region variables: botocore would let them override the profile.
-        for absent in [
-            "AWS_ROLE_ARN",
-            "AWS_WEB_IDENTITY_TOKEN_FILE",
-            "AWS_REGION",
-            "AWS_DEFAULT_REGION",
-            "AWS_PROFILE",
-        ] {
-            assert_eq!(env_value(c, absent), None, "{absent} in {c}");
-        }
+        // The default role's variables stay, and say what [default] says (the JavaScript and
+        // Rust SDKs read [default] before them): every SDK gets the same default role.
+        let default = &profiles[0];
+        assert_eq!(env_value(c, "AWS_ROLE_ARN"), Some(json!(default.role_arn)));
+        assert_eq!(
+            env_value(c, "AWS_WEB_IDENTITY_TOKEN_FILE"),
+            Some(json!(default.web_identity_token_file))
+        );
+        assert_eq!(
+            env_value(c, "AWS_ROLE_SESSION_NAME"),
+            Some(json!(default.role_session_name))
+        );
+        assert_eq!(env_value(c, "AWS_REGION"), Some(json!(default.region)));
+        assert_eq!(env_value(c, "AWS_PROFILE"), None);
         assert_eq!(env_value(c, "AWS_CONFIG_FILE"), Some(json!(CONFIG_FILE)));
-        assert_eq!(env_value(c, "AWS_ROLE_SESSION_NAME"), Some(json!("reports-7f9c")));
         assert_eq!(
             mounts_of(c),
             [
@@ -1017,4 +1020,288 @@ fn in_cluster_mode_only_the_webhooks_own_projected_token_is_ours() {
     // Set by hand, exactly ours, it is ours: no second volume.
     let (p, _) = injected(&projected(json!([ours])), &a);
     assert_eq!(p["spec"]["volumes"].as_array().unwrap().len(), 1);
+}
+
+// --- What each container gets: one test per row of `share::TABLE` ---------------------------
+
+/// The variables' names of a container, in order.
+fn env_names(c: &Value) -> Vec<String> {
+    env_of(c).into_iter().map(|(name, _)| name).collect()
+}
+
+/// A container of the patched pod, by name (containers or init containers).
+fn container<'a>(p: &'a Value, name: &str) -> &'a Value {
+    ["containers", "initContainers"]
+        .iter()
+        .flat_map(|k| p["spec"][k].as_array().into_iter().flatten())
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no container {name} in {p}"))
+}
+
+/// The pod of `pod_json()` with one more container `c`, as given, and `annotations`.
+fn with_container(c: Value, annotations: Value) -> Value {
+    let mut v = pod_json();
+    v["metadata"]["annotations"] = annotations;
+    v["spec"]["containers"].as_array_mut().unwrap().push(c);
+    v
+}
+
+/// Checks that `case` with `delivery` is row `index` of the table, and that container `name`
+/// of the pod, injected with `ksa`, has exactly `env` (its own variables first) and `mounts`.
+#[track_caller]
+fn assert_row(
+    index: usize,
+    (delivery, case): (crate::share::Delivery, crate::share::Case),
+    (v, ksa): (&Value, &Annotations),
+    name: &str,
+    env: &[&str],
+    mounts: &[&str],
+) -> Vec<String> {
+    let row = crate::share::row(delivery, case).expect("a row");
+    assert!(
+        std::ptr::eq(row, &crate::share::TABLE[index]),
+        "{delivery:?} {case:?} is row {index}: {row:?}"
+    );
+    let (p, warnings) = injected(v, ksa);
+    let c = container(&p, name);
+    assert_eq!(env_names(c), env, "{name}: {c}");
+    let mount_names: Vec<String> = mounts_of(c).into_iter().map(|(volume, _)| volume).collect();
+    assert_eq!(mount_names, mounts, "{name}: {c}");
+    let again = review(&pod(&p), "team", Some(ksa), &settings());
+    assert_eq!(
+        again,
+        Outcome::Skip {
+            reason: "already injected"
+        },
+        "reinvocation adds nothing"
+    );
+    warnings
+}
+
+const WEB_IDENTITY: [&str; 6] = [
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_STS_REGIONAL_ENDPOINTS",
+];
+
+fn runtime() -> Value {
+    json!({ "gke-aws-verifier/profile-switching": "runtime" })
+}
+
+#[test]
+fn row_none_gets_nothing_whatever_the_delivery() {
+    use crate::share::{Case, Delivery};
+    let v = with_container(
+        json!({ "name": "proxy", "image": "envoy" }),
+        json!({ "gke-aws-verifier/profile.proxy": "none" }),
+    );
+    let mut runtime_pod = v.clone();
+    runtime_pod["metadata"]["annotations"]["gke-aws-verifier/profile-switching"] = json!("runtime");
+    for (delivery, v, ksa) in [
+        (Delivery::OneRole, &v, ksa(&[])),
+        (Delivery::Profiles, &v, multi(&[])),
+        (Delivery::RuntimeSwitching, &runtime_pod, multi(&[])),
+    ] {
+        assert_row(0, (delivery, Case::Nothing), (v, &ksa), "proxy", &[], &[]);
+        let (p, _) = injected(v, &ksa);
+        assert_eq!(container(&p, "proxy"), &json!({ "name": "proxy", "image": "envoy" }));
+    }
+}
+
+#[test]
+fn row_one_role_a_default_container_gets_the_web_identity_variables() {
+    use crate::share::{Case, Delivery};
+    let v = with_container(json!({ "name": "job", "image": "x" }), json!({}));
+    assert_row(
+        1,
+        (Delivery::OneRole, Case::DefaultRole),
+        (&v, &ksa(&[])),
+        "job",
+        &WEB_IDENTITY,
+        &[VOLUME],
+    );
+}
+
+#[test]
+fn row_named_roles_a_default_container_keeps_the_web_identity_variables_and_gets_the_config_file() {
+    use crate::share::{Case, Delivery};
+    let v = with_container(json!({ "name": "job", "image": "x" }), json!({}));
+    let mut expected = WEB_IDENTITY[..5].to_vec();
+    expected.extend(["AWS_CONFIG_FILE", "AWS_SDK_LOAD_CONFIG", "AWS_STS_REGIONAL_ENDPOINTS"]);
+    let warnings = assert_row(
+        2,
+        (Delivery::Profiles, Case::DefaultRole),
+        (&v, &multi(&[])),
+        "job",
+        &expected,
+        &[CONFIG_VOLUME, VOLUME],
+    );
+    assert_eq!(warnings, Vec::<String>::new());
+}
+
+#[test]
+fn row_runtime_switching_a_default_container_gets_the_config_file_only() {
+    use crate::share::{Case, Delivery};
+    let v = with_container(json!({ "name": "job", "image": "x" }), runtime());
+    assert_row(
+        3,
+        (Delivery::RuntimeSwitching, Case::DefaultRole),
+        (&v, &multi(&[])),
+        "job",
+        &[
+            "AWS_ROLE_SESSION_NAME",
+            "AWS_CONFIG_FILE",
+            "AWS_SDK_LOAD_CONFIG",
+            "AWS_STS_REGIONAL_ENDPOINTS",
+        ],
+        &[CONFIG_VOLUME, VOLUME],
+    );
+    // Every container of such a pod: none gets AWS_ROLE_ARN or a region variable.
+    let (p, _) = injected(&v, &multi(&[]));
+    for name in ["app", "migrate", "job"] {
+        for absent in [
+            "AWS_ROLE_ARN",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+        ] {
+            assert_eq!(env_value(container(&p, name), absent), None, "{absent} in {name}");
+        }
+    }
+}
+
+#[test]
+fn row_bound_a_container_gets_aws_profile_and_the_config_file_and_no_web_identity() {
+    use crate::share::{Case, Delivery};
+    let bound = json!({ "gke-aws-verifier/profile.logs": "logs" });
+    let mut runtime_bound = bound.clone();
+    runtime_bound["gke-aws-verifier/profile-switching"] = json!("runtime");
+    for (delivery, annotations) in [(Delivery::Profiles, bound), (Delivery::RuntimeSwitching, runtime_bound)] {
+        let v = with_container(json!({ "name": "logs", "image": "fluent" }), annotations);
+        assert_row(
+            4,
+            (delivery, Case::Bound),
+            (&v, &multi(&[])),
+            "logs",
+            &[
+                "AWS_ROLE_SESSION_NAME",
+                "AWS_CONFIG_FILE",
+                "AWS_SDK_LOAD_CONFIG",
+                "AWS_PROFILE",
+                "AWS_STS_REGIONAL_ENDPOINTS",
+            ],
+            &[CONFIG_VOLUME, VOLUME],
+        );
+    }
+}
+
+#[test]
+fn row_own_aws_profile_the_config_file_and_no_web_identity_with_a_warning() {
+    use crate::share::{Case, Delivery};
+    let own = json!({ "name": "tool", "image": "x", "env": [{ "name": "AWS_PROFILE", "value": "logs" }] });
+    for (delivery, annotations) in [(Delivery::Profiles, json!({})), (Delivery::RuntimeSwitching, runtime())] {
+        let v = with_container(own.clone(), annotations);
+        let warnings = assert_row(
+            5,
+            (delivery, Case::OwnProfile),
+            (&v, &multi(&[])),
+            "tool",
+            &[
+                "AWS_PROFILE",
+                "AWS_ROLE_SESSION_NAME",
+                "AWS_CONFIG_FILE",
+                "AWS_SDK_LOAD_CONFIG",
+                "AWS_STS_REGIONAL_ENDPOINTS",
+            ],
+            &[CONFIG_VOLUME, VOLUME],
+        );
+        assert_eq!(
+            warnings,
+            ["gke-aws-verifier: sets its own AWS_PROFILE, so it gets no AWS_ROLE_ARN: container tool"]
+        );
+    }
+    // Without named roles its AWS_PROFILE names a file of its own: the default role's row.
+    let v = with_container(own, json!({}));
+    let (p, warnings) = injected(&v, &ksa(&[]));
+    assert_eq!(warnings, Vec::<String>::new());
+    let mut expected = vec!["AWS_PROFILE"];
+    expected.extend(WEB_IDENTITY);
+    assert_eq!(env_names(container(&p, "tool")), expected);
+}
+
+#[test]
+fn row_own_role_keeps_it_and_gets_the_region_without_named_roles_or_with_them() {
+    use crate::share::{Case, Delivery};
+    let own = json!({ "name": "own", "image": "x", "env": [{ "name": "AWS_ROLE_ARN", "value": "arn:aws:iam::210987654321:role/own" }] });
+    for (delivery, ksa) in [(Delivery::OneRole, ksa(&[])), (Delivery::Profiles, multi(&[]))] {
+        let v = with_container(own.clone(), json!({}));
+        let warnings = assert_row(
+            6,
+            (delivery, Case::OwnRole),
+            (&v, &ksa),
+            "own",
+            &[
+                "AWS_ROLE_ARN",
+                "AWS_REGION",
+                "AWS_DEFAULT_REGION",
+                "AWS_STS_REGIONAL_ENDPOINTS",
+            ],
+            &[],
+        );
+        assert!(
+            warnings[0].contains("so it gets no token: container own"),
+            "{warnings:?}"
+        );
+    }
+}
+
+#[test]
+fn row_own_role_in_a_runtime_switching_pod_gets_no_region() {
+    use crate::share::{Case, Delivery};
+    let own = json!({ "name": "own", "image": "x", "env": [{ "name": "AWS_ROLE_ARN", "value": "arn:aws:iam::210987654321:role/own" }] });
+    let v = with_container(own, runtime());
+    assert_row(
+        7,
+        (Delivery::RuntimeSwitching, Case::OwnRole),
+        (&v, &multi(&[])),
+        "own",
+        &["AWS_ROLE_ARN", "AWS_STS_REGIONAL_ENDPOINTS"],
+        &[],
+    );
+}
+
+#[test]
+fn profile_switching_takes_runtime_only_and_warns_without_named_roles() {
+    let mut v = pod_json();
+    v["metadata"]["annotations"] = json!({ "gke-aws-verifier/profile-switching": "yes" });
+    let message = denial(&v, Some(&multi(&[])));
+    assert!(
+        message.contains("gke-aws-verifier/profile-switching: \"yes\" is not a value it takes")
+            && message.contains("gke-aws-verifier/profile-switching: \"runtime\""),
+        "{message}"
+    );
+    let mut v = pod_json();
+    v["metadata"]["annotations"] = runtime();
+    let (p, warnings) = injected(&v, &ksa(&[]));
+    assert_eq!(
+        warnings,
+        ["gke-aws-verifier: gke-aws-verifier/profile-switching: the KSA has no named roles, nothing to switch"]
+    );
+    assert_eq!(env_value(container(&p, "app"), "AWS_ROLE_ARN"), Some(json!(ARN)));
+    assert_eq!(p["metadata"]["annotations"].get(crate::keys::AWS_CONFIG), None);
+}
+
+#[test]
+fn the_pods_config_annotation_is_the_same_whatever_the_delivery() {
+    let (profiles, _) = injected(&pod_json(), &multi(&[]));
+    let mut v = pod_json();
+    v["metadata"]["annotations"] = runtime();
+    let (runtime_pod, _) = injected(&v, &multi(&[]));
+    assert_eq!(
+        profiles["metadata"]["annotations"][crate::keys::AWS_CONFIG],
+        runtime_pod["metadata"]["annotations"][crate::keys::AWS_CONFIG]
+    );
 }

@@ -400,24 +400,9 @@ async fn bad_flags_are_refused_before_serving() {
     }
 }
 
-/// kubernetes-validate from the project's .venv (make venv); missing is a failure.
-fn kubernetes_validate() -> std::path::PathBuf {
-    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/kubernetes-validate");
-    let on_path = std::env::var_os("PATH")
-        .map(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join("kubernetes-validate"))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    let found = std::iter::once(venv).chain(on_path).find(|p| p.exists());
-    found.expect("kubernetes-validate is missing (in .venv/bin or on PATH): run `make venv`")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn patched_pods_are_valid_kubernetes_1_29_and_1_33() {
     let (api, webhook) = started().await;
-    let dir = tempfile::tempdir().unwrap();
     let mut generated = pod("", "reader");
     generated["metadata"] =
         json!({ "generateName": "reports-", "namespace": "team", "labels": { "gke-aws-verifier/inject": "true" } });
@@ -458,6 +443,13 @@ async fn patched_pods_are_valid_kubernetes_1_29_and_1_33() {
             .push(json!({ "name": "logs", "image": "fluent:1" }));
         p
     };
+    // A pod that switches profiles at run time, with a container that sets its own AWS_PROFILE.
+    let mut runtime = multi("runtime", "multi");
+    runtime["metadata"]["annotations"]["gke-aws-verifier/profile-switching"] = json!("runtime");
+    runtime["spec"]["containers"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "name": "tool", "image": "tool:1", "env": [{ "name": "AWS_PROFILE", "value": "logs" }] }));
     let pods = [
         generated,
         with_lists,
@@ -465,27 +457,13 @@ async fn patched_pods_are_valid_kubernetes_1_29_and_1_33() {
         cluster,
         multi("multi", "multi"),
         multi("multi-cluster", "multi-cluster"),
+        runtime,
     ];
-    let mut files = Vec::new();
-    for (i, p) in pods.iter().enumerate() {
-        let injected: Value = patched(p, &webhook.admit("team", p).await);
-        let file = dir.path().join(format!("pod-{i}.json"));
-        std::fs::write(&file, serde_json::to_string_pretty(&injected).unwrap()).unwrap();
-        files.push(file);
+    let mut injected = Vec::new();
+    for p in &pods {
+        injected.push(patched(p, &webhook.admit("team", p).await));
     }
-    for version in ["1.29.0", "1.33.0"] {
-        let out = std::process::Command::new(kubernetes_validate())
-            .args(["--strict", "--quiet", "-k", version])
-            .args(&files)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "kubernetes-validate {version}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    crate::common::assert_valid_strict(&injected).await;
 }
 
 /// Every annotation the webhook reads, beside ten named roles with their regions and regions

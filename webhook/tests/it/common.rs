@@ -505,3 +505,51 @@ pub fn env_value(container: &Value, name: &str) -> Option<Value> {
         .find(|e| e["name"] == name)
         .map(|e| e.get("value").cloned().unwrap_or(e["valueFrom"].clone()))
 }
+
+/// kubernetes-validate from the project's .venv (make venv); missing is a failure.
+fn kubernetes_validate() -> PathBuf {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/kubernetes-validate");
+    let on_path = std::env::var_os("PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("kubernetes-validate"))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let found = std::iter::once(venv).chain(on_path).find(|p| p.exists());
+    found.expect("kubernetes-validate is missing (in .venv/bin or on PATH): run `make venv`")
+}
+
+/// Every pod passes `kubernetes-validate --strict` for Kubernetes 1.29 (the oldest with native
+/// sidecars) and 1.33, the two versions checked at once.
+pub async fn assert_valid_strict(pods: &[Value]) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for (i, p) in pods.iter().enumerate() {
+        let file = dir.path().join(format!("pod-{i}.json"));
+        std::fs::write(&file, serde_json::to_string_pretty(p).unwrap()).unwrap();
+        files.push(file);
+    }
+    let validate = |version: &'static str| {
+        let files = files.clone();
+        async move {
+            let out = tokio::process::Command::new(kubernetes_validate())
+                .args(["--strict", "--quiet", "-k", version])
+                .args(&files)
+                .kill_on_drop(true)
+                .output()
+                .await
+                .unwrap();
+            (version, out)
+        }
+    };
+    let (a, b) = tokio::join!(validate("1.29.0"), validate("1.33.0"));
+    for (version, out) in [a, b] {
+        assert!(
+            out.status.success(),
+            "kubernetes-validate {version}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

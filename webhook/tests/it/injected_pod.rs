@@ -2,9 +2,11 @@
 //! first-token init container and the native sidecar run as the kubelet would run them (their
 //! own args and env, the gke-aws-verifier binary in place of the image, folders in place of
 //! the volumes, the pod's config annotation written where its downwardAPI volume puts it)
-//! against the metadata emulator; then boto3, the aws CLI and the AWS SDK for JavaScript v3,
-//! with nothing but a container's env, list buckets in moto with IAM enforcement on, where
-//! each role may list only its own bucket.
+//! against the metadata emulator; then boto3, the aws CLI, the AWS SDK for JavaScript v3, the
+//! Rust SDK (`examples/list-bucket.rs`, aws-config's default chain) and a client that reads
+//! only the two web identity variables, with nothing but a container's env, list buckets in
+//! moto with IAM enforcement on, where each role may list only its own bucket: a listing that
+//! succeeds names the role that made it. Independent clients run concurrently.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -115,24 +117,60 @@ fn writer_command(container: &Value, v: &Volumes, metadata_host: &str) -> tokio:
     command
 }
 
-/// The clients, each listing a bucket with an optional profile named on its command line.
-#[derive(Debug, Clone, Copy)]
+/// The Rust client: `examples/list-bucket.rs`, built beside this test's webhook binary (cargo
+/// builds a package's examples with its tests).
+fn rust_client() -> PathBuf {
+    let path = Path::new(crate::common::BIN)
+        .with_file_name("examples")
+        .join("list-bucket");
+    assert!(
+        path.exists(),
+        "{} is missing: cargo build -p gke-aws-webhook --examples (cargo nextest run builds it)",
+        path.display()
+    );
+    path
+}
+
+/// The clients, each listing a bucket with an optional profile named in its own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Client {
     Boto3,
     AwsCli,
     JsSdk,
+    RustSdk,
+    /// Reads `AWS_ROLE_ARN` and `AWS_WEB_IDENTITY_TOKEN_FILE` and calls
+    /// AssumeRoleWithWebIdentity itself, as the Java SDK v1's `WebIdentityTokenCredentialsProvider`
+    /// (Hadoop S3A, Spark) and many tools do: it never reads a config file.
+    EnvOnly,
 }
 
+/// Every SDK; the env-only client is run where the variables are the point.
+const SDKS: [Client; 4] = [Client::Boto3, Client::AwsCli, Client::JsSdk, Client::RustSdk];
+
+/// boto3 by its default chain, or `Session(profile_name=...)`.
 const BOTO3: &str = "import json, sys, boto3, botocore.exceptions as x\n\
     profile = sys.argv[2] if len(sys.argv) > 2 else None\n\
     s3 = boto3.Session(profile_name=profile).client('s3')\n\
     try:\n    print(json.dumps(sorted(o['Key'] for o in s3.list_objects_v2(Bucket=sys.argv[1]).get('Contents', []))))\n\
     except x.ClientError as e:\n    print(e.response['Error']['Code']); sys.exit(1)\n";
 
+/// Only the two variables (and the session name), an unsigned AssumeRoleWithWebIdentity, then
+/// S3 with the credentials it returned: no credential chain, no config file.
+const ENV_ONLY: &str = "import json, os, sys, boto3, botocore, botocore.config, botocore.exceptions as x\n\
+    role, token = os.environ['AWS_ROLE_ARN'], open(os.environ['AWS_WEB_IDENTITY_TOKEN_FILE']).read()\n\
+    sts = boto3.client('sts', config=botocore.config.Config(signature_version=botocore.UNSIGNED))\n\
+    c = sts.assume_role_with_web_identity(RoleArn=role, RoleSessionName=os.environ.get('AWS_ROLE_SESSION_NAME', 'env-only'), WebIdentityToken=token)['Credentials']\n\
+    s3 = boto3.client('s3', aws_access_key_id=c['AccessKeyId'], aws_secret_access_key=c['SecretAccessKey'], aws_session_token=c['SessionToken'])\n\
+    try:\n    print(json.dumps(sorted(o['Key'] for o in s3.list_objects_v2(Bucket=sys.argv[1]).get('Contents', []))))\n\
+    except x.ClientError as e:\n    print(e.response['Error']['Code']); sys.exit(1)\n";
+
 impl Client {
-    fn command(self, bucket: &str, profile: Option<&str>) -> (String, Vec<String>) {
+    /// The program and its arguments; `profile` as the client names one: `--profile`,
+    /// `Session(profile_name=)`, `fromIni({ profile })`, `.profile_name()`.
+    fn command(self, bucket: &str, profile: Option<&str>) -> (PathBuf, Vec<String>) {
         let mut args: Vec<String> = match self {
             Client::Boto3 => vec!["-c".into(), BOTO3.into(), bucket.into()],
+            Client::EnvOnly => vec!["-c".into(), ENV_ONLY.into(), bucket.into()],
             Client::AwsCli => [
                 "s3api",
                 "list-objects-v2",
@@ -144,23 +182,26 @@ impl Client {
             .map(String::from)
             .into(),
             Client::JsSdk => vec![js_script().to_str().unwrap().to_owned(), bucket.into()],
+            Client::RustSdk => vec![bucket.into()],
         };
         match (self, profile) {
             (Client::AwsCli, Some(p)) => args.extend(["--profile".into(), p.into()]),
+            (Client::EnvOnly, Some(_)) => panic!("the env-only client names no profile"),
             (_, Some(p)) => args.push(p.into()),
             (_, None) => {}
         }
         let program = match self {
-            Client::Boto3 => "python3",
-            Client::AwsCli => "aws",
-            Client::JsSdk => "node",
+            Client::Boto3 | Client::EnvOnly => PathBuf::from("python3"),
+            Client::AwsCli => PathBuf::from("aws"),
+            Client::JsSdk => PathBuf::from("node"),
+            Client::RustSdk => rust_client(),
         };
-        (program.to_owned(), args)
+        (program, args)
     }
 }
 
-/// How a client picks its role: the default chain, `--profile` (or its SDK's equivalent), or
-/// `AWS_PROFILE`.
+/// How a client picks its role: the default chain, a profile named on its command line or in
+/// code, or `AWS_PROFILE` set at run time.
 #[derive(Debug, Clone, Copy)]
 enum Pick<'a> {
     DefaultChain,
@@ -189,9 +230,11 @@ async fn list(
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", v.home.path())
-        // Nothing from this machine's own AWS files, unless the pod says where its file is.
+        // Nothing from this machine's own AWS files, unless the pod says where its file is;
+        // no EC2 metadata, so that a client without credentials fails at once.
         .env("AWS_CONFIG_FILE", v.home.path().join("no-config"))
         .env("AWS_SHARED_CREDENTIALS_FILE", v.home.path().join("no-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .envs(v.env_of(container))
         .env("AWS_ENDPOINT_URL", endpoint)
         .stdin(Stdio::null())
@@ -202,17 +245,56 @@ async fn list(
     let out = command
         .output()
         .await
-        .unwrap_or_else(|e| panic!("{program} does not start: {e}"));
+        .unwrap_or_else(|e| panic!("{} does not start: {e}", program.display()));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
         return Err(format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)));
     }
     let listed: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{client:?}: {e}: {stdout}"));
-    // The JS script prints {"keys": [...]}, the others the list itself.
+    // The JS and Rust clients print {"keys": [...]}, the others the list itself.
     let keys = listed.get("keys").unwrap_or(&listed);
     let mut keys: Vec<String> = serde_json::from_value(keys.clone()).unwrap();
     keys.sort();
     Ok(keys)
+}
+
+/// One client run and what it must give: the bucket's keys, or a refusal.
+struct Case<'a> {
+    client: Client,
+    container: &'a Value,
+    pick: Pick<'a>,
+    bucket: &'static str,
+    /// `Some(keys)`: it lists them; `None`: S3 refuses it (AccessDenied).
+    expect: Option<&'static [&'static str]>,
+}
+
+/// Runs every case, a few at a time (they are independent), and checks each: the failures of
+/// all of them are shown together.
+async fn check_all(cases: Vec<Case<'_>>, v: &Volumes, endpoint: &str) {
+    use futures_util::StreamExt;
+    let failures: Vec<Option<String>> = futures_util::stream::iter(cases.iter())
+        .map(|case| async move {
+            let result = list(case.client, case.pick, case.bucket, case.container, v, endpoint).await;
+            match (case.expect, &result) {
+                (Some(expected), Ok(listed)) if listed == expected => None,
+                (None, Err(refusal)) if refusal.contains("AccessDenied") => None,
+                _ => Some(format!(
+                    "{:?} in {} with {:?} on {}: expected {:?}, got {result:?}",
+                    case.client, case.container["name"], case.pick, case.bucket, case.expect
+                )),
+            }
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    let failures: Vec<String> = failures.into_iter().flatten().collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 /// moto with two buckets and a role for each, IAM enforcement on, behind the proxy that lets
@@ -289,16 +371,31 @@ impl World {
     }
 }
 
-fn keys(k: &[&str]) -> Result<Vec<String>, String> {
-    Ok(k.iter().map(|s| (*s).to_owned()).collect())
+/// `client` in `container`, picking its role by `pick`, lists `bucket`'s keys.
+fn lists<'a>(client: Client, container: &'a Value, pick: Pick<'a>, bucket: &'static str) -> Case<'a> {
+    let expect: &'static [&'static str] = if bucket == DATA { &DATA_KEYS } else { &LOGS_KEYS };
+    Case {
+        client,
+        container,
+        pick,
+        bucket,
+        expect: Some(expect),
+    }
 }
 
-fn refused(result: &Result<Vec<String>, String>) -> bool {
-    matches!(result, Err(e) if e.contains("AccessDenied"))
+/// `client` in `container`, picking its role by `pick`, is refused `bucket`.
+fn is_refused<'a>(client: Client, container: &'a Value, pick: Pick<'a>, bucket: &'static str) -> Case<'a> {
+    Case {
+        client,
+        container,
+        pick,
+        bucket,
+        expect: None,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_injected_pod_lists_a_bucket_with_boto3_the_aws_cli_and_the_js_sdk() {
+async fn the_injected_pod_lists_a_bucket_with_every_client() {
     let world = World::start().await;
     world.api.add_service_account(
         "team",
@@ -316,15 +413,12 @@ async fn the_injected_pod_lists_a_bucket_with_boto3_the_aws_cli_and_the_js_sdk()
     let v = Volumes::new();
     let mut sidecar = world.run_writers(&p, &v).await;
     let app = &p["spec"]["containers"][0];
-    for client in [Client::Boto3, Client::AwsCli, Client::JsSdk] {
-        let own = list(client, Pick::DefaultChain, DATA, app, &v, &world.proxy.endpoint()).await;
-        assert_eq!(own, keys(&DATA_KEYS), "{client:?}");
-        let other = list(client, Pick::DefaultChain, LOGS, app, &v, &world.proxy.endpoint()).await;
-        assert!(
-            refused(&other),
-            "{client:?}: the role may not list the other bucket: {other:?}"
-        );
+    let mut cases = Vec::new();
+    for client in SDKS.into_iter().chain([Client::EnvOnly]) {
+        cases.push(lists(client, app, Pick::DefaultChain, DATA));
+        cases.push(is_refused(client, app, Pick::DefaultChain, LOGS));
     }
+    check_all(cases, &v, &world.proxy.endpoint()).await;
     assert!(
         sidecar.try_wait().unwrap().is_none(),
         "the sidecar keeps running beside the app"
@@ -332,77 +426,117 @@ async fn the_injected_pod_lists_a_bucket_with_boto3_the_aws_cli_and_the_js_sdk()
     sidecar.kill().await.unwrap();
 }
 
-/// One pod, two roles: the default one for `app`, `logs` by name; `shipper` is bound to `logs`.
-/// Every client reaches each bucket with the role that may read it, by every way of picking
-/// the role, and a bound container is refused the other role's bucket.
+/// A KSA with the default role (bucket DATA) and the named role `logs` (bucket LOGS), as
+/// `identity` mode says.
+fn add_two_role_ksa(world: &World, name: &str, identity: &str) {
+    world.api.add_service_account(
+        "team",
+        name,
+        &[
+            ("amazonaws.com/role-arn", &world.data_role),
+            ("iam.gke.io/gcp-service-account", GSA),
+            ("amazonaws.com/region", "us-east-1"),
+            ("gke-aws-verifier/identity", identity),
+            ("gke-aws-verifier/role.logs", &world.logs_role),
+            ("gke-aws-verifier/region.logs", "us-east-1"),
+        ],
+    );
+}
+
+/// One pod, two roles: `app` on the default role, `shipper` bound to `logs`, `tool` with its own
+/// `AWS_PROFILE=logs`. Every client in `app` reaches the default role with no flag and `logs`
+/// with an explicit profile; the env-only client keeps the default role (adding a role took
+/// nothing away); `AWS_PROFILE` at run time switches the JavaScript and Rust SDKs but not
+/// botocore (the webhook's README says why). `shipper` and `tool` reach only `logs`. A pod that
+/// asks for profile switching at run time gets it in every client. Cluster mode: the same
+/// profiles over the KSA's projected token, and `none` gets no mount.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn named_roles_each_reach_their_own_bucket_with_every_client_and_every_way_of_choosing() {
+async fn named_roles_reach_every_client_and_a_second_role_takes_nothing_from_the_first() {
     let world = World::start().await;
-    for (identity, ksa) in [("gke", "multi"), ("cluster", "multi-cluster")] {
-        world.api.add_service_account(
-            "team",
-            ksa,
-            &[
-                ("amazonaws.com/role-arn", &world.data_role),
-                ("iam.gke.io/gcp-service-account", GSA),
-                ("amazonaws.com/region", "us-east-1"),
-                ("gke-aws-verifier/identity", identity),
-                ("gke-aws-verifier/role.logs", &world.logs_role),
-                ("gke-aws-verifier/region.logs", "us-east-1"),
-            ],
-        );
-    }
+    add_two_role_ksa(&world, "multi", "gke");
+    add_two_role_ksa(&world, "multi-cluster", "cluster");
     let webhook = Webhook::start(&world.api.url(), &[]).await;
     webhook.wait_synced().await;
+    let endpoint = world.proxy.endpoint();
     let mut pod = pod("exporter-1", "multi");
     pod["metadata"]["annotations"] = json!({ "gke-aws-verifier/profile.shipper": "logs" });
-    pod["spec"]["containers"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({ "name": "shipper", "image": "fluent:1" }));
+    pod["spec"]["containers"].as_array_mut().unwrap().extend([
+        json!({ "name": "shipper", "image": "fluent:1" }),
+        json!({ "name": "tool", "image": "tool:1", "env": [{ "name": "AWS_PROFILE", "value": "logs" }] }),
+    ]);
     let p = patched(&pod, &webhook.admit("team", &pod).await);
-    let v = Volumes::new();
-    v.project_config(&p);
-    let mut sidecar = world.run_writers(&p, &v).await;
-    let (app, shipper) = (&p["spec"]["containers"][0], &p["spec"]["containers"][1]);
-    let endpoint = world.proxy.endpoint();
-    for client in [Client::Boto3, Client::AwsCli, Client::JsSdk] {
-        for (container, pick, own, own_keys, other) in [
-            (app, Pick::DefaultChain, DATA, &DATA_KEYS[..], LOGS),
-            (app, Pick::CommandLine("logs"), LOGS, &LOGS_KEYS[..], DATA),
-            (app, Pick::Environment("logs"), LOGS, &LOGS_KEYS[..], DATA),
-            (app, Pick::CommandLine("default"), DATA, &DATA_KEYS[..], LOGS),
-            (shipper, Pick::DefaultChain, LOGS, &LOGS_KEYS[..], DATA),
-        ] {
-            let case = format!("{client:?} in {} with {pick:?}", container["name"]);
-            assert_eq!(
-                list(client, pick, own, container, &v, &endpoint).await,
-                keys(own_keys),
-                "{case}"
-            );
-            let refusal = list(client, pick, other, container, &v, &endpoint).await;
-            assert!(refused(&refusal), "{case}: the other role's bucket: {refusal:?}");
-        }
-    }
-    let token = std::fs::read(v.token.path().join("token")).unwrap();
-    sidecar.kill().await.unwrap();
-
-    // Cluster mode: the same profiles over the KSA's projected token, and `none` gets no mount.
-    // moto checks no token signature, so the token written above stands in for the kubelet's.
+    let mut runtime_pod = pod.clone();
+    runtime_pod["metadata"]["name"] = json!("exporter-2");
+    runtime_pod["metadata"]["annotations"]["gke-aws-verifier/profile-switching"] = json!("runtime");
+    let runtime = patched(&runtime_pod, &webhook.admit("team", &runtime_pod).await);
     let mut cluster_pod = pod.clone();
     cluster_pod["spec"]["serviceAccountName"] = json!("multi-cluster");
     cluster_pod["metadata"]["annotations"]["gke-aws-verifier/profile.migrate"] = json!("none");
-    let p = patched(&cluster_pod, &webhook.admit("team", &cluster_pod).await);
-    assert_eq!(
-        p["spec"]["initContainers"][0],
-        json!({ "name": "migrate", "image": "app:1" })
-    );
+    let cluster = patched(&cluster_pod, &webhook.admit("team", &cluster_pod).await);
+    let patched_pods = [p.clone(), runtime.clone(), cluster.clone()];
+    let validated = crate::common::assert_valid_strict(&patched_pods);
+
     let v = Volumes::new();
     v.project_config(&p);
-    std::fs::write(v.token.path().join("token"), token).unwrap();
-    let shipper = &p["spec"]["containers"][1];
-    for client in [Client::Boto3, Client::AwsCli, Client::JsSdk] {
-        let listed = list(client, Pick::DefaultChain, LOGS, shipper, &v, &endpoint).await;
-        assert_eq!(listed, keys(&LOGS_KEYS), "{client:?} in cluster mode");
+    let mut sidecar = world.run_writers(&p, &v).await;
+    let (app, shipper, tool) = (
+        &p["spec"]["containers"][0],
+        &p["spec"]["containers"][1],
+        &p["spec"]["containers"][2],
+    );
+    let logs = Pick::CommandLine("logs");
+    let mut cases = vec![
+        lists(Client::EnvOnly, app, Pick::DefaultChain, DATA),
+        is_refused(Client::EnvOnly, app, Pick::DefaultChain, LOGS),
+    ];
+    for client in SDKS {
+        // The default container: the default role with no flag, `logs` when named.
+        cases.push(lists(client, app, Pick::DefaultChain, DATA));
+        cases.push(lists(client, app, logs, LOGS));
+        cases.push(is_refused(client, app, logs, DATA));
+        // AWS_PROFILE at run time beside the web identity variables: the JavaScript and Rust
+        // SDKs read the profile first, botocore lets AWS_ROLE_ARN win.
+        let switches = matches!(client, Client::JsSdk | Client::RustSdk);
+        let reached = if switches { LOGS } else { DATA };
+        cases.push(lists(client, app, Pick::Environment("logs"), reached));
+        // Bound to `logs`: that role only.
+        cases.push(lists(client, shipper, Pick::DefaultChain, LOGS));
+        cases.push(is_refused(client, shipper, Pick::DefaultChain, DATA));
+        // Its own AWS_PROFILE: that profile.
+        cases.push(lists(client, tool, Pick::DefaultChain, LOGS));
     }
+    // The runtime pod's token: the same KSA's, so the token written above stands in for it.
+    let (runtime_app, runtime_config) = (&runtime["spec"]["containers"][0], Volumes::new());
+    runtime_config.project_config(&runtime);
+    std::fs::copy(v.token.path().join("token"), runtime_config.token.path().join("token")).unwrap();
+    let mut runtime_cases = Vec::new();
+    for client in SDKS {
+        // As before the rule: AWS_PROFILE set at run time picks the role in every client.
+        runtime_cases.push(lists(client, runtime_app, Pick::Environment("logs"), LOGS));
+        runtime_cases.push(lists(client, runtime_app, Pick::DefaultChain, DATA));
+    }
+    tokio::join!(
+        check_all(cases, &v, &endpoint),
+        check_all(runtime_cases, &runtime_config, &endpoint),
+        validated,
+    );
+    let token = std::fs::read(v.token.path().join("token")).unwrap();
+    sidecar.kill().await.unwrap();
+
+    // Cluster mode: moto checks no token signature, so the token written above stands in for
+    // the kubelet's projected one.
+    assert_eq!(
+        cluster["spec"]["initContainers"][0],
+        json!({ "name": "migrate", "image": "app:1" }),
+        "none: nothing at all"
+    );
+    let v = Volumes::new();
+    v.project_config(&cluster);
+    std::fs::write(v.token.path().join("token"), token).unwrap();
+    let (app, shipper) = (&cluster["spec"]["containers"][0], &cluster["spec"]["containers"][1]);
+    let mut cases = vec![lists(Client::EnvOnly, app, Pick::DefaultChain, DATA)];
+    for client in SDKS {
+        cases.push(lists(client, shipper, Pick::DefaultChain, LOGS));
+    }
+    check_all(cases, &v, &endpoint).await;
 }
