@@ -125,7 +125,7 @@ fn stale_profiles(pod: &Pod, ksa: &ServiceAccount, injection: &crate::objects::I
         .metadata
         .annotations
         .get(AWS_CONFIG)
-        .map(|text| profiles::parse(text))
+        .map(profiles::parse)
     {
         None => None,
         Some(Ok(given)) if !given.is_empty() => Some(given),

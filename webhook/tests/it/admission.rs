@@ -3,7 +3,7 @@
 //! and the patched pods validated by kubernetes-validate --strict.
 
 use crate::common::{ARN, GSA, Webhook, env_value, guard, patched, pod};
-use serde_json::{Value, json};
+use serde_json::json;
 use testkit::kube_api::KubeApi;
 
 /// The stand-in with the KSAs the tests use, and a webhook that has synced with it.
