@@ -3,12 +3,14 @@
 
 use std::io::{self, Write};
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use gke_aws_audit::cli::{Cli, Format};
 use gke_aws_audit::{metrics, run};
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    // A variable set but empty counts as unset, as in the verifier.
+    let command = gke_aws_verifier::empty_env::unset_empty(Cli::command(), &|v| std::env::var_os(v));
+    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     tracing_subscriber::fmt()
         .with_writer(io::stderr)
         .with_max_level(cli.log_level)

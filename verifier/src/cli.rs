@@ -542,7 +542,9 @@ impl Cli {
     pub fn parse_noting_sources() -> Self {
         use clap::parser::ValueSource;
         use clap::{CommandFactory, FromArgMatches};
-        let matches = Self::command().get_matches();
+        // A variable set but empty counts as unset, never as the flag's value.
+        let command = crate::empty_env::unset_empty(Self::command(), &|v| std::env::var_os(v));
+        let matches = command.get_matches();
         let mut cli = Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
         let given = |name: &str| {
             matches

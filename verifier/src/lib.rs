@@ -8,6 +8,7 @@ pub mod chain;
 pub mod cli;
 pub mod clock;
 pub mod credentials;
+pub mod empty_env;
 pub mod error;
 pub mod exit_code;
 pub mod explain;

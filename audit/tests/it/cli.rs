@@ -62,3 +62,26 @@ async fn bad_input_exits_2_before_any_request() {
         "no request before the input is checked"
     );
 }
+
+/// Every variable of the audit, through the real binary: set but empty is unset (never clap's
+/// `a value is required`), set is its flag. A new variable without a sample fails the test.
+#[test]
+fn every_variable_empty_is_unset_and_set_is_its_flag() {
+    use clap::CommandFactory;
+    const SAMPLES: &[(&str, &str)] = &[
+        ("AUDIT_GCP_IAM_ENDPOINT", "http://127.0.0.1:1"),
+        ("AUDIT_FORMAT", "json"),
+        ("AUDIT_FAIL_ON", "error"),
+        ("AUDIT_PUSHGATEWAY", "http://127.0.0.1:1"),
+        ("AUDIT_CLUSTER_NAME", "prod-eu"),
+        ("AUDIT_LOG_LEVEL", "info"),
+    ];
+    // --page-size 0 fails before any cluster is asked.
+    let args = |_: &testkit::cli_env::Variable, mut flag_args: Vec<String>| {
+        flag_args.extend(["--page-size", "0"].map(String::from));
+        flag_args
+    };
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_gke-aws-audit"));
+    let checked = testkit::cli_env::check_every_variable(bin, &gke_aws_audit::cli::Cli::command(), SAMPLES, &[], args);
+    assert_eq!(checked, SAMPLES.len());
+}

@@ -5,6 +5,7 @@ mod aws_side;
 mod cluster_mode;
 mod common;
 mod credential_helpers;
+mod env_vars;
 mod explain;
 mod hostile;
 mod profiles;
