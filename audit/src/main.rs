@@ -1,11 +1,12 @@
-//! `gke-aws-audit`: checks its inputs (exit 2), audits, prints the report, exits 0 or 1 by
-//! `--fail-on` (3 when stdout cannot be written).
+//! `gke-aws-audit`: checks its inputs (exit 2), audits, prints the report, exits 0 or 6 by
+//! `--fail-on` (1 when stdout cannot be written): the verifier's codes, one meaning a number.
 
 use std::io::{self, Write};
 
 use clap::{CommandFactory, FromArgMatches};
 use gke_aws_audit::cli::{Cli, Format};
 use gke_aws_audit::{metrics, run};
+use gke_aws_verifier::exit_code::ExitCode;
 
 fn main() -> std::process::ExitCode {
     // A variable set but empty counts as unset, as in the verifier.
@@ -26,7 +27,7 @@ fn main() -> std::process::ExitCode {
         Ok(runtime) => runtime,
         Err(e) => {
             complain(&format!("gke-aws-audit: cannot start the async runtime: {e}"));
-            return std::process::ExitCode::from(3);
+            return exit(ExitCode::Unexpected);
         }
     };
     // Inside the runtime: Google's credentials start their token cache's task when built.
@@ -36,7 +37,7 @@ fn main() -> std::process::ExitCode {
         Ok(settings) => settings,
         Err(e) => {
             complain(&format!("gke-aws-audit: {e}"));
-            return std::process::ExitCode::from(2);
+            return exit(ExitCode::BadInput);
         }
     };
     drop(entered);
@@ -57,10 +58,18 @@ fn main() -> std::process::ExitCode {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
         Err(e) => {
             complain(&format!("gke-aws-audit: cannot write to stdout: {e}"));
-            return std::process::ExitCode::from(3);
+            return exit(ExitCode::Unexpected);
         }
     }
-    std::process::ExitCode::from(u8::from(report.failed()))
+    exit(if report.failed() {
+        ExitCode::Findings
+    } else {
+        ExitCode::Success
+    })
+}
+
+fn exit(code: ExitCode) -> std::process::ExitCode {
+    std::process::ExitCode::from(i32::from(code) as u8)
 }
 
 /// stderr may be closed too: a message that cannot be written is dropped, not a panic.

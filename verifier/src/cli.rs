@@ -10,7 +10,7 @@ use crate::aws::s3::{Access, ListRequest};
 use crate::aws::sdk::Endpoints;
 use crate::aws::sts::{RoleRequest, RoleSettings};
 use crate::error::InputError;
-use crate::exit_code::ExitCode;
+use crate::exit_table::Program;
 use crate::identity::{IdentitySettings, IdentitySource};
 use crate::input::{self, RoleArn};
 use crate::logging::LogFormat;
@@ -18,9 +18,9 @@ use crate::profiles::{self, Profile};
 use crate::session_name;
 use crate::verify::Settings;
 
-/// `--help`'s closing section: the exit codes, from [`ExitCode`].
-fn exit_codes_help() -> String {
-    format!("Exit codes:\n{}", ExitCode::table())
+/// `--help`'s closing section: the command's own exit codes, from [`Program`].
+fn exit_codes_help(program: Program) -> String {
+    program.help()
 }
 
 /// `--version`: the crate version, the commit and the target it was built from.
@@ -36,7 +36,7 @@ const VERSION: &str = concat!(
 /// Proves that a GKE workload can reach AWS through Workload Identity and STS, and serves
 /// the same chain to workloads as AWS credential helpers.
 #[derive(Debug, Parser)]
-#[command(name = "gke-aws-verifier", version = VERSION, after_long_help = exit_codes_help())]
+#[command(name = "gke-aws-verifier", version = VERSION, after_long_help = exit_codes_help(Program::Any))]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -53,18 +53,18 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Prove the whole chain: identity token, STS AssumeRoleWithWebIdentity, S3 (list, and read).
-    #[command(after_long_help = exit_codes_help())]
+    #[command(after_long_help = exit_codes_help(Program::Verify))]
     Verify(VerifyArgs),
     /// Print credentials as AWS `credential_process` version 1 JSON, cached until shortly before expiry.
-    #[command(after_long_help = exit_codes_help())]
+    #[command(after_long_help = exit_codes_help(Program::CredentialProcess))]
     CredentialProcess(CredentialProcessArgs),
     /// Keep a Google ID token in a file for the AWS SDKs' own web-identity support
     /// (`AWS_WEB_IDENTITY_TOKEN_FILE` with `AWS_ROLE_ARN`).
-    #[command(after_long_help = exit_codes_help())]
+    #[command(after_long_help = exit_codes_help(Program::TokenFile))]
     TokenFile(TokenFileArgs),
     /// Explain why STS accepts or refuses a token for a role: the token's claims against the
     /// role's trust policy, statement by statement, condition by condition (exit 0 accept, 4 refuse).
-    #[command(after_long_help = exit_codes_help())]
+    #[command(after_long_help = exit_codes_help(Program::Explain))]
     Explain(ExplainArgs),
     /// Audit clusters, read-only: pods that missed injection, drift between Terraform, the
     /// cluster and AWS. Runs `gke-aws-audit` (installed beside this binary) with these

@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod empty_env;
 pub mod error;
 pub mod exit_code;
+pub mod exit_table;
 pub mod explain;
 pub mod identity;
 pub mod input;

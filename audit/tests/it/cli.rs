@@ -85,3 +85,17 @@ fn every_variable_empty_is_unset_and_set_is_its_flag() {
     let checked = testkit::cli_env::check_every_variable(bin, &gke_aws_audit::cli::Cli::command(), SAMPLES, &[], args);
     assert_eq!(checked, SAMPLES.len());
 }
+
+/// `--help` prints the audit's own table, the one `main` exits by: 6 is findings, 1 unexpected.
+#[test]
+fn help_prints_the_audits_exit_codes() {
+    use gke_aws_verifier::exit_table::Program;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_gke-aws-audit"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    let table = &help[help.find("Exit codes:").expect("a table")..];
+    assert_eq!(table, Program::Audit.help());
+    assert!(table.contains("  6  ") && table.contains("  1  unexpected"), "{table}");
+}

@@ -33,7 +33,7 @@ async fn a_pod_the_webhook_missed_is_not_injected_and_its_owner_is_restarted() {
         ));
         let dir = tempfile::tempdir().unwrap();
         let run = audit_json(&cluster, dir.path(), &[]).await;
-        assert_eq!(run.code, 1, "{mode:?}: {}", run.stdout);
+        assert_eq!(run.code, 6, "{mode:?}: {}", run.stdout);
         let found = run.with_code("NotInjected");
         assert_eq!(found.len(), 1, "{mode:?}: {}", run.stdout);
         let f = &found[0];
@@ -206,7 +206,7 @@ async fn the_label_on_the_workload_instead_of_its_pod_template_is_found_for_each
             "{}",
             cron["fix"]
         );
-        assert_eq!(run.code, 1);
+        assert_eq!(run.code, 6);
     }
 }
 
@@ -498,7 +498,7 @@ async fn an_unhealthy_webhook_is_found_for_each_cause() {
                 found[0]["message"]
             );
             assert_eq!(found[0]["object"]["kind"], "MutatingWebhookConfiguration");
-            assert_eq!(run.code, 1);
+            assert_eq!(run.code, 6);
         }
     }
     // Without endpoints at all (the Service has no EndpointSlice), the same; another

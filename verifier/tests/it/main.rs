@@ -6,6 +6,7 @@ mod cluster_mode;
 mod common;
 mod credential_helpers;
 mod env_vars;
+mod exit_codes;
 mod explain;
 mod hostile;
 mod profiles;
