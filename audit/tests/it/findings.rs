@@ -310,8 +310,8 @@ async fn a_pod_injected_in_one_identity_mode_whose_ksa_switched_is_stale() {
         let stale = run.with_code("StaleInjection");
         assert_eq!(stale.len(), 1, "{mode:?}: {}", run.stdout);
         let want = match mode {
-            Mode::Gsa => "identity mode gke (the KSA now says cluster)",
-            Mode::Cluster => "identity mode cluster (the KSA now says gke)",
+            Mode::Gsa => "identity mode gsa (the KSA now says cluster)",
+            Mode::Cluster => "identity mode cluster (the KSA now says gsa)",
         };
         assert!(
             stale[0]["message"].as_str().unwrap().contains(want),

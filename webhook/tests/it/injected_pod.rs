@@ -338,7 +338,7 @@ async fn the_injected_pod_lists_a_bucket_with_boto3_the_aws_cli_and_the_js_sdk()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn named_roles_each_reach_their_own_bucket_with_every_client_and_every_way_of_choosing() {
     let world = World::start().await;
-    for (identity, ksa) in [("gke", "multi"), ("cluster", "multi-cluster")] {
+    for (identity, ksa) in [("gsa", "multi"), ("cluster", "multi-cluster")] {
         world.api.add_service_account(
             "team",
             ksa,
