@@ -10,7 +10,8 @@ use gke_aws_verifier::exit_code::ExitCode;
 
 fn main() -> std::process::ExitCode {
     // A variable set but empty counts as unset, as in the verifier.
-    let command = gke_aws_verifier::empty_env::unset_empty(Cli::command(), &|v| std::env::var_os(v));
+    let name = program_name(std::env::args_os().next());
+    let command = gke_aws_verifier::empty_env::unset_empty(Cli::command(), &|v| std::env::var_os(v)).bin_name(&name);
     let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     tracing_subscriber::fmt()
         .with_writer(io::stderr)
@@ -26,7 +27,7 @@ fn main() -> std::process::ExitCode {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            complain(&format!("gke-aws-audit: cannot start the async runtime: {e}"));
+            complain(&format!("{name}: cannot start the async runtime: {e}"));
             return exit(ExitCode::Unexpected);
         }
     };
@@ -36,7 +37,7 @@ fn main() -> std::process::ExitCode {
     let settings = match cli.settings(in_cluster) {
         Ok(settings) => settings,
         Err(e) => {
-            complain(&format!("gke-aws-audit: {e}"));
+            complain(&format!("{name}: {e}"));
             return exit(ExitCode::BadInput);
         }
     };
@@ -57,7 +58,7 @@ fn main() -> std::process::ExitCode {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
         Err(e) => {
-            complain(&format!("gke-aws-audit: cannot write to stdout: {e}"));
+            complain(&format!("{name}: cannot write to stdout: {e}"));
             return exit(ExitCode::Unexpected);
         }
     }
@@ -70,6 +71,16 @@ fn main() -> std::process::ExitCode {
 
 fn exit(code: ExitCode) -> std::process::ExitCode {
     std::process::ExitCode::from(i32::from(code) as u8)
+}
+
+/// The program's name in messages, as invoked: `gke-aws-verifier audit` when the verifier ran
+/// this binary (it passes that as argv[0]), else `gke-aws-audit`.
+fn program_name(arg0: Option<std::ffi::OsString>) -> String {
+    const VIA_VERIFIER: &str = "gke-aws-verifier audit";
+    match arg0 {
+        Some(arg0) if arg0 == VIA_VERIFIER => VIA_VERIFIER.to_owned(),
+        _ => "gke-aws-audit".to_owned(),
+    }
 }
 
 /// stderr may be closed too: a message that cannot be written is dropped, not a panic.

@@ -83,7 +83,8 @@ pub struct AuditArgs {
 /// Where the Google ID token comes from.
 #[derive(Debug, Args)]
 pub struct IdentityArgs {
-    /// Audience to mint the ID token for; must equal the role's `accounts.google.com:oaud` condition.
+    /// Audience of the token; must equal the role's audience condition (`accounts.google.com:oaud`
+    /// in GSA mode, `ISSUER:aud` in cluster mode).
     #[arg(long, default_value = "sts.amazonaws.com", env = "VERIFY_AUDIENCE")]
     pub audience: String,
 
@@ -99,8 +100,8 @@ pub struct IdentityArgs {
 /// The AWS role to assume.
 #[derive(Debug, Args)]
 pub struct RoleArgs {
-    /// ARN of the IAM role that trusts accounts.google.com (the Terraform output role_arn);
-    /// required unless --profile or --all-profiles names the role.
+    /// ARN of the IAM role to assume (the Terraform output role_arn): it trusts accounts.google.com
+    /// in GSA mode, the cluster's issuer in cluster mode; required unless a profile names the role.
     #[arg(long, env = "AWS_ROLE_ARN", default_value = "", hide_default_value = true)]
     pub role_arn: String,
 
@@ -508,7 +509,7 @@ pub struct ProfileArgs {
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
 
-    /// The AWS config file --profile and --all-profiles read (default: ~/.aws/config, as the SDKs).
+    /// The AWS config file the profile flags read (default: ~/.aws/config, as the SDKs).
     #[arg(long, value_name = "FILE", env = "AWS_CONFIG_FILE")]
     pub config_file: Option<PathBuf>,
 }

@@ -17,11 +17,7 @@ use clap::Command;
 pub fn unset_empty(command: Command, env: &impl Fn(&OsStr) -> Option<OsString>) -> Command {
     let empty: Vec<clap::Id> = command
         .get_arguments()
-        .filter(|arg| {
-            arg.get_env()
-                .and_then(|name| env(name))
-                .is_some_and(|value| value.is_empty())
-        })
+        .filter(|arg| arg.get_env().and_then(env).is_some_and(|value| value.is_empty()))
         .map(|arg| arg.get_id().clone())
         .collect();
     let mut command = empty

@@ -99,3 +99,29 @@ fn help_prints_the_audits_exit_codes() {
     assert_eq!(table, Program::Audit.help());
     assert!(table.contains("  6  ") && table.contains("  1  unexpected"), "{table}");
 }
+
+/// Run as `gke-aws-verifier audit` (the verifier passes that as argv[0]), messages and usage name
+/// that command; run directly, `gke-aws-audit`.
+#[test]
+fn messages_name_the_program_as_invoked() {
+    use std::os::unix::process::CommandExt;
+    let run = |arg0: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gke-aws-audit"));
+        if let Some(arg0) = arg0 {
+            command.arg0(arg0);
+        }
+        let output = command.args(["--page-size", "0"]).output().unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        String::from_utf8(output.stderr).unwrap()
+    };
+    assert!(
+        run(Some("gke-aws-verifier audit")).starts_with("gke-aws-verifier audit: invalid --page-size"),
+        "{}",
+        run(Some("gke-aws-verifier audit"))
+    );
+    assert!(
+        run(None).starts_with("gke-aws-audit: invalid --page-size"),
+        "{}",
+        run(None)
+    );
+}

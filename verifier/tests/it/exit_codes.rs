@@ -43,3 +43,18 @@ fn explain_help_prints_explain_table_not_verify_table() {
     assert_eq!(help, Program::Explain.help());
     assert!(!help.contains("S3"), "{help}");
 }
+
+/// `credential-process --help` speaks of its own flags and of both modes' trust.
+#[test]
+fn credential_process_help_names_only_its_flags_and_both_trusts() {
+    let output = std::process::Command::new(BIN)
+        .args(["credential-process", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    assert!(!help.contains("--all-profiles"), "{help}");
+    assert!(
+        help.contains("accounts.google.com in GSA mode, the cluster's issuer in cluster mode"),
+        "{help}"
+    );
+}
