@@ -2,7 +2,9 @@
 # make audit IMAGE=...: applies the audit CronJob (AUDIT_KUSTOMIZATION, default k8s/examples/audit)
 # with the verifier's image IMAGE (what `make image` pushed; it carries gke-aws-audit too) to the
 # current context (or KUBE_CONTEXT), runs it once as a Job, prints its report and exits with the
-# audit's own exit code (0 clean, 1 findings at or above --fail-on, 2 bad input).
+# audit's own exit code (0 clean, 6 findings at or above --fail-on, 2 bad input, 1 unexpected;
+# `gke-aws-verifier audit --help`). Its own failures: 2 bad input, 124 when the Job does not finish
+# in time, 1 when the pod reports no exit code (as scripts/verify-job.sh).
 #
 # The image is set by kustomize itself: a generated kustomization in a temporary directory takes
 # AUDIT_KUSTOMIZATION as its resource and replaces the placeholder REGISTRY/gke-aws-verifier
@@ -63,7 +65,7 @@ while :; do
   [[ "$state" == 1/* || "$state" == */1 ]] && break
   if ((SECONDS > deadline)); then
     echo "audit: the Job did not finish within ${TIMEOUT_SECONDS}s" >&2
-    exit 3
+    exit 124
   fi
   sleep "${AUDIT_POLL_SECONDS:-2}"
 done
@@ -71,4 +73,4 @@ done
 code=$("${kubectl[@]}" --namespace "$NAMESPACE" get pods --selector "job-name=$job" \
   -o jsonpath='{.items[0].status.containerStatuses[0].state.terminated.exitCode}')
 echo "==> audit exit code ${code:-unknown}"
-exit "${code:-3}"
+exit "${code:-1}"

@@ -414,12 +414,12 @@ run_audit() {
   local rc=0
   KUBECONFIG=$WORK/cluster/kubeconfig "$BIN/gke-aws-verifier" audit >"$WORK/audit.txt" 2>&1 || rc=$?
   indent <"$WORK/audit.txt"
-  [[ $rc == 1 ]] || fail "expected audit to exit 1 (a finding), got $rc"
+  [[ $rc == 6 ]] || fail "expected audit to exit 6 (findings), got $rc"
   grep -q "NotInjected .*Pod/payments/reports-5c9d-q8w4n .*Deployment/payments/reports" "$WORK/audit.txt" \
     || fail "expected one NotInjected pod, owned by Deployment payments/reports"
   grep -qF "fix: kubectl rollout restart deployment/reports --namespace payments" "$WORK/audit.txt" \
     || fail "expected the fix: kubectl rollout restart deployment/reports"
-  echo "    EXPECTED: exit 1, one NotInjected pod of Deployment payments/reports, with its fix"
+  echo "    EXPECTED: exit 6 (findings), one NotInjected pod of Deployment payments/reports, with its fix"
   # The GSA recreated in step 8, found from the live side: Google's answer (the emulator
   # beside the recreated GSA's metadata server serves serviceAccounts.get) against IAM's trust.
   echo "    \$ gke-aws-verifier audit --gcp --aws --namespace gke-aws   # the KSA whose GSA was recreated"
@@ -428,7 +428,7 @@ run_audit() {
     AUDIT_GCP_IAM_ENDPOINT=http://127.0.0.1:$RECREATED_PORT AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
     AWS_EC2_METADATA_DISABLED=true "$BIN/gke-aws-verifier" audit --gcp --aws --namespace gke-aws >"$WORK/audit-gcp.txt" 2>&1 || rc=$?
   indent <"$WORK/audit-gcp.txt"
-  [[ $rc == 1 ]] || fail "expected audit --gcp --aws to exit 1 (the recreated GSA), got $rc"
+  [[ $rc == 6 ]] || fail "expected audit --gcp --aws to exit 6 (the recreated GSA), got $rc"
   grep -q "GsaRecreated .*ServiceAccount/gke-aws/verifier" "$WORK/audit-gcp.txt" \
     || fail "expected GsaRecreated for the KSA gke-aws/verifier"
   grep -qF "has unique id 112233445566778899002 now (Google), but the trust of $ROLE_ARN pins $UNIQUE_ID" "$WORK/audit-gcp.txt" \

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use gke_aws_verifier::exit_table::Program;
+
 use crate::bad_input::BadInput;
 use crate::finding::Severity;
 use crate::snapshot::Scope;
@@ -15,7 +17,7 @@ use crate::terraform;
 /// what their KSA no longer says, an unhealthy webhook, and with --aws the IAM side (trust,
 /// roles, OIDC providers, quotas). Writes nothing, anywhere.
 #[derive(Debug, Parser)]
-#[command(name = "gke-aws-audit", bin_name = "gke-aws-verifier audit", version, after_long_help = EXIT_CODES)]
+#[command(name = "gke-aws-audit", bin_name = "gke-aws-verifier audit", version, after_long_help = Program::Audit.help())]
 pub struct Cli {
     /// Kubeconfig context to audit; repeat it (or give a comma-separated list) for a fleet.
     /// Default: the in-cluster config in a pod, else the kubeconfig's current context.
@@ -56,7 +58,7 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = Format::Text, env = "AUDIT_FORMAT")]
     pub format: Format,
 
-    /// Exit 1 when a finding at or above this severity was found.
+    /// Exit 6 when a finding at or above this severity was found.
     #[arg(long, value_enum, default_value_t = Severity::Warning, env = "AUDIT_FAIL_ON")]
     pub fail_on: Severity,
 
@@ -101,8 +103,6 @@ pub struct Cli {
     #[arg(long, default_value = "warn", env = "AUDIT_LOG_LEVEL")]
     pub log_level: tracing::Level,
 }
-
-const EXIT_CODES: &str = "Exit codes:\n  0  nothing at or above --fail-on was found\n  1  something at or above --fail-on was found\n  2  bad input, found before any network call\n  3  unexpected (a bug, or stdout could not be written)\n";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {

@@ -1,14 +1,18 @@
-//! `gke-aws-audit`: checks its inputs (exit 2), audits, prints the report, exits 0 or 1 by
-//! `--fail-on` (3 when stdout cannot be written).
+//! `gke-aws-audit`: checks its inputs (exit 2), audits, prints the report, exits 0 or 6 by
+//! `--fail-on` (1 when stdout cannot be written): the verifier's codes, one meaning a number.
 
 use std::io::{self, Write};
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use gke_aws_audit::cli::{Cli, Format};
 use gke_aws_audit::{metrics, run};
+use gke_aws_verifier::exit_code::ExitCode;
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    // A variable set but empty counts as unset, as in the verifier.
+    let name = program_name(std::env::args_os().next());
+    let command = gke_aws_verifier::empty_env::unset_empty(Cli::command(), &|v| std::env::var_os(v)).bin_name(&name);
+    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     tracing_subscriber::fmt()
         .with_writer(io::stderr)
         .with_max_level(cli.log_level)
@@ -23,8 +27,8 @@ fn main() -> std::process::ExitCode {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            complain(&format!("gke-aws-audit: cannot start the async runtime: {e}"));
-            return std::process::ExitCode::from(3);
+            complain(&format!("{name}: cannot start the async runtime: {e}"));
+            return exit(ExitCode::Unexpected);
         }
     };
     // Inside the runtime: Google's credentials start their token cache's task when built.
@@ -33,8 +37,8 @@ fn main() -> std::process::ExitCode {
     let settings = match cli.settings(in_cluster) {
         Ok(settings) => settings,
         Err(e) => {
-            complain(&format!("gke-aws-audit: {e}"));
-            return std::process::ExitCode::from(2);
+            complain(&format!("{name}: {e}"));
+            return exit(ExitCode::BadInput);
         }
     };
     drop(entered);
@@ -54,11 +58,29 @@ fn main() -> std::process::ExitCode {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
         Err(e) => {
-            complain(&format!("gke-aws-audit: cannot write to stdout: {e}"));
-            return std::process::ExitCode::from(3);
+            complain(&format!("{name}: cannot write to stdout: {e}"));
+            return exit(ExitCode::Unexpected);
         }
     }
-    std::process::ExitCode::from(u8::from(report.failed()))
+    exit(if report.failed() {
+        ExitCode::Findings
+    } else {
+        ExitCode::Success
+    })
+}
+
+fn exit(code: ExitCode) -> std::process::ExitCode {
+    std::process::ExitCode::from(i32::from(code) as u8)
+}
+
+/// The program's name in messages, as invoked: `gke-aws-verifier audit` when the verifier ran
+/// this binary (it passes that as argv[0]), else `gke-aws-audit`.
+fn program_name(arg0: Option<std::ffi::OsString>) -> String {
+    const VIA_VERIFIER: &str = "gke-aws-verifier audit";
+    match arg0 {
+        Some(arg0) if arg0 == VIA_VERIFIER => VIA_VERIFIER.to_owned(),
+        _ => "gke-aws-audit".to_owned(),
+    }
 }
 
 /// stderr may be closed too: a message that cannot be written is dropped, not a panic.

@@ -256,38 +256,9 @@ pub struct Container {
     pub mounts_token: bool,
 }
 
-/// The identity mode, as the KSA annotation and the webhook's volume say it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// GSA mode: a Google ID token from the metadata server (`gke`, Terraform's `gsa`).
-    Gke,
-    /// Cluster mode: the KSA's own projected token.
-    Cluster,
-}
-
-impl Mode {
-    /// The KSA annotation's value (absent means `gke`).
-    pub fn from_annotation(value: Option<&str>) -> Option<Mode> {
-        match value {
-            None | Some("gke") => Some(Mode::Gke),
-            Some("cluster") => Some(Mode::Cluster),
-            Some(_) => None,
-        }
-    }
-
-    pub fn as_annotation(self) -> &'static str {
-        match self {
-            Mode::Gke => "gke",
-            Mode::Cluster => "cluster",
-        }
-    }
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_annotation())
-    }
-}
+/// The identity mode, as the KSA annotation and the webhook's volume say it: the verifier's
+/// parser, shared with the webhook.
+pub use gke_aws_verifier::identity::annotation::Mode;
 
 /// What the webhook left in a pod, if anything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -620,7 +591,7 @@ fn token_volume<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Mode>, D::Erro
     let volumes: Option<Vec<Volume>> = Option::deserialize(d)?;
     let ours = volumes.unwrap_or_default().into_iter().find(|v| v.name == VOLUME);
     Ok(ours.and_then(|v| match (v.empty_dir, v.projected) {
-        (Some(_), None) => Some(Mode::Gke),
+        (Some(_), None) => Some(Mode::Gsa),
         (None, Some(_)) => Some(Mode::Cluster),
         _ => None,
     }))
@@ -765,7 +736,7 @@ mod tests {
                 .is_empty()
         );
         let gke = pod(serde_json::json!([{ "name": VOLUME, "emptyDir": { "medium": "Memory" } }])).injection();
-        assert_eq!(gke.mode, Some(Mode::Gke));
+        assert_eq!(gke.mode, Some(Mode::Gsa));
     }
 
     #[test]

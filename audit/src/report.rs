@@ -18,7 +18,12 @@ fn unprintable(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
 }
 
-/// One cluster's findings.
+/// The group of findings about AWS itself.
+pub const AWS_GROUP: &str = "aws";
+/// The group of findings about Google itself (projects, credentials).
+pub const GCP_GROUP: &str = "gcp";
+
+/// One cluster's findings (or one of the [`AWS_GROUP`] and [`GCP_GROUP`] groups).
 #[derive(Debug, Serialize)]
 pub struct ClusterReport {
     pub cluster: String,
@@ -154,14 +159,25 @@ impl Report {
         }
         let s = self.summary();
         let total = s.error + s.warning + s.info;
+        // The aws and gcp groups are not clusters: counted apart, named.
+        let is_group = |c: &&ClusterReport| c.cluster == AWS_GROUP || c.cluster == GCP_GROUP;
+        let groups: String = self
+            .clusters
+            .iter()
+            .filter(is_group)
+            .map(|c| format!(" and the {} group", c.cluster))
+            .collect();
+        let clusters = format!(
+            "{} cluster(s){groups}",
+            self.clusters.iter().filter(|c| !is_group(c)).count()
+        );
         if total == 0 {
-            let _ = writeln!(text, "OK: no finding in {} cluster(s)", self.clusters.len());
+            let _ = writeln!(text, "OK: no finding in {clusters}");
         } else {
             let verdict = if self.failed() { "FAIL" } else { "OK" };
             let _ = writeln!(
                 text,
-                "{verdict}: {total} finding(s) in {} cluster(s): {} error, {} warning, {} info (--fail-on {})",
-                self.clusters.len(),
+                "{verdict}: {total} finding(s) in {clusters}: {} error, {} warning, {} info (--fail-on {})",
                 s.error,
                 s.warning,
                 s.info,
@@ -211,6 +227,31 @@ mod tests {
         );
         assert!(!warnings_only.failed());
         assert!(warnings_only.to_text().starts_with("CLUSTER c\n"));
+    }
+
+    /// The aws group is no cluster: the summary counts one cluster and names the group.
+    #[test]
+    fn the_summary_counts_clusters_not_the_aws_group() {
+        let report = Report::new(
+            vec![
+                ClusterReport {
+                    cluster: "prod-eu".into(),
+                    findings: vec![],
+                },
+                ClusterReport {
+                    cluster: AWS_GROUP.into(),
+                    findings: vec![finding(Code::CannotRead, Severity::Warning, "a")],
+                },
+            ],
+            Severity::Error,
+        );
+        let text = report.to_text();
+        assert!(
+            text.ends_with(
+                "OK: 1 finding(s) in 1 cluster(s) and the aws group: 0 error, 1 warning, 0 info (--fail-on error)\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -17,10 +17,9 @@ use crate::read::Reader;
 use crate::report::{ClusterReport, Report};
 use crate::snapshot::{self, Snapshot};
 
-/// The group of findings about AWS itself.
-pub const AWS_GROUP: &str = "aws";
-/// The group of findings about Google itself (projects, credentials).
-pub const GCP_GROUP: &str = "gcp";
+/// The groups of findings about AWS and Google themselves (defined beside the report, which
+/// counts them apart from clusters).
+pub use crate::report::{AWS_GROUP, GCP_GROUP};
 
 /// The report's line when GSA unique ids were Terraform's.
 pub const IDS_FROM_TERRAFORM: &str = "GSA unique ids were taken from Terraform's output, not from Google: a GSA recreated under the same e-mail is not seen (add --gcp)";

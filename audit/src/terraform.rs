@@ -137,7 +137,7 @@ fn workload(name: String, value: serde_json::Value) -> Result<Workload, BadInput
         "a Kubernetes ServiceAccount name (a DNS subdomain, e.g. reports-reader)",
     )?;
     let mode = match wire.identity.as_deref() {
-        None | Some("gsa") => Mode::Gke,
+        None | Some("gsa") => Mode::Gsa,
         Some("cluster") => Mode::Cluster,
         Some(other) => {
             return Err(BadInput::new(
@@ -181,8 +181,8 @@ fn workload(name: String, value: serde_json::Value) -> Result<Workload, BadInput
         mode,
         namespace: wire.namespace,
         ksa: wire.ksa,
-        gsa_email: wire.gsa_email.filter(|_| mode == Mode::Gke),
-        gsa_unique_id: wire.gsa_unique_id.filter(|_| mode == Mode::Gke),
+        gsa_email: wire.gsa_email.filter(|_| mode == Mode::Gsa),
+        gsa_unique_id: wire.gsa_unique_id.filter(|_| mode == Mode::Gsa),
         role_arn,
         audience,
         region,

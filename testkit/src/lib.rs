@@ -3,6 +3,7 @@
 //! faults moto never produces. Every server listens on 127.0.0.1, on a free port, and stops
 //! when its handle is dropped.
 
+pub mod cli_env;
 pub mod hostile;
 pub mod kube_api;
 pub mod kube_cluster;

@@ -57,7 +57,7 @@ run() {
   log="$tmp/log.$RANDOM"
   : >"$log"
   set +e
-  env -u IMAGE STANDIN_LOG="$log" STANDIN_EXIT=1 AUDIT_POLL_SECONDS=0 "${envs[@]}" "${command[@]}" >"$tmp/out" 2>"$tmp/err"
+  env -u IMAGE STANDIN_LOG="$log" STANDIN_EXIT=6 AUDIT_POLL_SECONDS=0 "${envs[@]}" "${command[@]}" >"$tmp/out" 2>"$tmp/err"
   status=$?
   set -e
   out=$(cat "$tmp/out") err=$(cat "$tmp/err")
@@ -77,7 +77,7 @@ done
 echo "audit-job.sh: a digest"
 before=$(git status --porcelain --untracked-files=all -- k8s; find k8s -newer "$tmp/bin/kubectl" -print)
 run "IMAGE=europe-docker.pkg.dev/proj/repo/gke-aws-verifier@$digest" KUBE_CONTEXT=prod
-check "exits with the audit's exit code (1)" test "$status" = 1
+check "exits with the audit's exit code (6, findings)" test "$status" = 6
 check "prints the Job's report" has "$out" '^AUDIT REPORT \(stand-in\)$'
 check "the applied CronJob runs the image by digest" \
   has "$(cat "$log.applied")" "^ +image: europe-docker.pkg.dev/proj/repo/gke-aws-verifier@$digest$"

@@ -10,7 +10,7 @@ use crate::aws::s3::{Access, ListRequest};
 use crate::aws::sdk::Endpoints;
 use crate::aws::sts::{RoleRequest, RoleSettings};
 use crate::error::InputError;
-use crate::exit_code::ExitCode;
+use crate::exit_table::Program;
 use crate::identity::{IdentitySettings, IdentitySource};
 use crate::input::{self, RoleArn};
 use crate::logging::LogFormat;
@@ -19,9 +19,9 @@ use crate::profiles::{self, Profile};
 use crate::session_name;
 use crate::verify::Settings;
 
-/// `--help`'s closing section: the exit codes, from [`ExitCode`].
-fn exit_codes_help() -> String {
-    format!("Exit codes:\n{}", ExitCode::table())
+/// `--help`'s closing section: the command's own exit codes, from [`Program`].
+fn exit_codes_help(program: Program) -> String {
+    program.help()
 }
 
 /// `--version`: the crate version, the commit and the target it was built from.
@@ -37,7 +37,7 @@ const VERSION: &str = concat!(
 /// Proves that a GKE workload can reach AWS through Workload Identity and STS, and serves
 /// the same chain to workloads as AWS credential helpers.
 #[derive(Debug, Parser)]
-#[command(name = "gke-aws-verifier", version = VERSION, after_long_help = exit_codes_help())]
+#[command(name = "gke-aws-verifier", version = VERSION, after_long_help = exit_codes_help(Program::Any))]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -54,18 +54,18 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Prove the whole chain: identity token, STS AssumeRoleWithWebIdentity, S3 (list, and read).
-    #[command(after_long_help = exit_codes_help())]
+    #[command(after_long_help = exit_codes_help(Program::Verify))]
     Verify(VerifyArgs),
     /// Print credentials as AWS `credential_process` version 1 JSON, cached until shortly before expiry.
-    #[command(after_long_help = exit_codes_help())]
+    #[command(after_long_help = exit_codes_help(Program::CredentialProcess))]
     CredentialProcess(CredentialProcessArgs),
     /// Keep a Google ID token in a file for the AWS SDKs' own web-identity support
     /// (`AWS_WEB_IDENTITY_TOKEN_FILE` with `AWS_ROLE_ARN`).
-    #[command(after_long_help = exit_codes_help())]
+    #[command(after_long_help = exit_codes_help(Program::TokenFile))]
     TokenFile(TokenFileArgs),
     /// Explain why STS accepts or refuses a token for a role: the token's claims against the
     /// role's trust policy, statement by statement, condition by condition (exit 0 accept, 4 refuse).
-    #[command(after_long_help = exit_codes_help())]
+    #[command(after_long_help = exit_codes_help(Program::Explain))]
     Explain(ExplainArgs),
     /// Audit clusters, read-only: pods that missed injection, drift between Terraform, the
     /// cluster and AWS. Runs `gke-aws-audit` (installed beside this binary) with these
@@ -84,7 +84,8 @@ pub struct AuditArgs {
 /// Where the Google ID token comes from.
 #[derive(Debug, Args)]
 pub struct IdentityArgs {
-    /// Audience to mint the ID token for; must equal the role's `accounts.google.com:oaud` condition.
+    /// Audience of the token; must equal the role's audience condition (`accounts.google.com:oaud`
+    /// in GSA mode, `ISSUER:aud` in cluster mode).
     #[arg(long, default_value = "sts.amazonaws.com", env = "VERIFY_AUDIENCE")]
     pub audience: String,
 
@@ -100,8 +101,8 @@ pub struct IdentityArgs {
 /// The AWS role to assume.
 #[derive(Debug, Args)]
 pub struct RoleArgs {
-    /// ARN of the IAM role that trusts accounts.google.com (the Terraform output role_arn);
-    /// required unless --profile or --all-profiles names the role.
+    /// ARN of the IAM role to assume (the Terraform output role_arn): it trusts accounts.google.com
+    /// in GSA mode, the cluster's issuer in cluster mode; required unless a profile names the role.
     #[arg(long, env = "AWS_ROLE_ARN", default_value = "", hide_default_value = true)]
     pub role_arn: String,
 
@@ -558,7 +559,7 @@ pub struct ProfileArgs {
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
 
-    /// The AWS config file --profile and --all-profiles read (default: ~/.aws/config, as the SDKs).
+    /// The AWS config file the profile flags read (default: ~/.aws/config, as the SDKs).
     #[arg(long, value_name = "FILE", env = "AWS_CONFIG_FILE")]
     pub config_file: Option<PathBuf>,
 }
@@ -592,7 +593,9 @@ impl Cli {
     pub fn parse_noting_sources() -> Self {
         use clap::parser::ValueSource;
         use clap::{CommandFactory, FromArgMatches};
-        let matches = Self::command().get_matches();
+        // A variable set but empty counts as unset, never as the flag's value.
+        let command = crate::empty_env::unset_empty(Self::command(), &|v| std::env::var_os(v));
+        let matches = command.get_matches();
         let mut cli = Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
         let given = |name: &str| {
             matches

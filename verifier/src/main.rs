@@ -168,7 +168,11 @@ fn exec_audit(args: &[std::ffi::OsString]) -> std::process::ExitCode {
         );
         return exit(ExitCode::BadInput);
     };
-    let error = std::process::Command::new(&path).args(args).exec();
+    // argv[0] tells the audit how it was invoked, so its messages name this command.
+    let error = std::process::Command::new(&path)
+        .arg0("gke-aws-verifier audit")
+        .args(args)
+        .exec();
     complain(&format!("gke-aws-verifier: cannot run {}: {error}", path.display()));
     exit(ExitCode::Unexpected)
 }

@@ -37,9 +37,10 @@ pub const ROLE_ARN: &str = "amazonaws.com/role-arn";
 pub const REGION: &str = "amazonaws.com/region";
 pub const AUDIENCE: &str = "amazonaws.com/audience";
 pub const GSA: &str = "iam.gke.io/gcp-service-account";
-/// `gke` (default): a Google ID token from the metadata server, kept fresh by a sidecar;
-/// `cluster`: the KSA's own token, projected by the kubelet (the role trusts the cluster's issuer).
-pub const IDENTITY: &str = "gke-aws-verifier/identity";
+/// `gsa` (default; `gke` is an alias): a Google ID token from the metadata server, kept fresh by
+/// a sidecar; `cluster`: the KSA's own token, projected by the kubelet (the role trusts the
+/// cluster's issuer). Parsed by `gke_aws_verifier::identity::annotation`, as the audit does.
+pub const IDENTITY: &str = gke_aws_verifier::identity::annotation::KEY;
 /// `gke-aws-verifier/role.NAME: ARN`: a named role, one profile of the shared config file.
 pub const NAMED_ROLE_PREFIX: &str = "gke-aws-verifier/role.";
 /// `gke-aws-verifier/region.NAME: REGION`: that named role's region.

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use gke_aws_verifier::identity::annotation;
 use gke_aws_verifier::input::{self, RoleArn};
 use gke_aws_verifier::profiles;
 use json_patch::Patch;
@@ -282,14 +283,16 @@ pub fn credentials(
         Some(v) => input::audience(v).map_err(|e| bad(AUDIENCE, e.problem, DEFAULT_AUDIENCE))?,
         None => DEFAULT_AUDIENCE.to_owned(),
     };
-    let identity = match a.get(IDENTITY).map(String::as_str) {
-        None | Some("gke") => Identity::Gke,
-        Some("cluster") => Identity::Cluster,
-        Some(other) => {
+    // The audit reads the annotation with the same parser.
+    let identity = match annotation::Mode::from_annotation(a.get(IDENTITY).map(String::as_str)) {
+        Some(annotation::Mode::Gsa) => Identity::Gke,
+        Some(annotation::Mode::Cluster) => Identity::Cluster,
+        None => {
+            let other = a.get(IDENTITY).map(String::as_str).unwrap_or_default();
             return Err(bad(
                 IDENTITY,
-                format!("is {}, expected gke or cluster", quoted(other)),
-                "gke",
+                format!("is {}, expected {}", quoted(other), annotation::EXPECTED),
+                annotation::Mode::Gsa.as_annotation(),
             ));
         }
     };

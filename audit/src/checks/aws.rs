@@ -59,7 +59,7 @@ pub enum ModeKey {
 impl From<Mode> for ModeKey {
     fn from(m: Mode) -> Self {
         match m {
-            Mode::Gke => ModeKey::Gke,
+            Mode::Gsa => ModeKey::Gke,
             Mode::Cluster => ModeKey::Cluster,
         }
     }
@@ -127,7 +127,7 @@ pub fn subjects(ksas: &[ServiceAccount], workloads: &[Workload], namespace: Opti
                 named_by: format!("the KSA's annotation {key}"),
                 mode: mode.into(),
                 audience: ksa.annotation(AUDIENCE).unwrap_or(DEFAULT_AUDIENCE).to_owned(),
-                gsa_email: (mode == Mode::Gke)
+                gsa_email: (mode == Mode::Gsa)
                     .then(|| {
                         ksa.annotation(GSA)
                             .map(str::to_owned)

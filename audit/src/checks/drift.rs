@@ -64,7 +64,7 @@ pub fn check(context: &Context, workloads: &[Workload]) -> Vec<Finding> {
 fn expected(w: &Workload) -> Vec<(String, Option<String>)> {
     let mut expected = vec![(ROLE_ARN.to_owned(), Some(w.role_arn.to_string()))];
     match w.mode {
-        Mode::Gke => {
+        Mode::Gsa => {
             if let Some(gsa) = &w.gsa_email {
                 expected.push((GSA.to_owned(), Some(gsa.clone())));
             }
@@ -83,9 +83,13 @@ fn differences(ksa: &ServiceAccount, expected: &[(String, Option<String>)]) -> V
         .filter(|(key, want)| ksa.annotation(key) != want.as_deref())
         .cloned()
         .collect();
-    // GSA mode: `gke-aws-verifier/identity` absent or `gke`; anything else is drift.
+    // GSA mode: `gke-aws-verifier/identity` absent, `gsa` or `gke`; anything else is drift.
     let wants_cluster = expected.iter().any(|(k, _)| k == IDENTITY);
-    if !wants_cluster && ksa.annotation(IDENTITY).is_some_and(|v| v != Mode::Gke.as_annotation()) {
+    if !wants_cluster
+        && ksa
+            .annotation(IDENTITY)
+            .is_some_and(|v| Mode::from_annotation(Some(v)) != Some(Mode::Gsa))
+    {
         changes.push((IDENTITY.to_owned(), None));
     }
     // Named roles Terraform does not have.
@@ -119,4 +123,29 @@ fn optional_differences(ksa: &ServiceAccount, w: &Workload) -> Vec<(String, Opti
         changes.push((AUDIENCE.to_owned(), Some(w.audience.clone())));
     }
     changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ksa_with_identity(word: &str) -> ServiceAccount {
+        serde_json::from_value(serde_json::json!({
+            "metadata": { "name": "reader", "namespace": "payments", "annotations": { IDENTITY: word } }
+        }))
+        .unwrap()
+    }
+
+    /// A GSA-mode workload whose KSA says `gsa` or its alias `gke` has not drifted; any other
+    /// word has (the webhook would deny it).
+    #[test]
+    fn gsa_and_gke_are_gsa_mode_and_other_words_drift() {
+        for word in ["gsa", "gke"] {
+            assert_eq!(differences(&ksa_with_identity(word), &[]), vec![], "{word}");
+        }
+        assert_eq!(
+            differences(&ksa_with_identity("metadata"), &[]),
+            vec![(IDENTITY.to_owned(), None)]
+        );
+    }
 }

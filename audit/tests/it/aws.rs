@@ -242,7 +242,7 @@ async fn a_recreated_gsa_breaks_the_trust_and_the_explanation_says_where() {
         )),
         "{message}"
     );
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 6);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -62,3 +62,66 @@ async fn bad_input_exits_2_before_any_request() {
         "no request before the input is checked"
     );
 }
+
+/// Every variable of the audit, through the real binary: set but empty is unset (never clap's
+/// `a value is required`), set is its flag. A new variable without a sample fails the test.
+#[test]
+fn every_variable_empty_is_unset_and_set_is_its_flag() {
+    use clap::CommandFactory;
+    const SAMPLES: &[(&str, &str)] = &[
+        ("AUDIT_GCP_IAM_ENDPOINT", "http://127.0.0.1:1"),
+        ("AUDIT_FORMAT", "json"),
+        ("AUDIT_FAIL_ON", "error"),
+        ("AUDIT_PUSHGATEWAY", "http://127.0.0.1:1"),
+        ("AUDIT_CLUSTER_NAME", "prod-eu"),
+        ("AUDIT_LOG_LEVEL", "info"),
+    ];
+    // --page-size 0 fails before any cluster is asked.
+    let args = |_: &testkit::cli_env::Variable, mut flag_args: Vec<String>| {
+        flag_args.extend(["--page-size", "0"].map(String::from));
+        flag_args
+    };
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_gke-aws-audit"));
+    let checked = testkit::cli_env::check_every_variable(bin, &gke_aws_audit::cli::Cli::command(), SAMPLES, &[], args);
+    assert_eq!(checked, SAMPLES.len());
+}
+
+/// `--help` prints the audit's own table, the one `main` exits by: 6 is findings, 1 unexpected.
+#[test]
+fn help_prints_the_audits_exit_codes() {
+    use gke_aws_verifier::exit_table::Program;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_gke-aws-audit"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    let table = &help[help.find("Exit codes:").expect("a table")..];
+    assert_eq!(table, Program::Audit.help());
+    assert!(table.contains("  6  ") && table.contains("  1  unexpected"), "{table}");
+}
+
+/// Run as `gke-aws-verifier audit` (the verifier passes that as argv[0]), messages and usage name
+/// that command; run directly, `gke-aws-audit`.
+#[test]
+fn messages_name_the_program_as_invoked() {
+    use std::os::unix::process::CommandExt;
+    let run = |arg0: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gke-aws-audit"));
+        if let Some(arg0) = arg0 {
+            command.arg0(arg0);
+        }
+        let output = command.args(["--page-size", "0"]).output().unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        String::from_utf8(output.stderr).unwrap()
+    };
+    assert!(
+        run(Some("gke-aws-verifier audit")).starts_with("gke-aws-verifier audit: invalid --page-size"),
+        "{}",
+        run(Some("gke-aws-verifier audit"))
+    );
+    assert!(
+        run(None).starts_with("gke-aws-audit: invalid --page-size"),
+        "{}",
+        run(None)
+    );
+}

@@ -33,7 +33,7 @@ async fn a_pod_the_webhook_missed_is_not_injected_and_its_owner_is_restarted() {
         ));
         let dir = tempfile::tempdir().unwrap();
         let run = audit_json(&cluster, dir.path(), &[]).await;
-        assert_eq!(run.code, 1, "{mode:?}: {}", run.stdout);
+        assert_eq!(run.code, 6, "{mode:?}: {}", run.stdout);
         let found = run.with_code("NotInjected");
         assert_eq!(found.len(), 1, "{mode:?}: {}", run.stdout);
         let f = &found[0];
@@ -206,7 +206,7 @@ async fn the_label_on_the_workload_instead_of_its_pod_template_is_found_for_each
             "{}",
             cron["fix"]
         );
-        assert_eq!(run.code, 1);
+        assert_eq!(run.code, 6);
     }
 }
 
@@ -310,8 +310,8 @@ async fn a_pod_injected_in_one_identity_mode_whose_ksa_switched_is_stale() {
         let stale = run.with_code("StaleInjection");
         assert_eq!(stale.len(), 1, "{mode:?}: {}", run.stdout);
         let want = match mode {
-            Mode::Gsa => "identity mode gke (the KSA now says cluster)",
-            Mode::Cluster => "identity mode cluster (the KSA now says gke)",
+            Mode::Gsa => "identity mode gsa (the KSA now says cluster)",
+            Mode::Cluster => "identity mode cluster (the KSA now says gsa)",
         };
         assert!(
             stale[0]["message"].as_str().unwrap().contains(want),
@@ -498,7 +498,7 @@ async fn an_unhealthy_webhook_is_found_for_each_cause() {
                 found[0]["message"]
             );
             assert_eq!(found[0]["object"]["kind"], "MutatingWebhookConfiguration");
-            assert_eq!(run.code, 1);
+            assert_eq!(run.code, 6);
         }
     }
     // Without endpoints at all (the Service has no EndpointSlice), the same; another

@@ -48,7 +48,7 @@ async fn a_fleet_is_reported_by_cluster_and_a_silent_one_is_a_finding() {
         ],
     )
     .await;
-    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(run.code, 6, "{}", run.stdout);
     let json = run.json();
     let clusters: Vec<&str> = json["clusters"]
         .as_array()
@@ -75,7 +75,7 @@ async fn a_fleet_is_reported_by_cluster_and_a_silent_one_is_a_finding() {
 
     // The table for a person: grouped by cluster, errors first, each with its fix.
     let text = audit(&kubeconfig, &["--context", "east,west"]).await;
-    assert_eq!(text.code, 1);
+    assert_eq!(text.code, 6);
     assert!(
         text.stdout.starts_with("CLUSTER east\n  SEVERITY CODE"),
         "{}",
@@ -151,7 +151,7 @@ async fn a_cluster_that_never_answers_stalls_no_other() {
         served_while_held.iter().all(|served| *served > 0),
         "the healthy cluster was not read while the dead one held its connections (requests per path: {served_while_held:?})"
     );
-    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.code, 6, "{}\n{}", run.stdout, run.stderr);
     let json = run.json();
     let codes = |i: usize| -> Vec<(&str, &str)> {
         json["clusters"][i]["findings"]

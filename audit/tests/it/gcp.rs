@@ -200,7 +200,7 @@ async fn a_recreated_gsa_is_gsa_recreated_with_both_ids_where_terraform_sees_not
     assert!(recreated[0]["fix"].as_str().unwrap().contains("make apply"));
     assert!(run.with_code("TrustDrift").is_empty(), "{}", run.stdout);
     assert_eq!(run.json()["notes"], json!([]));
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 6);
     // Without --aws, Terraform's id against Google's says it too.
     let run = audit_gcp(&cluster, &emulator, &[], &[]).await;
     let recreated = run.with_code("GsaRecreated");
@@ -231,7 +231,7 @@ async fn a_deleted_and_a_disabled_gsa_are_found() {
         disabled[0]["fix"],
         format!("gcloud iam service-accounts enable {VERIFIER_GSA} --project example-project")
     );
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 6);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

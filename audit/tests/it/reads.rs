@@ -106,7 +106,7 @@ async fn a_list_that_expires_twice_is_a_finding_not_a_crash() {
         "{}",
         pods["message"]
     );
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 6);
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 //!   cluster's own OIDC issuer into a file ([`projected`]); AWS trusts that issuer directly,
 //!   and [`issuer`] checks it the way AWS will.
 
+pub mod annotation;
 pub mod cluster;
 pub mod cluster_trust;
 pub mod id_token;

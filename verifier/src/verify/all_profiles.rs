@@ -134,6 +134,8 @@ fn severity(code: ExitCode) -> u8 {
         ExitCode::GcpIdentity => 3,
         ExitCode::BadInput => 4,
         ExitCode::Unexpected => 5,
+        // Never a verify run's; the audit's alone.
+        ExitCode::Findings => 6,
     }
 }
 

@@ -5,6 +5,8 @@ mod aws_side;
 mod cluster_mode;
 mod common;
 mod credential_helpers;
+mod env_vars;
+mod exit_codes;
 mod explain;
 mod hostile;
 mod profiles;

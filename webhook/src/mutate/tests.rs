@@ -171,6 +171,23 @@ fn bad_annotations_are_denied_naming_the_annotation() {
     }
 }
 
+/// `gsa` (Terraform's and the docs' word), `gke` (its first spelling) and no annotation are
+/// one mode: the same patch; a bad word is denied with the words that work.
+#[test]
+fn gsa_and_gke_are_one_identity_mode() {
+    let (absent, _) = injected(&pod_json(), &ksa(&[]));
+    for word in ["gsa", "gke"] {
+        let (patched, _) = injected(&pod_json(), &ksa(&[(IDENTITY, word)]));
+        assert_eq!(patched, absent, "{word}");
+    }
+    let message = denial(&pod_json(), Some(&ksa(&[(IDENTITY, "GSA")])));
+    assert!(
+        message.contains("expected gsa (the default; gke is the same) or cluster"),
+        "{message}"
+    );
+    assert!(message.contains(&format!("{IDENTITY}=gsa")), "{message}");
+}
+
 #[test]
 fn the_first_token_then_the_native_sidecar_come_before_the_apps_init_containers() {
     let (p, warnings) = injected(&pod_json(), &ksa(&[]));

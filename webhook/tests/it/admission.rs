@@ -415,7 +415,7 @@ async fn patched_pods_are_valid_kubernetes_1_29_and_1_33() {
     let mut cluster = pod("projected", "cluster");
     cluster["metadata"]["namespace"] = json!("team");
     // Named roles, a container bound to one, one with none, own resources, in both modes.
-    for (ksa, identity) in [("multi", "gke"), ("multi-cluster", "cluster")] {
+    for (ksa, identity) in [("multi", "gsa"), ("multi-cluster", "cluster")] {
         api.add_unwatched_service_account(
             "team",
             ksa,
@@ -476,6 +476,7 @@ async fn ten_named_roles_and_every_default_annotation_reach_the_pod() {
         ("amazonaws.com/region".into(), "eu-central-1".into()),
         ("amazonaws.com/audience".into(), "sts.amazonaws.com".into()),
         ("iam.gke.io/gcp-service-account".into(), GSA.into()),
+        // `gke`, the first spelling of `gsa`, still works.
         ("gke-aws-verifier/identity".into(), "gke".into()),
     ];
     for i in 0..10 {

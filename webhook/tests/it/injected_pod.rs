@@ -453,7 +453,7 @@ fn add_two_role_ksa(world: &World, name: &str, identity: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn named_roles_reach_every_client_and_a_second_role_takes_nothing_from_the_first() {
     let world = World::start().await;
-    add_two_role_ksa(&world, "multi", "gke");
+    add_two_role_ksa(&world, "multi", "gsa");
     add_two_role_ksa(&world, "multi-cluster", "cluster");
     let webhook = Webhook::start(&world.api.url(), &[]).await;
     webhook.wait_synced().await;
