@@ -6,6 +6,7 @@
 pub mod hostile;
 pub mod kube_api;
 pub mod kube_cluster;
+pub mod kube_objects;
 pub mod moto;
 pub mod proxy;
 

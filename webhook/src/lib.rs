@@ -2,7 +2,7 @@
 //! credentials. Pure core ([`mutate`], the decision, over [`keys`], [`settings`],
 //! [`resources`], [`roles`], [`choice`], [`platform`], [`clash`] and [`message`]; [`inject`],
 //! the patch), I/O at the edges ([`ksa_cache`] over [`api_client`], [`server`] with [`review`],
-//! [`connections`] and [`shutdown`], [`native_sidecars`], [`tls`]).
+//! [`connections`] and [`shutdown`], [`native_sidecars`], [`tls`], and [`self_signed`], the certificate it can manage itself).
 
 pub mod api_client;
 pub mod choice;
@@ -20,6 +20,7 @@ pub mod platform;
 pub mod resources;
 pub mod review;
 pub mod roles;
+pub mod self_signed;
 pub mod server;
 pub mod settings;
 pub mod shutdown;
