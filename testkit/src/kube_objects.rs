@@ -6,7 +6,8 @@
 //! - create (POST to the collection): 201; an existing name: 409 `AlreadyExists`; a
 //!   `resourceVersion` in the body: 400 (kube-apiserver: "resourceVersion should not be set on
 //!   objects to be created");
-//! - update (PUT): 404 for a missing object (neither kind is created on update); a body whose
+//! - update (PUT): 404 for a missing object (neither kind is created on update); a Secret whose
+//!   `type` changes: 422 `Invalid` (immutable); a body whose
 //!   `metadata.resourceVersion` is not the stored one: 409 `Conflict` ("the object has been
 //!   modified; please apply your changes to the latest version and try again", the optimistic
 //!   lock of k8s.io/apiserver's generic registry); without one: unconditional;
@@ -273,6 +274,15 @@ impl Store {
         let sent = object["metadata"]["resourceVersion"].as_str().unwrap_or_default();
         if !sent.is_empty() && Some(sent) != stored["metadata"]["resourceVersion"].as_str() {
             return conflict(target.kind, name);
+        }
+        // A Secret's type cannot change (kube-apiserver's validation: "field is immutable"); unset is Opaque.
+        let type_of = |o: &Value| o.get("type").and_then(Value::as_str).unwrap_or("Opaque").to_owned();
+        if target.kind == Kind::Secret && type_of(&object) != type_of(stored) {
+            let message = format!(
+                "Secret \"{name}\" is invalid: type: Invalid value: \"{}\": field is immutable",
+                type_of(&object)
+            );
+            return (422, status(422, "Invalid", &message, Some((target.kind, name))));
         }
         (200, self.commit(key, object))
     }

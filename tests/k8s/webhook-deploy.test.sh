@@ -5,7 +5,8 @@
 # exist: exit 2 naming the variable and an example, and kubectl never called; the cert-manager
 # overlay on a cluster without cert-manager's CRDs: exit 1 with the install command, nothing
 # applied; otherwise the render applied carries IMAGE in both the container's image and its
-# --sidecar-image argument, no placeholder, and the rollout is awaited; and `make webhook-deploy`.
+# --sidecar-image argument, no placeholder, and the rollout is awaited; the self-signed overlay
+# without asking for cert-manager; and `make webhook-deploy`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -116,6 +117,14 @@ run "IMAGE=registry.example:5000/team/gke-aws-verifier:0.2.0" STANDIN_CERT_MANAG
 check "exits 0" test "$status" = 0
 check "image and --sidecar-image are the tagged image" \
   test "$(grep -cE '(image: |--sidecar-image=)registry.example:5000/team/gke-aws-verifier:0.2.0$' <<<"$applied")" = 2
+
+echo "webhook-deploy.sh: the self-signed overlay needs no cert-manager"
+run "IMAGE=registry.example/gke-aws-verifier@$digest" WEBHOOK_OVERLAY=k8s/webhook/overlays/self-signed
+check "exits 0" test "$status" = 0
+check "does not ask for cert-manager's CRD" lacks "$(cat "$log")" 'get crd'
+check "applies the self-signed mode with the image in both places" \
+  test "$(grep -cE "(image: |--sidecar-image=)registry.example/gke-aws-verifier@$digest$|--self-signed-secret=gke-aws-webhook-tls$" <<<"$applied")" = 3
+check "applies no cert-manager object" lacks "$applied" '^apiVersion: cert-manager\.io/'
 
 echo "make webhook-deploy"
 run -- make --no-print-directory webhook-deploy

@@ -297,15 +297,10 @@ async fn settle_secret(
         };
         let bundle = certs::renew(old.as_ref(), &verdict, &target.dns_names, now, provider).map_err(Error::Refused)?;
         // The resourceVersion read: the API server refuses the update if anyone wrote since.
-        let version = found.metadata.resource_version.clone();
-        match secrets
-            .replace(
-                &target.secret,
-                &PostParams::default(),
-                &secret(target, &bundle, version),
-            )
-            .await
-        {
+        // A Secret's type is immutable: one made by hand (Opaque) keeps its type.
+        let mut update = secret(target, &bundle, found.metadata.resource_version.clone());
+        update.type_ = found.type_.clone().or(update.type_);
+        match secrets.replace(&target.secret, &PostParams::default(), &update).await {
             Ok(_) => return Ok((bundle, SecretAction::Renewed(why), conflicts)),
             Err(e) if is_conflict(&e) => conflicts += 1,
             Err(e) => return Err(api_error(&what, e)),

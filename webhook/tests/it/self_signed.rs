@@ -386,6 +386,29 @@ async fn a_ca_bundle_someone_emptied_is_restored() {
 }
 
 #[tokio::test]
+async fn an_empty_secret_made_by_hand_is_filled_and_keeps_its_type() {
+    // The overlay's README: create the Secret yourself and drop the `create` rule.
+    let api = KubeApi::start().await;
+    api.objects().put(configuration());
+    api.objects()
+        .put(json!({ "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": { "name": SECRET, "namespace": NAMESPACE } }));
+    let replica = Replica::new(&api);
+    let round = replica.round(OffsetDateTime::now_utc()).await;
+    assert!(matches!(&round.secret, SecretAction::Renewed(_)), "{:?}", round.secret);
+    assert_eq!(
+        writes(&api, "update"),
+        ["update secrets gke-aws-webhook/gke-aws-webhook-tls 200"]
+    );
+    assert!(writes(&api, "create").is_empty());
+    assert_eq!(
+        api.objects().get(Kind::Secret, NAMESPACE, SECRET).unwrap()["type"],
+        "Opaque"
+    );
+    assert_eq!(secret_text(&api, "tls.crt"), round.bundle.tls_crt);
+}
+
+#[tokio::test]
 async fn without_its_webhook_configuration_the_round_says_to_apply_the_overlay() {
     let api = KubeApi::start().await;
     let replica = Replica::new(&api);
