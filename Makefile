@@ -10,6 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 OVERLAY ?= k8s/overlays/example
 KUBE_CONTEXT ?=
 IMAGE ?=
+WEBHOOK_OVERLAY ?= k8s/webhook/overlays/cert-manager
 PLATFORMS ?= linux/amd64
 
 # Where cargo builds (CARGO_TARGET_DIR honoured, as cargo reads it).
@@ -82,10 +83,8 @@ audit: ## Install the audit CronJob (it stays, hourly) and run it once against t
 	@echo "==> audit: one run of the audit CronJob (k8s/examples/audit)"
 	IMAGE=$(IMAGE) KUBE_CONTEXT=$(KUBE_CONTEXT) scripts/audit-job.sh
 
-webhook-deploy: ## Deploy the injection webhook with its cert-manager certificate
-	@echo "==> kubectl apply -k k8s/webhook/overlays/cert-manager"
-	kubectl $(if $(KUBE_CONTEXT),--context $(KUBE_CONTEXT)) apply -k k8s/webhook/overlays/cert-manager
-	kubectl $(if $(KUBE_CONTEXT),--context $(KUBE_CONTEXT)) --namespace gke-aws-webhook rollout status deployment/gke-aws-webhook --timeout=180s
+webhook-deploy: ## Deploy the injection webhook (IMAGE= required; WEBHOOK_OVERLAY= cert-manager overlay (default, checks its CRDs) or k8s/webhook/overlays/self-signed; KUBE_CONTEXT=)
+	IMAGE=$(IMAGE) KUBE_CONTEXT=$(KUBE_CONTEXT) WEBHOOK_OVERLAY=$(WEBHOOK_OVERLAY) scripts/webhook-deploy.sh
 
 monitoring: venv ## Render the alert rules (plain, GMP, prometheus-operator) and the dashboard from k8s/monitoring/source.yaml
 	@echo "==> k8s/monitoring/generate.py: rules, ClusterRules, PrometheusRule, Grafana dashboard"

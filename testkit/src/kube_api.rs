@@ -3,7 +3,8 @@
 //! `labelSelector` and `resourceVersion` as the API server reads them: [`crate::kube_list`]),
 //! watch (the same with `watch=true`, a stream of JSON lines from a resourceVersion; one from a
 //! compacted version gets the API server's 410 `ERROR` event), get
-//! (`GET /api/v1/namespaces/NS/serviceaccounts/NAME`) and `GET /version`. Plain HTTP on
+//! (`GET /api/v1/namespaces/NS/serviceaccounts/NAME`) and `GET /version`; Secrets and
+//! MutatingWebhookConfigurations (get, create, update, JSON patch) through [`KubeApi::objects`]. Plain HTTP on
 //! 127.0.0.1, reached through a kubeconfig it writes. Stops, connections included, when
 //! dropped or [`KubeApi::stop`]ped, as an API server that went away.
 //!
@@ -37,6 +38,8 @@ use crate::kube_list::{ListQuery, encode_continue, query_pairs};
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinSet;
+
+use crate::kube_objects::Objects;
 
 type Body = BoxBody<Bytes, Infallible>;
 
@@ -137,6 +140,8 @@ struct State {
     waiting_gets: watch::Sender<usize>,
     /// Moved on to end every open watch (as when they time out).
     watch_epoch: watch::Sender<u64>,
+    /// Secrets and MutatingWebhookConfigurations.
+    objects: Objects,
 }
 
 pub struct KubeApi {
@@ -157,6 +162,7 @@ impl KubeApi {
             gets_held: watch::channel(false).0,
             waiting_gets: watch::channel(0).0,
             watch_epoch: watch::channel(0).0,
+            objects: Objects::default(),
         });
         let mut tasks = JoinSet::new();
         let accept_state = state.clone();
@@ -317,6 +323,12 @@ impl KubeApi {
         self.accounts().watches
     }
 
+    /// The Secrets and MutatingWebhookConfigurations it serves (set the scene, edit as someone
+    /// else, read what clients wrote).
+    pub fn objects(&self) -> &Objects {
+        &self.state.objects
+    }
+
     /// Stops listening and drops every open connection (watches included).
     pub fn stop(mut self) {
         self.tasks.abort_all();
@@ -359,6 +371,9 @@ fn query(request: &Request<Incoming>) -> BTreeMap<String, String> {
 async fn route(state: &Arc<State>, request: Request<Incoming>) -> Response<Body> {
     let path = request.uri().path().to_owned();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if let Some(target) = crate::kube_objects::target(&segments) {
+        return objects(state, request, &target).await;
+    }
     let hostile = state.accounts.lock().unwrap().hostile;
     match segments[..] {
         ["version"] => {
@@ -436,6 +451,26 @@ async fn route(state: &Arc<State>, request: Request<Incoming>) -> Response<Body>
         }
         _ => json_response(404, &status(404, "NotFound", &format!("no route for {path}"))),
     }
+}
+
+/// A request for a Secret or MutatingWebhookConfiguration (body at most 4 MiB, as a Secret is at
+/// most 1 MiB and kube-apiserver takes 3 MiB requests).
+async fn objects(state: &State, request: Request<Incoming>, target: &crate::kube_objects::Target) -> Response<Body> {
+    let method = request.method().as_str().to_owned();
+    let content_type = request
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = match http_body_util::Limited::new(request.into_body(), 4 << 20)
+        .collect()
+        .await
+    {
+        Ok(body) => body.to_bytes(),
+        Err(_) => return json_response(413, &status(413, "RequestEntityTooLarge", "request is too large")),
+    };
+    let (code, answer) = state.objects.handle(&method, target, content_type.as_deref(), &body);
+    json_response(code, &answer)
 }
 
 fn status(code: u16, reason: &str, message: &str) -> Value {

@@ -8,6 +8,7 @@ pub mod hostile;
 pub mod kube_api;
 pub mod kube_cluster;
 pub mod kube_list;
+pub mod kube_objects;
 pub mod moto;
 pub mod proxy;
 

@@ -10,7 +10,8 @@
 #      validated against their published CRDs by tests/monitoring/run.sh (make test-monitoring)
 #   3. checkov over k8s/ (rendered kustomizations and plain manifests) and the Dockerfiles
 #   4. hadolint of the Dockerfiles
-#   5. scripts/verify-job.sh's and scripts/audit-job.sh's control flow, against kubectl stand-ins
+#   5. scripts/verify-job.sh's, scripts/audit-job.sh's and scripts/webhook-deploy.sh's control flow,
+#      against kubectl stand-ins
 #   6. pytest: scripts/k8s_config.py against a fixture of Terraform's `workloads` output, and the
 #      manifests' own rules (what the base holds, the egress policy per GKE dataplane, the audit
 #      CronJob's list-only ClusterRole and its Role for one Endpoints: test_audit_rbac.py; how
@@ -131,6 +132,7 @@ done
 step "scripts/verify-job.sh control flow (kubectl stand-in)"
 run "verify-job.sh tests" tests/k8s/verify-job.test.sh
 run "audit-job.sh tests (make audit: IMAGE required, the image applied)" tests/k8s/audit-job.test.sh
+run "webhook-deploy.sh tests (make webhook-deploy: IMAGE required, image and --sidecar-image, cert-manager's CRDs)" tests/k8s/webhook-deploy.test.sh
 
 step "pytest: scripts/k8s_config.py with a fixture of Terraform's workloads output; the manifests"
 run "k8s_config.py and manifest tests" python3 -m pytest -q -p no:cacheprovider tests/k8s

@@ -4,7 +4,7 @@
 //! what each container gets, as one table; [`inject`], the patch; [`render`], the patch
 //! applied; [`marker`], what the guard requires), I/O at the edges ([`ksa_cache`] over
 //! [`api_client`] and [`paging`], [`server`] with [`review`], [`connections`] and [`shutdown`],
-//! [`native_sidecars`], [`tls`]).
+//! [`native_sidecars`], [`tls`], and [`self_signed`], the certificate it can manage itself).
 
 pub mod api_client;
 pub mod choice;
@@ -25,6 +25,7 @@ pub mod render;
 pub mod resources;
 pub mod review;
 pub mod roles;
+pub mod self_signed;
 pub mod server;
 pub mod settings;
 pub mod share;

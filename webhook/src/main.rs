@@ -73,6 +73,8 @@ struct Cli {
     /// catch up) before the listener closes; a second signal skips the wait.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     shutdown_delay: Duration,
+    #[command(flatten)]
+    self_signed: gke_aws_webhook::self_signed::Flags,
     /// error, warn, info or debug.
     #[arg(long, default_value = "info")]
     log_level: tracing::Level,
@@ -106,6 +108,9 @@ async fn run(cli: Cli) -> Result<(), (u8, String)> {
     // kube's client takes the process-wide default; ours is the only one compiled in.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let metrics = Arc::new(Metrics::default());
+    // Self-signed mode: the certificate files are the webhook's to write, before they are read.
+    gke_aws_webhook::self_signed::start(&cli.self_signed, &cli.namespace, &cli.tls_cert_file, &cli.tls_key_file)
+        .await?;
     let cert = ReloadingCert::load(&cli.tls_cert_file, &cli.tls_key_file, provider.clone(), metrics.clone())
         .map_err(bad_input)?;
     let default_region = match cli.default_region.as_deref() {

@@ -121,12 +121,7 @@ fn stale_profiles(pod: &Pod, ksa: &ServiceAccount, injection: &crate::objects::I
         return Vec::new();
     };
     let expected = (!now.named.is_empty()).then(|| inject::profiles_with_session(None, &now));
-    let given = match pod
-        .metadata
-        .annotations
-        .get(AWS_CONFIG)
-        .map(profiles::parse)
-    {
+    let given = match pod.metadata.annotations.get(AWS_CONFIG).map(profiles::parse) {
         None => None,
         Some(Ok(given)) if !given.is_empty() => Some(given),
         Some(Ok(_)) => {

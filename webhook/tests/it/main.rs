@@ -6,3 +6,4 @@ mod common;
 mod hostile;
 mod injected_pod;
 mod lifecycle;
+mod self_signed;
