@@ -45,7 +45,7 @@ findings = [f for c in json.load(open(report))["clusters"] for f in c["findings"
 missed = sum(1 for f in findings if f["code"] == "NotInjected")
 cannot = sum(1 for f in findings if f["code"] == "CannotRead")
 wall, peak = statistics.median(walls), max(mb)
-print(f"# gke-aws-audit: {pods:,} pods ({opted:,} opted in), {ksas:,} KSAs, {workloads:,} workloads on the API stand-in ({len(walls)} runs)\n")
+print(f"# gke-aws-audit: {pods:,} pods ({opted:,} opted in), {ksas:,} KSAs, {workloads:,} workloads and their namespaces on the API stand-in ({len(walls)} runs)\n")
 print("`make bench-audit` (bench/audit_bench.sh): the shipping build (target/release/gke-aws-audit)")
 print("against audit/examples/kube-stand-in.rs from target/release-test, which makes every page's")
 print("objects when it is asked for; wall time and peak RSS from GNU time.\n")

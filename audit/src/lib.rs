@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod finding;
 pub mod google;
 pub mod iam;
+pub mod kept;
 pub mod metrics;
 pub mod objects;
 pub mod read;

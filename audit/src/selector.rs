@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use crate::objects::Kept;
+use crate::kept::Kept;
 
 /// A `LabelSelector` as the API returns it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

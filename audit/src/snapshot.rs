@@ -521,3 +521,65 @@ impl<'a> Owners<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(ns: &str, ksa: Option<&str>, owner: Option<(&str, &str)>) -> Pod {
+        let owners = owner.map_or(
+            serde_json::json!([]),
+            |(kind, name)| serde_json::json!([{ "kind": kind, "name": name, "controller": true }]),
+        );
+        serde_json::from_value(serde_json::json!({
+            "metadata": { "name": "p", "namespace": ns, "ownerReferences": owners },
+            "spec": { "serviceAccountName": ksa }
+        }))
+        .unwrap()
+    }
+
+    fn ksa(ns: &str, name: &str, annotations: serde_json::Value) -> ServiceAccount {
+        serde_json::from_value(
+            serde_json::json!({ "metadata": { "name": name, "namespace": ns, "annotations": annotations } }),
+        )
+        .unwrap()
+    }
+
+    fn workload(ns: &str, name: &str) -> Workload {
+        serde_json::from_value(serde_json::json!({ "metadata": { "name": name, "namespace": ns } })).unwrap()
+    }
+
+    #[test]
+    fn only_the_ksas_and_replica_sets_the_pods_or_terraform_name_are_kept() {
+        let pods = [
+            pod("a", Some("reader"), Some(("ReplicaSet", "web-1"))),
+            pod("b", None, None),
+        ];
+        let role = serde_json::json!({ "amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/r" });
+        let wanted = Wanted {
+            terraform_ksas: [("c".to_owned(), "batch".to_owned())].into(),
+            every_identity: false,
+        };
+        let judged = Judged::of(&pods, &wanted);
+        let kept = |k: &ServiceAccount| judged.service_account(k);
+        assert!(kept(&ksa("a", "reader", serde_json::json!(null))));
+        // A pod without serviceAccountName runs as `default`.
+        assert!(kept(&ksa("b", "default", serde_json::json!(null))));
+        assert!(kept(&ksa("c", "batch", serde_json::json!(null))));
+        // Annotated, but named by no pod and not by Terraform: no check judges it here.
+        assert!(!kept(&ksa("a", "other", role.clone())));
+        assert!(!kept(&ksa("b", "reader", serde_json::json!(null))));
+        assert!(judged.workload(Kind::ReplicaSet, &workload("a", "web-1")));
+        assert!(!judged.workload(Kind::ReplicaSet, &workload("a", "web-0")));
+        assert!(judged.workload(Kind::Deployment, &workload("a", "web-0")));
+
+        // --aws / --gcp: every KSA that names an identity, and still none that names nothing.
+        let every = Wanted {
+            every_identity: true,
+            ..wanted
+        };
+        let judged = Judged::of(&pods, &every);
+        assert!(judged.service_account(&ksa("a", "other", role)));
+        assert!(!judged.service_account(&ksa("a", "plain", serde_json::json!({ "team": "x" }))));
+    }
+}

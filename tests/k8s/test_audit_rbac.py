@@ -127,7 +127,7 @@ def test_the_audit_reads_only_what_the_roles_grant():
     calls = [
         (verb, kind, args.split(", ")[0])
         for verb, kind, args in re.findall(
-            r"reader\.(list_kept|list_selected|list|get_document|get)::<(\w+)>\(([^)]*)", source
+            r"reader\s*\.(list_kept|list_selected|list|get_document|get)::<(\w+)>\(([^)]*)", source
         )
     ]
     gets = re.findall(r"reader\.get::<(\w+)>\(([^)]*)\)", source)
