@@ -17,18 +17,12 @@ KUSTOMIZATION=${AUDIT_KUSTOMIZATION:-k8s/examples/audit}
 NAMESPACE=${AUDIT_NAMESPACE:-gke-aws-webhook}
 TIMEOUT_SECONDS=${AUDIT_TIMEOUT_SECONDS:-600}
 IMAGE=${IMAGE:-}
-hint="pass the image \`make image\` pushed, e.g. make audit IMAGE=europe-docker.pkg.dev/PROJECT/REPOSITORY/gke-aws-verifier@sha256:DIGEST"
-
 # Bad input: exit 2 before any call to the cluster.
+# shellcheck source=lib/image.sh
+source scripts/lib/image.sh
+image_check audit "make audit"
+name=$image_name tag=$image_tag digest=$image_digest
 bad_input() { echo "audit: $*" >&2; exit 2; }
-[[ -n "$IMAGE" ]] || bad_input "IMAGE: missing; $hint"
-[[ "$IMAGE" != REGISTRY/* ]] || bad_input "IMAGE=$IMAGE: REGISTRY is the placeholder, not a registry; $hint"
-# REPOSITORY[:TAG][@sha256:DIGEST], as scripts/k8s_config.py reads it; a tag or a digest is required.
-image_re='^([a-z0-9][^@[:space:]:]*(:[0-9]+/[^@[:space:]:]+)?)(:([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(@(sha256:[0-9a-f]{64}))?$'
-[[ "$IMAGE" =~ $image_re ]] || bad_input "IMAGE=$IMAGE: expected REPOSITORY:TAG or REPOSITORY@sha256:DIGEST; $hint"
-name=${BASH_REMATCH[1]} tag=${BASH_REMATCH[4]} digest=${BASH_REMATCH[6]}
-[[ -n "$tag$digest" ]] || bad_input "IMAGE=$IMAGE: expected REPOSITORY:TAG or REPOSITORY@sha256:DIGEST; $hint"
-[[ -n "$digest" || "$tag" != latest ]] || bad_input "IMAGE: pin a tag or a digest, not latest"
 [[ -d "$KUSTOMIZATION" ]] || bad_input "AUDIT_KUSTOMIZATION=$KUSTOMIZATION: no such directory"
 
 kubectl=(kubectl)

@@ -22,18 +22,12 @@ NAMESPACE=gke-aws-webhook
 IMAGE=${IMAGE:-}
 # cert-manager's static install (https://cert-manager.io/docs/installation/kubectl/).
 CERT_MANAGER_INSTALL="kubectl apply -f https://github.com/cert-manager/cert-manager/releases/download/v1.16.2/cert-manager.yaml"
-hint="pass the image \`make image\` pushed, e.g. make webhook-deploy IMAGE=europe-docker.pkg.dev/PROJECT/REPOSITORY/gke-aws-verifier@sha256:DIGEST"
-
 # Bad input: exit 2 before any call to the cluster.
+# shellcheck source=lib/image.sh
+source scripts/lib/image.sh
+image_check webhook-deploy "make webhook-deploy"
+name=$image_name tag=$image_tag digest=$image_digest
 bad_input() { echo "webhook-deploy: $*" >&2; exit 2; }
-[[ -n "$IMAGE" ]] || bad_input "IMAGE: missing; $hint"
-[[ "$IMAGE" != REGISTRY/* ]] || bad_input "IMAGE=$IMAGE: REGISTRY is the placeholder, not a registry; $hint"
-# REPOSITORY[:TAG][@sha256:DIGEST], as scripts/audit-job.sh and scripts/k8s_config.py read it.
-image_re='^([a-z0-9][^@[:space:]:]*(:[0-9]+/[^@[:space:]:]+)?)(:([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(@(sha256:[0-9a-f]{64}))?$'
-[[ "$IMAGE" =~ $image_re ]] || bad_input "IMAGE=$IMAGE: expected REPOSITORY:TAG or REPOSITORY@sha256:DIGEST; $hint"
-name=${BASH_REMATCH[1]} tag=${BASH_REMATCH[4]} digest=${BASH_REMATCH[6]}
-[[ -n "$tag$digest" ]] || bad_input "IMAGE=$IMAGE: expected REPOSITORY:TAG or REPOSITORY@sha256:DIGEST; $hint"
-[[ -n "$digest" || "$tag" != latest ]] || bad_input "IMAGE: pin a tag or a digest, not latest"
 [[ -d "$OVERLAY" ]] || bad_input "WEBHOOK_OVERLAY=$OVERLAY: no such directory (k8s/webhook/overlays/cert-manager or k8s/webhook/overlays/self-signed)"
 
 kubectl=(kubectl)
