@@ -22,7 +22,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -35,11 +34,6 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "k8s/monitoring"))
 import generate  # noqa: E402
-
-# The webhook's Kubernetes API stand-in: the benchmark's (list in pages, watch, get of
-# ServiceAccounts and /version: what the webhook's kube-rs watcher asks), in this process.
-sys.path.insert(0, str(REPO / "bench"))
-import webhook_bench  # noqa: E402
 
 BIN = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "release-test"
 RULES_FILE = REPO / generate.OUTPUTS["rules"]
@@ -98,7 +92,6 @@ class Processes:
     def __init__(self, folder: Path):
         self.folder = folder
         self.running: list[subprocess.Popen] = []
-        self.servers: list = []
 
     def start(self, name: str, argv: list, env: dict | None = None, ready: str | None = None) -> Path:
         log = self.folder / f"{name}.log"
@@ -118,10 +111,6 @@ class Processes:
         for process in self.running:
             process.kill()
             process.wait(timeout=10)
-        webhook_bench.STOP.set()
-        for server in self.servers:
-            server.shutdown()
-            server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -154,19 +143,12 @@ def build_world(folder: Path, p: Processes) -> dict:
     cluster.mkdir()
     p.start("stand-in", [stand_in, cluster, "demo"], ready="ready http://")
     kubeconfig = cluster / "kubeconfig"
-    # The webhook's: one KSA, listed and watched.
-    webhook_bench.ACCOUNTS["ksa-0"] = webhook_bench.service_account(0)
-    webhook_bench.STOP.clear()
-    kube_api = webhook_bench.ThreadingHTTPServer(("127.0.0.1", 0), webhook_bench.KubeApi)
-    kube_api.daemon_threads = True
-    p.servers.append(kube_api)
-    threading.Thread(target=kube_api.serve_forever, daemon=True).start()
-    webhook_kubeconfig = folder / "webhook-kubeconfig"
-    webhook_kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "w",
-        "clusters": [{"name": "w", "cluster": {"server": f"http://127.0.0.1:{kube_api.server_port}"}}],
-        "users": [{"name": "w", "user": {}}],
-        "contexts": [{"name": "w", "context": {"cluster": "w", "user": "w"}}]}))
+    # The webhook's: the KSA team/reader (and one generated), listed and watched, by the same
+    # Kubernetes API stand-in the webhook's benchmark runs (webhook/examples/ksa-stand-in.rs).
+    webhook_api = folder / "webhook-api"
+    webhook_api.mkdir()
+    p.start("ksa-stand-in", [binary("examples/ksa-stand-in"), webhook_api, "generated", 1, 1], ready="ready http://")
+    webhook_kubeconfig = webhook_api / "kubeconfig"
 
     # The webhook, serving a certificate that expires in 3 days (under the 7 days of the alert).
     cert, key = folder / "tls.crt", folder / "tls.key"
@@ -179,7 +161,7 @@ def build_world(folder: Path, p: Processes) -> dict:
                         "--tls-cert-file", cert, "--tls-key-file", key, "--namespace", "gke-aws-webhook"],
             env=clean_env(KUBECONFIG=webhook_kubeconfig, HOME=folder))
     poll("the webhook is ready (its KSA cache synced)",
-         lambda: get(f"http://127.0.0.1:{webhook_metrics}/readyz") == b"ready\n")
+         lambda: (get(f"http://127.0.0.1:{webhook_metrics}/readyz") or b"").startswith(b"ready; KSA cache synced"))
     admit_a_few(https_port, cert)
 
     # The Pushgateway, then the runs that feed it.
@@ -213,7 +195,8 @@ def build_world(folder: Path, p: Processes) -> dict:
     # The audit of the stand-in (its demo cluster has one pod the webhook missed: an error).
     audit = subprocess.run([verifier, "audit", "--pushgateway", gateway], env=clean_env(KUBECONFIG=kubeconfig,
                            HOME=folder), capture_output=True, text=True, timeout=120)
-    assert audit.returncode == 1, audit.stdout + audit.stderr
+    # 6: findings (the binary's exit-code table).
+    assert audit.returncode == 6, audit.stdout + audit.stderr
 
     # Prometheus: the shipped rules with `for: 0s`, 1 s intervals.
     rules = yaml.safe_load(RULES_FILE.read_text())
@@ -249,9 +232,9 @@ def admit_a_few(port: int, cert: Path):
     # Two not opted in (skipped), one opted in with the stand-in's KSA (injected).
     for name, labels in [("a", {}), ("b", {}), ("c", {"gke-aws-verifier/inject": "true"})]:
         review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
-            "uid": f"uid-{name}", "namespace": webhook_bench.NAMESPACE, "operation": "CREATE",
+            "uid": f"uid-{name}", "namespace": "team", "operation": "CREATE",
             "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels},
-                       "spec": {"serviceAccountName": "ksa-0", "containers": [{"name": "app", "image": "app:1"}]}}}}
+                       "spec": {"serviceAccountName": "reader", "containers": [{"name": "app", "image": "app:1"}]}}}}
         request = urllib.request.Request(f"https://127.0.0.1:{port}/mutate", data=json.dumps(review).encode(),
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, context=context, timeout=10) as response:
