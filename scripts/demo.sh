@@ -433,7 +433,7 @@ run_audit() {
     || fail "expected GsaRecreated for the KSA gke-aws/verifier"
   grep -qF "has unique id 112233445566778899002 now (Google), but the trust of $ROLE_ARN pins $UNIQUE_ID" "$WORK/audit-gcp.txt" \
     || fail "expected GsaRecreated to name both unique ids"
-  echo "    EXPECTED: exit 1, GsaRecreated for gke-aws/verifier with both unique ids and the re-apply"
+  echo "    EXPECTED: exit 6 (findings), GsaRecreated for gke-aws/verifier with both unique ids and the re-apply"
 }
 
 summary() {

@@ -56,8 +56,8 @@ for text in '==> [2/13] started moto' 'and aws-sts-gate in front of its STS' 'PA
   'assumed-role/gke-aws-demo-cluster-reader/' 'issuer consulted:' 'web_identity_token_file, no helper' \
   'ERROR sts: OidcProviderMissing: InvalidIdentityToken: No OpenIDConnect provider found' \
   'EXPECTED: exit 4 (STS stage), no OIDC provider' \
-  'fix: kubectl rollout restart deployment/reports --namespace payments' 'EXPECTED: exit 1, one NotInjected pod' \
-  'EXPECTED: exit 1, GsaRecreated for gke-aws/verifier with both unique ids' '==> teardown'; do
+  'fix: kubectl rollout restart deployment/reports --namespace payments' 'EXPECTED: exit 6 (findings), one NotInjected pod' \
+  'EXPECTED: exit 6 (findings), GsaRecreated for gke-aws/verifier with both unique ids' '==> teardown'; do
   assert_contains "$WORK/full.out" "$text"
 done
 grep -q '^FAIL:' "$WORK/full.out" && { cat "$WORK/full.out"; die "a FAIL line in a passing run"; }
